@@ -1,0 +1,209 @@
+//! Identifiers: the store's customer ids, our referral ids and attribution tokens.
+
+use std::fmt;
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+/// Longest customer id the store may send.
+pub const MAX_CUSTOMER_ID_CHARS: usize = 128;
+
+/// The store's id for a customer: 1 to 128 printable characters.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CustomerId(String);
+
+/// Why a string is not a customer id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CustomerIdError {
+    /// Empty, or more than 128 characters.
+    #[error("customer_id must be 1 to 128 characters")]
+    Length,
+    /// Control characters or surrounding whitespace.
+    #[error("customer_id must be printable characters without surrounding spaces")]
+    Unprintable,
+}
+
+impl CustomerId {
+    /// Parses the store's id; it is kept exactly as sent.
+    pub fn parse(s: &str) -> Result<Self, CustomerIdError> {
+        let n = s.chars().count();
+        if n == 0 || n > MAX_CUSTOMER_ID_CHARS {
+            return Err(CustomerIdError::Length);
+        }
+        if s.chars().any(char::is_control) || s.trim() != s {
+            return Err(CustomerIdError::Unprintable);
+        }
+        Ok(CustomerId(s.to_owned()))
+    }
+
+    /// The id as the store sent it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for CustomerId {
+    type Error = CustomerIdError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        CustomerId::parse(&s)
+    }
+}
+
+impl From<CustomerId> for String {
+    fn from(c: CustomerId) -> String {
+        c.0
+    }
+}
+
+impl fmt::Display for CustomerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Crockford's base32, lower-case: no i, l, o, u, so ids survive being read aloud.
+const BASE32: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// 128 random bits as 26 base32 characters.
+pub fn random_base32() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    let mut n = u128::from_be_bytes(bytes);
+    let mut out = [0u8; 26];
+    for slot in out.iter_mut().rev() {
+        *slot = BASE32[(n & 31) as usize];
+        n >>= 5;
+    }
+    // All bytes come from BASE32, which is ASCII.
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Our id for a referral (one per referred person): `rf_` and 26 base32 characters.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ReferralId(String);
+
+/// Why a string is not a referral id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a referral id looks like rf_ followed by 26 letters and digits")]
+pub struct ReferralIdError;
+
+impl ReferralId {
+    /// A fresh random id.
+    pub fn generate() -> Self {
+        ReferralId(format!("rf_{}", random_base32()))
+    }
+
+    /// Parses an id from a URL or a stored item.
+    pub fn parse(s: &str) -> Result<Self, ReferralIdError> {
+        let body = s.strip_prefix("rf_").ok_or(ReferralIdError)?;
+        if body.len() == 26 && body.bytes().all(|b| BASE32.contains(&b)) {
+            Ok(ReferralId(s.to_owned()))
+        } else {
+            Err(ReferralIdError)
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ReferralId {
+    type Error = ReferralIdError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        ReferralId::parse(&s)
+    }
+}
+
+impl From<ReferralId> for String {
+    fn from(c: ReferralId) -> String {
+        c.0
+    }
+}
+
+impl fmt::Display for ReferralId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The attribution token set in the `rft` cookie and URL: 26 base32 characters.
+/// Parsed strictly because it arrives from browsers and is echoed into headers.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Token(String);
+
+/// Why a string is not an attribution token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("attribution_token must be 26 letters and digits as set by the rft cookie")]
+pub struct TokenError;
+
+impl Token {
+    /// A fresh random token.
+    pub fn generate() -> Self {
+        Token(random_base32())
+    }
+
+    /// Parses a token from a cookie, a URL or a webhook (case-insensitive).
+    pub fn parse(s: &str) -> Result<Self, TokenError> {
+        let lower = s.trim().to_ascii_lowercase();
+        if lower.len() == 26 && lower.bytes().all(|b| BASE32.contains(&b)) {
+            Ok(Token(lower))
+        } else {
+            Err(TokenError)
+        }
+    }
+
+    /// The token as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Token {
+    type Error = TokenError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Token::parse(&s)
+    }
+}
+
+impl From<Token> for String {
+    fn from(c: Token) -> String {
+        c.0
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_ids_are_bounded_and_printable() {
+        assert!(CustomerId::parse("c_123").is_ok());
+        assert!(CustomerId::parse(&"x".repeat(128)).is_ok());
+        assert_eq!(CustomerId::parse(""), Err(CustomerIdError::Length));
+        assert_eq!(CustomerId::parse(&"x".repeat(129)), Err(CustomerIdError::Length));
+        assert_eq!(CustomerId::parse("a\nb"), Err(CustomerIdError::Unprintable));
+        assert_eq!(CustomerId::parse(" a"), Err(CustomerIdError::Unprintable));
+    }
+
+    #[test]
+    fn generated_ids_round_trip_and_differ() {
+        let a = ReferralId::generate();
+        assert_eq!(ReferralId::parse(a.as_str()).unwrap(), a);
+        assert_ne!(a, ReferralId::generate());
+        let t = Token::generate();
+        assert_eq!(Token::parse(&t.as_str().to_uppercase()).unwrap(), t);
+        assert!(Token::parse("abc\r\nSet-Cookie: x=1").is_err());
+        assert!(ReferralId::parse("rf_../../etc").is_err());
+    }
+}

@@ -1,0 +1,160 @@
+//! The rewards ledger: what is owed and paid, one row per referral and side. It is the truth
+//! for "has this been paid?"; the store's own view follows it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::AuditEvent;
+use crate::ids::{CustomerId, ReferralId};
+use crate::money::Reward;
+use crate::referral::Referral;
+use crate::time::Timestamp;
+
+/// Which side of a referral a ledger row pays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The customer who shared the link.
+    Referrer,
+    /// The friend who converted.
+    Friend,
+}
+
+impl Side {
+    /// The wire and storage spelling (the ledger's sort key).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Referrer => "referrer",
+            Side::Friend => "friend",
+        }
+    }
+
+    /// Parses the storage spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "referrer" => Some(Side::Referrer),
+            "friend" => Some(Side::Friend),
+            _ => None,
+        }
+    }
+}
+
+/// Where the store's side of a ledger row stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Fulfilment {
+    /// Owed; the next attempt is due at `next_attempt_at`.
+    Owing {
+        /// Attempts made so far.
+        attempts: u32,
+        /// Not before this instant.
+        next_attempt_at: Timestamp,
+        /// What the last attempt got back.
+        last_error: Option<String>,
+    },
+    /// The store acknowledged it.
+    Fulfilled {
+        /// When the store acknowledged.
+        at: Timestamp,
+        /// Attempts it took.
+        attempts: u32,
+    },
+    /// The retry budget ran out: still owed, waiting for a person.
+    Parked {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        reason: String,
+    },
+}
+
+/// A short-lived claim on a side effect (a store call, a note) so concurrent deliveries do
+/// not both perform it, while a crashed holder's claim simply runs out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// Who holds it (a random id per attempt).
+    pub holder: String,
+    /// When it lapses.
+    pub until: Timestamp,
+}
+
+/// One side of one referral's payout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerRow {
+    /// The referral paid.
+    pub referral_id: ReferralId,
+    /// Referrer or friend.
+    pub side: Side,
+    /// Who receives it.
+    pub customer_id: CustomerId,
+    /// Exactly what is owed (from the pinned terms and tier).
+    pub reward: Reward,
+    /// For the referrer: which rewarded referral of theirs this was (tiers).
+    pub nth: Option<u32>,
+    /// Written at.
+    pub created_at: Timestamp,
+    /// The store's side.
+    pub fulfilment: Fulfilment,
+    /// Claim on the fulfilment call.
+    pub fulfil_lease: Option<Lease>,
+    /// When the thank-you for this side went out.
+    pub note_sent_at: Option<Timestamp>,
+    /// Claim on sending the thank-you.
+    pub note_lease: Option<Lease>,
+    /// Optimistic-concurrency counter.
+    pub version: u64,
+}
+
+impl LedgerRow {
+    /// A fresh owed row.
+    pub fn owed(referral_id: ReferralId, side: Side, customer_id: CustomerId, reward: Reward, nth: Option<u32>, now: Timestamp) -> Self {
+        LedgerRow {
+            referral_id,
+            side,
+            customer_id,
+            reward,
+            nth,
+            created_at: now,
+            fulfilment: Fulfilment::Owing { attempts: 0, next_attempt_at: now, last_error: None },
+            fulfil_lease: None,
+            note_sent_at: None,
+            note_lease: None,
+            version: 1,
+        }
+    }
+
+    /// Whether the store still has to acknowledge this row.
+    pub fn is_owing(&self) -> bool {
+        !matches!(self.fulfilment, Fulfilment::Fulfilled { .. })
+    }
+
+    /// The idempotency key the store sees: `<referral_id>:<side>`.
+    pub fn idempotency_key(&self) -> String {
+        format!("{}:{}", self.referral_id, self.side.as_str())
+    }
+}
+
+/// The referrer's count of rewarded referrals, moved in the same transaction as the payout so
+/// two concurrent payouts can never both be "the 3rd" (tiers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TallyStep {
+    /// Whose count.
+    pub referrer_id: CustomerId,
+    /// The count read before the payout (0 if none yet).
+    pub expected: u32,
+}
+
+/// Everything a payout writes, committed as one transaction: the referral's flip to
+/// `rewarded`, both ledger rows, the referrer's tally step and the audit row (invariant 4).
+#[derive(Clone, Debug)]
+pub struct RewardCommit {
+    /// The referral as it will be stored (state `rewarded`, version already bumped).
+    pub referral: Referral,
+    /// The version the payer read; the commit fails if anything moved since.
+    pub expected_version: u64,
+    /// The referrer's row and the friend's row.
+    pub rows: [LedgerRow; 2],
+    /// The tally step.
+    pub tally: TallyStep,
+    /// The `paid` audit event.
+    pub audit: AuditEvent,
+}

@@ -1,0 +1,223 @@
+//! Money and the reward terms a code promises.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Largest amount accepted anywhere (ten million in major units): keeps sums far from overflow.
+pub const MAX_AMOUNT_MINOR: u64 = 1_000_000_000;
+
+/// An ISO 4217 currency code: three upper-case letters.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Currency(String);
+
+/// Why a string is not a currency code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("currency must be a three-letter ISO 4217 code such as GBP")]
+pub struct CurrencyError;
+
+impl Currency {
+    /// Parses a currency code, case-insensitive.
+    pub fn parse(s: &str) -> Result<Self, CurrencyError> {
+        let up = s.trim().to_ascii_uppercase();
+        if up.len() == 3 && up.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Currency(up))
+        } else {
+            Err(CurrencyError)
+        }
+    }
+
+    /// The code, e.g. `GBP`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Formats an amount for people: `£10.00`, `€5.50`, `1,000 JPY` stays simple.
+    pub fn format(&self, amount_minor: u64) -> String {
+        let (symbol, decimals) = match self.0.as_str() {
+            "GBP" => ("£", 2),
+            "EUR" => ("€", 2),
+            "USD" | "AUD" | "CAD" | "NZD" => ("$", 2),
+            "JPY" | "KRW" => ("", 0),
+            _ => ("", 2),
+        };
+        let number = if decimals == 0 {
+            amount_minor.to_string()
+        } else {
+            format!("{}.{:02}", amount_minor / 100, amount_minor % 100)
+        };
+        if symbol.is_empty() {
+            format!("{number} {}", self.0)
+        } else {
+            format!("{symbol}{number}")
+        }
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = CurrencyError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Currency::parse(&s)
+    }
+}
+
+impl From<Currency> for String {
+    fn from(c: Currency) -> String {
+        c.0
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An amount in minor units (pence, cents) of one currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    /// Minor units, never negative.
+    pub amount_minor: u64,
+    /// The currency.
+    pub currency: Currency,
+}
+
+/// Why an amount was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("amount_minor must be a whole number from 0 to {MAX_AMOUNT_MINOR}")]
+pub struct AmountError;
+
+impl Money {
+    /// Builds an amount, refusing absurd values.
+    pub fn new(amount_minor: u64, currency: Currency) -> Result<Self, AmountError> {
+        if amount_minor > MAX_AMOUNT_MINOR {
+            return Err(AmountError);
+        }
+        Ok(Money { amount_minor, currency })
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.currency.format(self.amount_minor))
+    }
+}
+
+/// What kind of thing the store hands out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RewardKind {
+    /// Account credit.
+    Credit,
+    /// Money off an order.
+    Discount,
+    /// Something free (a box, a cut).
+    FreeItem,
+}
+
+/// One side's reward, as promised and as paid.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reward {
+    /// Credit, discount or a free item.
+    pub kind: RewardKind,
+    /// Value in minor units.
+    pub amount_minor: u64,
+    /// Currency of the value.
+    pub currency: Currency,
+    /// How people see it: "£10 off your next box".
+    pub description: String,
+}
+
+impl Reward {
+    /// The value as money.
+    pub fn money(&self) -> Money {
+        Money { amount_minor: self.amount_minor, currency: self.currency.clone() }
+    }
+}
+
+/// A step up in the referrer's reward from their n-th rewarded referral.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    /// Applies from the referrer's `from`-th rewarded referral onwards.
+    pub from: u32,
+    /// The referrer's reward value at this step.
+    pub amount_minor: u64,
+    /// How people see it.
+    pub description: String,
+}
+
+/// The terms a code promises, pinned when it is minted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Terms {
+    /// What the referrer gets (below the first tier).
+    pub referrer_reward: Reward,
+    /// What the friend gets.
+    pub friend_reward: Reward,
+    /// The last-touch window, in seconds.
+    pub window_secs: u64,
+    /// The referrer's tier ladder, ascending by `from`; empty when the reward is flat.
+    #[serde(default)]
+    pub tiers: Vec<Tier>,
+}
+
+impl Terms {
+    /// The referrer's reward for their `nth` rewarded referral (1-based): the highest tier
+    /// reached, else the base reward.
+    pub fn referrer_reward_for(&self, nth: u32) -> Reward {
+        match self.tiers.iter().rev().find(|t| nth >= t.from) {
+            Some(t) => Reward {
+                amount_minor: t.amount_minor,
+                description: t.description.clone(),
+                ..self.referrer_reward.clone()
+            },
+            None => self.referrer_reward.clone(),
+        }
+    }
+
+    /// The window as a duration.
+    pub fn window(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.window_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gbp(n: u64, d: &str) -> Reward {
+        Reward {
+            kind: RewardKind::Credit,
+            amount_minor: n,
+            currency: Currency::parse("gbp").unwrap(),
+            description: d.into(),
+        }
+    }
+
+    #[test]
+    fn tiers_step_up_from_their_nth_referral() {
+        let terms = Terms {
+            referrer_reward: gbp(1000, "£10"),
+            friend_reward: gbp(1000, "£10"),
+            window_secs: 60,
+            tiers: vec![
+                Tier { from: 3, amount_minor: 2500, description: "£25".into() },
+                Tier { from: 10, amount_minor: 5000, description: "£50".into() },
+            ],
+        };
+        let ladder: Vec<u64> = (1..=11).map(|n| terms.referrer_reward_for(n).amount_minor).collect();
+        assert_eq!(ladder, [1000, 1000, 2500, 2500, 2500, 2500, 2500, 2500, 2500, 5000, 5000]);
+        assert_eq!(terms.referrer_reward_for(10).description, "£50");
+    }
+
+    #[test]
+    fn currencies_format_for_people() {
+        let gbp = Currency::parse("GBP").unwrap();
+        assert_eq!(gbp.format(1050), "£10.50");
+        assert_eq!(Currency::parse("chf").unwrap().format(5), "0.05 CHF");
+        assert!(Currency::parse("POUND").is_err());
+        assert!(Money::new(MAX_AMOUNT_MINOR + 1, gbp).is_err());
+    }
+}

@@ -1,0 +1,661 @@
+//! The embedded store: every port of `rft-core` on one redb file. redb runs one write
+//! transaction at a time, serialisably, so each conditional write of the DynamoDB design
+//! (claim if absent, update if the version still matches, commit a payout as one unit) is a
+//! read-check-write inside one transaction, durable once `commit` returns.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use rft_core::ports::{
+    AppendError, AuditStore, Begin, ClaimError, ClickStore, CodeStore, CommitError, LedgerStore, Opened,
+    ReferralStore, StoreError, StoredResponse, WEBHOOK_MEMORY, WebhookLog, WriteError,
+};
+use rft_core::{
+    AuditEvent, Click, Code, CodeRecord, CodeStatus, CustomerId, IdentityKey, LedgerRow, Referral, ReferralId,
+    ReviewQueue, RewardCommit, Timestamp, Token,
+};
+
+type Bytes = &'static [u8];
+
+pub(crate) const CODES: TableDefinition<&str, Bytes> = TableDefinition::new("codes");
+pub(crate) const ACTIVE_CODE: TableDefinition<&str, &str> = TableDefinition::new("active_code_by_customer");
+pub(crate) const CODES_BY_REFERRER: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("codes_by_referrer");
+pub(crate) const CLICKS: TableDefinition<(&str, i64), Bytes> = TableDefinition::new("clicks");
+pub(crate) const CLICKS_BY_CODE: TableDefinition<(&str, i64, &str), i64> = TableDefinition::new("clicks_by_code");
+pub(crate) const REFERRALS: TableDefinition<&str, Bytes> = TableDefinition::new("referrals");
+pub(crate) const CLAIMS: TableDefinition<&str, &str> = TableDefinition::new("identity_claims");
+pub(crate) const REVIEW: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("review_queues");
+pub(crate) const LEDGER: TableDefinition<(&str, &str), Bytes> = TableDefinition::new("ledger");
+pub(crate) const TALLY: TableDefinition<&str, u32> = TableDefinition::new("referrer_tally");
+pub(crate) const AUDIT: TableDefinition<(&str, i64), Bytes> = TableDefinition::new("audit");
+pub(crate) const AUDIT_BY_SUBJECT: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("audit_by_subject");
+pub(crate) const WEBHOOKS: TableDefinition<&str, Bytes> = TableDefinition::new("webhooks");
+
+/// The embedded store. Cheap to clone; clones share the database.
+#[derive(Clone)]
+pub struct LocalStore {
+    pub(crate) db: Arc<Database>,
+}
+
+impl std::fmt::Debug for LocalStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LocalStore")
+    }
+}
+
+/// The store could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("could not open the data file {path}")]
+pub struct OpenError {
+    path: String,
+    #[source]
+    source: redb::Error,
+}
+
+impl LocalStore {
+    /// Opens (or creates) the store in `dir/rft.redb`.
+    pub fn open(dir: &Path) -> Result<Self, OpenError> {
+        let path = dir.join("rft.redb");
+        let db = Database::create(&path).map_err(|e| OpenError { path: path.display().to_string(), source: e.into() })?;
+        Self::with_db(db).map_err(|e| OpenError { path: path.display().to_string(), source: e })
+    }
+
+    /// A throwaway store in memory, for tests.
+    pub fn in_memory() -> Self {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .expect("an in-memory database always opens");
+        Self::with_db(db).expect("an in-memory database always initialises")
+    }
+
+    fn with_db(db: Database) -> Result<Self, redb::Error> {
+        // Create every table up front so readers never meet a missing one.
+        let txn = db.begin_write()?;
+        txn.open_table(CODES)?;
+        txn.open_table(ACTIVE_CODE)?;
+        txn.open_table(CODES_BY_REFERRER)?;
+        txn.open_table(CLICKS)?;
+        txn.open_table(CLICKS_BY_CODE)?;
+        txn.open_table(REFERRALS)?;
+        txn.open_table(CLAIMS)?;
+        txn.open_table(REVIEW)?;
+        txn.open_table(LEDGER)?;
+        txn.open_table(TALLY)?;
+        txn.open_table(AUDIT)?;
+        txn.open_table(AUDIT_BY_SUBJECT)?;
+        txn.open_table(WEBHOOKS)?;
+        crate::queue::create_tables(&txn)?;
+        txn.commit()?;
+        Ok(LocalStore { db: Arc::new(db) })
+    }
+
+    /// Runs `f` in a write transaction on the blocking pool. `Ok(Ok(t))` commits; `Ok(Err(d))`
+    /// aborts (a lost condition) and returns `d`; `Err` is a storage failure.
+    pub(crate) async fn write<T, D, F>(&self, op: &'static str, f: F) -> Result<Result<T, D>, StoreError>
+    where
+        T: Send + 'static,
+        D: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<Result<T, D>, redb::Error> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || -> Result<Result<T, D>, redb::Error> {
+            let txn = db.begin_write()?;
+            let outcome = f(&txn)?;
+            match outcome {
+                Ok(t) => {
+                    txn.commit()?;
+                    Ok(Ok(t))
+                }
+                Err(d) => {
+                    txn.abort()?;
+                    Ok(Err(d))
+                }
+            }
+        })
+        .await
+        .map_err(|e| StoreError::unavailable(op, e))?
+        .map_err(|e| StoreError::unavailable(op, e))
+    }
+
+    /// Runs `f` on a read snapshot on the blocking pool.
+    pub(crate) async fn read<T, F>(&self, op: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> Result<T, ReadFailure> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_read().map_err(|e| ReadFailure::Db(e.into()))?;
+            f(&txn)
+        })
+        .await
+        .map_err(|e| StoreError::unavailable(op, e))?
+        .map_err(|e| e.into_store_error(op))
+    }
+}
+
+/// A failure inside a read: the database, or an item that does not decode.
+#[derive(Debug)]
+pub(crate) enum ReadFailure {
+    Db(redb::Error),
+    Corrupt(String, serde_json::Error),
+}
+
+impl ReadFailure {
+    fn into_store_error(self, op: &'static str) -> StoreError {
+        match self {
+            ReadFailure::Db(e) => StoreError::unavailable(op, e),
+            ReadFailure::Corrupt(key, e) => StoreError::corrupt(key, e),
+        }
+    }
+}
+
+macro_rules! read_failure_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ReadFailure {
+            fn from(e: $t) -> Self {
+                ReadFailure::Db(e.into())
+            }
+        }
+    )*};
+}
+read_failure_from!(redb::Error, redb::TableError, redb::StorageError, redb::TransactionError);
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Domain records always serialise: no maps with non-string keys, no failing impls.
+    serde_json::to_vec(value).expect("domain records serialise to JSON")
+}
+
+/// Decodes inside a write transaction, where a corrupt item is reported as a storage error.
+pub(crate) fn decode_w<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, redb::Error> {
+    serde_json::from_slice(bytes).map_err(|e| redb::Error::Corrupted(format!("{key}: {e}")))
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, ReadFailure> {
+    serde_json::from_slice(bytes).map_err(|e| ReadFailure::Corrupt(key.to_owned(), e))
+}
+
+// ---- codes ----------------------------------------------------------------------------------
+
+#[async_trait]
+impl CodeStore for LocalStore {
+    async fn claim(&self, record: &CodeRecord) -> Result<(), ClaimError> {
+        let record = record.clone();
+        let outcome = self
+            .write("claim a code", move |txn| {
+                let mut codes = txn.open_table(CODES)?;
+                let mut active = txn.open_table(ACTIVE_CODE)?;
+                if codes.get(record.code.as_str())?.is_some() {
+                    return Ok(Err(ClaimError::CodeTaken));
+                }
+                if let Some(existing) = active.get(record.referrer_id.as_str())? {
+                    let code = Code::parse(existing.value()).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+                    return Ok(Err(ClaimError::CustomerHasActiveCode(code)));
+                }
+                codes.insert(record.code.as_str(), encode(&record).as_slice())?;
+                if record.is_active() {
+                    active.insert(record.referrer_id.as_str(), record.code.as_str())?;
+                }
+                txn.open_table(CODES_BY_REFERRER)?.insert(
+                    (record.referrer_id.as_str(), record.created_at.as_millis(), record.code.as_str()),
+                    (),
+                )?;
+                Ok(Ok(()))
+            })
+            .await?;
+        outcome
+    }
+
+    async fn get(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError> {
+        let code = code.clone();
+        self.read("read a code", move |txn| {
+            let table = txn.open_table(CODES)?;
+            let found = table.get(code.as_str())?;
+            found.map(|v| decode(code.as_str(), v.value())).transpose()
+        })
+        .await
+    }
+
+    async fn active_code_of(&self, customer: &CustomerId) -> Result<Option<CodeRecord>, StoreError> {
+        let customer = customer.clone();
+        self.read("read a customer's active code", move |txn| {
+            let active = txn.open_table(ACTIVE_CODE)?;
+            let Some(code) = active.get(customer.as_str())? else { return Ok(None) };
+            let codes = txn.open_table(CODES)?;
+            let found = codes.get(code.value())?;
+            found.map(|v| decode(code.value(), v.value())).transpose()
+        })
+        .await
+    }
+
+    async fn codes_of(&self, customer: &CustomerId) -> Result<Vec<CodeRecord>, StoreError> {
+        let customer = customer.clone();
+        self.read("list a customer's codes", move |txn| {
+            let index = txn.open_table(CODES_BY_REFERRER)?;
+            let codes = txn.open_table(CODES)?;
+            let mut out = Vec::new();
+            for entry in index.range((customer.as_str(), i64::MIN, "")..=(customer.as_str(), i64::MAX, "\u{10FFFF}"))? {
+                let (key, _) = entry?;
+                let code = key.value().2;
+                if let Some(v) = codes.get(code)? {
+                    out.push(decode(code, v.value())?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn retire(&self, code: &Code, at: Timestamp) -> Result<Option<CodeRecord>, StoreError> {
+        let code = code.clone();
+        let outcome: Result<Option<CodeRecord>, ()> = self
+            .write("retire a code", move |txn| {
+                let mut codes = txn.open_table(CODES)?;
+                let Some(mut record) =
+                    codes.get(code.as_str())?.map(|v| decode_w::<CodeRecord>(code.as_str(), v.value())).transpose()?
+                else {
+                    return Ok(Ok(None));
+                };
+                if record.status == CodeStatus::Active {
+                    record.status = CodeStatus::Retired;
+                    record.retired_at = Some(at);
+                    codes.insert(code.as_str(), encode(&record).as_slice())?;
+                    let mut active = txn.open_table(ACTIVE_CODE)?;
+                    let owns_guard = active.get(record.referrer_id.as_str())?.is_some_and(|c| c.value() == code.as_str());
+                    if owns_guard {
+                        active.remove(record.referrer_id.as_str())?;
+                    }
+                }
+                Ok(Ok(Some(record)))
+            })
+            .await?;
+        Ok(outcome.unwrap_or(None))
+    }
+}
+
+// ---- clicks ---------------------------------------------------------------------------------
+
+#[async_trait]
+impl ClickStore for LocalStore {
+    async fn record(&self, click: &Click) -> Result<(), StoreError> {
+        let click = click.clone();
+        let outcome: Result<(), ()> = self
+            .write("log a click", move |txn| {
+                insert_click(txn, &click)?;
+                Ok(Ok(()))
+            })
+            .await?;
+        Ok(outcome.unwrap_or(()))
+    }
+
+    async fn touches(&self, token: &Token, now: Timestamp) -> Result<Vec<Click>, StoreError> {
+        let token = token.clone();
+        self.read("read a token's clicks", move |txn| {
+            let clicks = txn.open_table(CLICKS)?;
+            let mut out = Vec::new();
+            for entry in clicks.range((token.as_str(), i64::MIN)..=(token.as_str(), i64::MAX))?.rev() {
+                let (_, v) = entry?;
+                let click: Click = decode(token.as_str(), v.value())?;
+                if click.expires_at > now {
+                    out.push(click);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn count_for_code(&self, code: &Code, since: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
+        let code = code.clone();
+        self.read("count a code's clicks", move |txn| {
+            let index = txn.open_table(CLICKS_BY_CODE)?;
+            let mut n = 0;
+            for entry in index.range((code.as_str(), since.as_millis(), "")..=(code.as_str(), i64::MAX, "\u{10FFFF}"))? {
+                let (_, expires_at) = entry?;
+                if expires_at.value() > now.as_millis() {
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })
+        .await
+    }
+}
+
+/// Writes one click and its index entry; shared with the batching click writer.
+pub(crate) fn insert_click(txn: &WriteTransaction, click: &Click) -> Result<(), redb::Error> {
+    txn.open_table(CLICKS)?.insert((click.token.as_str(), click.at.as_millis()), encode(click).as_slice())?;
+    txn.open_table(CLICKS_BY_CODE)?.insert(
+        (click.code.as_str(), click.at.as_millis(), click.token.as_str()),
+        click.expires_at.as_millis(),
+    )?;
+    Ok(())
+}
+
+// ---- referrals ------------------------------------------------------------------------------
+
+fn load_referral(txn: &WriteTransaction, id: &str) -> Result<Option<Referral>, redb::Error> {
+    let table = txn.open_table(REFERRALS)?;
+    let found = table.get(id)?;
+    found.map(|v| decode_w(id, v.value())).transpose()
+}
+
+/// Writes a referral and moves its review-queue entry from where `old` had it.
+fn put_referral(txn: &WriteTransaction, referral: &Referral, old: Option<&Referral>) -> Result<(), redb::Error> {
+    let id = referral.referral_id.as_str();
+    let mut review = txn.open_table(REVIEW)?;
+    if let Some((queue, at)) = old.and_then(Referral::queue) {
+        review.remove((queue.as_str(), at.as_millis(), id))?;
+    }
+    if let Some((queue, at)) = referral.queue() {
+        review.insert((queue.as_str(), at.as_millis(), id), ())?;
+    }
+    txn.open_table(REFERRALS)?.insert(id, encode(referral).as_slice())?;
+    Ok(())
+}
+
+fn append_audit(txn: &WriteTransaction, event: &AuditEvent) -> Result<bool, redb::Error> {
+    let mut audit = txn.open_table(AUDIT)?;
+    let key = (event.event_id.as_str(), event.ts.as_millis());
+    if audit.get(key)?.is_some() {
+        return Ok(false);
+    }
+    audit.insert(key, encode(event).as_slice())?;
+    txn.open_table(AUDIT_BY_SUBJECT)?
+        .insert((event.subject.as_str(), event.ts.as_millis(), event.event_id.as_str()), ())?;
+    Ok(true)
+}
+
+#[async_trait]
+impl ReferralStore for LocalStore {
+    async fn open(&self, referral: &Referral, claims: &[IdentityKey], audit: &AuditEvent) -> Result<Opened, StoreError> {
+        let referral = referral.clone();
+        let keys: Vec<String> = claims.iter().map(IdentityKey::storage_key).collect();
+        let audit = audit.clone();
+        let outcome: Result<Opened, ()> = self
+            .write("open a referral", move |txn| {
+                let mut claims = txn.open_table(CLAIMS)?;
+                let mut holder = None;
+                for key in &keys {
+                    if let Some(id) = claims.get(key.as_str())? {
+                        holder = Some(id.value().to_owned());
+                        break;
+                    }
+                }
+                if let Some(id) = holder {
+                    // Same person: extend their referral with the new keys, create nothing.
+                    for key in &keys {
+                        if claims.get(key.as_str())?.is_none() {
+                            claims.insert(key.as_str(), id.as_str())?;
+                        }
+                    }
+                    drop(claims);
+                    let existing = load_referral(txn, &id)?
+                        .ok_or_else(|| redb::Error::Corrupted(format!("claim points at missing referral {id}")))?;
+                    return Ok(Ok(Opened::Existing(existing)));
+                }
+                for key in &keys {
+                    claims.insert(key.as_str(), referral.referral_id.as_str())?;
+                }
+                drop(claims);
+                put_referral(txn, &referral, None)?;
+                append_audit(txn, &audit)?;
+                Ok(Ok(Opened::Created))
+            })
+            .await?;
+        Ok(outcome.unwrap_or(Opened::Created))
+    }
+
+    async fn get(&self, id: &ReferralId) -> Result<Option<Referral>, StoreError> {
+        let id = id.clone();
+        self.read("read a referral", move |txn| {
+            let table = txn.open_table(REFERRALS)?;
+            let found = table.get(id.as_str())?;
+            found.map(|v| decode(id.as_str(), v.value())).transpose()
+        })
+        .await
+    }
+
+    async fn find(&self, key: &IdentityKey) -> Result<Option<Referral>, StoreError> {
+        let key = key.storage_key();
+        self.read("find a referral by identity", move |txn| {
+            let claims = txn.open_table(CLAIMS)?;
+            let Some(id) = claims.get(key.as_str())? else { return Ok(None) };
+            let table = txn.open_table(REFERRALS)?;
+            let found = table.get(id.value())?;
+            found.map(|v| decode(id.value(), v.value())).transpose()
+        })
+        .await
+    }
+
+    async fn save(&self, referral: &Referral, expected_version: u64, audit: Option<&AuditEvent>) -> Result<(), WriteError> {
+        let referral = referral.clone();
+        let audit = audit.cloned();
+        let outcome = self
+            .write("update a referral", move |txn| {
+                let old = load_referral(txn, referral.referral_id.as_str())?;
+                match &old {
+                    Some(o) if o.version == expected_version => {}
+                    _ => return Ok(Err(WriteError::Conflict)),
+                }
+                put_referral(txn, &referral, old.as_ref())?;
+                if let Some(event) = &audit {
+                    append_audit(txn, event)?;
+                }
+                Ok(Ok(()))
+            })
+            .await?;
+        outcome
+    }
+
+    async fn queue(&self, queue: ReviewQueue, until: Timestamp, limit: usize) -> Result<Vec<Referral>, StoreError> {
+        self.read("list a review queue", move |txn| {
+            let review = txn.open_table(REVIEW)?;
+            let referrals = txn.open_table(REFERRALS)?;
+            let q = queue.as_str();
+            let mut out = Vec::new();
+            for entry in review.range((q, i64::MIN, "")..=(q, until.as_millis(), "\u{10FFFF}"))? {
+                if out.len() >= limit {
+                    break;
+                }
+                let (key, _) = entry?;
+                let id = key.value().2;
+                if let Some(v) = referrals.get(id)? {
+                    out.push(decode(id, v.value())?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+// ---- ledger ---------------------------------------------------------------------------------
+
+#[async_trait]
+impl LedgerStore for LocalStore {
+    async fn commit_reward(&self, commit: &RewardCommit) -> Result<(), CommitError> {
+        let commit = commit.clone();
+        let outcome = self
+            .write("commit a payout", move |txn| {
+                let id = commit.referral.referral_id.as_str();
+                let old = load_referral(txn, id)?;
+                match &old {
+                    Some(o) if o.version == commit.expected_version => {}
+                    _ => return Ok(Err(CommitError::Stale)),
+                }
+                let mut ledger = txn.open_table(LEDGER)?;
+                for row in &commit.rows {
+                    if ledger.get((id, row.side.as_str()))?.is_some() {
+                        return Ok(Err(CommitError::AlreadyPaid));
+                    }
+                }
+                let mut tally = txn.open_table(TALLY)?;
+                let referrer = commit.tally.referrer_id.as_str();
+                let current = tally.get(referrer)?.map(|v| v.value()).unwrap_or(0);
+                if current != commit.tally.expected {
+                    return Ok(Err(CommitError::TallyMoved));
+                }
+                tally.insert(referrer, current + 1)?;
+                for row in &commit.rows {
+                    ledger.insert((id, row.side.as_str()), encode(row).as_slice())?;
+                }
+                drop((ledger, tally));
+                put_referral(txn, &commit.referral, old.as_ref())?;
+                append_audit(txn, &commit.audit)?;
+                Ok(Ok(()))
+            })
+            .await?;
+        outcome
+    }
+
+    async fn rows(&self, referral: &ReferralId) -> Result<Vec<LedgerRow>, StoreError> {
+        let referral = referral.clone();
+        self.read("read ledger rows", move |txn| {
+            let ledger = txn.open_table(LEDGER)?;
+            let id = referral.as_str();
+            let mut rows: Vec<LedgerRow> = Vec::new();
+            for entry in ledger.range((id, "")..=(id, "\u{10FFFF}"))? {
+                let (_, v) = entry?;
+                rows.push(decode(id, v.value())?);
+            }
+            rows.sort_by_key(|r| r.side);
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn save_row(&self, row: &LedgerRow, expected_version: u64) -> Result<(), WriteError> {
+        let row = row.clone();
+        let outcome = self
+            .write("update a ledger row", move |txn| {
+                let mut ledger = txn.open_table(LEDGER)?;
+                let key = (row.referral_id.as_str(), row.side.as_str());
+                let current = ledger
+                    .get(key)?
+                    .map(|v| decode_w::<LedgerRow>(row.referral_id.as_str(), v.value()))
+                    .transpose()?;
+                if current.map(|c| c.version) != Some(expected_version) {
+                    return Ok(Err(WriteError::Conflict));
+                }
+                ledger.insert(key, encode(&row).as_slice())?;
+                Ok(Ok(()))
+            })
+            .await?;
+        outcome
+    }
+
+    async fn tally(&self, referrer: &CustomerId) -> Result<u32, StoreError> {
+        let referrer = referrer.clone();
+        self.read("read a referrer's tally", move |txn| {
+            let tally = txn.open_table(TALLY)?;
+            let n = tally.get(referrer.as_str())?.map(|v| v.value()).unwrap_or(0);
+            Ok(n)
+        })
+        .await
+    }
+}
+
+// ---- audit ----------------------------------------------------------------------------------
+
+#[async_trait]
+impl AuditStore for LocalStore {
+    async fn append(&self, event: &AuditEvent) -> Result<(), AppendError> {
+        let event = event.clone();
+        let outcome = self
+            .write("append to the audit", move |txn| {
+                Ok(if append_audit(txn, &event)? { Ok(()) } else { Err(AppendError::Duplicate) })
+            })
+            .await?;
+        outcome
+    }
+
+    async fn events_for(&self, subject: &str) -> Result<Vec<AuditEvent>, StoreError> {
+        let subject = subject.to_owned();
+        self.read("read the audit", move |txn| {
+            let index = txn.open_table(AUDIT_BY_SUBJECT)?;
+            let audit = txn.open_table(AUDIT)?;
+            let mut out = Vec::new();
+            for entry in index.range((subject.as_str(), i64::MIN, "")..=(subject.as_str(), i64::MAX, "\u{10FFFF}"))? {
+                let (key, _) = entry?;
+                let (_, ts, event_id) = key.value();
+                if let Some(v) = audit.get((event_id, ts))? {
+                    out.push(decode(event_id, v.value())?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+// ---- processed webhook ids ------------------------------------------------------------------
+
+#[derive(Serialize, Deserialize)]
+struct WebhookRecord {
+    response: Option<StoredResponse>,
+    lease_until: Timestamp,
+    expires_at: Timestamp,
+}
+
+#[async_trait]
+impl WebhookLog for LocalStore {
+    async fn begin(&self, id: &str, now: Timestamp, lease: Duration) -> Result<Begin, StoreError> {
+        let id = id.to_owned();
+        let outcome: Result<Begin, ()> = self
+            .write("claim a webhook id", move |txn| {
+                let mut table = txn.open_table(WEBHOOKS)?;
+                let existing = table
+                    .get(id.as_str())?
+                    .map(|v| decode_w::<WebhookRecord>(&id, v.value()))
+                    .transpose()?
+                    .filter(|r| r.expires_at > now);
+                match existing {
+                    Some(WebhookRecord { response: Some(r), .. }) => return Ok(Ok(Begin::Done(r))),
+                    Some(r) if r.lease_until > now => return Ok(Ok(Begin::InFlight)),
+                    _ => {}
+                }
+                let record = WebhookRecord { response: None, lease_until: now.plus(lease), expires_at: now.plus(WEBHOOK_MEMORY) };
+                table.insert(id.as_str(), encode(&record).as_slice())?;
+                Ok(Ok(Begin::Fresh))
+            })
+            .await?;
+        Ok(outcome.unwrap_or(Begin::InFlight))
+    }
+
+    async fn finish(&self, id: &str, response: &StoredResponse, now: Timestamp) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        let record = WebhookRecord { response: Some(response.clone()), lease_until: now, expires_at: now.plus(WEBHOOK_MEMORY) };
+        let outcome: Result<(), ()> = self
+            .write("record a webhook answer", move |txn| {
+                txn.open_table(WEBHOOKS)?.insert(id.as_str(), encode(&record).as_slice())?;
+                Ok(Ok(()))
+            })
+            .await?;
+        Ok(outcome.unwrap_or(()))
+    }
+
+    async fn abandon(&self, id: &str) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        let outcome: Result<(), ()> = self
+            .write("release a webhook id", move |txn| {
+                let mut table = txn.open_table(WEBHOOKS)?;
+                let unanswered = table
+                    .get(id.as_str())?
+                    .map(|v| decode_w::<WebhookRecord>(&id, v.value()))
+                    .transpose()?
+                    .is_some_and(|r| r.response.is_none());
+                if unanswered {
+                    table.remove(id.as_str())?;
+                }
+                Ok(Ok(()))
+            })
+            .await?;
+        Ok(outcome.unwrap_or(()))
+    }
+}
