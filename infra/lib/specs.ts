@@ -1,0 +1,126 @@
+/**
+ * The shape of the system as data: the six functions, the five tables and the two queues.
+ * Names here are physical names and must match crates/rft-aws/src/tables.rs and the Rust
+ * functions' environment.
+ */
+
+/** The six Lambda functions (Part 7). */
+export const FUNCTION_NAMES = ['rft-edge', 'rft-minter', 'rft-attributor', 'rft-rewarder', 'rft-screen', 'rft-sweep'] as const;
+/** One of the six functions. */
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+/** Size and time limit of one function. */
+export interface FunctionSpec {
+  readonly memoryMb: number;
+  readonly timeoutSecs: number;
+}
+
+/** Memory and timeout per function: the edge answers browsers and the store, so it gets more memory. */
+export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
+  'rft-edge': { memoryMb: 512, timeoutSecs: 10 },
+  'rft-minter': { memoryMb: 256, timeoutSecs: 5 },
+  'rft-attributor': { memoryMb: 256, timeoutSecs: 30 },
+  'rft-rewarder': { memoryMb: 256, timeoutSecs: 60 },
+  'rft-screen': { memoryMb: 256, timeoutSecs: 5 },
+  'rft-sweep': { memoryMb: 256, timeoutSecs: 300 },
+};
+
+/** The five tables. */
+export const TABLE_NAMES = ['rft-codes', 'rft-clicks', 'rft-referrals', 'rft-rewards', 'rft-audit'] as const;
+/** One of the five tables. */
+export type TableName = (typeof TABLE_NAMES)[number];
+
+/** A key attribute: name and DynamoDB scalar type. */
+export interface KeyAttr {
+  readonly name: string;
+  readonly type: 'S' | 'N';
+}
+
+/** A global secondary index. `include` lists the non-key attributes projected; absent means ALL. */
+export interface GsiSpec {
+  readonly name: string;
+  readonly pk: KeyAttr;
+  readonly sk?: KeyAttr;
+  readonly include?: readonly string[];
+}
+
+/** One table: keys, indexes, TTL attribute, point-in-time recovery. */
+export interface TableSpec {
+  readonly pk: KeyAttr;
+  readonly sk?: KeyAttr;
+  readonly ttl?: string;
+  readonly pitr: boolean;
+  readonly gsis: readonly GsiSpec[];
+}
+
+const S = (name: string): KeyAttr => ({ name, type: 'S' });
+const N = (name: string): KeyAttr => ({ name, type: 'N' });
+
+/**
+ * The tables. Adding a GSI is one line in a `gsis` list; the permissions matrix then names it
+ * where a function queries it. PITR is on for the ledger and the audit: the records that matter.
+ */
+export const TABLE_SPECS: Record<TableName, TableSpec> = {
+  'rft-codes': {
+    pk: S('code'),
+    pitr: false,
+    gsis: [{ name: 'by_referrer', pk: S('referrer_id'), sk: N('created_at') }],
+  },
+  'rft-clicks': {
+    pk: S('attribution_id'),
+    sk: N('click_ts'),
+    ttl: 'expires_at',
+    pitr: false,
+    gsis: [{ name: 'by_code', pk: S('code'), sk: N('click_ts'), include: ['expires_at_ms'] }],
+  },
+  'rft-referrals': {
+    pk: S('referred_id'),
+    pitr: false,
+    gsis: [
+      { name: 'by_queue', pk: S('queue'), sk: N('queue_ts') },
+    ],
+  },
+  'rft-rewards': {
+    pk: S('referral_id'),
+    sk: S('side'),
+    pitr: true,
+    gsis: [],
+  },
+  'rft-audit': {
+    pk: S('event_id'),
+    sk: N('ts'),
+    ttl: 'expires_at',
+    pitr: true,
+    gsis: [{ name: 'by_subject', pk: S('subject'), sk: N('ts') }],
+  },
+};
+
+/** The two job queues: one per consumer (CONTRACT §3), each with its own DLQ. */
+export const QUEUE_NAMES = ['rft-signup-jobs', 'rft-reward-jobs'] as const;
+/** One of the job queues. */
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+/** Which function consumes each queue. */
+export const QUEUE_CONSUMERS: Record<QueueName, FunctionName> = {
+  'rft-signup-jobs': 'rft-attributor',
+  'rft-reward-jobs': 'rft-rewarder',
+};
+
+/** Receives before a job is parked in its DLQ. */
+export const MAX_RECEIVE_COUNT = 5;
+/** Lambda's guidance: a queue's visibility timeout at least six times its consumer's timeout. */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+/** SQS batch size for both consumers. */
+export const SQS_BATCH_SIZE = 10;
+
+/** The one secret (a single $0.40/month line): JSON with these keys. */
+export const SECRET_NAME = 'rft/secrets';
+/** Keys of the secret's JSON (crates/rft-core/src/secrets.rs `SecretJson`). */
+export const SECRET_KEYS = ['signing_secret', 'ops_secret', 'store_api_key', 'identity_key'] as const;
+
+/** Where the settings file lands inside the layer (layers are unpacked under /opt). */
+export const SETTINGS_PATH_IN_LAYER = 'rft/settings.toml';
+
+/** Claude Haiku 4.5: the Global cross-Region inference profile and the model behind it. */
+export const BEDROCK_PROFILE_ID = 'global.anthropic.claude-haiku-4-5-20251001-v1:0';
+export const BEDROCK_MODEL_ID = 'anthropic.claude-haiku-4-5-20251001-v1:0';

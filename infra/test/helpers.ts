@@ -1,0 +1,75 @@
+/**
+ * Test helpers: synthesize the stack without Rust (dummy prebuilt `bootstrap` files, bundling
+ * off) and read its template.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { readConfig } from '../lib/config';
+import { ReferralTrackerStack } from '../lib/stack';
+
+/** The six names, written out here rather than imported, so a rename in lib/ is caught. */
+export const FUNCTIONS = ['rft-edge', 'rft-minter', 'rft-attributor', 'rft-rewarder', 'rft-screen', 'rft-sweep'];
+export const ACCOUNT = '123456789012';
+export const REGION = 'eu-west-2';
+
+/** A temp directory shaped like target/lambda: `<fn>/bootstrap` for each function. */
+export function dummyAssetRoot(): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rft-lambda-'));
+  for (const fn of FUNCTIONS) {
+    fs.mkdirSync(path.join(root, fn));
+    fs.writeFileSync(path.join(root, fn, 'bootstrap'), '#!/bin/sh\necho dummy\n', { mode: 0o755 });
+  }
+  return root;
+}
+
+/** What one synthesis produced. */
+export interface Synth {
+  readonly stack: ReferralTrackerStack;
+  readonly template: Template;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly json: { Resources: Resources; Outputs?: Record<string, any> };
+  readonly assemblyDir: string;
+}
+
+/** Synthesizes the stack with test context (plus `context` overrides). */
+export function synth(context: Record<string, unknown> = {}): Synth {
+  const app = new App({
+    outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'rft-cdk-out-')),
+    context: {
+      'aws:cdk:bundling-stacks': [],
+      lambdaAssetRoot: dummyAssetRoot(),
+      budgetEmail: 'budget@example.com',
+      alarmEmail: 'ops@example.com',
+      ...context,
+    },
+  });
+  const config = readConfig(app.node);
+  const stack = new ReferralTrackerStack(app, 'ReferralTrackerStack', {
+    config,
+    env: { account: ACCOUNT, region: config.region },
+  });
+  const template = Template.fromStack(stack);
+  const assembly = app.synth();
+  return { stack, template, json: template.toJSON() as Synth['json'], assemblyDir: assembly.directory };
+}
+
+/** Resources of one CloudFormation type, by logical id. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Resources = Record<string, { Type: string; Properties: any; DependsOn?: string[] }>;
+
+/** All resources of `type` in a synthesized template. */
+export function resourcesOfType(json: { Resources?: Resources }, type: string): Resources {
+  return Object.fromEntries(Object.entries(json.Resources ?? {}).filter(([, r]) => r.Type === type));
+}
+
+/** The logical id of the function whose FunctionName is `name`. */
+export function functionId(json: { Resources?: Resources }, name: string): string {
+  const hits = Object.entries(resourcesOfType(json, 'AWS::Lambda::Function')).filter(
+    ([, r]) => r.Properties.FunctionName === name,
+  );
+  if (hits.length !== 1) throw new Error(`expected one function named ${name}, found ${hits.length}`);
+  return hits[0][0];
+}

@@ -1,0 +1,383 @@
+//! The storage conformance suite: each function states one property of the ports and is run
+//! against every implementation (see `tests/conformance.rs`). A store that passes here behaves
+//! the same as every other, so the services above it cannot tell them apart.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+
+use rft_core::identity::IdentityKey;
+use rft_core::jobs::MAX_RECEIVES;
+use rft_core::ports::{
+    AppendError, Begin, ClaimError, CommitError, JobQueue, Opened, Stores, StoredResponse, WriteError,
+};
+use rft_core::{AuditKind, CodeStatus, IdentityHash, ReferralState, ReviewQueue, Timestamp, Token};
+
+use crate::fixtures::{audit, click, code_record, customer, referral, reward_commit, signup_job};
+
+/// A fixed "now" far from the epoch.
+pub const T0: Timestamp = Timestamp::from_secs(1_780_000_000);
+
+/// How many tasks race in the concurrency properties.
+pub const RACERS: usize = 16;
+
+/// N tasks claim one code for N different customers: exactly one wins, the rest are told the
+/// code is taken, and the stored record is the winner's.
+pub async fn racing_claims_of_one_code_have_one_winner(stores: Stores) {
+    let mut set = JoinSet::new();
+    for i in 0..RACERS {
+        let codes = stores.codes.clone();
+        set.spawn(async move { (i, codes.claim(&code_record("7QK2A9", &format!("c_{i}"), T0)).await) });
+    }
+    let mut winners = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        let (i, outcome) = joined.expect("task ran");
+        match outcome {
+            Ok(()) => winners.push(i),
+            Err(ClaimError::CodeTaken) => {}
+            Err(other) => panic!("unexpected claim outcome: {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one claim wins: {winners:?}");
+    let stored = stores.codes.get(&code_record("7QK2A9", "x", T0).code).await.unwrap().expect("stored");
+    assert_eq!(stored.referrer_id, customer(&format!("c_{}", winners[0])));
+}
+
+/// N tasks claim N different codes for one customer: exactly one becomes the customer's
+/// active code; the others are told which one.
+pub async fn one_active_code_per_customer_under_concurrency(stores: Stores) {
+    let alphabet = rft_core::code::ALPHABET;
+    let codes: Vec<String> = (0..RACERS).map(|i| format!("ABCD2{}", alphabet[i] as char)).collect();
+    let mut set = JoinSet::new();
+    for c in codes.clone() {
+        let store = stores.codes.clone();
+        set.spawn(async move { (c.clone(), store.claim(&code_record(&c, "c_dan", T0)).await) });
+    }
+    let mut winners = Vec::new();
+    let mut told = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined.expect("task ran") {
+            (c, Ok(())) => winners.push(c),
+            (_, Err(ClaimError::CustomerHasActiveCode(existing))) => told.push(existing),
+            (_, Err(other)) => panic!("unexpected claim outcome: {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "one code wins: {winners:?}");
+    assert!(told.iter().all(|c| c.as_str() == winners[0]), "losers are told the winner");
+    let active = stores.codes.active_code_of(&customer("c_dan")).await.unwrap().expect("active code");
+    assert_eq!(active.code.as_str(), winners[0]);
+}
+
+/// Retiring a code keeps it (retired) and frees the customer to claim a new one.
+pub async fn retiring_frees_the_customer_for_a_new_code(stores: Stores) {
+    let first = code_record("7QK2A9", "c_dan", T0);
+    stores.codes.claim(&first).await.unwrap();
+    let retired = stores.codes.retire(&first.code, T0.plus(Duration::from_secs(1))).await.unwrap().expect("exists");
+    assert_eq!(retired.status, CodeStatus::Retired);
+    assert!(stores.codes.active_code_of(&customer("c_dan")).await.unwrap().is_none());
+    // Retiring again changes nothing.
+    let again = stores.codes.retire(&first.code, T0.plus(Duration::from_secs(9))).await.unwrap().expect("exists");
+    assert_eq!(again.retired_at, retired.retired_at);
+    let second = code_record("8RM3B4", "c_dan", T0.plus(Duration::from_secs(2)));
+    stores.codes.claim(&second).await.unwrap();
+    assert_eq!(stores.codes.active_code_of(&customer("c_dan")).await.unwrap().unwrap().code, second.code);
+    let history: Vec<String> = stores.codes.codes_of(&customer("c_dan")).await.unwrap().iter().map(|c| c.code.to_string()).collect();
+    assert_eq!(history, ["7QK2A9", "8RM3B4"]);
+    assert_eq!(stores.codes.get(&first.code).await.unwrap().unwrap().status, CodeStatus::Retired);
+    assert!(stores.codes.retire(&code_record("ZZZZZZ", "x", T0).code, T0).await.unwrap().is_none());
+}
+
+/// N concurrent payouts of one referral: exactly one commits, and the ledger holds exactly
+/// two rows (referrer and friend) with the pinned amounts.
+pub async fn racing_payouts_of_one_referral_pay_once(stores: Stores) {
+    let r = referral("c_mara", "c_dan", "7QK2A9", T0);
+    let opened = stores
+        .referrals
+        .open(&r, &[IdentityKey::Customer(r.referred_id.clone())], &audit(AuditKind::Attributed, r.referral_id.as_str(), T0))
+        .await
+        .unwrap();
+    assert_eq!(opened, Opened::Created);
+    let mut set = JoinSet::new();
+    for _ in 0..RACERS {
+        let ledger = stores.ledger.clone();
+        let commit = reward_commit(&r, 0, T0.plus(Duration::from_secs(5)));
+        set.spawn(async move { ledger.commit_reward(&commit).await });
+    }
+    let mut committed = 0;
+    while let Some(joined) = set.join_next().await {
+        match joined.expect("task ran") {
+            Ok(()) => committed += 1,
+            Err(CommitError::Stale | CommitError::AlreadyPaid | CommitError::TallyMoved) => {}
+            Err(other) => panic!("unexpected commit outcome: {other:?}"),
+        }
+    }
+    assert_eq!(committed, 1, "exactly one payout commits");
+    let rows = stores.ledger.rows(&r.referral_id).await.unwrap();
+    assert_eq!(rows.len(), 2, "exactly two ledger rows");
+    assert_eq!(rows[0].side, rft_core::Side::Referrer);
+    assert_eq!(rows[1].side, rft_core::Side::Friend);
+    assert_eq!(rows[0].reward.amount_minor, 1000);
+    let stored = stores.referrals.get(&r.referral_id).await.unwrap().unwrap();
+    assert_eq!(stored.state, ReferralState::Rewarded);
+    assert_eq!(stores.ledger.tally(&customer("c_dan")).await.unwrap(), 1);
+    let paid_events = stores.audit.events_for(r.referral_id.as_str()).await.unwrap();
+    assert_eq!(paid_events.iter().filter(|e| e.kind == AuditKind::Paid).count(), 1);
+}
+
+/// Payouts of different referrals by one referrer step the tally one at a time: a commit that
+/// read a stale tally is refused, so no two payouts get the same position on the ladder.
+pub async fn the_referrer_tally_never_skips_or_repeats(stores: Stores) {
+    let a = referral("c_a", "c_dan", "7QK2A9", T0);
+    let b = referral("c_b", "c_dan", "7QK2A9", T0);
+    for r in [&a, &b] {
+        stores
+            .referrals
+            .open(r, &[IdentityKey::Customer(r.referred_id.clone())], &audit(AuditKind::Attributed, r.referral_id.as_str(), T0))
+            .await
+            .unwrap();
+    }
+    stores.ledger.commit_reward(&reward_commit(&a, 0, T0)).await.unwrap();
+    let stale = stores.ledger.commit_reward(&reward_commit(&b, 0, T0)).await;
+    assert!(matches!(stale, Err(CommitError::TallyMoved)), "{stale:?}");
+    stores.ledger.commit_reward(&reward_commit(&b, 1, T0)).await.unwrap();
+    assert_eq!(stores.ledger.tally(&customer("c_dan")).await.unwrap(), 2);
+    assert_eq!(stores.ledger.rows(&b.referral_id).await.unwrap()[0].nth, Some(2));
+}
+
+fn hash(s: &str) -> IdentityHash {
+    IdentityHash::from_stored(s.to_owned())
+}
+
+/// A second person sharing any one identity key (email, card, device) resolves to the first
+/// person's referral; someone sharing none gets their own; the newcomer's keys then point to
+/// the same referral.
+pub async fn identity_claims_collapse_one_person_into_one_referral(stores: Stores) {
+    let first = referral("c_mara", "c_dan", "7QK2A9", T0);
+    let keys = [
+        IdentityKey::Customer(first.referred_id.clone()),
+        IdentityKey::Email(hash("email-mara")),
+        IdentityKey::Payment(hash("card-mara")),
+        IdentityKey::Device(hash("phone-mara")),
+    ];
+    let opened = stores.referrals.open(&first, &keys, &audit(AuditKind::Attributed, first.referral_id.as_str(), T0)).await.unwrap();
+    assert_eq!(opened, Opened::Created);
+    for (i, shared) in [
+        IdentityKey::Email(hash("email-mara")),
+        IdentityKey::Payment(hash("card-mara")),
+        IdentityKey::Device(hash("phone-mara")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let again = referral(&format!("c_mara_{i}"), "c_sam", "8RM3B4", T0);
+        let newcomer = IdentityKey::Customer(again.referred_id.clone());
+        let outcome = stores
+            .referrals
+            .open(&again, &[newcomer.clone(), shared, IdentityKey::Email(hash(&format!("other-{i}")))], &audit(AuditKind::Attributed, "x", T0))
+            .await
+            .unwrap();
+        match outcome {
+            Opened::Existing(r) => assert_eq!(r.referral_id, first.referral_id),
+            Opened::Created => panic!("a person sharing a key must collapse into the first referral"),
+        }
+        let via_newcomer = stores.referrals.find(&newcomer).await.unwrap().expect("newcomer maps to the referral");
+        assert_eq!(via_newcomer.referral_id, first.referral_id);
+        assert!(stores.referrals.get(&again.referral_id).await.unwrap().is_none(), "nothing new is stored");
+    }
+    let stranger = referral("c_kim", "c_dan", "7QK2A9", T0);
+    let outcome = stores
+        .referrals
+        .open(&stranger, &[IdentityKey::Customer(stranger.referred_id.clone()), IdentityKey::Email(hash("email-kim"))], &audit(AuditKind::Attributed, "y", T0))
+        .await
+        .unwrap();
+    assert_eq!(outcome, Opened::Created);
+}
+
+/// N people racing to open referrals that share one key end with exactly one referral.
+pub async fn racing_sign_ups_of_one_person_open_one_referral(stores: Stores) {
+    let mut set = JoinSet::new();
+    for i in 0..RACERS {
+        let referrals = stores.referrals.clone();
+        set.spawn(async move {
+            let r = referral(&format!("c_{i}"), "c_dan", "7QK2A9", T0);
+            let keys = [IdentityKey::Customer(r.referred_id.clone()), IdentityKey::Payment(hash("one-card"))];
+            let outcome = referrals.open(&r, &keys, &audit(AuditKind::Attributed, r.referral_id.as_str(), T0)).await.unwrap();
+            (r.referral_id, outcome)
+        });
+    }
+    let mut created = Vec::new();
+    let mut joined_existing = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined.expect("task ran") {
+            (id, Opened::Created) => created.push(id),
+            (_, Opened::Existing(r)) => joined_existing.push(r.referral_id),
+        }
+    }
+    assert_eq!(created.len(), 1, "one referral for one person");
+    assert!(joined_existing.iter().all(|id| *id == created[0]));
+    for i in 0..RACERS {
+        let found = stores.referrals.find(&IdentityKey::Customer(customer(&format!("c_{i}")))).await.unwrap();
+        assert_eq!(found.map(|r| r.referral_id), Some(created[0].clone()), "c_{i} resolves to the one referral");
+    }
+}
+
+/// A referral changes only at the version it was read at; the losing writer is told.
+pub async fn referral_updates_are_conditional_on_version(stores: Stores) {
+    let r = referral("c_mara", "c_dan", "7QK2A9", T0);
+    stores.referrals.open(&r, &[IdentityKey::Customer(r.referred_id.clone())], &audit(AuditKind::Attributed, "a", T0)).await.unwrap();
+    let mut held = r.clone();
+    held.apply(rft_core::StateEvent::Hold, T0).unwrap();
+    held.version = 2;
+    stores.referrals.save(&held, 1, Some(&audit(AuditKind::Held, r.referral_id.as_str(), T0))).await.unwrap();
+    let mut expired = r.clone();
+    expired.apply(rft_core::StateEvent::Expire, T0).unwrap();
+    expired.version = 2;
+    let lost = stores.referrals.save(&expired, 1, None).await;
+    assert!(matches!(lost, Err(WriteError::Conflict)), "{lost:?}");
+    assert_eq!(stores.referrals.get(&r.referral_id).await.unwrap().unwrap().state, ReferralState::Held);
+    let missing = referral("c_nobody", "c_dan", "7QK2A9", T0);
+    assert!(matches!(stores.referrals.save(&missing, 0, None).await, Err(WriteError::Conflict)));
+}
+
+/// Review queues list referrals by their queue time, oldest first, up to a bound, and a
+/// referral leaves its queue when its state moves on.
+pub async fn review_queues_follow_the_state(stores: Stores) {
+    let day = Duration::from_secs(86_400);
+    let mut ids = Vec::new();
+    for i in 0..3u64 {
+        let mut r = referral(&format!("c_{i}"), "c_dan", "7QK2A9", T0);
+        r.expires_at = T0.plus(day * (3 - i as u32));
+        stores.referrals.open(&r, &[IdentityKey::Customer(r.referred_id.clone())], &audit(AuditKind::Attributed, "a", T0)).await.unwrap();
+        ids.push(r);
+    }
+    let due = stores.referrals.queue(ReviewQueue::PendingExpiry, T0.plus(day * 2), 10).await.unwrap();
+    let due_ids: Vec<_> = due.iter().map(|r| r.referral_id.clone()).collect();
+    assert_eq!(due_ids, vec![ids[2].referral_id.clone(), ids[1].referral_id.clone()], "expiring first comes first");
+    assert_eq!(stores.referrals.queue(ReviewQueue::PendingExpiry, T0.plus(day * 9), 1).await.unwrap().len(), 1);
+    let mut held = ids[2].clone();
+    held.apply(rft_core::StateEvent::Hold, T0).unwrap();
+    held.version = 2;
+    stores.referrals.save(&held, 1, None).await.unwrap();
+    let pending = stores.referrals.queue(ReviewQueue::PendingExpiry, T0.plus(day * 9), 10).await.unwrap();
+    assert_eq!(pending.len(), 2, "the held one left the pending queue");
+    let held_queue = stores.referrals.queue(ReviewQueue::Held, T0.plus(day * 9), 10).await.unwrap();
+    assert_eq!(held_queue.len(), 1);
+    assert_eq!(held_queue[0].referral_id, held.referral_id);
+}
+
+/// A token's clicks come back newest first, only while inside their window; a code's click
+/// count sees the same clicks.
+pub async fn clicks_are_newest_first_and_expire(stores: Stores) {
+    let token = Token::generate();
+    let window = Duration::from_secs(60);
+    let second = Duration::from_secs(1);
+    stores.clicks.record(&click(&token, "7QK2A9", T0, window)).await.unwrap();
+    stores.clicks.record(&click(&token, "8RM3B4", T0.plus(second * 10), window)).await.unwrap();
+    stores.clicks.record(&click(&token, "9SN4C5", T0.plus(second * 20), window)).await.unwrap();
+    stores.clicks.record(&click(&Token::generate(), "7QK2A9", T0.plus(second * 30), window)).await.unwrap();
+    let codes = |cs: Vec<rft_core::Click>| cs.into_iter().map(|c| c.code.to_string()).collect::<Vec<_>>();
+    assert_eq!(codes(stores.clicks.touches(&token, T0.plus(second * 25)).await.unwrap()), ["9SN4C5", "8RM3B4", "7QK2A9"]);
+    // At T0+60s the first click's window has closed: it no longer attributes.
+    assert_eq!(codes(stores.clicks.touches(&token, T0.plus(second * 60)).await.unwrap()), ["9SN4C5", "8RM3B4"]);
+    assert!(stores.clicks.touches(&token, T0.plus(second * 81)).await.unwrap().is_empty());
+    assert!(stores.clicks.touches(&Token::generate(), T0).await.unwrap().is_empty());
+    let code = crate::fixtures::code("7QK2A9");
+    assert_eq!(stores.clicks.count_for_code(&code, T0, T0.plus(second * 31)).await.unwrap(), 2);
+    assert_eq!(stores.clicks.count_for_code(&code, T0.plus(second), T0.plus(second * 31)).await.unwrap(), 1);
+    assert_eq!(stores.clicks.count_for_code(&code, T0, T0.plus(second * 61)).await.unwrap(), 1, "expired clicks do not count");
+}
+
+/// The audit only ever appends: an event id is written once, never overwritten, and a
+/// subject's events come back oldest first.
+pub async fn the_audit_is_append_only(stores: Stores) {
+    let first = audit(AuditKind::Held, "rf_x", T0);
+    stores.audit.append(&first).await.unwrap();
+    let mut forged = first.clone();
+    forged.kind = AuditKind::Approved;
+    forged.facts = serde_json::json!({ "rewritten": true });
+    assert!(matches!(stores.audit.append(&forged).await, Err(AppendError::Duplicate)));
+    let later = audit(AuditKind::Approved, "rf_x", T0.plus(Duration::from_secs(5)));
+    stores.audit.append(&later).await.unwrap();
+    stores.audit.append(&audit(AuditKind::Paid, "rf_other", T0)).await.unwrap();
+    let events = stores.audit.events_for("rf_x").await.unwrap();
+    assert_eq!(events, vec![first, later], "original kept, oldest first, other subjects excluded");
+}
+
+/// Processed webhook ids are remembered: a replay gets the stored answer, racing deliveries
+/// have exactly one winner, an abandoned or lapsed claim can be taken again.
+pub async fn processed_webhook_ids_are_remembered(stores: Stores) {
+    let lease = Duration::from_secs(30);
+    let mut set = JoinSet::new();
+    for _ in 0..RACERS {
+        let log = stores.webhooks.clone();
+        set.spawn(async move { log.begin("msg_1", T0, lease).await.unwrap() });
+    }
+    let mut fresh = 0;
+    while let Some(joined) = set.join_next().await {
+        match joined.expect("task ran") {
+            Begin::Fresh => fresh += 1,
+            Begin::InFlight => {}
+            Begin::Done(r) => panic!("nothing was finished yet: {r:?}"),
+        }
+    }
+    assert_eq!(fresh, 1, "exactly one delivery holds a new id");
+    let answer = StoredResponse { status: 202, body: r#"{"status":"queued"}"#.into() };
+    stores.webhooks.finish("msg_1", &answer, T0).await.unwrap();
+    assert_eq!(stores.webhooks.begin("msg_1", T0.plus(Duration::from_secs(60)), lease).await.unwrap(), Begin::Done(answer.clone()));
+    // A finished id is not released by a late abandon.
+    stores.webhooks.abandon("msg_1").await.unwrap();
+    assert_eq!(stores.webhooks.begin("msg_1", T0, lease).await.unwrap(), Begin::Done(answer));
+    // Abandoned: the store's retry is processed afresh.
+    assert_eq!(stores.webhooks.begin("msg_2", T0, lease).await.unwrap(), Begin::Fresh);
+    stores.webhooks.abandon("msg_2").await.unwrap();
+    assert_eq!(stores.webhooks.begin("msg_2", T0, lease).await.unwrap(), Begin::Fresh);
+    // A crashed holder's claim lapses with its lease.
+    assert_eq!(stores.webhooks.begin("msg_2", T0.plus(Duration::from_secs(5)), lease).await.unwrap(), Begin::InFlight);
+    assert_eq!(stores.webhooks.begin("msg_2", T0.plus(Duration::from_secs(31)), lease).await.unwrap(), Begin::Fresh);
+}
+
+/// An unacknowledged job comes back after its visibility timeout; an acknowledged one never.
+pub async fn unacknowledged_jobs_are_redelivered(queue: Arc<dyn JobQueue>) {
+    let visibility = Duration::from_secs(1);
+    queue.send(&signup_job(1)).await.unwrap();
+    queue.send(&signup_job(2)).await.unwrap();
+    let first = receive_all(&queue, 2, visibility).await;
+    assert_eq!(first.len(), 2);
+    assert!(queue.receive(10, visibility).await.unwrap().is_empty(), "hidden while in flight");
+    let acked = first.iter().find(|d| d.job == signup_job(1)).expect("job 1 delivered");
+    queue.ack(&acked.receipt).await.unwrap();
+    tokio::time::sleep(visibility + Duration::from_millis(300)).await;
+    let again = receive_all(&queue, 1, visibility).await;
+    assert_eq!(again.len(), 1, "only the unacknowledged job returns");
+    assert_eq!(again[0].job, signup_job(2));
+    assert_eq!(again[0].receive_count, 2);
+}
+
+/// A job received five times without an acknowledgement goes to the dead-letter queue.
+pub async fn jobs_dead_letter_after_five_receives(queue: Arc<dyn JobQueue>) {
+    let visibility = Duration::from_secs(1);
+    queue.send(&signup_job(7)).await.unwrap();
+    for n in 1..=MAX_RECEIVES {
+        let got = receive_all(&queue, 1, visibility).await;
+        assert_eq!(got.len(), 1, "receive {n} gets the job");
+        assert_eq!(got[0].receive_count, n);
+        tokio::time::sleep(visibility + Duration::from_millis(300)).await;
+    }
+    assert!(queue.receive(10, visibility).await.unwrap().is_empty(), "a sixth receive gets nothing");
+    let dead = queue.dead_letters(10).await.unwrap();
+    assert_eq!(dead, vec![signup_job(7)]);
+}
+
+/// Receives until `n` jobs arrived or a few empty polls passed (SQS may return fewer than asked).
+async fn receive_all(queue: &Arc<dyn JobQueue>, n: usize, visibility: Duration) -> Vec<rft_core::Delivery> {
+    let mut out = Vec::new();
+    for _ in 0..10 {
+        out.extend(queue.receive(n - out.len(), visibility).await.unwrap());
+        if out.len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    out
+}

@@ -1,0 +1,52 @@
+//! The storage conformance suite, run against the embedded store (redb) and DynamoDB Local,
+//! and the queue properties against the embedded queue and SQS on moto.
+
+use rft_tests::backends::{dynamo_stores, local_queue, local_stores, sqs_queue};
+use rft_tests::conformance as c;
+
+macro_rules! store_properties {
+    ($($name:ident),* $(,)?) => {
+        mod local {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { c::$name(local_stores()).await })*
+        }
+        mod dynamo {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { c::$name(dynamo_stores().await).await })*
+        }
+    };
+}
+
+store_properties!(
+    racing_claims_of_one_code_have_one_winner,
+    one_active_code_per_customer_under_concurrency,
+    retiring_frees_the_customer_for_a_new_code,
+    racing_payouts_of_one_referral_pay_once,
+    the_referrer_tally_never_skips_or_repeats,
+    identity_claims_collapse_one_person_into_one_referral,
+    racing_sign_ups_of_one_person_open_one_referral,
+    referral_updates_are_conditional_on_version,
+    review_queues_follow_the_state,
+    clicks_are_newest_first_and_expire,
+    the_audit_is_append_only,
+    processed_webhook_ids_are_remembered,
+);
+
+macro_rules! queue_properties {
+    ($($name:ident),* $(,)?) => {
+        mod local_queue {
+            use super::*;
+            $(#[tokio::test]
+            async fn $name() { c::$name(local_queue()).await })*
+        }
+        mod sqs {
+            use super::*;
+            $(#[tokio::test]
+            async fn $name() { c::$name(sqs_queue().await).await })*
+        }
+    };
+}
+
+queue_properties!(unacknowledged_jobs_are_redelivered, jobs_dead_letter_after_five_receives);
