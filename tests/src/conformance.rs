@@ -82,7 +82,11 @@ pub async fn retiring_frees_the_customer_for_a_new_code(stores: Stores) {
     let second = code_record("8RM3B4", "c_dan", T0.plus(Duration::from_secs(2)));
     stores.codes.claim(&second).await.unwrap();
     assert_eq!(stores.codes.active_code_of(&customer("c_dan")).await.unwrap().unwrap().code, second.code);
-    let history: Vec<String> = stores.codes.codes_of(&customer("c_dan")).await.unwrap().iter().map(|c| c.code.to_string()).collect();
+    let history = eventually(
+        || async { stores.codes.codes_of(&customer("c_dan")).await.unwrap().iter().map(|c| c.code.to_string()).collect::<Vec<_>>() },
+        |h| h.len() == 2,
+    )
+    .await;
     assert_eq!(history, ["7QK2A9", "8RM3B4"]);
     assert_eq!(stores.codes.get(&first.code).await.unwrap().unwrap().status, CodeStatus::Retired);
     assert!(stores.codes.retire(&code_record("ZZZZZZ", "x", T0).code, T0).await.unwrap().is_none());
@@ -121,8 +125,11 @@ pub async fn racing_payouts_of_one_referral_pay_once(stores: Stores) {
     let stored = stores.referrals.get(&r.referral_id).await.unwrap().unwrap();
     assert_eq!(stored.state, ReferralState::Rewarded);
     assert_eq!(stores.ledger.tally(&customer("c_dan")).await.unwrap(), 1);
-    let paid_events = stores.audit.events_for(r.referral_id.as_str()).await.unwrap();
-    assert_eq!(paid_events.iter().filter(|e| e.kind == AuditKind::Paid).count(), 1);
+    let paid = || async {
+        let events = stores.audit.events_for(r.referral_id.as_str()).await.unwrap();
+        events.iter().filter(|e| e.kind == AuditKind::Paid).count()
+    };
+    assert_eq!(eventually(paid, |n| *n >= 1).await, 1, "one paid audit row");
 }
 
 /// Payouts of different referrals by one referrer step the tally one at a time: a commit that
@@ -251,17 +258,24 @@ pub async fn review_queues_follow_the_state(stores: Stores) {
         stores.referrals.open(&r, &[IdentityKey::Customer(r.referred_id.clone())], &audit(AuditKind::Attributed, "a", T0)).await.unwrap();
         ids.push(r);
     }
-    let due = stores.referrals.queue(ReviewQueue::PendingExpiry, T0.plus(day * 2), 10).await.unwrap();
+    let queue = |q: ReviewQueue, until: Timestamp, limit: usize| {
+        let referrals = stores.referrals.clone();
+        move || {
+            let referrals = referrals.clone();
+            async move { referrals.queue(q, until, limit).await.unwrap() }
+        }
+    };
+    let due = eventually(queue(ReviewQueue::PendingExpiry, T0.plus(day * 2), 10), |d| d.len() == 2).await;
     let due_ids: Vec<_> = due.iter().map(|r| r.referral_id.clone()).collect();
     assert_eq!(due_ids, vec![ids[2].referral_id.clone(), ids[1].referral_id.clone()], "expiring first comes first");
-    assert_eq!(stores.referrals.queue(ReviewQueue::PendingExpiry, T0.plus(day * 9), 1).await.unwrap().len(), 1);
+    assert_eq!(queue(ReviewQueue::PendingExpiry, T0.plus(day * 9), 1)().await.len(), 1);
     let mut held = ids[2].clone();
     held.apply(rft_core::StateEvent::Hold, T0).unwrap();
     held.version = 2;
     stores.referrals.save(&held, 1, None).await.unwrap();
-    let pending = stores.referrals.queue(ReviewQueue::PendingExpiry, T0.plus(day * 9), 10).await.unwrap();
+    let pending = eventually(queue(ReviewQueue::PendingExpiry, T0.plus(day * 9), 10), |p| p.len() == 2).await;
     assert_eq!(pending.len(), 2, "the held one left the pending queue");
-    let held_queue = stores.referrals.queue(ReviewQueue::Held, T0.plus(day * 9), 10).await.unwrap();
+    let held_queue = eventually(queue(ReviewQueue::Held, T0.plus(day * 9), 10), |h| h.len() == 1).await;
     assert_eq!(held_queue.len(), 1);
     assert_eq!(held_queue[0].referral_id, held.referral_id);
 }
@@ -275,7 +289,8 @@ pub async fn clicks_are_newest_first_and_expire(stores: Stores) {
     stores.clicks.record(&click(&token, "7QK2A9", T0, window)).await.unwrap();
     stores.clicks.record(&click(&token, "8RM3B4", T0.plus(second * 10), window)).await.unwrap();
     stores.clicks.record(&click(&token, "9SN4C5", T0.plus(second * 20), window)).await.unwrap();
-    stores.clicks.record(&click(&Token::generate(), "7QK2A9", T0.plus(second * 30), window)).await.unwrap();
+    let other = Token::generate();
+    stores.clicks.record(&click(&other, "7QK2A9", T0.plus(second * 30), window)).await.unwrap();
     let codes = |cs: Vec<rft_core::Click>| cs.into_iter().map(|c| c.code.to_string()).collect::<Vec<_>>();
     assert_eq!(codes(stores.clicks.touches(&token, T0.plus(second * 25)).await.unwrap()), ["9SN4C5", "8RM3B4", "7QK2A9"]);
     // At T0+60s the first click's window has closed: it no longer attributes.
@@ -283,9 +298,23 @@ pub async fn clicks_are_newest_first_and_expire(stores: Stores) {
     assert!(stores.clicks.touches(&token, T0.plus(second * 81)).await.unwrap().is_empty());
     assert!(stores.clicks.touches(&Token::generate(), T0).await.unwrap().is_empty());
     let code = crate::fixtures::code("7QK2A9");
-    assert_eq!(stores.clicks.count_for_code(&code, T0, T0.plus(second * 31)).await.unwrap(), 2);
-    assert_eq!(stores.clicks.count_for_code(&code, T0.plus(second), T0.plus(second * 31)).await.unwrap(), 1);
-    assert_eq!(stores.clicks.count_for_code(&code, T0, T0.plus(second * 61)).await.unwrap(), 1, "expired clicks do not count");
+    let count = |since: Timestamp, now: Timestamp| {
+        let clicks = stores.clicks.clone();
+        let code = code.clone();
+        move || {
+            let clicks = clicks.clone();
+            let code = code.clone();
+            async move { clicks.count_for_code(&code, since, now).await.unwrap() }
+        }
+    };
+    let both = eventually(count(T0, T0.plus(second * 31)), |n| *n == 2).await;
+    if both != 2 {
+        // Diagnose an emulator anomaly seen once under load: is the click in the base table?
+        eprintln!("other token's clicks in the base table: {:?}", stores.clicks.touches(&other, T0).await);
+    }
+    assert_eq!(both, 2);
+    assert_eq!(eventually(count(T0.plus(second), T0.plus(second * 31)), |n| *n == 1).await, 1);
+    assert_eq!(eventually(count(T0, T0.plus(second * 61)), |n| *n == 1).await, 1, "expired clicks do not count");
 }
 
 /// The audit only ever appends: an event id is written once, never overwritten, and a
@@ -300,7 +329,7 @@ pub async fn the_audit_is_append_only(stores: Stores) {
     let later = audit(AuditKind::Approved, "rf_x", T0.plus(Duration::from_secs(5)));
     stores.audit.append(&later).await.unwrap();
     stores.audit.append(&audit(AuditKind::Paid, "rf_other", T0)).await.unwrap();
-    let events = stores.audit.events_for("rf_x").await.unwrap();
+    let events = eventually(|| async { stores.audit.events_for("rf_x").await.unwrap() }, |e| e.len() >= 2).await;
     assert_eq!(events, vec![first, later], "original kept, oldest first, other subjects excluded");
 }
 
@@ -367,6 +396,26 @@ pub async fn jobs_dead_letter_after_five_receives(queue: Arc<dyn JobQueue>) {
     assert!(queue.receive(10, visibility).await.unwrap().is_empty(), "a sixth receive gets nothing");
     let dead = queue.dead_letters(10).await.unwrap();
     assert_eq!(dead, vec![signup_job(7)]);
+}
+
+/// Reads backed by a secondary index (DynamoDB GSIs) are eventually consistent: re-reads until
+/// `check` holds or two seconds pass, and returns the last value for the caller to assert on.
+pub async fn eventually<T: std::fmt::Debug, Fut>(mut read: impl FnMut() -> Fut, check: impl Fn(&T) -> bool) -> T
+where
+    Fut: std::future::Future<Output = T>,
+{
+    let start = tokio::time::Instant::now();
+    let deadline = start + Duration::from_secs(10);
+    loop {
+        let value = read().await;
+        if check(&value) || tokio::time::Instant::now() > deadline {
+            if start.elapsed() > Duration::from_secs(1) {
+                eprintln!("eventually: index read still {value:?} after {:?}", start.elapsed());
+            }
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Receives until `n` jobs arrived or a few empty polls passed (SQS may return fewer than asked).
