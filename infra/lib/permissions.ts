@@ -4,8 +4,9 @@
  * (test/permissions.test.ts compares the synthesized roles with an independently written matrix).
  *
  * DynamoDB notes: TransactWriteItems is authorised by the per-item actions (PutItem, UpdateItem,
- * ConditionCheckItem-as-read) on each table, so it needs no action of its own. A Query on a GSI
- * is authorised on `<tableArn>/index/<name>`, so querying an index grants nothing on the table.
+ * DeleteItem) on each item's table, so it needs no action of its own. A Query on a GSI is
+ * authorised on `<tableArn>/index/<name>` alone: the table ARN grants nothing on its indexes and
+ * an index ARN grants nothing on the table or on other indexes.
  */
 import type { FunctionName, QueueName, TableName } from './specs';
 

@@ -13,6 +13,7 @@ import {
   SecretValue,
   Stack,
   type StackProps,
+  Stage,
   aws_budgets as budgets,
   aws_cloudwatch as cloudwatch,
   aws_cloudwatch_actions as cwActions,
@@ -121,10 +122,12 @@ export class ReferralTrackerStack extends Stack {
       identity: ses.Identity.domain(cfg.sesDomain),
     });
 
+    // Stage the layer's files inside this synthesis's output directory, so nothing leaks.
+    const stagingRoot = Stage.of(this)?.outdir ?? os.tmpdir();
     this.settingsLayer = new lambda.LayerVersion(this, 'Settings', {
       layerVersionName: 'rft-settings',
       description: `Referral tracker settings (${path.basename(cfg.settingsFile)}) at /opt/${SETTINGS_PATH_IN_LAYER}`,
-      code: lambda.Code.fromAsset(stageSettings(cfg.settingsFile)),
+      code: lambda.Code.fromAsset(stageSettings(cfg.settingsFile, path.join(stagingRoot, 'rft-settings-staging'))),
       // No compatibleRuntimes: it is only a console hint, and CDK compares Runtime objects, which
       // cargo-lambda-cdk builds afresh (so PROVIDED_AL2023 would not match its provided.al2023).
       compatibleArchitectures: [lambda.Architecture.ARM_64],
@@ -399,12 +402,12 @@ function prebuiltDir(root: string, name: FunctionName): string {
 }
 
 /**
- * Copies the settings file into a fresh staging directory as `rft/settings.toml`, which a layer
+ * Copies the settings file into `dir` (emptied first) as `rft/settings.toml`, which a layer
  * unpacks to /opt/rft/settings.toml. The asset hash covers the content, so a changed file
  * publishes a new layer version and every function picks it up on the next deploy.
  */
-export function stageSettings(settingsFile: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rft-settings-'));
+export function stageSettings(settingsFile: string, dir: string): string {
+  fs.rmSync(dir, { recursive: true, force: true });
   const dest = path.join(dir, SETTINGS_PATH_IN_LAYER);
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   fs.copyFileSync(settingsFile, dest);

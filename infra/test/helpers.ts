@@ -15,9 +15,21 @@ export const FUNCTIONS = ['rft-edge', 'rft-minter', 'rft-attributor', 'rft-rewar
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-2';
 
+const tempDirs: string[] = [];
+process.on('exit', () => {
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A temporary directory, removed when the test process exits. */
+export function tempDir(prefix: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
+
 /** A temp directory shaped like target/lambda: `<fn>/bootstrap` for each function. */
 export function dummyAssetRoot(): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rft-lambda-'));
+  const root = tempDir('rft-lambda-');
   for (const fn of FUNCTIONS) {
     fs.mkdirSync(path.join(root, fn));
     fs.writeFileSync(path.join(root, fn, 'bootstrap'), '#!/bin/sh\necho dummy\n', { mode: 0o755 });
@@ -37,7 +49,7 @@ export interface Synth {
 /** Synthesizes the stack with test context (plus `context` overrides). */
 export function synth(context: Record<string, unknown> = {}): Synth {
   const app = new App({
-    outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'rft-cdk-out-')),
+    outdir: tempDir('rft-cdk-out-'),
     context: {
       'aws:cdk:bundling-stacks': [],
       lambdaAssetRoot: dummyAssetRoot(),

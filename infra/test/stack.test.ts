@@ -4,14 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { ConfigError, readConfig } from '../lib/config';
 import { ReferralTrackerStack } from '../lib/stack';
-import { FUNCTIONS, functionId, resourcesOfType, synth } from './helpers';
+import { FUNCTIONS, functionId, resourcesOfType, synth, tempDir } from './helpers';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const { template, json, assemblyDir } = synth();
@@ -117,7 +116,7 @@ describe('functions', () => {
   });
 
   it('context settingsFile chooses the file shipped in the layer', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rft-settings-test-'));
+    const dir = tempDir('rft-settings-test-');
     const file = path.join(dir, 'prod.toml');
     fs.writeFileSync(file, '[team]\nemail = "team@shop.example"\n');
     const s = synth({ settingsFile: file });
@@ -418,7 +417,10 @@ describe('configuration', () => {
   });
 
   it('a missing prebuilt bootstrap says to run make build', () => {
-    const a = new App({ context: { 'aws:cdk:bundling-stacks': [], lambdaAssetRoot: fs.mkdtempSync(path.join(os.tmpdir(), 'rft-empty-')) } });
+    const a = new App({
+      outdir: tempDir('rft-cdk-out-'),
+      context: { 'aws:cdk:bundling-stacks': [], lambdaAssetRoot: tempDir('rft-empty-') },
+    });
     assert.throws(
       () => new ReferralTrackerStack(a, 'S', { config: readConfig(a.node), env: { region: 'eu-west-2' } }),
       (e: Error) => e instanceof ConfigError && /rft-edge\/bootstrap is missing: run `make build`/.test(e.message),

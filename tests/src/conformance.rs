@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use rft_core::identity::IdentityKey;
 use rft_core::jobs::MAX_RECEIVES;
 use rft_core::ports::{
-    AppendError, Begin, ClaimError, CommitError, JobQueue, Opened, Stores, StoredResponse, WriteError,
+    AppendError, Begin, ClaimError, CommitError, JobQueue, Opened, StoredResponse, Stores, WriteError,
 };
 use rft_core::{AuditKind, CodeStatus, IdentityHash, ReferralState, ReviewQueue, Timestamp, Token};
 
@@ -83,7 +83,16 @@ pub async fn retiring_frees_the_customer_for_a_new_code(stores: Stores) {
     stores.codes.claim(&second).await.unwrap();
     assert_eq!(stores.codes.active_code_of(&customer("c_dan")).await.unwrap().unwrap().code, second.code);
     let history = eventually(
-        || async { stores.codes.codes_of(&customer("c_dan")).await.unwrap().iter().map(|c| c.code.to_string()).collect::<Vec<_>>() },
+        || async {
+            stores
+                .codes
+                .codes_of(&customer("c_dan"))
+                .await
+                .unwrap()
+                .iter()
+                .map(|c| c.code.to_string())
+                .collect::<Vec<_>>()
+        },
         |h| h.len() == 2,
     )
     .await;
@@ -98,7 +107,11 @@ pub async fn racing_payouts_of_one_referral_pay_once(stores: Stores) {
     let r = referral("c_mara", "c_dan", "7QK2A9", T0);
     let opened = stores
         .referrals
-        .open(&r, &[IdentityKey::Customer(r.referred_id.clone())], &audit(AuditKind::Attributed, r.referral_id.as_str(), T0))
+        .open(
+            &r,
+            &[IdentityKey::Customer(r.referred_id.clone())],
+            &audit(AuditKind::Attributed, r.referral_id.as_str(), T0),
+        )
         .await
         .unwrap();
     assert_eq!(opened, Opened::Created);
@@ -140,7 +153,11 @@ pub async fn the_referrer_tally_never_skips_or_repeats(stores: Stores) {
     for r in [&a, &b] {
         stores
             .referrals
-            .open(r, &[IdentityKey::Customer(r.referred_id.clone())], &audit(AuditKind::Attributed, r.referral_id.as_str(), T0))
+            .open(
+                r,
+                &[IdentityKey::Customer(r.referred_id.clone())],
+                &audit(AuditKind::Attributed, r.referral_id.as_str(), T0),
+            )
             .await
             .unwrap();
     }
@@ -167,7 +184,11 @@ pub async fn identity_claims_collapse_one_person_into_one_referral(stores: Store
         IdentityKey::Payment(hash("card-mara")),
         IdentityKey::Device(hash("phone-mara")),
     ];
-    let opened = stores.referrals.open(&first, &keys, &audit(AuditKind::Attributed, first.referral_id.as_str(), T0)).await.unwrap();
+    let opened = stores
+        .referrals
+        .open(&first, &keys, &audit(AuditKind::Attributed, first.referral_id.as_str(), T0))
+        .await
+        .unwrap();
     assert_eq!(opened, Opened::Created);
     for (i, shared) in [
         IdentityKey::Email(hash("email-mara")),
@@ -181,7 +202,11 @@ pub async fn identity_claims_collapse_one_person_into_one_referral(stores: Store
         let newcomer = IdentityKey::Customer(again.referred_id.clone());
         let outcome = stores
             .referrals
-            .open(&again, &[newcomer.clone(), shared, IdentityKey::Email(hash(&format!("other-{i}")))], &audit(AuditKind::Attributed, "x", T0))
+            .open(
+                &again,
+                &[newcomer.clone(), shared, IdentityKey::Email(hash(&format!("other-{i}")))],
+                &audit(AuditKind::Attributed, "x", T0),
+            )
             .await
             .unwrap();
         match outcome {
@@ -195,7 +220,11 @@ pub async fn identity_claims_collapse_one_person_into_one_referral(stores: Store
     let stranger = referral("c_kim", "c_dan", "7QK2A9", T0);
     let outcome = stores
         .referrals
-        .open(&stranger, &[IdentityKey::Customer(stranger.referred_id.clone()), IdentityKey::Email(hash("email-kim"))], &audit(AuditKind::Attributed, "y", T0))
+        .open(
+            &stranger,
+            &[IdentityKey::Customer(stranger.referred_id.clone()), IdentityKey::Email(hash("email-kim"))],
+            &audit(AuditKind::Attributed, "y", T0),
+        )
         .await
         .unwrap();
     assert_eq!(outcome, Opened::Created);
@@ -209,7 +238,8 @@ pub async fn racing_sign_ups_of_one_person_open_one_referral(stores: Stores) {
         set.spawn(async move {
             let r = referral(&format!("c_{i}"), "c_dan", "7QK2A9", T0);
             let keys = [IdentityKey::Customer(r.referred_id.clone()), IdentityKey::Payment(hash("one-card"))];
-            let outcome = referrals.open(&r, &keys, &audit(AuditKind::Attributed, r.referral_id.as_str(), T0)).await.unwrap();
+            let outcome =
+                referrals.open(&r, &keys, &audit(AuditKind::Attributed, r.referral_id.as_str(), T0)).await.unwrap();
             (r.referral_id, outcome)
         });
     }
@@ -232,7 +262,11 @@ pub async fn racing_sign_ups_of_one_person_open_one_referral(stores: Stores) {
 /// A referral changes only at the version it was read at; the losing writer is told.
 pub async fn referral_updates_are_conditional_on_version(stores: Stores) {
     let r = referral("c_mara", "c_dan", "7QK2A9", T0);
-    stores.referrals.open(&r, &[IdentityKey::Customer(r.referred_id.clone())], &audit(AuditKind::Attributed, "a", T0)).await.unwrap();
+    stores
+        .referrals
+        .open(&r, &[IdentityKey::Customer(r.referred_id.clone())], &audit(AuditKind::Attributed, "a", T0))
+        .await
+        .unwrap();
     let mut held = r.clone();
     held.apply(rft_core::StateEvent::Hold, T0).unwrap();
     held.version = 2;
@@ -255,7 +289,11 @@ pub async fn review_queues_follow_the_state(stores: Stores) {
     for i in 0..3u64 {
         let mut r = referral(&format!("c_{i}"), "c_dan", "7QK2A9", T0);
         r.expires_at = T0.plus(day * (3 - i as u32));
-        stores.referrals.open(&r, &[IdentityKey::Customer(r.referred_id.clone())], &audit(AuditKind::Attributed, "a", T0)).await.unwrap();
+        stores
+            .referrals
+            .open(&r, &[IdentityKey::Customer(r.referred_id.clone())], &audit(AuditKind::Attributed, "a", T0))
+            .await
+            .unwrap();
         ids.push(r);
     }
     let queue = |q: ReviewQueue, until: Timestamp, limit: usize| {
@@ -292,7 +330,10 @@ pub async fn clicks_are_newest_first_and_expire(stores: Stores) {
     let other = Token::generate();
     stores.clicks.record(&click(&other, "7QK2A9", T0.plus(second * 30), window)).await.unwrap();
     let codes = |cs: Vec<rft_core::Click>| cs.into_iter().map(|c| c.code.to_string()).collect::<Vec<_>>();
-    assert_eq!(codes(stores.clicks.touches(&token, T0.plus(second * 25)).await.unwrap()), ["9SN4C5", "8RM3B4", "7QK2A9"]);
+    assert_eq!(
+        codes(stores.clicks.touches(&token, T0.plus(second * 25)).await.unwrap()),
+        ["9SN4C5", "8RM3B4", "7QK2A9"]
+    );
     // At T0+60s the first click's window has closed: it no longer attributes.
     assert_eq!(codes(stores.clicks.touches(&token, T0.plus(second * 60)).await.unwrap()), ["9SN4C5", "8RM3B4"]);
     assert!(stores.clicks.touches(&token, T0.plus(second * 81)).await.unwrap().is_empty());
@@ -353,7 +394,10 @@ pub async fn processed_webhook_ids_are_remembered(stores: Stores) {
     assert_eq!(fresh, 1, "exactly one delivery holds a new id");
     let answer = StoredResponse { status: 202, body: r#"{"status":"queued"}"#.into() };
     stores.webhooks.finish("msg_1", &answer, T0).await.unwrap();
-    assert_eq!(stores.webhooks.begin("msg_1", T0.plus(Duration::from_secs(60)), lease).await.unwrap(), Begin::Done(answer.clone()));
+    assert_eq!(
+        stores.webhooks.begin("msg_1", T0.plus(Duration::from_secs(60)), lease).await.unwrap(),
+        Begin::Done(answer.clone())
+    );
     // A finished id is not released by a late abandon.
     stores.webhooks.abandon("msg_1").await.unwrap();
     assert_eq!(stores.webhooks.begin("msg_1", T0, lease).await.unwrap(), Begin::Done(answer));

@@ -113,7 +113,14 @@ pub fn reward_commit(r: &Referral, tally: u32, at: Timestamp) -> RewardCommit {
         Some(tally + 1),
         at,
     );
-    let friend_row = LedgerRow::owed(r.referral_id.clone(), Side::Friend, r.referred_id.clone(), r.terms.friend_reward.clone(), None, at);
+    let friend_row = LedgerRow::owed(
+        r.referral_id.clone(),
+        Side::Friend,
+        r.referred_id.clone(),
+        r.terms.friend_reward.clone(),
+        None,
+        at,
+    );
     RewardCommit {
         referral: paid,
         expected_version: r.version,

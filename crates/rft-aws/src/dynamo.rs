@@ -13,8 +13,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, Put, Select, TransactWriteItem, Update};
 
 use rft_core::ports::{
-    AppendError, AuditStore, Begin, ClaimError, ClickStore, CodeStore, CommitError, LedgerStore, Opened,
-    ReferralStore, StoreError, StoredResponse, WEBHOOK_MEMORY, WebhookLog, WriteError,
+    AppendError, AuditStore, Begin, ClaimError, ClickStore, CodeStore, CommitError, LedgerStore, Opened, ReferralStore,
+    StoreError, StoredResponse, WEBHOOK_MEMORY, WebhookLog, WriteError,
 };
 use rft_core::{
     AuditEvent, Click, Code, CodeRecord, CodeStatus, CustomerId, IdentityKey, LedgerRow, Referral, ReferralId,
@@ -50,9 +50,12 @@ where
     move |e| StoreError::unavailable(op, e)
 }
 
-/// Which transaction items failed their condition (by position), or the error if the
-/// transaction failed for another reason.
-fn cancelled_items<R>(err: SdkError<TransactWriteItemsError, R>) -> Result<Vec<usize>, SdkError<TransactWriteItemsError, R>> {
+/// Which transaction items failed their condition (by position); any other failure is a
+/// storage error.
+fn cancelled_items<R>(op: &'static str, err: SdkError<TransactWriteItemsError, R>) -> Result<Vec<usize>, StoreError>
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
     match err {
         SdkError::ServiceError(service) => match service.err() {
             TransactWriteItemsError::TransactionCanceledException(e) => Ok(e
@@ -62,9 +65,9 @@ fn cancelled_items<R>(err: SdkError<TransactWriteItemsError, R>) -> Result<Vec<u
                 .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
                 .map(|(i, _)| i)
                 .collect()),
-            _ => Err(SdkError::ServiceError(service)),
+            _ => Err(StoreError::unavailable(op, SdkError::ServiceError(service))),
         },
-        other => Err(other),
+        other => Err(StoreError::unavailable(op, other)),
     }
 }
 
@@ -191,14 +194,17 @@ impl DynamoStore {
     }
 
     async fn referral_id_for_claim(&self, claim: &str) -> Result<Option<String>, StoreError> {
-        let found = self
-            .get_item("read an identity claim", &self.tables.referrals, item([("referred_id", s(claim))]))
-            .await?;
+        let found =
+            self.get_item("read an identity claim", &self.tables.referrals, item([("referred_id", s(claim))])).await?;
         Ok(found.and_then(|it| get_s(&it, "referral_id").map(str::to_owned)))
     }
 
     /// Runs a query to the end, following pagination.
-    async fn query_all(&self, op: &'static str, q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
+    async fn query_all(
+        &self,
+        op: &'static str,
+        q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
@@ -217,18 +223,15 @@ impl DynamoStore {
 #[async_trait]
 impl CodeStore for DynamoStore {
     async fn claim(&self, record: &CodeRecord) -> Result<(), ClaimError> {
-        let mut req = self
-            .client
-            .transact_write_items()
-            .transact_items(tx_put(
-                Put::builder()
-                    .table_name(&self.tables.codes)
-                    .set_item(Some(code_item(record)))
-                    .condition_expression(NOT_EXISTS)
-                    .expression_attribute_names("#pk", "code")
-                    .build()
-                    .expect("table and item are set"),
-            ));
+        let mut req = self.client.transact_write_items().transact_items(tx_put(
+            Put::builder()
+                .table_name(&self.tables.codes)
+                .set_item(Some(code_item(record)))
+                .condition_expression(NOT_EXISTS)
+                .expression_attribute_names("#pk", "code")
+                .build()
+                .expect("table and item are set"),
+        ));
         if record.is_active() {
             req = req.transact_items(tx_put(
                 Put::builder()
@@ -244,12 +247,16 @@ impl CodeStore for DynamoStore {
             ));
         }
         let Err(err) = req.send().await else { return Ok(()) };
-        let failed = cancelled_items(err).map_err(unavailable("claim a code"))?;
+        let failed = cancelled_items("claim a code", err)?;
         if failed.contains(&0) {
             return Err(ClaimError::CodeTaken);
         }
         let guard = self
-            .get_item("read the active-code guard", &self.tables.codes, item([("code", s(guard_key(&record.referrer_id)))]))
+            .get_item(
+                "read the active-code guard",
+                &self.tables.codes,
+                item([("code", s(guard_key(&record.referrer_id)))]),
+            )
             .await?;
         match guard.as_ref().and_then(|g| get_s(g, "active_code")).map(Code::parse) {
             Some(Ok(code)) => Err(ClaimError::CustomerHasActiveCode(code)),
@@ -320,7 +327,7 @@ impl CodeStore for DynamoStore {
         match result {
             Ok(_) => Ok(Some(record)),
             Err(err) => {
-                let failed = cancelled_items(err).map_err(unavailable("retire a code"))?;
+                let failed = cancelled_items("retire a code", err)?;
                 if failed.contains(&0) {
                     // Retired concurrently: report what is stored.
                     return CodeStore::get(self, code).await;
@@ -400,7 +407,12 @@ impl ClickStore for DynamoStore {
 
 #[async_trait]
 impl ReferralStore for DynamoStore {
-    async fn open(&self, referral: &Referral, claims: &[IdentityKey], audit: &AuditEvent) -> Result<Opened, StoreError> {
+    async fn open(
+        &self,
+        referral: &Referral,
+        claims: &[IdentityKey],
+        audit: &AuditEvent,
+    ) -> Result<Opened, StoreError> {
         let claim_keys: Vec<String> = claims.iter().map(claim_key).collect();
         let referral_put = Put::builder()
             .table_name(&self.tables.referrals)
@@ -425,7 +437,7 @@ impl ReferralStore for DynamoStore {
         }
         req = req.transact_items(tx_put(put(&self.tables.audit, audit_item(audit), None)));
         let Err(err) = req.send().await else { return Ok(Opened::Created) };
-        let failed = cancelled_items(err).map_err(unavailable("open a referral"))?;
+        let failed = cancelled_items("open a referral", err)?;
         // Positions 1..=claims are the claims; the first one held names the person's referral.
         let mut holder = None;
         for i in failed.iter().filter(|i| (1..=claim_keys.len()).contains(*i)) {
@@ -450,17 +462,17 @@ impl ReferralStore for DynamoStore {
                 .expression_attribute_names("#pk", "referred_id")
                 .send()
                 .await;
-            if let Err(e) = added {
-                if !is_condition_failure(&e) {
-                    return Err(StoreError::unavailable("extend an identity claim", e));
-                }
+            if let Err(e) = added
+                && !is_condition_failure(&e)
+            {
+                return Err(StoreError::unavailable("extend an identity claim", e));
             }
         }
         let existing = self
             .referral_by_id(&id)
             .await?
             .ok_or_else(|| StoreError::corrupt(id.clone(), "a claim points at a missing referral"))?;
-        Ok(Opened::Existing(existing))
+        Ok(Opened::Existing(Box::new(existing)))
     }
 
     async fn get(&self, id: &ReferralId) -> Result<Option<Referral>, StoreError> {
@@ -474,7 +486,12 @@ impl ReferralStore for DynamoStore {
         }
     }
 
-    async fn save(&self, referral: &Referral, expected_version: u64, audit: Option<&AuditEvent>) -> Result<(), WriteError> {
+    async fn save(
+        &self,
+        referral: &Referral,
+        expected_version: u64,
+        audit: Option<&AuditEvent>,
+    ) -> Result<(), WriteError> {
         let guarded = Put::builder()
             .table_name(&self.tables.referrals)
             .set_item(Some(referral_item(referral)))
@@ -489,7 +506,7 @@ impl ReferralStore for DynamoStore {
         match req.send().await {
             Ok(_) => Ok(()),
             Err(err) => {
-                let failed = cancelled_items(err).map_err(unavailable("update a referral"))?;
+                let failed = cancelled_items("update a referral", err)?;
                 if failed.contains(&0) {
                     Err(WriteError::Conflict)
                 } else {
@@ -580,7 +597,7 @@ impl LedgerStore for DynamoStore {
             .send()
             .await;
         let Err(err) = result else { return Ok(()) };
-        let failed = cancelled_items(err).map_err(|e| CommitError::Store(StoreError::unavailable("commit a payout", e)))?;
+        let failed = cancelled_items("commit a payout", err)?;
         Err(if failed.contains(&0) {
             CommitError::Stale
         } else if failed.contains(&1) || failed.contains(&2) {
@@ -601,7 +618,8 @@ impl LedgerStore for DynamoStore {
             .expression_attribute_values(":r", s(referral.as_str()))
             .consistent_read(true);
         let items = self.query_all("read ledger rows", q).await?;
-        let mut rows: Vec<LedgerRow> = items.iter().map(|it| from_doc(it, referral.as_str())).collect::<Result<_, _>>()?;
+        let mut rows: Vec<LedgerRow> =
+            items.iter().map(|it| from_doc(it, referral.as_str())).collect::<Result<_, _>>()?;
         rows.sort_by_key(|r| r.side);
         Ok(rows)
     }
@@ -701,7 +719,8 @@ impl WebhookLog for DynamoStore {
                 let found = self.get_item("read a webhook id", &self.tables.audit, key).await?;
                 match found.as_ref().and_then(|it| get_s(it, "response")) {
                     Some(text) => {
-                        let response = serde_json::from_str(text).map_err(|e| StoreError::corrupt(webhook_key(id), e))?;
+                        let response =
+                            serde_json::from_str(text).map_err(|e| StoreError::corrupt(webhook_key(id), e))?;
                         Ok(Begin::Done(response))
                     }
                     None => Ok(Begin::InFlight),
@@ -744,7 +763,10 @@ impl WebhookLog for DynamoStore {
         match result {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(e))
-                if matches!(e.err(), aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(_)) =>
+                if matches!(
+                    e.err(),
+                    aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(_)
+                ) =>
             {
                 Ok(())
             }
@@ -752,4 +774,3 @@ impl WebhookLog for DynamoStore {
         }
     }
 }
-

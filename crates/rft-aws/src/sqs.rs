@@ -48,11 +48,9 @@ impl SqsQueue {
             .send()
             .await
             .map_err(|e| QueueError::new("read a dead-letter queue's ARN", e))?;
-        let dlq_arn = attrs
-            .attributes
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-            .unwrap_or_default();
-        let redrive = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES.to_string() });
+        let dlq_arn = attrs.attributes.and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned()).unwrap_or_default();
+        let redrive =
+            serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES.to_string() });
         let queue = client
             .create_queue()
             .queue_name(name)
@@ -110,7 +108,11 @@ impl JobQueue for SqsQueue {
                 .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(1);
-            deliveries.push(Delivery { receipt: m.receipt_handle().unwrap_or_default().to_owned(), job, receive_count });
+            deliveries.push(Delivery {
+                receipt: m.receipt_handle().unwrap_or_default().to_owned(),
+                job,
+                receive_count,
+            });
         }
         Ok(deliveries)
     }

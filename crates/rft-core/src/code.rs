@@ -5,8 +5,8 @@ use std::fmt;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::CustomerId;
 use crate::identity::HashedIdentity;
+use crate::ids::CustomerId;
 use crate::money::Terms;
 use crate::time::Timestamp;
 
@@ -49,9 +49,7 @@ impl Code {
 
     /// Draws a random code; uniqueness is the store's job (a conditional claim).
     pub fn generate(rng: &mut impl Rng) -> Self {
-        let s = (0..CODE_LEN)
-            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-            .collect();
+        let s = (0..CODE_LEN).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
         Code(s)
     }
 

@@ -32,9 +32,7 @@ impl Email {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b));
+            && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b));
         let domain = domain.to_ascii_lowercase();
         let labels: Vec<&str> = domain.split('.').collect();
         let domain_ok = labels.len() >= 2
@@ -45,11 +43,7 @@ impl Email {
                     && !l.ends_with('-')
                     && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             });
-        if local_ok && domain_ok {
-            Ok(Email(format!("{local}@{domain}")))
-        } else {
-            Err(EmailError)
-        }
+        if local_ok && domain_ok { Ok(Email(format!("{local}@{domain}"))) } else { Err(EmailError) }
     }
 
     /// The address to send mail to.

@@ -265,10 +265,7 @@ fn normalise(field: Field, raw: &str) -> Option<String> {
         },
         Field::Address => {
             let lower = trimmed.to_lowercase();
-            let words: Vec<&str> = lower
-                .split(|c: char| !c.is_alphanumeric())
-                .filter(|w| !w.is_empty())
-                .collect();
+            let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
             words.join(" ")
         }
     })
@@ -307,11 +304,19 @@ mod tests {
         let h = hasher();
         let email = Email::parse("Dan+x@example.com").unwrap();
         let a = h.hash_all(
-            &IdentityFacts { payment_fingerprint: Some("card".into()), device_id: Some("d1".into()), ..Default::default() },
+            &IdentityFacts {
+                payment_fingerprint: Some("card".into()),
+                device_id: Some("d1".into()),
+                ..Default::default()
+            },
             Some(&email),
         );
         let b = h.hash_all(
-            &IdentityFacts { payment_fingerprint: Some("card".into()), device_id: Some("d2".into()), ..Default::default() },
+            &IdentityFacts {
+                payment_fingerprint: Some("card".into()),
+                device_id: Some("d2".into()),
+                ..Default::default()
+            },
             Some(&Email::parse("dan@example.com").unwrap()),
         );
         assert_eq!(a.matches(&b), vec![Field::Payment, Field::Email]);

@@ -150,11 +150,7 @@ impl Token {
     /// Parses a token from a cookie, a URL or a webhook (case-insensitive).
     pub fn parse(s: &str) -> Result<Self, TokenError> {
         let lower = s.trim().to_ascii_lowercase();
-        if lower.len() == 26 && lower.bytes().all(|b| BASE32.contains(&b)) {
-            Ok(Token(lower))
-        } else {
-            Err(TokenError)
-        }
+        if lower.len() == 26 && lower.bytes().all(|b| BASE32.contains(&b)) { Ok(Token(lower)) } else { Err(TokenError) }
     }
 
     /// The token as text.

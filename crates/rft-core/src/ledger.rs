@@ -106,7 +106,14 @@ pub struct LedgerRow {
 
 impl LedgerRow {
     /// A fresh owed row.
-    pub fn owed(referral_id: ReferralId, side: Side, customer_id: CustomerId, reward: Reward, nth: Option<u32>, now: Timestamp) -> Self {
+    pub fn owed(
+        referral_id: ReferralId,
+        side: Side,
+        customer_id: CustomerId,
+        reward: Reward,
+        nth: Option<u32>,
+        now: Timestamp,
+    ) -> Self {
         LedgerRow {
             referral_id,
             side,

@@ -21,11 +21,7 @@ impl Currency {
     /// Parses a currency code, case-insensitive.
     pub fn parse(s: &str) -> Result<Self, CurrencyError> {
         let up = s.trim().to_ascii_uppercase();
-        if up.len() == 3 && up.bytes().all(|b| b.is_ascii_uppercase()) {
-            Ok(Currency(up))
-        } else {
-            Err(CurrencyError)
-        }
+        if up.len() == 3 && up.bytes().all(|b| b.is_ascii_uppercase()) { Ok(Currency(up)) } else { Err(CurrencyError) }
     }
 
     /// The code, e.g. `GBP`.
@@ -47,11 +43,7 @@ impl Currency {
         } else {
             format!("{}.{:02}", amount_minor / 100, amount_minor % 100)
         };
-        if symbol.is_empty() {
-            format!("{number} {}", self.0)
-        } else {
-            format!("{symbol}{number}")
-        }
+        if symbol.is_empty() { format!("{number} {}", self.0) } else { format!("{symbol}{number}") }
     }
 }
 

@@ -103,7 +103,7 @@ pub enum Opened {
     /// A new referral was created with all its claims.
     Created,
     /// The person was already claimed: this is their referral (it never pays twice).
-    Existing(Referral),
+    Existing(Box<Referral>),
 }
 
 /// A conditional write lost to a concurrent one.
@@ -123,14 +123,20 @@ pub trait ReferralStore: Send + Sync {
     /// Opens a referral under all its identity claims and writes its audit row, atomically.
     /// If any claim is held already, nothing new is created: the claim's referral is
     /// returned and the new keys are added to it, so the person maps to one referral.
-    async fn open(&self, referral: &Referral, claims: &[IdentityKey], audit: &AuditEvent) -> Result<Opened, StoreError>;
+    async fn open(&self, referral: &Referral, claims: &[IdentityKey], audit: &AuditEvent)
+    -> Result<Opened, StoreError>;
     /// Reads a referral.
     async fn get(&self, id: &ReferralId) -> Result<Option<Referral>, StoreError>;
     /// The referral claimed under an identity key.
     async fn find(&self, key: &IdentityKey) -> Result<Option<Referral>, StoreError>;
     /// Writes a changed referral if its stored version is still `expected_version`, with an
     /// optional audit row in the same transaction.
-    async fn save(&self, referral: &Referral, expected_version: u64, audit: Option<&AuditEvent>) -> Result<(), WriteError>;
+    async fn save(
+        &self,
+        referral: &Referral,
+        expected_version: u64,
+        audit: Option<&AuditEvent>,
+    ) -> Result<(), WriteError>;
     /// Referrals in a review queue whose queue time is at or before `until`, oldest first.
     async fn queue(&self, queue: ReviewQueue, until: Timestamp, limit: usize) -> Result<Vec<Referral>, StoreError>;
 }

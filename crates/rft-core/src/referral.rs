@@ -42,7 +42,10 @@ impl ReferralState {
 
     /// No event moves a referral out of these.
     pub fn is_final(self) -> bool {
-        matches!(self, ReferralState::Rewarded | ReferralState::Blocked | ReferralState::Rejected | ReferralState::Expired)
+        matches!(
+            self,
+            ReferralState::Rewarded | ReferralState::Blocked | ReferralState::Rejected | ReferralState::Expired
+        )
     }
 }
 

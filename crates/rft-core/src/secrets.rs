@@ -194,7 +194,8 @@ mod tests {
     fn rotation_accepts_several_signing_secrets() {
         let a = SigningSecret::generate().to_whsec();
         let b = SigningSecret::generate().to_whsec();
-        let set = SecretSet::from_parts(&format!("{a} {b}"), &"o".repeat(16), &"k".repeat(16), &"i".repeat(16)).unwrap();
+        let set =
+            SecretSet::from_parts(&format!("{a} {b}"), &"o".repeat(16), &"k".repeat(16), &"i".repeat(16)).unwrap();
         assert_eq!(set.signing.len(), 2);
         assert!(SecretSet::from_parts("whsec_short", &"o".repeat(16), &"k".repeat(16), &"i".repeat(16)).is_err());
         assert!(SecretSet::from_json(r#"{"signing_secret":"x"}"#).is_err());

@@ -367,7 +367,10 @@ impl Settings {
                 .as_deref()
                 .map(|d| domain_name("links.cookie_domain", d, true))
                 .transpose()?,
-            max_clicks_per_ip_per_hour: at_least_one("links.max_clicks_per_ip_per_hour", raw.links.max_clicks_per_ip_per_hour)?,
+            max_clicks_per_ip_per_hour: at_least_one(
+                "links.max_clicks_per_ip_per_hour",
+                raw.links.max_clicks_per_ip_per_hour,
+            )?,
         };
         let window = positive("attribution.window", raw.attribution.window)?;
         if window > Duration::from_secs(365 * 86_400) {
@@ -377,9 +380,18 @@ impl Settings {
         let (friend, _) = reward("friend", raw.rewards.friend)?;
         let s = &raw.screen;
         let screen = Screen {
-            max_clicks_per_code_per_hour: at_least_one("screen.max_clicks_per_code_per_hour", s.max_clicks_per_code_per_hour)?,
-            max_signups_per_code_per_hour: at_least_one("screen.max_signups_per_code_per_hour", s.max_signups_per_code_per_hour)?,
-            max_signups_per_ip_per_day: at_least_one("screen.max_signups_per_ip_per_day", s.max_signups_per_ip_per_day)?,
+            max_clicks_per_code_per_hour: at_least_one(
+                "screen.max_clicks_per_code_per_hour",
+                s.max_clicks_per_code_per_hour,
+            )?,
+            max_signups_per_code_per_hour: at_least_one(
+                "screen.max_signups_per_code_per_hour",
+                s.max_signups_per_code_per_hour,
+            )?,
+            max_signups_per_ip_per_day: at_least_one(
+                "screen.max_signups_per_ip_per_day",
+                s.max_signups_per_ip_per_day,
+            )?,
             min_click_to_conversion: s.min_click_to_conversion,
             max_conversions_per_referrer_per_day: at_least_one(
                 "screen.max_conversions_per_referrer_per_day",
@@ -504,13 +516,19 @@ mod tests {
     fn bad_values_are_named() {
         assert_eq!(err("window = \"30d\"", "window = \"a month\"").key, "attribution.window");
         assert_eq!(err("window = \"30d\"", "window = 30").key, "attribution.window");
-        assert_eq!(err("landing_url = \"https://freshbox.uk/signup\"", "landing_url = \"ftp://x\"").key, "links.landing_url");
+        assert_eq!(
+            err("landing_url = \"https://freshbox.uk/signup\"", "landing_url = \"ftp://x\"").key,
+            "links.landing_url"
+        );
         assert_eq!(err("currency = \"GBP\"", "currency = \"POUNDS\"").key, "rewards.referrer.currency");
         assert_eq!(err("model_timeout = \"2s\"", "model_timeout = \"5s\"").key, "messages.model_timeout");
         assert_eq!(err("email = \"referrals@freshbox.uk\"", "email = \"nobody\"").key, "team.email");
         assert_eq!(err("kind = \"credit\"", "kind = \"cash\"").key, "rewards.referrer.kind");
         assert_eq!(err("from = 3", "from = 1").key, "rewards.referrer.tiers[0]");
-        assert_eq!(err("max_signups_per_ip_per_day = 3", "max_signups_per_ip_per_day = -3").key, "screen.max_signups_per_ip_per_day");
+        assert_eq!(
+            err("max_signups_per_ip_per_day = 3", "max_signups_per_ip_per_day = -3").key,
+            "screen.max_signups_per_ip_per_day"
+        );
         assert!(err("[business]", "[business\n").key.starts_with("line "));
     }
 

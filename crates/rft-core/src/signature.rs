@@ -63,9 +63,7 @@ impl WebhookId {
     }
 
     fn parse(s: &str) -> Result<Self, SignatureError> {
-        let ok = !s.is_empty()
-            && s.len() <= MAX_WEBHOOK_ID_LEN
-            && s.bytes().all(|b| b.is_ascii_graphic() && b != b'.');
+        let ok = !s.is_empty() && s.len() <= MAX_WEBHOOK_ID_LEN && s.bytes().all(|b| b.is_ascii_graphic() && b != b'.');
         ok.then(|| WebhookId(s.to_owned())).ok_or(SignatureError::MalformedHeader(HEADER_ID))
     }
 }
@@ -122,10 +120,7 @@ impl Signer {
         let id = WebhookId::parse(header(HEADER_ID)?)?;
         let ts_text = header(HEADER_TIMESTAMP)?;
         let signatures = header(HEADER_SIGNATURE)?;
-        let ts: i64 = ts_text
-            .trim()
-            .parse()
-            .map_err(|_| SignatureError::MalformedHeader(HEADER_TIMESTAMP))?;
+        let ts: i64 = ts_text.trim().parse().map_err(|_| SignatureError::MalformedHeader(HEADER_TIMESTAMP))?;
         let tolerance = TOLERANCE.as_secs() as i64;
         if now.as_secs().saturating_sub(ts) > tolerance {
             return Err(SignatureError::Stale);
@@ -143,9 +138,7 @@ impl Signer {
             .filter_map(|(_, b64)| STANDARD.decode(b64).ok())
             .collect();
         for key in self.keys.iter() {
-            let expected = key
-                .sign(id.as_str(), ts, body)
-                .map_err(|_| SignatureError::BodyNotUtf8)?;
+            let expected = key.sign(id.as_str(), ts, body).map_err(|_| SignatureError::BodyNotUtf8)?;
             let expected = expected
                 .split_once(',')
                 .and_then(|(_, b64)| STANDARD.decode(b64).ok())
@@ -207,11 +200,20 @@ mod tests {
         let now = Timestamp::from_secs(SPEC_TS);
         let tampered = br#"{"email":"test@example.com","username":"test_userX"}"#;
         assert_eq!(s.verify(&headers(SPEC_ID, SPEC_TS, SPEC_SIGNATURE), tampered, now), Err(SignatureError::Mismatch));
-        assert_eq!(s.verify(&headers(SPEC_ID, SPEC_TS, &SPEC_SIGNATURE[..20]), SPEC_BODY, now), Err(SignatureError::Mismatch));
+        assert_eq!(
+            s.verify(&headers(SPEC_ID, SPEC_TS, &SPEC_SIGNATURE[..20]), SPEC_BODY, now),
+            Err(SignatureError::Mismatch)
+        );
         assert_eq!(s.verify(&headers(SPEC_ID, SPEC_TS, "v1,"), SPEC_BODY, now), Err(SignatureError::Mismatch));
-        assert_eq!(s.verify(&headers("msg_other", SPEC_TS, SPEC_SIGNATURE), SPEC_BODY, now), Err(SignatureError::Mismatch));
+        assert_eq!(
+            s.verify(&headers("msg_other", SPEC_TS, SPEC_SIGNATURE), SPEC_BODY, now),
+            Err(SignatureError::Mismatch)
+        );
         let other = signer(&SigningSecret::generate().to_whsec());
-        assert_eq!(other.verify(&headers(SPEC_ID, SPEC_TS, SPEC_SIGNATURE), SPEC_BODY, now), Err(SignatureError::Mismatch));
+        assert_eq!(
+            other.verify(&headers(SPEC_ID, SPEC_TS, SPEC_SIGNATURE), SPEC_BODY, now),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]

@@ -38,8 +38,8 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     match Cli::parse().command {
-        Command::Serve { settings, data, listen, outbox } => rft_local::serve::run(settings, data, listen, outbox)
-            .await
-            .context("rft-local serve stopped"),
+        Command::Serve { settings, data, listen, outbox } => {
+            rft_local::serve::run(settings, data, listen, outbox).await.context("rft-local serve stopped")
+        }
     }
 }

@@ -71,12 +71,11 @@ impl JobQueue for LocalQueue {
         let now = self.clock.now();
         let record = JobRecord { job: job.clone(), receive_count: 0, visible_at: now, receipt: None };
         let id = format!("{:020}-{}", now.as_millis().max(0), random_base32());
-        let _: Result<(), ()> = self
-            .store
-            .write("enqueue a job", move |txn| {
+        self.store
+            .write_ok("enqueue a job", move |txn| {
                 txn.open_table(JOBS)?.insert((name, id.as_str()), encode(&record).as_slice())?;
                 txn.open_table(JOBS_BY_VISIBILITY)?.insert((name, now.as_millis(), id.as_str()), ())?;
-                Ok(Ok(()))
+                Ok(())
             })
             .await
             .map_err(queue_error("send"))?;
@@ -87,9 +86,8 @@ impl JobQueue for LocalQueue {
     async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Delivery>, QueueError> {
         let name = self.name;
         let now = self.clock.now();
-        let outcome: Result<Vec<Delivery>, ()> = self
-            .store
-            .write("receive jobs", move |txn| {
+        self.store
+            .write_ok("receive jobs", move |txn| {
                 let mut jobs = txn.open_table(JOBS)?;
                 let mut by_visibility = txn.open_table(JOBS_BY_VISIBILITY)?;
                 let due: Vec<(i64, String)> = by_visibility
@@ -122,30 +120,29 @@ impl JobQueue for LocalQueue {
                     by_visibility.insert((name, record.visible_at.as_millis(), id.as_str()), ())?;
                     out.push(Delivery { receipt, job: record.job, receive_count: record.receive_count });
                 }
-                Ok(Ok(out))
+                Ok(out)
             })
             .await
-            .map_err(queue_error("receive"))?;
-        Ok(outcome.unwrap_or_default())
+            .map_err(queue_error("receive"))
     }
 
     async fn ack(&self, receipt: &str) -> Result<(), QueueError> {
         let name = self.name;
         let receipt = receipt.to_owned();
-        let _: Result<(), ()> = self
-            .store
-            .write("acknowledge a job", move |txn| {
-                let Some((id, _)) = receipt.split_once('/') else { return Ok(Ok(())) };
+        self.store
+            .write_ok("acknowledge a job", move |txn| {
+                let Some((id, _)) = receipt.split_once('/') else { return Ok(()) };
                 let mut jobs = txn.open_table(JOBS)?;
-                let Some(record) = jobs.get((name, id))?.map(|v| decode_w::<JobRecord>(id, v.value())).transpose()? else {
-                    return Ok(Ok(()));
+                let Some(record) = jobs.get((name, id))?.map(|v| decode_w::<JobRecord>(id, v.value())).transpose()?
+                else {
+                    return Ok(());
                 };
                 // A stale receipt (the job was handed out again since) does not delete it.
                 if record.receipt.as_deref() == Some(receipt.as_str()) {
                     jobs.remove((name, id))?;
                     txn.open_table(JOBS_BY_VISIBILITY)?.remove((name, record.visible_at.as_millis(), id))?;
                 }
-                Ok(Ok(()))
+                Ok(())
             })
             .await
             .map_err(queue_error("ack"))?;
@@ -154,9 +151,8 @@ impl JobQueue for LocalQueue {
 
     async fn dead_letters(&self, max: usize) -> Result<Vec<Job>, QueueError> {
         let name = self.name;
-        let outcome: Result<Vec<Job>, ()> = self
-            .store
-            .write("take dead letters", move |txn| {
+        self.store
+            .write_ok("take dead letters", move |txn| {
                 let mut dead = txn.open_table(DEAD_LETTERS)?;
                 let mut out = Vec::new();
                 let keys: Vec<(i64, String)> = dead
@@ -169,10 +165,9 @@ impl JobQueue for LocalQueue {
                         out.push(decode_w(&id, v.value())?);
                     }
                 }
-                Ok(Ok(out))
+                Ok(out)
             })
             .await
-            .map_err(queue_error("read dead letters"))?;
-        Ok(outcome.unwrap_or_default())
+            .map_err(queue_error("read dead letters"))
     }
 }

@@ -58,7 +58,9 @@ pub fn load(dir: &Path) -> Result<Loaded, LocalSecretsError> {
     let path = dir.join(FILE);
     let path_s = path.display().to_string();
     let mut saved: Saved = match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| LocalSecretsError::Json { path: path_s.clone(), source })?,
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|source| LocalSecretsError::Json { path: path_s.clone(), source })?
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Saved::default(),
         Err(source) => return Err(LocalSecretsError::Io { path: path_s, source }),
     };

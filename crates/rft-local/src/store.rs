@@ -12,8 +12,8 @@ use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefi
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use rft_core::ports::{
-    AppendError, AuditStore, Begin, ClaimError, ClickStore, CodeStore, CommitError, LedgerStore, Opened,
-    ReferralStore, StoreError, StoredResponse, WEBHOOK_MEMORY, WebhookLog, WriteError,
+    AppendError, AuditStore, Begin, ClaimError, ClickStore, CodeStore, CommitError, LedgerStore, Opened, ReferralStore,
+    StoreError, StoredResponse, WEBHOOK_MEMORY, WebhookLog, WriteError,
 };
 use rft_core::{
     AuditEvent, Click, Code, CodeRecord, CodeStatus, CustomerId, IdentityKey, LedgerRow, Referral, ReferralId,
@@ -61,7 +61,8 @@ impl LocalStore {
     /// Opens (or creates) the store in `dir/rft.redb`.
     pub fn open(dir: &Path) -> Result<Self, OpenError> {
         let path = dir.join("rft.redb");
-        let db = Database::create(&path).map_err(|e| OpenError { path: path.display().to_string(), source: e.into() })?;
+        let db =
+            Database::create(&path).map_err(|e| OpenError { path: path.display().to_string(), source: e.into() })?;
         Self::with_db(db).map_err(|e| OpenError { path: path.display().to_string(), source: e })
     }
 
@@ -120,6 +121,18 @@ impl LocalStore {
         .await
         .map_err(|e| StoreError::unavailable(op, e))?
         .map_err(|e| StoreError::unavailable(op, e))
+    }
+
+    /// Runs `f` in a write transaction that has no condition to lose, and commits it.
+    pub(crate) async fn write_ok<T, F>(&self, op: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, redb::Error> + Send + 'static,
+    {
+        match self.write(op, move |txn| f(txn).map(Ok::<T, std::convert::Infallible>)).await? {
+            Ok(t) => Ok(t),
+            Err(never) => match never {},
+        }
     }
 
     /// Runs `f` on a read snapshot on the blocking pool.
@@ -186,29 +199,25 @@ pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, 
 impl CodeStore for LocalStore {
     async fn claim(&self, record: &CodeRecord) -> Result<(), ClaimError> {
         let record = record.clone();
-        let outcome = self
-            .write("claim a code", move |txn| {
-                let mut codes = txn.open_table(CODES)?;
-                let mut active = txn.open_table(ACTIVE_CODE)?;
-                if codes.get(record.code.as_str())?.is_some() {
-                    return Ok(Err(ClaimError::CodeTaken));
-                }
-                if let Some(existing) = active.get(record.referrer_id.as_str())? {
-                    let code = Code::parse(existing.value()).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
-                    return Ok(Err(ClaimError::CustomerHasActiveCode(code)));
-                }
-                codes.insert(record.code.as_str(), encode(&record).as_slice())?;
-                if record.is_active() {
-                    active.insert(record.referrer_id.as_str(), record.code.as_str())?;
-                }
-                txn.open_table(CODES_BY_REFERRER)?.insert(
-                    (record.referrer_id.as_str(), record.created_at.as_millis(), record.code.as_str()),
-                    (),
-                )?;
-                Ok(Ok(()))
-            })
-            .await?;
-        outcome
+        self.write("claim a code", move |txn| {
+            let mut codes = txn.open_table(CODES)?;
+            let mut active = txn.open_table(ACTIVE_CODE)?;
+            if codes.get(record.code.as_str())?.is_some() {
+                return Ok(Err(ClaimError::CodeTaken));
+            }
+            if let Some(existing) = active.get(record.referrer_id.as_str())? {
+                let code = Code::parse(existing.value()).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+                return Ok(Err(ClaimError::CustomerHasActiveCode(code)));
+            }
+            codes.insert(record.code.as_str(), encode(&record).as_slice())?;
+            if record.is_active() {
+                active.insert(record.referrer_id.as_str(), record.code.as_str())?;
+            }
+            txn.open_table(CODES_BY_REFERRER)?
+                .insert((record.referrer_id.as_str(), record.created_at.as_millis(), record.code.as_str()), ())?;
+            Ok(Ok(()))
+        })
+        .await?
     }
 
     async fn get(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError> {
@@ -253,28 +262,26 @@ impl CodeStore for LocalStore {
 
     async fn retire(&self, code: &Code, at: Timestamp) -> Result<Option<CodeRecord>, StoreError> {
         let code = code.clone();
-        let outcome: Result<Option<CodeRecord>, ()> = self
-            .write("retire a code", move |txn| {
-                let mut codes = txn.open_table(CODES)?;
-                let Some(mut record) =
-                    codes.get(code.as_str())?.map(|v| decode_w::<CodeRecord>(code.as_str(), v.value())).transpose()?
-                else {
-                    return Ok(Ok(None));
-                };
-                if record.status == CodeStatus::Active {
-                    record.status = CodeStatus::Retired;
-                    record.retired_at = Some(at);
-                    codes.insert(code.as_str(), encode(&record).as_slice())?;
-                    let mut active = txn.open_table(ACTIVE_CODE)?;
-                    let owns_guard = active.get(record.referrer_id.as_str())?.is_some_and(|c| c.value() == code.as_str());
-                    if owns_guard {
-                        active.remove(record.referrer_id.as_str())?;
-                    }
+        self.write_ok("retire a code", move |txn| {
+            let mut codes = txn.open_table(CODES)?;
+            let Some(mut record) =
+                codes.get(code.as_str())?.map(|v| decode_w::<CodeRecord>(code.as_str(), v.value())).transpose()?
+            else {
+                return Ok(None);
+            };
+            if record.status == CodeStatus::Active {
+                record.status = CodeStatus::Retired;
+                record.retired_at = Some(at);
+                codes.insert(code.as_str(), encode(&record).as_slice())?;
+                let mut active = txn.open_table(ACTIVE_CODE)?;
+                let owns_guard = active.get(record.referrer_id.as_str())?.is_some_and(|c| c.value() == code.as_str());
+                if owns_guard {
+                    active.remove(record.referrer_id.as_str())?;
                 }
-                Ok(Ok(Some(record)))
-            })
-            .await?;
-        Ok(outcome.unwrap_or(None))
+            }
+            Ok(Some(record))
+        })
+        .await
     }
 }
 
@@ -284,13 +291,11 @@ impl CodeStore for LocalStore {
 impl ClickStore for LocalStore {
     async fn record(&self, click: &Click) -> Result<(), StoreError> {
         let click = click.clone();
-        let outcome: Result<(), ()> = self
-            .write("log a click", move |txn| {
-                insert_click(txn, &click)?;
-                Ok(Ok(()))
-            })
-            .await?;
-        Ok(outcome.unwrap_or(()))
+        self.write_ok("log a click", move |txn| {
+            insert_click(txn, &click)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn touches(&self, token: &Token, now: Timestamp) -> Result<Vec<Click>, StoreError> {
@@ -315,7 +320,9 @@ impl ClickStore for LocalStore {
         self.read("count a code's clicks", move |txn| {
             let index = txn.open_table(CLICKS_BY_CODE)?;
             let mut n = 0;
-            for entry in index.range((code.as_str(), since.as_millis(), "")..=(code.as_str(), i64::MAX, "\u{10FFFF}"))? {
+            for entry in
+                index.range((code.as_str(), since.as_millis(), "")..=(code.as_str(), i64::MAX, "\u{10FFFF}"))?
+            {
                 let (_, expires_at) = entry?;
                 if expires_at.value() > now.as_millis() {
                     n += 1;
@@ -330,10 +337,8 @@ impl ClickStore for LocalStore {
 /// Writes one click and its index entry; shared with the batching click writer.
 pub(crate) fn insert_click(txn: &WriteTransaction, click: &Click) -> Result<(), redb::Error> {
     txn.open_table(CLICKS)?.insert((click.token.as_str(), click.at.as_millis()), encode(click).as_slice())?;
-    txn.open_table(CLICKS_BY_CODE)?.insert(
-        (click.code.as_str(), click.at.as_millis(), click.token.as_str()),
-        click.expires_at.as_millis(),
-    )?;
+    txn.open_table(CLICKS_BY_CODE)?
+        .insert((click.code.as_str(), click.at.as_millis(), click.token.as_str()), click.expires_at.as_millis())?;
     Ok(())
 }
 
@@ -373,42 +378,45 @@ fn append_audit(txn: &WriteTransaction, event: &AuditEvent) -> Result<bool, redb
 
 #[async_trait]
 impl ReferralStore for LocalStore {
-    async fn open(&self, referral: &Referral, claims: &[IdentityKey], audit: &AuditEvent) -> Result<Opened, StoreError> {
+    async fn open(
+        &self,
+        referral: &Referral,
+        claims: &[IdentityKey],
+        audit: &AuditEvent,
+    ) -> Result<Opened, StoreError> {
         let referral = referral.clone();
         let keys: Vec<String> = claims.iter().map(IdentityKey::storage_key).collect();
         let audit = audit.clone();
-        let outcome: Result<Opened, ()> = self
-            .write("open a referral", move |txn| {
-                let mut claims = txn.open_table(CLAIMS)?;
-                let mut holder = None;
-                for key in &keys {
-                    if let Some(id) = claims.get(key.as_str())? {
-                        holder = Some(id.value().to_owned());
-                        break;
-                    }
+        self.write_ok("open a referral", move |txn| {
+            let mut claims = txn.open_table(CLAIMS)?;
+            let mut holder = None;
+            for key in &keys {
+                if let Some(id) = claims.get(key.as_str())? {
+                    holder = Some(id.value().to_owned());
+                    break;
                 }
-                if let Some(id) = holder {
-                    // Same person: extend their referral with the new keys, create nothing.
-                    for key in &keys {
-                        if claims.get(key.as_str())?.is_none() {
-                            claims.insert(key.as_str(), id.as_str())?;
-                        }
-                    }
-                    drop(claims);
-                    let existing = load_referral(txn, &id)?
-                        .ok_or_else(|| redb::Error::Corrupted(format!("claim points at missing referral {id}")))?;
-                    return Ok(Ok(Opened::Existing(existing)));
-                }
+            }
+            if let Some(id) = holder {
+                // Same person: extend their referral with the new keys, create nothing.
                 for key in &keys {
-                    claims.insert(key.as_str(), referral.referral_id.as_str())?;
+                    if claims.get(key.as_str())?.is_none() {
+                        claims.insert(key.as_str(), id.as_str())?;
+                    }
                 }
                 drop(claims);
-                put_referral(txn, &referral, None)?;
-                append_audit(txn, &audit)?;
-                Ok(Ok(Opened::Created))
-            })
-            .await?;
-        Ok(outcome.unwrap_or(Opened::Created))
+                let existing = load_referral(txn, &id)?
+                    .ok_or_else(|| redb::Error::Corrupted(format!("claim points at missing referral {id}")))?;
+                return Ok(Opened::Existing(Box::new(existing)));
+            }
+            for key in &keys {
+                claims.insert(key.as_str(), referral.referral_id.as_str())?;
+            }
+            drop(claims);
+            put_referral(txn, &referral, None)?;
+            append_audit(txn, &audit)?;
+            Ok(Opened::Created)
+        })
+        .await
     }
 
     async fn get(&self, id: &ReferralId) -> Result<Option<Referral>, StoreError> {
@@ -433,24 +441,27 @@ impl ReferralStore for LocalStore {
         .await
     }
 
-    async fn save(&self, referral: &Referral, expected_version: u64, audit: Option<&AuditEvent>) -> Result<(), WriteError> {
+    async fn save(
+        &self,
+        referral: &Referral,
+        expected_version: u64,
+        audit: Option<&AuditEvent>,
+    ) -> Result<(), WriteError> {
         let referral = referral.clone();
         let audit = audit.cloned();
-        let outcome = self
-            .write("update a referral", move |txn| {
-                let old = load_referral(txn, referral.referral_id.as_str())?;
-                match &old {
-                    Some(o) if o.version == expected_version => {}
-                    _ => return Ok(Err(WriteError::Conflict)),
-                }
-                put_referral(txn, &referral, old.as_ref())?;
-                if let Some(event) = &audit {
-                    append_audit(txn, event)?;
-                }
-                Ok(Ok(()))
-            })
-            .await?;
-        outcome
+        self.write("update a referral", move |txn| {
+            let old = load_referral(txn, referral.referral_id.as_str())?;
+            match &old {
+                Some(o) if o.version == expected_version => {}
+                _ => return Ok(Err(WriteError::Conflict)),
+            }
+            put_referral(txn, &referral, old.as_ref())?;
+            if let Some(event) = &audit {
+                append_audit(txn, event)?;
+            }
+            Ok(Ok(()))
+        })
+        .await?
     }
 
     async fn queue(&self, queue: ReviewQueue, until: Timestamp, limit: usize) -> Result<Vec<Referral>, StoreError> {
@@ -481,37 +492,35 @@ impl ReferralStore for LocalStore {
 impl LedgerStore for LocalStore {
     async fn commit_reward(&self, commit: &RewardCommit) -> Result<(), CommitError> {
         let commit = commit.clone();
-        let outcome = self
-            .write("commit a payout", move |txn| {
-                let id = commit.referral.referral_id.as_str();
-                let old = load_referral(txn, id)?;
-                match &old {
-                    Some(o) if o.version == commit.expected_version => {}
-                    _ => return Ok(Err(CommitError::Stale)),
+        self.write("commit a payout", move |txn| {
+            let id = commit.referral.referral_id.as_str();
+            let old = load_referral(txn, id)?;
+            match &old {
+                Some(o) if o.version == commit.expected_version => {}
+                _ => return Ok(Err(CommitError::Stale)),
+            }
+            let mut ledger = txn.open_table(LEDGER)?;
+            for row in &commit.rows {
+                if ledger.get((id, row.side.as_str()))?.is_some() {
+                    return Ok(Err(CommitError::AlreadyPaid));
                 }
-                let mut ledger = txn.open_table(LEDGER)?;
-                for row in &commit.rows {
-                    if ledger.get((id, row.side.as_str()))?.is_some() {
-                        return Ok(Err(CommitError::AlreadyPaid));
-                    }
-                }
-                let mut tally = txn.open_table(TALLY)?;
-                let referrer = commit.tally.referrer_id.as_str();
-                let current = tally.get(referrer)?.map(|v| v.value()).unwrap_or(0);
-                if current != commit.tally.expected {
-                    return Ok(Err(CommitError::TallyMoved));
-                }
-                tally.insert(referrer, current + 1)?;
-                for row in &commit.rows {
-                    ledger.insert((id, row.side.as_str()), encode(row).as_slice())?;
-                }
-                drop((ledger, tally));
-                put_referral(txn, &commit.referral, old.as_ref())?;
-                append_audit(txn, &commit.audit)?;
-                Ok(Ok(()))
-            })
-            .await?;
-        outcome
+            }
+            let mut tally = txn.open_table(TALLY)?;
+            let referrer = commit.tally.referrer_id.as_str();
+            let current = tally.get(referrer)?.map(|v| v.value()).unwrap_or(0);
+            if current != commit.tally.expected {
+                return Ok(Err(CommitError::TallyMoved));
+            }
+            tally.insert(referrer, current + 1)?;
+            for row in &commit.rows {
+                ledger.insert((id, row.side.as_str()), encode(row).as_slice())?;
+            }
+            drop((ledger, tally));
+            put_referral(txn, &commit.referral, old.as_ref())?;
+            append_audit(txn, &commit.audit)?;
+            Ok(Ok(()))
+        })
+        .await?
     }
 
     async fn rows(&self, referral: &ReferralId) -> Result<Vec<LedgerRow>, StoreError> {
@@ -532,22 +541,18 @@ impl LedgerStore for LocalStore {
 
     async fn save_row(&self, row: &LedgerRow, expected_version: u64) -> Result<(), WriteError> {
         let row = row.clone();
-        let outcome = self
-            .write("update a ledger row", move |txn| {
-                let mut ledger = txn.open_table(LEDGER)?;
-                let key = (row.referral_id.as_str(), row.side.as_str());
-                let current = ledger
-                    .get(key)?
-                    .map(|v| decode_w::<LedgerRow>(row.referral_id.as_str(), v.value()))
-                    .transpose()?;
-                if current.map(|c| c.version) != Some(expected_version) {
-                    return Ok(Err(WriteError::Conflict));
-                }
-                ledger.insert(key, encode(&row).as_slice())?;
-                Ok(Ok(()))
-            })
-            .await?;
-        outcome
+        self.write("update a ledger row", move |txn| {
+            let mut ledger = txn.open_table(LEDGER)?;
+            let key = (row.referral_id.as_str(), row.side.as_str());
+            let current =
+                ledger.get(key)?.map(|v| decode_w::<LedgerRow>(row.referral_id.as_str(), v.value())).transpose()?;
+            if current.map(|c| c.version) != Some(expected_version) {
+                return Ok(Err(WriteError::Conflict));
+            }
+            ledger.insert(key, encode(&row).as_slice())?;
+            Ok(Ok(()))
+        })
+        .await?
     }
 
     async fn tally(&self, referrer: &CustomerId) -> Result<u32, StoreError> {
@@ -567,12 +572,10 @@ impl LedgerStore for LocalStore {
 impl AuditStore for LocalStore {
     async fn append(&self, event: &AuditEvent) -> Result<(), AppendError> {
         let event = event.clone();
-        let outcome = self
-            .write("append to the audit", move |txn| {
-                Ok(if append_audit(txn, &event)? { Ok(()) } else { Err(AppendError::Duplicate) })
-            })
-            .await?;
-        outcome
+        self.write("append to the audit", move |txn| {
+            Ok(if append_audit(txn, &event)? { Ok(()) } else { Err(AppendError::Duplicate) })
+        })
+        .await?
     }
 
     async fn events_for(&self, subject: &str) -> Result<Vec<AuditEvent>, StoreError> {
@@ -607,55 +610,51 @@ struct WebhookRecord {
 impl WebhookLog for LocalStore {
     async fn begin(&self, id: &str, now: Timestamp, lease: Duration) -> Result<Begin, StoreError> {
         let id = id.to_owned();
-        let outcome: Result<Begin, ()> = self
-            .write("claim a webhook id", move |txn| {
-                let mut table = txn.open_table(WEBHOOKS)?;
-                let existing = table
-                    .get(id.as_str())?
-                    .map(|v| decode_w::<WebhookRecord>(&id, v.value()))
-                    .transpose()?
-                    .filter(|r| r.expires_at > now);
-                match existing {
-                    Some(WebhookRecord { response: Some(r), .. }) => return Ok(Ok(Begin::Done(r))),
-                    Some(r) if r.lease_until > now => return Ok(Ok(Begin::InFlight)),
-                    _ => {}
-                }
-                let record = WebhookRecord { response: None, lease_until: now.plus(lease), expires_at: now.plus(WEBHOOK_MEMORY) };
-                table.insert(id.as_str(), encode(&record).as_slice())?;
-                Ok(Ok(Begin::Fresh))
-            })
-            .await?;
-        Ok(outcome.unwrap_or(Begin::InFlight))
+        self.write_ok("claim a webhook id", move |txn| {
+            let mut table = txn.open_table(WEBHOOKS)?;
+            let existing = table
+                .get(id.as_str())?
+                .map(|v| decode_w::<WebhookRecord>(&id, v.value()))
+                .transpose()?
+                .filter(|r| r.expires_at > now);
+            match existing {
+                Some(WebhookRecord { response: Some(r), .. }) => return Ok(Begin::Done(r)),
+                Some(r) if r.lease_until > now => return Ok(Begin::InFlight),
+                _ => {}
+            }
+            let record =
+                WebhookRecord { response: None, lease_until: now.plus(lease), expires_at: now.plus(WEBHOOK_MEMORY) };
+            table.insert(id.as_str(), encode(&record).as_slice())?;
+            Ok(Begin::Fresh)
+        })
+        .await
     }
 
     async fn finish(&self, id: &str, response: &StoredResponse, now: Timestamp) -> Result<(), StoreError> {
         let id = id.to_owned();
-        let record = WebhookRecord { response: Some(response.clone()), lease_until: now, expires_at: now.plus(WEBHOOK_MEMORY) };
-        let outcome: Result<(), ()> = self
-            .write("record a webhook answer", move |txn| {
-                txn.open_table(WEBHOOKS)?.insert(id.as_str(), encode(&record).as_slice())?;
-                Ok(Ok(()))
-            })
-            .await?;
-        Ok(outcome.unwrap_or(()))
+        let record =
+            WebhookRecord { response: Some(response.clone()), lease_until: now, expires_at: now.plus(WEBHOOK_MEMORY) };
+        self.write_ok("record a webhook answer", move |txn| {
+            txn.open_table(WEBHOOKS)?.insert(id.as_str(), encode(&record).as_slice())?;
+            Ok(())
+        })
+        .await
     }
 
     async fn abandon(&self, id: &str) -> Result<(), StoreError> {
         let id = id.to_owned();
-        let outcome: Result<(), ()> = self
-            .write("release a webhook id", move |txn| {
-                let mut table = txn.open_table(WEBHOOKS)?;
-                let unanswered = table
-                    .get(id.as_str())?
-                    .map(|v| decode_w::<WebhookRecord>(&id, v.value()))
-                    .transpose()?
-                    .is_some_and(|r| r.response.is_none());
-                if unanswered {
-                    table.remove(id.as_str())?;
-                }
-                Ok(Ok(()))
-            })
-            .await?;
-        Ok(outcome.unwrap_or(()))
+        self.write_ok("release a webhook id", move |txn| {
+            let mut table = txn.open_table(WEBHOOKS)?;
+            let unanswered = table
+                .get(id.as_str())?
+                .map(|v| decode_w::<WebhookRecord>(&id, v.value()))
+                .transpose()?
+                .is_some_and(|r| r.response.is_none());
+            if unanswered {
+                table.remove(id.as_str())?;
+            }
+            Ok(())
+        })
+        .await
     }
 }

@@ -1,0 +1,61 @@
+# Build, synthesize and deploy the AWS stack (infra/, an AWS CDK app). Included from the top
+# Makefile, which defines VENV and PY; the defaults below let this file stand alone too.
+#
+#   make build        cargo lambda build --release --arm64 of the six functions -> target/lambda/<fn>/bootstrap
+#   make infra-test   the CDK assertion tests (offline once infra/node_modules is installed)
+#   make synth        synthesize ReferralTrackerStack from the prebuilt binaries into infra/cdk.out
+#   make deploy       cdk deploy (needs AWS credentials and a bootstrapped account: docs/deploy.md)
+#
+# Extra CDK options go in CDK_ARGS, e.g. make deploy CDK_ARGS="-c budgetEmail=me@example.com"
+
+VENV ?= .venv
+INFRA_DIR := infra
+RFT_FUNCTIONS := rft-edge rft-minter rft-attributor rft-rewarder rft-screen rft-sweep
+# The PyPI packages that bring cargo-lambda and the zig linker it cross-compiles with.
+CARGO_LAMBDA_PKGS ?= cargo-lambda==1.9.2 ziglang
+CDK_ARGS ?=
+# Where `make build` leaves the binaries (cargo lambda's default), handed to the CDK app.
+LAMBDA_ASSET_ROOT ?= target/lambda
+# npm writes this file on every install: newer than package-lock.json means installed from it.
+INFRA_STAMP := $(INFRA_DIR)/node_modules/.package-lock.json
+
+.PHONY: infra-deps infra-test synth deploy build check-lambda-assets
+
+infra-deps: $(INFRA_STAMP)
+
+$(INFRA_STAMP): $(INFRA_DIR)/package.json $(INFRA_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found: install Node.js 20 or newer" >&2; exit 1; }
+	cd $(INFRA_DIR) && npm ci --no-audit --no-fund
+	@touch $@
+
+infra-test: infra-deps
+	cd $(INFRA_DIR) && npm run --silent typecheck && npm test
+
+check-lambda-assets:
+	@missing=""; \
+	for fn in $(RFT_FUNCTIONS); do \
+	  [ -f $(LAMBDA_ASSET_ROOT)/$$fn/bootstrap ] || missing="$$missing $$fn"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "error: no prebuilt Lambda binary for:$$missing (expected $(LAMBDA_ASSET_ROOT)/<fn>/bootstrap)." >&2; \
+	  echo "       Run 'make build' first." >&2; \
+	  exit 1; \
+	fi
+
+synth: infra-deps check-lambda-assets
+	cd $(INFRA_DIR) && npx cdk synth --quiet -c lambdaAssetRoot=$(abspath $(LAMBDA_ASSET_ROOT)) $(CDK_ARGS)
+	@echo "template: $(INFRA_DIR)/cdk.out/ReferralTrackerStack.template.json"
+
+deploy: infra-deps check-lambda-assets
+	cd $(INFRA_DIR) && npx cdk deploy -c lambdaAssetRoot=$(abspath $(LAMBDA_ASSET_ROOT)) $(CDK_ARGS)
+
+build:
+	@command -v rustup >/dev/null || { echo "error: rustup not found: make build needs rustup to add the aarch64 target" >&2; exit 1; }
+	@test -x $(VENV)/bin/pip || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet $(CARGO_LAMBDA_PKGS)
+	@rustup target add aarch64-unknown-linux-gnu || { \
+	  echo "error: could not install the aarch64-unknown-linux-gnu standard library (rustup target add failed)." >&2; \
+	  echo "       The Lambdas are arm64; cross-compiling needs it. Check the network or your rustup toolchain." >&2; \
+	  exit 1; }
+	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda build --release --arm64 $(addprefix -p ,$(RFT_FUNCTIONS))
+	@for fn in $(RFT_FUNCTIONS); do ls -l target/lambda/$$fn/bootstrap; done
