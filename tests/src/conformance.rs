@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
+use rft_core::click::TouchKey;
 use rft_core::identity::IdentityKey;
 use rft_core::jobs::MAX_RECEIVES;
 use rft_core::ports::{
@@ -331,13 +332,21 @@ pub async fn clicks_are_newest_first_and_expire(stores: Stores) {
     stores.clicks.record(&click(&other, "7QK2A9", T0.plus(second * 30), window)).await.unwrap();
     let codes = |cs: Vec<rft_core::Click>| cs.into_iter().map(|c| c.code.to_string()).collect::<Vec<_>>();
     assert_eq!(
-        codes(stores.clicks.touches(&token, T0.plus(second * 25)).await.unwrap()),
+        codes(stores.clicks.touches(&TouchKey::Token(token.clone()), T0.plus(second * 25)).await.unwrap()),
         ["9SN4C5", "8RM3B4", "7QK2A9"]
     );
     // At T0+60s the first click's window has closed: it no longer attributes.
-    assert_eq!(codes(stores.clicks.touches(&token, T0.plus(second * 60)).await.unwrap()), ["9SN4C5", "8RM3B4"]);
-    assert!(stores.clicks.touches(&token, T0.plus(second * 81)).await.unwrap().is_empty());
-    assert!(stores.clicks.touches(&Token::generate(), T0).await.unwrap().is_empty());
+    assert_eq!(
+        codes(stores.clicks.touches(&TouchKey::Token(token.clone()), T0.plus(second * 60)).await.unwrap()),
+        ["9SN4C5", "8RM3B4"]
+    );
+    assert!(stores.clicks.touches(&TouchKey::Token(token.clone()), T0.plus(second * 81)).await.unwrap().is_empty());
+    assert!(stores.clicks.touches(&TouchKey::Token(Token::generate()), T0).await.unwrap().is_empty());
+    // Email invites are filed under the address's hash, apart from browser tokens.
+    let invited = TouchKey::Email(hash("friend-email"));
+    stores.clicks.record(&crate::fixtures::touch(invited.clone(), "8RM3B4", T0, window)).await.unwrap();
+    assert_eq!(codes(stores.clicks.touches(&invited, T0.plus(second)).await.unwrap()), ["8RM3B4"]);
+    assert_eq!(stores.clicks.touches(&TouchKey::Token(token.clone()), T0.plus(second * 25)).await.unwrap().len(), 3);
     let code = crate::fixtures::code("7QK2A9");
     let count = |since: Timestamp, now: Timestamp| {
         let clicks = stores.clicks.clone();
@@ -351,7 +360,10 @@ pub async fn clicks_are_newest_first_and_expire(stores: Stores) {
     let both = eventually(count(T0, T0.plus(second * 31)), |n| *n == 2).await;
     if both != 2 {
         // Diagnose an emulator anomaly seen once under load: is the click in the base table?
-        eprintln!("other token's clicks in the base table: {:?}", stores.clicks.touches(&other, T0).await);
+        eprintln!(
+            "other token's clicks in the base table: {:?}",
+            stores.clicks.touches(&TouchKey::Token(other.clone()), T0).await
+        );
     }
     assert_eq!(both, 2);
     assert_eq!(eventually(count(T0.plus(second), T0.plus(second * 31)), |n| *n == 1).await, 1);
@@ -408,6 +420,40 @@ pub async fn processed_webhook_ids_are_remembered(stores: Stores) {
     // A crashed holder's claim lapses with its lease.
     assert_eq!(stores.webhooks.begin("msg_2", T0.plus(Duration::from_secs(5)), lease).await.unwrap(), Begin::InFlight);
     assert_eq!(stores.webhooks.begin("msg_2", T0.plus(Duration::from_secs(31)), lease).await.unwrap(), Begin::Fresh);
+}
+
+/// Counters count to their limit and no further, even when incremented concurrently, and
+/// start again from zero once expired.
+pub async fn counters_stop_at_their_limit_and_expire(stores: Stores) {
+    let expires = T0.plus(Duration::from_secs(60));
+    let mut set = JoinSet::new();
+    for _ in 0..RACERS {
+        let counters = stores.counters.clone();
+        set.spawn(async move { counters.increment("invites#c_dan#1", Some(5), expires, T0).await });
+    }
+    let mut granted = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined.expect("task ran") {
+            Ok(n) => granted.push(n),
+            Err(rft_core::ports::CountError::LimitReached { limit }) => assert_eq!(limit, 5),
+            Err(other) => panic!("unexpected counter outcome: {other:?}"),
+        }
+    }
+    granted.sort_unstable();
+    assert_eq!(granted, [1, 2, 3, 4, 5], "exactly the limit is granted, each count once");
+    assert_eq!(stores.counters.count("invites#c_dan#1", T0).await.unwrap(), 5);
+    assert_eq!(stores.counters.count("invites#c_dan#1", expires).await.unwrap(), 0, "expired counters read zero");
+    let later = T0.plus(Duration::from_secs(61));
+    assert_eq!(
+        stores
+            .counters
+            .increment("invites#c_dan#1", Some(5), later.plus(Duration::from_secs(60)), later)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(stores.counters.increment("other", None, expires, T0).await.unwrap(), 1);
+    assert_eq!(stores.counters.count("never", T0).await.unwrap(), 0);
 }
 
 /// An unacknowledged job comes back after its visibility timeout; an acknowledged one never.

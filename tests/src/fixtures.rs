@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use rft_core::click::TouchKey;
 use rft_core::code::ReferrerProfile;
 use rft_core::jobs::SignupJob;
 use rft_core::ledger::TallyStep;
@@ -61,8 +62,13 @@ pub fn code_record(c: &str, owner: &str, at: Timestamp) -> CodeRecord {
 
 /// A click on `c` by `token` at `at`, alive for `window`.
 pub fn click(token: &Token, c: &str, at: Timestamp, window: Duration) -> Click {
+    touch(TouchKey::Token(token.clone()), c, at, window)
+}
+
+/// A touch on `c` filed under `key` at `at`, alive for `window`.
+pub fn touch(key: TouchKey, c: &str, at: Timestamp, window: Duration) -> Click {
     Click {
-        token: token.clone(),
+        key,
         at,
         code: code(c),
         ip_hash: None,
@@ -90,6 +96,7 @@ pub fn referral(friend: &str, referrer: &str, c: &str, at: Timestamp) -> Referra
         created_at: at,
         updated_at: at,
         expires_at: at.plus(Duration::from_secs(30 * 86_400)),
+        hold_notified_at: None,
         version: 1,
     }
 }

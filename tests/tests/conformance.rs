@@ -32,6 +32,7 @@ store_properties!(
     clicks_are_newest_first_and_expire,
     the_audit_is_append_only,
     processed_webhook_ids_are_remembered,
+    counters_stop_at_their_limit_and_expire,
 );
 
 macro_rules! queue_properties {

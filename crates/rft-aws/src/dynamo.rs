@@ -13,12 +13,12 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, Put, Select, TransactWriteItem, Update};
 
 use rft_core::ports::{
-    AppendError, AuditStore, Begin, ClaimError, ClickStore, CodeStore, CommitError, LedgerStore, Opened, ReferralStore,
-    StoreError, StoredResponse, WEBHOOK_MEMORY, WebhookLog, WriteError,
+    AppendError, AuditStore, Begin, ClaimError, ClickStore, CodeStore, CommitError, CountError, Counters, LedgerStore,
+    Opened, ReferralStore, StoreError, StoredResponse, WEBHOOK_MEMORY, WebhookLog, WriteError,
 };
 use rft_core::{
     AuditEvent, Click, Code, CodeRecord, CodeStatus, CustomerId, IdentityKey, LedgerRow, Referral, ReferralId,
-    ReviewQueue, RewardCommit, Timestamp, Token,
+    ReviewQueue, RewardCommit, Timestamp, click::TouchKey,
 };
 
 use crate::item::{Item, doc, from_doc, get_n, get_s, item, n, s};
@@ -109,7 +109,7 @@ fn guard_key(customer: &CustomerId) -> String {
 
 fn click_item(c: &Click) -> Item {
     item([
-        ("attribution_id", s(c.token.as_str())),
+        ("attribution_id", s(c.key.attribution_id())),
         ("click_ts", n(c.at.as_millis())),
         ("code", s(c.code.as_str())),
         ("expires_at", n(c.expires_at.as_secs() + 1)),
@@ -360,19 +360,20 @@ impl ClickStore for DynamoStore {
         Ok(())
     }
 
-    async fn touches(&self, token: &Token, now: Timestamp) -> Result<Vec<Click>, StoreError> {
+    async fn touches(&self, key: &TouchKey, now: Timestamp) -> Result<Vec<Click>, StoreError> {
+        let id = key.attribution_id();
         let q = self
             .client
             .query()
             .table_name(&self.tables.clicks)
             .key_condition_expression("attribution_id = :t")
             .filter_expression("expires_at_ms > :now")
-            .expression_attribute_values(":t", s(token.as_str()))
+            .expression_attribute_values(":t", s(id.as_str()))
             .expression_attribute_values(":now", n(now.as_millis()))
             .scan_index_forward(false)
             .consistent_read(true);
         let items = self.query_all("read a token's clicks", q).await?;
-        items.iter().map(|it| from_doc(it, token.as_str())).collect()
+        items.iter().map(|it| from_doc(it, &id)).collect()
     }
 
     async fn count_for_code(&self, code: &Code, since: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
@@ -772,5 +773,90 @@ impl WebhookLog for DynamoStore {
             }
             Err(e) => Err(StoreError::unavailable("release a webhook id", e)),
         }
+    }
+}
+
+// ---- counters -------------------------------------------------------------------------------
+
+/// Counters live in `rft-clicks` (a TTL'd table) under `counter#<key>`, sort key 0.
+fn counter_key(key: &str) -> Item {
+    item([("attribution_id", s(format!("counter#{key}"))), ("click_ts", n(0))])
+}
+
+#[async_trait]
+impl Counters for DynamoStore {
+    async fn increment(
+        &self,
+        key: &str,
+        limit: Option<u32>,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<u32, CountError> {
+        // Two conditional writes cover every case without a read: add one to a live counter
+        // under its limit, or start a fresh one where there is none (or it expired). A race
+        // between them just goes round again.
+        for _ in 0..4 {
+            let mut bump = self
+                .client
+                .update_item()
+                .table_name(&self.tables.clicks)
+                .set_key(Some(counter_key(key)))
+                .update_expression("SET #count = #count + :one")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":now", n(now.as_millis()))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew);
+            bump = match limit {
+                Some(l) => bump
+                    .condition_expression("attribute_exists(#count) AND expires_at_ms > :now AND #count < :limit")
+                    .expression_attribute_values(":limit", n(l)),
+                None => bump.condition_expression("attribute_exists(#count) AND expires_at_ms > :now"),
+            };
+            match bump.send().await {
+                Ok(out) => {
+                    let count = out.attributes.as_ref().and_then(|a| get_n(a, "count")).unwrap_or(1);
+                    return Ok(u32::try_from(count).unwrap_or(u32::MAX));
+                }
+                Err(SdkError::ServiceError(e))
+                    if matches!(
+                        e.err(),
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_)
+                    ) => {}
+                Err(e) => return Err(StoreError::unavailable("increment a counter", e).into()),
+            }
+            let mut fresh = counter_key(key);
+            fresh.insert("count".into(), n(1));
+            fresh.insert("expires_at".into(), n(expires_at.as_secs() + 1));
+            fresh.insert("expires_at_ms".into(), n(expires_at.as_millis()));
+            let start = self
+                .client
+                .put_item()
+                .table_name(&self.tables.clicks)
+                .set_item(Some(fresh))
+                .condition_expression("attribute_not_exists(#count) OR expires_at_ms <= :now")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_values(":now", n(now.as_millis()))
+                .send()
+                .await;
+            match start {
+                Ok(_) => return Ok(1),
+                Err(e) if is_condition_failure(&e) => {
+                    // Live and present: the bump failed on the limit, unless it raced a restart.
+                    if let Some(l) = limit
+                        && Counters::count(self, key, now).await? >= l
+                    {
+                        return Err(CountError::LimitReached { limit: l });
+                    }
+                }
+                Err(e) => return Err(StoreError::unavailable("start a counter", e).into()),
+            }
+        }
+        Err(StoreError::unavailable("increment a counter", "too much contention on one counter").into())
+    }
+
+    async fn count(&self, key: &str, now: Timestamp) -> Result<u32, StoreError> {
+        let found = self.get_item("read a counter", &self.tables.clicks, counter_key(key)).await?;
+        let live = found.filter(|it| get_n(it, "expires_at_ms").is_some_and(|exp| exp > now.as_millis()));
+        Ok(live.and_then(|it| get_n(&it, "count")).and_then(|c| u32::try_from(c).ok()).unwrap_or(0))
     }
 }

@@ -7,17 +7,39 @@ use crate::identity::IdentityHash;
 use crate::ids::Token;
 use crate::time::Timestamp;
 
+/// What a stored touch is filed under: the browser's attribution token (a click), or the
+/// hashed identity form of an email a referrer invited (the email bridge).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TouchKey {
+    /// Clicks by one browser.
+    Token(Token),
+    /// Email invites to one address.
+    Email(IdentityHash),
+}
+
+impl TouchKey {
+    /// The `rft-clicks` partition key: the token itself, or `email#<hash>`.
+    pub fn attribution_id(&self) -> String {
+        match self {
+            TouchKey::Token(t) => t.as_str().to_owned(),
+            TouchKey::Email(h) => format!("email#{}", h.as_str()),
+        }
+    }
+}
+
 /// Longest user agent kept on a click.
 pub const MAX_USER_AGENT_CHARS: usize = 512;
 
 /// Longest channel name kept (`?ch=whatsapp`).
 pub const MAX_CHANNEL_CHARS: usize = 32;
 
-/// One logged click on a referral link. Lives for the code's window, then is invisible.
+/// One logged touch: a click on a referral link, or an email invite. Lives for the code's
+/// window, then is invisible.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Click {
-    /// The visitor's attribution token (the `rft` cookie).
-    pub token: Token,
+    /// The visitor's token (the `rft` cookie), or the invited email's hash.
+    pub key: TouchKey,
     /// When the click happened.
     pub at: Timestamp,
     /// The code clicked.

@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditEvent;
-use crate::click::Click;
+use crate::click::{Click, TouchKey};
 use crate::code::{Code, CodeRecord};
 use crate::identity::IdentityKey;
-use crate::ids::{CustomerId, ReferralId, Token};
+use crate::ids::{CustomerId, ReferralId};
 use crate::jobs::{Delivery, Job};
 use crate::ledger::{LedgerRow, RewardCommit, Side};
 use crate::money::Reward;
@@ -89,10 +89,10 @@ pub trait CodeStore: Send + Sync {
 /// The click log (`rft-clicks`): one write per click, read at sign-up.
 #[async_trait]
 pub trait ClickStore: Send + Sync {
-    /// Logs a click.
+    /// Logs a click (or an email invite).
     async fn record(&self, click: &Click) -> Result<(), StoreError>;
-    /// The token's unexpired clicks, newest first.
-    async fn touches(&self, token: &Token, now: Timestamp) -> Result<Vec<Click>, StoreError>;
+    /// The unexpired touches filed under `key`, newest first.
+    async fn touches(&self, key: &TouchKey, now: Timestamp) -> Result<Vec<Click>, StoreError>;
     /// How many unexpired clicks a code received at or after `since` (velocity).
     async fn count_for_code(&self, code: &Code, since: Timestamp, now: Timestamp) -> Result<u64, StoreError>;
 }
@@ -189,6 +189,36 @@ pub trait AuditStore: Send + Sync {
     async fn append(&self, event: &AuditEvent) -> Result<(), AppendError>;
     /// Events about a subject, oldest first.
     async fn events_for(&self, subject: &str) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+/// Why a counter was not incremented.
+#[derive(Debug, thiserror::Error)]
+pub enum CountError {
+    /// The counter is at its limit.
+    #[error("the limit of {limit} is reached")]
+    LimitReached {
+        /// The limit.
+        limit: u32,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Named counters that expire: daily quotas and velocity buckets.
+#[async_trait]
+pub trait Counters: Send + Sync {
+    /// Adds one to `key` unless it already reached `limit`, and returns the new count. A counter
+    /// past `expires_at` counts as zero (and restarts with this expiry).
+    async fn increment(
+        &self,
+        key: &str,
+        limit: Option<u32>,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<u32, CountError>;
+    /// The counter's value at `now` (zero if absent or expired).
+    async fn count(&self, key: &str, now: Timestamp) -> Result<u32, StoreError>;
 }
 
 /// The response given to a signed request, kept so a replay gets the same answer.
@@ -407,13 +437,15 @@ pub struct Stores {
     pub audit: Arc<dyn AuditStore>,
     /// Processed webhook ids.
     pub webhooks: Arc<dyn WebhookLog>,
+    /// Quotas and velocity counters.
+    pub counters: Arc<dyn Counters>,
 }
 
 impl Stores {
     /// All six ports from one backend that implements them all.
     pub fn from_backend<S>(backend: Arc<S>) -> Self
     where
-        S: CodeStore + ClickStore + ReferralStore + LedgerStore + AuditStore + WebhookLog + 'static,
+        S: CodeStore + ClickStore + ReferralStore + LedgerStore + AuditStore + WebhookLog + Counters + 'static,
     {
         Stores {
             codes: backend.clone(),
@@ -421,7 +453,127 @@ impl Stores {
             referrals: backend.clone(),
             ledger: backend.clone(),
             audit: backend.clone(),
-            webhooks: backend,
+            webhooks: backend.clone(),
+            counters: backend,
         }
     }
+}
+
+/// A request for a customer's link (`POST /api/links`), identity already hashed by the edge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MintRequest {
+    /// The referrer.
+    pub customer_id: CustomerId,
+    /// For notes.
+    pub first_name: Option<String>,
+    /// For notes.
+    pub email: Option<crate::email::Email>,
+    /// The referrer's hashed identity, kept for the screen.
+    pub identity: crate::identity::HashedIdentity,
+}
+
+/// A customer's link.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Minted {
+    /// The code and its pinned terms.
+    pub record: CodeRecord,
+    /// Whether it was minted now (201) or already existed (200).
+    pub created: bool,
+}
+
+/// A referrer inviting a friend by email (`POST /api/invites`), the friend's email already
+/// hashed by the edge for the touch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteRequest {
+    /// The referrer.
+    pub customer_id: CustomerId,
+    /// Where the invite goes.
+    pub friend_email: crate::email::Email,
+    /// The hash of the friend's email identity: the touch is filed under it.
+    pub friend_email_hash: crate::identity::IdentityHash,
+    /// The friend's name, for the greeting.
+    pub friend_name: Option<String>,
+}
+
+/// Why minting, retiring or inviting failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MintError {
+    /// The referrer has no active code to invite with.
+    #[error("the customer has no active code")]
+    NoActiveCode,
+    /// The referrer sent the day's invites already.
+    #[error("at most {limit} invites a day")]
+    InviteLimit {
+        /// The daily limit.
+        limit: u32,
+    },
+    /// No free code was found (practically impossible: 887 million codes).
+    #[error("no free code found after several draws")]
+    Exhausted,
+    /// A store, the queue, the mailer or the minter itself failed.
+    #[error("the minter failed while trying to {op}")]
+    Unavailable {
+        /// What was being attempted.
+        op: &'static str,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl From<StoreError> for MintError {
+    fn from(e: StoreError) -> Self {
+        MintError::Unavailable { op: "use the store", source: Box::new(e) }
+    }
+}
+
+/// Minting, retiring and email invites: `rft-minter` (a Lambda invoke from the edge in AWS, a
+/// function call locally).
+#[async_trait]
+pub trait Minter: Send + Sync {
+    /// Returns the customer's active code, minting one if there is none.
+    async fn mint(&self, request: &MintRequest) -> Result<Minted, MintError>;
+    /// Retires a code; `None` if there is no such code.
+    async fn retire(&self, code: &Code) -> Result<Option<CodeRecord>, MintError>;
+    /// Sends a referrer's invite to a friend and records the email touch.
+    async fn invite(&self, request: &InviteRequest) -> Result<(), MintError>;
+}
+
+/// A case for the screen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreenCase {
+    /// Sign-up or conversion.
+    pub stage: crate::screen::Stage,
+    /// The referred customer.
+    pub friend_id: CustomerId,
+    /// The referrer.
+    pub referrer_id: CustomerId,
+    /// The code credited.
+    pub code: Code,
+    /// The friend's hashed identity.
+    pub friend: crate::identity::HashedIdentity,
+    /// The referrer's hashed identity.
+    pub referrer: crate::identity::HashedIdentity,
+    /// The friend's email domain.
+    pub email_domain: Option<String>,
+    /// How the referral was attributed.
+    pub method: crate::referral::Method,
+    /// When the credited touch happened.
+    pub touched_at: Timestamp,
+    /// When the event being screened happened.
+    pub at: Timestamp,
+}
+
+/// The screen could not run; the caller retries (and never pays meanwhile).
+#[derive(Debug, thiserror::Error)]
+#[error("the screen failed")]
+pub struct ScreenError(#[source] pub BoxError);
+
+/// The fraud screen: `rft-screen` (a Lambda invoke in AWS, a function call locally).
+#[async_trait]
+pub trait Screener: Send + Sync {
+    /// Gathers the facts and runs the rules.
+    async fn screen(&self, case: &ScreenCase) -> Result<crate::screen::Verdict, ScreenError>;
+    /// Emails the team about a held referral, with the two ops links.
+    async fn notify_hold(&self, referral: &Referral) -> Result<(), ScreenError>;
 }

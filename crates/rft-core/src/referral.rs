@@ -199,6 +199,9 @@ pub struct Referral {
     pub updated_at: Timestamp,
     /// After this a pending referral expires.
     pub expires_at: Timestamp,
+    /// When the team was emailed about the hold (so a retried job emails once).
+    #[serde(default)]
+    pub hold_notified_at: Option<Timestamp>,
     /// Optimistic-concurrency counter: every write requires the version it read.
     pub version: u64,
 }

@@ -12,12 +12,12 @@ use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefi
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use rft_core::ports::{
-    AppendError, AuditStore, Begin, ClaimError, ClickStore, CodeStore, CommitError, LedgerStore, Opened, ReferralStore,
-    StoreError, StoredResponse, WEBHOOK_MEMORY, WebhookLog, WriteError,
+    AppendError, AuditStore, Begin, ClaimError, ClickStore, CodeStore, CommitError, CountError, Counters, LedgerStore,
+    Opened, ReferralStore, StoreError, StoredResponse, WEBHOOK_MEMORY, WebhookLog, WriteError,
 };
 use rft_core::{
     AuditEvent, Click, Code, CodeRecord, CodeStatus, CustomerId, IdentityKey, LedgerRow, Referral, ReferralId,
-    ReviewQueue, RewardCommit, Timestamp, Token,
+    ReviewQueue, RewardCommit, Timestamp, click::TouchKey,
 };
 
 type Bytes = &'static [u8];
@@ -35,6 +35,7 @@ pub(crate) const TALLY: TableDefinition<&str, u32> = TableDefinition::new("refer
 pub(crate) const AUDIT: TableDefinition<(&str, i64), Bytes> = TableDefinition::new("audit");
 pub(crate) const AUDIT_BY_SUBJECT: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("audit_by_subject");
 pub(crate) const WEBHOOKS: TableDefinition<&str, Bytes> = TableDefinition::new("webhooks");
+pub(crate) const COUNTERS: TableDefinition<&str, (u32, i64)> = TableDefinition::new("counters");
 
 /// The embedded store. Cheap to clone; clones share the database.
 #[derive(Clone)]
@@ -90,6 +91,7 @@ impl LocalStore {
         txn.open_table(AUDIT)?;
         txn.open_table(AUDIT_BY_SUBJECT)?;
         txn.open_table(WEBHOOKS)?;
+        txn.open_table(COUNTERS)?;
         crate::queue::create_tables(&txn)?;
         txn.commit()?;
         Ok(LocalStore { db: Arc::new(db) })
@@ -298,14 +300,14 @@ impl ClickStore for LocalStore {
         .await
     }
 
-    async fn touches(&self, token: &Token, now: Timestamp) -> Result<Vec<Click>, StoreError> {
-        let token = token.clone();
+    async fn touches(&self, key: &TouchKey, now: Timestamp) -> Result<Vec<Click>, StoreError> {
+        let id = key.attribution_id();
         self.read("read a token's clicks", move |txn| {
             let clicks = txn.open_table(CLICKS)?;
             let mut out = Vec::new();
-            for entry in clicks.range((token.as_str(), i64::MIN)..=(token.as_str(), i64::MAX))?.rev() {
+            for entry in clicks.range((id.as_str(), i64::MIN)..=(id.as_str(), i64::MAX))?.rev() {
                 let (_, v) = entry?;
-                let click: Click = decode(token.as_str(), v.value())?;
+                let click: Click = decode(&id, v.value())?;
                 if click.expires_at > now {
                     out.push(click);
                 }
@@ -336,9 +338,10 @@ impl ClickStore for LocalStore {
 
 /// Writes one click and its index entry; shared with the batching click writer.
 pub(crate) fn insert_click(txn: &WriteTransaction, click: &Click) -> Result<(), redb::Error> {
-    txn.open_table(CLICKS)?.insert((click.token.as_str(), click.at.as_millis()), encode(click).as_slice())?;
+    let id = click.key.attribution_id();
+    txn.open_table(CLICKS)?.insert((id.as_str(), click.at.as_millis()), encode(click).as_slice())?;
     txn.open_table(CLICKS_BY_CODE)?
-        .insert((click.code.as_str(), click.at.as_millis(), click.token.as_str()), click.expires_at.as_millis())?;
+        .insert((click.code.as_str(), click.at.as_millis(), id.as_str()), click.expires_at.as_millis())?;
     Ok(())
 }
 
@@ -654,6 +657,55 @@ impl WebhookLog for LocalStore {
                 table.remove(id.as_str())?;
             }
             Ok(())
+        })
+        .await
+    }
+}
+
+// ---- counters -------------------------------------------------------------------------------
+
+#[async_trait]
+impl Counters for LocalStore {
+    async fn increment(
+        &self,
+        key: &str,
+        limit: Option<u32>,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<u32, CountError> {
+        let key = key.to_owned();
+        self.write("increment a counter", move |txn| {
+            let mut counters = txn.open_table(COUNTERS)?;
+            let current = counters
+                .get(key.as_str())?
+                .map(|v| v.value())
+                .filter(|(_, exp)| *exp > now.as_millis())
+                .map(|(n, _)| n);
+            if let (Some(n), Some(limit)) = (current, limit)
+                && n >= limit
+            {
+                return Ok(Err(CountError::LimitReached { limit }));
+            }
+            let (next, expiry) = match current {
+                Some(n) => (n + 1, counters.get(key.as_str())?.map(|v| v.value().1).unwrap_or(expires_at.as_millis())),
+                None => (1, expires_at.as_millis()),
+            };
+            counters.insert(key.as_str(), (next, expiry))?;
+            Ok(Ok(next))
+        })
+        .await?
+    }
+
+    async fn count(&self, key: &str, now: Timestamp) -> Result<u32, StoreError> {
+        let key = key.to_owned();
+        self.read("read a counter", move |txn| {
+            let counters = txn.open_table(COUNTERS)?;
+            let n = counters
+                .get(key.as_str())?
+                .map(|v| v.value())
+                .filter(|(_, exp)| *exp > now.as_millis())
+                .map(|(n, _)| n);
+            Ok(n.unwrap_or(0))
         })
         .await
     }

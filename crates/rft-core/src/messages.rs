@@ -1,0 +1,204 @@
+//! Words: the briefs the model gets, the checks its drafts must pass, the templates used when it
+//! is slow or wrong, and email-safe HTML. The model writes words only; links and amounts are
+//! put in by code (invariant 8).
+
+use crate::settings::Settings;
+
+/// The placeholder the model writes where the link goes.
+pub const LINK_PLACEHOLDER: &str = "{{link}}";
+
+/// Why a draft was not used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DraftRejected {
+    /// The placeholder is missing or repeated.
+    #[error("the draft must contain {LINK_PLACEHOLDER} exactly once, found {0}")]
+    Placeholder(usize),
+    /// The draft carries a URL or domain of its own.
+    #[error("the draft contains a URL of its own")]
+    ForeignUrl,
+    /// Too long once the real link is in.
+    #[error("the draft is {0} characters, over the limit")]
+    TooLong(usize),
+    /// Empty, or control characters.
+    #[error("the draft is empty or has control characters")]
+    Malformed,
+}
+
+/// Whether `text` contains something a reader would take for a link or a domain.
+fn has_url(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("://") || lower.contains("www.") || lower.contains("mailto:") {
+        return true;
+    }
+    // A word with a dot between letters and at least two letters after it: "freshbox.uk/x".
+    lower.split(|c: char| c.is_whitespace()).any(|word| {
+        let w = word.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        w.split_once('.').is_some_and(|(head, tail)| {
+            !head.is_empty()
+                && head.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
+                && tail.chars().take_while(|c| c.is_ascii_alphabetic()).count() >= 2
+        })
+    })
+}
+
+/// Checks a model draft and puts the real link in. The length limit applies to what the
+/// customer will actually send.
+pub fn accept_draft(draft: &str, link: &str, max_chars: usize) -> Result<String, DraftRejected> {
+    let draft = draft.trim().trim_matches(|c| c == '"' || c == '\u{201c}' || c == '\u{201d}').trim();
+    if draft.is_empty() || draft.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(DraftRejected::Malformed);
+    }
+    let placeholders = draft.matches(LINK_PLACEHOLDER).count();
+    if placeholders != 1 {
+        return Err(DraftRejected::Placeholder(placeholders));
+    }
+    if has_url(&draft.replace(LINK_PLACEHOLDER, " ")) {
+        return Err(DraftRejected::ForeignUrl);
+    }
+    let text = draft.replace(LINK_PLACEHOLDER, link);
+    let n = text.chars().count();
+    if n > max_chars {
+        return Err(DraftRejected::TooLong(n));
+    }
+    Ok(text)
+}
+
+/// The brief for an invite: the voice, the friend's reward, the placeholder.
+pub fn invite_brief(settings: &Settings) -> crate::ports::DraftRequest {
+    crate::ports::DraftRequest {
+        system: format!(
+            "You write short messages for {business}, in this voice: {voice}. \
+             You never invent offers, prices, codes or links.",
+            business = settings.business.name,
+            voice = settings.business.voice,
+        ),
+        prompt: format!(
+            "Write one short message (one or two sentences, under {max} characters) that a happy \
+             customer of {business} can send to a friend. It offers the friend this: {reward}. \
+             Write {placeholder} exactly once where the link goes, and no other link or web address. \
+             Reply with the message only.",
+            max = settings.messages.max_invite_chars.saturating_sub(60),
+            business = settings.business.name,
+            reward = settings.rewards.friend.description,
+            placeholder = LINK_PLACEHOLDER,
+        ),
+        max_tokens: 200,
+    }
+}
+
+/// The invite used when the model is slow or its draft fails a check.
+pub fn invite_template(settings: &Settings, link: &str) -> String {
+    format!(
+        "I've been using {business} and I think you'd like it too. Here's {reward}: {link}",
+        business = settings.business.name,
+        reward = settings.rewards.friend.description,
+    )
+}
+
+/// Escapes text for HTML.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// An email-safe HTML message: one centred 600px table, inline styles, text-only branding, a
+/// colour scheme that reads in light and dark clients, and an optional button.
+pub fn email_html(business: &str, heading: &str, paragraphs: &[String], button: Option<(&str, &str)>) -> String {
+    let body: String = paragraphs
+        .iter()
+        .map(|p| {
+            format!(
+                "<p style=\"margin:0 0 16px 0;font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:24px;color:#1f2937;\">{}</p>",
+                escape_html(p)
+            )
+        })
+        .collect();
+    let button = button
+        .map(|(label, url)| {
+            format!(
+                "<table role=\"presentation\" cellspacing=\"0\" cellpadding=\"0\" border=\"0\"><tr>\
+                 <td bgcolor=\"#166534\" style=\"border-radius:6px;\">\
+                 <a href=\"{url}\" style=\"display:inline-block;padding:12px 24px;font-family:Arial,Helvetica,sans-serif;\
+                 font-size:16px;font-weight:bold;color:#ffffff;text-decoration:none;border-radius:6px;\">{label}</a>\
+                 </td></tr></table>",
+                url = escape_html(url),
+                label = escape_html(label)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <meta name=\"color-scheme\" content=\"light dark\"><meta name=\"supported-color-schemes\" content=\"light dark\">\
+         <title>{title}</title></head>\
+         <body style=\"margin:0;padding:0;background-color:#f3f4f6;\">\
+         <table role=\"presentation\" width=\"100%\" cellspacing=\"0\" cellpadding=\"0\" border=\"0\" bgcolor=\"#f3f4f6\"><tr><td align=\"center\" style=\"padding:24px 12px;\">\
+         <table role=\"presentation\" width=\"600\" cellspacing=\"0\" cellpadding=\"0\" border=\"0\" style=\"max-width:600px;width:100%;\">\
+         <tr><td bgcolor=\"#14532d\" style=\"padding:20px 24px;font-family:Arial,Helvetica,sans-serif;font-size:22px;font-weight:bold;color:#ffffff;\">{brand}</td></tr>\
+         <tr><td bgcolor=\"#ffffff\" style=\"padding:28px 24px;\">\
+         <h1 style=\"margin:0 0 16px 0;font-family:Arial,Helvetica,sans-serif;font-size:22px;line-height:28px;color:#111827;\">{heading}</h1>\
+         {body}{button}</td></tr>\
+         <tr><td bgcolor=\"#14532d\" style=\"padding:16px 24px;font-family:Arial,Helvetica,sans-serif;font-size:12px;line-height:18px;color:#d1fae5;\">{brand} referrals</td></tr>\
+         </table></td></tr></table></body></html>",
+        title = escape_html(heading),
+        brand = escape_html(business),
+        heading = escape_html(heading),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINK: &str = "https://refer.freshbox.uk/r/7QK2A9";
+
+    #[test]
+    fn a_good_draft_gets_the_real_link() {
+        let text =
+            accept_draft("\"FreshBox saved my weeknights. £10 off your first box: {{link}}\"", LINK, 320).unwrap();
+        assert_eq!(text, format!("FreshBox saved my weeknights. £10 off your first box: {LINK}"));
+    }
+
+    #[test]
+    fn bad_drafts_are_refused() {
+        assert_eq!(accept_draft("No link here", LINK, 320), Err(DraftRejected::Placeholder(0)));
+        assert_eq!(accept_draft("{{link}} and {{link}}", LINK, 320), Err(DraftRejected::Placeholder(2)));
+        for foreign in [
+            "Go to https://evil.example {{link}}",
+            "See www.freshbox.uk or {{link}}",
+            "Visit freshbox.uk/deal {{link}}",
+            "Mail me at dan@freshbox.co.uk {{link}}",
+        ] {
+            assert_eq!(accept_draft(foreign, LINK, 320), Err(DraftRejected::ForeignUrl), "{foreign}");
+        }
+        let long = format!("{} {{{{link}}}}", "word ".repeat(80));
+        assert!(matches!(accept_draft(&long, LINK, 320), Err(DraftRejected::TooLong(_))));
+        assert_eq!(accept_draft("  ", LINK, 320), Err(DraftRejected::Malformed));
+        assert_eq!(accept_draft("a\u{7}b {{link}}", LINK, 320), Err(DraftRejected::Malformed));
+    }
+
+    #[test]
+    fn prose_with_full_stops_is_not_a_url() {
+        assert!(accept_draft("It's great. Honestly. Try it: {{link}}", LINK, 320).is_ok());
+        assert!(accept_draft("Saved me £10.50 a week! {{link}}", LINK, 320).is_ok());
+    }
+
+    #[test]
+    fn html_escapes_everything_it_is_given() {
+        let html =
+            email_html("Fresh<Box>", "Hi \"you\"", &["<script>x</script>".into()], Some(("Go", "https://x/?a=1&b=2")));
+        assert!(html.contains("Fresh&lt;Box&gt;"));
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("a=1&amp;b=2"));
+    }
+}

@@ -1,0 +1,332 @@
+//! Attribution (`rft-attributor`): a sign-up is credited to the newest touch inside its window
+//! whose code is still live (last touch), and opens a referral keyed on the person's identity.
+//! Attribution decides who would be credited; it never pays.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::audit::{AuditEvent, AuditKind};
+use crate::click::TouchKey;
+use crate::code::{Code, CodeRecord};
+use crate::identity::IdentityKey;
+use crate::ids::ReferralId;
+use crate::jobs::SignupJob;
+use crate::ports::Counters;
+use crate::ports::{
+    AuditStore, ClickStore, CodeStore, Opened, ReferralStore, ScreenCase, ScreenError, Screener, StoreError,
+};
+use crate::referral::{FriendProfile, Method, Outcome, Referral, ReferralState};
+use crate::screen::Stage;
+use crate::service::velocity::{self, DAY, HOUR, SIGNUPS_PER_CODE, SIGNUPS_PER_IP};
+use crate::time::{Clock, Timestamp};
+
+/// Clicks a few seconds after the sign-up still count (clocks differ between systems).
+const CLOCK_SKEW: Duration = Duration::from_secs(5);
+
+/// A touch that could be credited.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Touch {
+    /// The code touched.
+    pub code: Code,
+    /// When.
+    pub at: Timestamp,
+    /// How.
+    pub method: Method,
+}
+
+/// Why a sign-up credited nobody.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unattributed {
+    /// No click, invite or typed code inside the window.
+    NoTouch,
+    /// Touches exist, but every code touched is retired or unknown.
+    RetiredCode,
+    /// Touches exist, but none inside its code's window.
+    OutsideWindow,
+}
+
+/// What a sign-up did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignupOutcome {
+    /// A new referral (pending, held or blocked).
+    Opened(Box<Referral>),
+    /// The person was already referred: this sign-up joined their referral.
+    Joined(Box<Referral>),
+    /// Nobody is credited.
+    Unattributed(Unattributed),
+}
+
+/// Why a sign-up must be retried.
+#[derive(Debug, thiserror::Error)]
+pub enum AttributeError {
+    /// A store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The screen failed.
+    #[error(transparent)]
+    Screen(#[from] ScreenError),
+}
+
+/// The attributor.
+pub struct Attributor {
+    codes: Arc<dyn CodeStore>,
+    clicks: Arc<dyn ClickStore>,
+    referrals: Arc<dyn ReferralStore>,
+    audit: Arc<dyn AuditStore>,
+    counters: Arc<dyn Counters>,
+    screener: Arc<dyn Screener>,
+    clock: Arc<dyn Clock>,
+}
+
+/// Picks the credited touch: the newest whose code is live and inside that code's window at
+/// `at`. Pure, so the rule is tested without storage.
+pub fn last_touch(
+    mut touches: Vec<Touch>,
+    codes: &HashMap<Code, CodeRecord>,
+    at: Timestamp,
+) -> Result<(Touch, CodeRecord), Unattributed> {
+    touches.retain(|t| t.at <= at.plus(CLOCK_SKEW));
+    if touches.is_empty() {
+        return Err(Unattributed::NoTouch);
+    }
+    touches.sort_by(|a, b| b.at.cmp(&a.at));
+    let mut saw_live_code = false;
+    for touch in touches {
+        let Some(record) = codes.get(&touch.code).filter(|r| r.is_active()) else { continue };
+        saw_live_code = true;
+        if touch.at.plus(record.terms.window()) > at {
+            return Ok((touch, record.clone()));
+        }
+    }
+    Err(if saw_live_code { Unattributed::OutsideWindow } else { Unattributed::RetiredCode })
+}
+
+impl Attributor {
+    /// An attributor over its ports.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        codes: Arc<dyn CodeStore>,
+        clicks: Arc<dyn ClickStore>,
+        referrals: Arc<dyn ReferralStore>,
+        audit: Arc<dyn AuditStore>,
+        counters: Arc<dyn Counters>,
+        screener: Arc<dyn Screener>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Attributor { codes, clicks, referrals, audit, counters, screener, clock }
+    }
+
+    /// Every touch this person has: clicks under their token, invites to their email, a code
+    /// they typed.
+    async fn touches(&self, job: &SignupJob, at: Timestamp) -> Result<Vec<Touch>, StoreError> {
+        let mut touches = Vec::new();
+        if let Some(token) = &job.attribution_token {
+            let clicks = self.clicks.touches(&TouchKey::Token(token.clone()), at).await?;
+            touches.extend(clicks.into_iter().map(|c| Touch { code: c.code, at: c.at, method: Method::Token }));
+        }
+        if let Some(email) = &job.identity.email {
+            let invites = self.clicks.touches(&TouchKey::Email(email.clone()), at).await?;
+            touches.extend(invites.into_iter().map(|c| Touch { code: c.code, at: c.at, method: Method::Email }));
+        }
+        if let Some(code) = &job.code {
+            touches.push(Touch { code: code.clone(), at, method: Method::Code });
+        }
+        Ok(touches)
+    }
+
+    /// Handles one sign-up. Safe to repeat: a customer already referred is not processed again.
+    pub async fn signup(&self, job: &SignupJob) -> Result<SignupOutcome, AttributeError> {
+        let now = self.clock.now();
+        let at = job.occurred_at.min(now);
+        if let Some(existing) = self.referrals.find(&IdentityKey::Customer(job.customer_id.clone())).await? {
+            let existing = self.finish_hold(existing).await?;
+            return Ok(SignupOutcome::Joined(Box::new(existing)));
+        }
+        let touches = self.touches(job, at).await?;
+        let mut codes = HashMap::new();
+        for t in &touches {
+            if !codes.contains_key(&t.code)
+                && let Some(record) = self.codes.get(&t.code).await?
+            {
+                codes.insert(t.code.clone(), record);
+            }
+        }
+        let (touch, code) = match last_touch(touches.clone(), &codes, at) {
+            Ok(pick) => pick,
+            Err(reason) => {
+                let facts = json!({ "reason": reason, "touches": touches.len(), "webhook_id": job.webhook_id });
+                self.append(AuditEvent::new(AuditKind::Unattributed, job.customer_id.as_str(), now, facts)).await;
+                return Ok(SignupOutcome::Unattributed(reason));
+            }
+        };
+        velocity::record(self.counters.as_ref(), SIGNUPS_PER_CODE, code.code.as_str(), HOUR, at).await?;
+        if let Some(ip) = &job.identity.ip {
+            velocity::record(self.counters.as_ref(), SIGNUPS_PER_IP, ip.as_str(), DAY, at).await?;
+        }
+        let case = ScreenCase {
+            stage: Stage::Signup,
+            friend_id: job.customer_id.clone(),
+            referrer_id: code.referrer_id.clone(),
+            code: code.code.clone(),
+            friend: job.identity.clone(),
+            referrer: code.referrer.identity.clone(),
+            email_domain: Some(job.email.domain().to_owned()),
+            method: touch.method,
+            touched_at: touch.at,
+            at,
+        };
+        let verdict = self.screener.screen(&case).await?;
+        let state = match verdict.outcome {
+            Outcome::Pass => ReferralState::Pending,
+            Outcome::Hold => ReferralState::Held,
+            Outcome::Block => ReferralState::Blocked,
+        };
+        let referral = Referral {
+            referral_id: ReferralId::generate(),
+            referred_id: job.customer_id.clone(),
+            referrer_id: code.referrer_id.clone(),
+            code: code.code.clone(),
+            state,
+            method: touch.method,
+            terms: code.terms.clone(),
+            evidence: verdict.evidence.clone(),
+            flags: Vec::new(),
+            friend: FriendProfile {
+                first_name: job.first_name.clone(),
+                email: Some(job.email.clone()),
+                identity: job.identity.clone(),
+            },
+            touched_at: touch.at,
+            conversion: None,
+            created_at: now,
+            updated_at: now,
+            expires_at: at.plus(code.terms.window()),
+            hold_notified_at: None,
+            version: 1,
+        };
+        let kind = match state {
+            ReferralState::Held => AuditKind::Held,
+            ReferralState::Blocked => AuditKind::Blocked,
+            _ => AuditKind::Attributed,
+        };
+        let facts = json!({
+            "customer_id": job.customer_id,
+            "referrer_id": referral.referrer_id,
+            "code": referral.code,
+            "method": referral.method,
+            "touched_at": referral.touched_at,
+            "signed_up_at": at,
+            "verdict": verdict,
+            "identity": job.identity,
+            "webhook_id": job.webhook_id,
+        });
+        let audit = AuditEvent::new(kind, referral.referral_id.as_str(), now, facts);
+        let claims = IdentityKey::all_for(&job.customer_id, &job.identity);
+        match self.referrals.open(&referral, &claims, &audit).await? {
+            Opened::Created => {
+                let referral = self.finish_hold(referral).await?;
+                Ok(SignupOutcome::Opened(Box::new(referral)))
+            }
+            Opened::Existing(existing) => {
+                let facts = json!({ "customer_id": job.customer_id, "collapsed_into": existing.referral_id, "webhook_id": job.webhook_id });
+                self.append(AuditEvent::new(AuditKind::Attributed, existing.referral_id.as_str(), now, facts)).await;
+                Ok(SignupOutcome::Joined(existing))
+            }
+        }
+    }
+
+    /// Emails the team about a held referral once; the mark makes a retried job skip it.
+    async fn finish_hold(&self, referral: Referral) -> Result<Referral, AttributeError> {
+        if referral.state != ReferralState::Held || referral.hold_notified_at.is_some() {
+            return Ok(referral);
+        }
+        self.screener.notify_hold(&referral).await?;
+        let mut marked = referral.clone();
+        marked.hold_notified_at = Some(self.clock.now());
+        marked.version += 1;
+        match self.referrals.save(&marked, referral.version, None).await {
+            Ok(()) => Ok(marked),
+            // Someone moved it meanwhile (a decision): the email went, the newer state stands.
+            Err(crate::ports::WriteError::Conflict) => Ok(referral),
+            Err(crate::ports::WriteError::Store(e)) => Err(e.into()),
+        }
+    }
+
+    async fn append(&self, event: AuditEvent) {
+        if let Err(e) = self.audit.append(&event).await {
+            tracing::error!(error = %e, kind = ?event.kind, subject = %event.subject, "audit row failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::code::{CodeStatus, ReferrerProfile};
+    use crate::ids::CustomerId;
+    use crate::money::{Currency, Reward, RewardKind, Terms};
+
+    fn record(code: &str, window_secs: u64, status: CodeStatus) -> (Code, CodeRecord) {
+        let reward = Reward {
+            kind: RewardKind::Credit,
+            amount_minor: 1,
+            currency: Currency::parse("GBP").unwrap(),
+            description: "x".into(),
+        };
+        let c = Code::parse(code).unwrap();
+        (
+            c.clone(),
+            CodeRecord {
+                code: c,
+                referrer_id: CustomerId::parse("c").unwrap(),
+                status,
+                terms: Terms { referrer_reward: reward.clone(), friend_reward: reward, window_secs, tiers: vec![] },
+                referrer: ReferrerProfile::default(),
+                invite: String::new(),
+                created_at: Timestamp::EPOCH,
+                retired_at: None,
+            },
+        )
+    }
+
+    fn touch(code: &str, secs: i64, method: Method) -> Touch {
+        Touch { code: Code::parse(code).unwrap(), at: Timestamp::from_secs(secs), method }
+    }
+
+    #[test]
+    fn the_newest_live_touch_inside_its_window_wins() {
+        let codes: HashMap<_, _> = [
+            record("DANDAN", 100, CodeStatus::Active),
+            record("SAMSAM", 100, CodeStatus::Active),
+            record("RETRED", 100, CodeStatus::Retired),
+        ]
+        .into();
+        let at = Timestamp::from_secs(150);
+        let pick = |ts: Vec<Touch>| last_touch(ts, &codes, at).map(|(t, _)| t.code.to_string());
+        assert_eq!(
+            pick(vec![touch("DANDAN", 60, Method::Token), touch("SAMSAM", 120, Method::Token)]),
+            Ok("SAMSAM".into())
+        );
+        assert_eq!(
+            pick(vec![touch("DANDAN", 60, Method::Token), touch("RETRED", 120, Method::Token)]),
+            Ok("DANDAN".into())
+        );
+        assert_eq!(pick(vec![touch("RETRED", 120, Method::Token)]), Err(Unattributed::RetiredCode));
+        assert_eq!(pick(vec![touch("DANDAN", 40, Method::Token)]), Err(Unattributed::OutsideWindow));
+        assert_eq!(pick(vec![]), Err(Unattributed::NoTouch));
+        assert_eq!(
+            pick(vec![touch("DANDAN", 200, Method::Token)]),
+            Err(Unattributed::NoTouch),
+            "a click after the sign-up does not count"
+        );
+        assert_eq!(
+            pick(vec![touch("DANDAN", 140, Method::Email), touch("SAMSAM", 150, Method::Code)]),
+            Ok("SAMSAM".into()),
+            "a code typed at sign-up is the newest touch"
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! The redirect (`GET /r/{code}`): the one hot path. It resolves the code (cached for up to a
+//! minute), logs at most one click (one storage write), and always sends the friend somewhere:
+//! the landing page for a live code, the fallback for anything else, even when storage fails.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::click::{Click, TouchKey, clip_user_agent, parse_channel};
+use crate::code::{Code, CodeRecord};
+use crate::identity::{Field, IdentityHasher};
+use crate::ids::Token;
+use crate::ports::{ClickStore, CodeStore};
+use crate::settings::Settings;
+use crate::time::Clock;
+
+/// How long a code lookup is trusted. Attribution re-reads the code, so a code retired within
+/// this minute still cannot earn.
+pub const CODE_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// Past this many cached codes the cache starts afresh (bounds memory under random-code scans).
+const CODE_CACHE_MAX: usize = 50_000;
+
+/// How long the friend waits for the click write before being redirected anyway.
+pub const CLICK_WRITE_BUDGET: Duration = Duration::from_secs(2);
+
+/// User-agent fragments of link-preview bots and crawlers: they get the redirect, not a click.
+const BOT_MARKERS: &[&str] = &[
+    "bot",
+    "crawler",
+    "spider",
+    "slurp",
+    "facebookexternalhit",
+    "facebot",
+    "whatsapp",
+    "telegram",
+    "slack",
+    "discord",
+    "linkedin",
+    "skypeuripreview",
+    "embedly",
+    "pinterest",
+    "redditbot",
+    "vkshare",
+    "bingpreview",
+    "google-inspectiontool",
+    "googleother",
+    "headlesschrome",
+    "preview",
+    "curl/",
+    "wget/",
+    "python-requests",
+];
+
+/// Whether a user agent is a bot or a link preview.
+pub fn is_bot(user_agent: &str) -> bool {
+    let ua = user_agent.to_ascii_lowercase();
+    // Browsers' own "previews" never say "bot"; iMessage previews identify as facebookexternalhit.
+    BOT_MARKERS.iter().any(|m| ua.contains(m))
+}
+
+/// One request for a link.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Visit<'a> {
+    /// The code as it appeared in the path.
+    pub code: &'a str,
+    /// `HEAD` requests log nothing.
+    pub head: bool,
+    /// The `rft` cookie, if the browser sent one.
+    pub cookie_token: Option<&'a str>,
+    /// The browser's user agent.
+    pub user_agent: Option<&'a str>,
+    /// The client's IP.
+    pub ip: Option<&'a str>,
+    /// `?ch=` on the link.
+    pub channel: Option<&'a str>,
+}
+
+/// Where to send the friend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redirect {
+    /// The `Location` header.
+    pub location: String,
+    /// The `Set-Cookie` header, for live codes.
+    pub set_cookie: Option<String>,
+}
+
+/// Counts for logs and metrics.
+#[derive(Debug, Default)]
+pub struct RedirectCounts {
+    /// Redirects to the landing page.
+    pub landed: AtomicU64,
+    /// Redirects to the fallback.
+    pub fallback: AtomicU64,
+    /// Clicks logged.
+    pub logged: AtomicU64,
+    /// Clicks that could not be logged (the friend was redirected anyway).
+    pub log_failed: AtomicU64,
+    /// Bot and preview requests (not logged).
+    pub bots: AtomicU64,
+}
+
+struct Cached {
+    record: Option<Arc<CodeRecord>>,
+    fetched: Instant,
+}
+
+/// The redirect service.
+pub struct Redirector {
+    codes: Arc<dyn CodeStore>,
+    clicks: Arc<dyn ClickStore>,
+    settings: Arc<Settings>,
+    hasher: IdentityHasher,
+    clock: Arc<dyn Clock>,
+    cache: RwLock<HashMap<Code, Cached>>,
+    /// Counters, readable by the runtime for logs and metrics.
+    pub counts: RedirectCounts,
+}
+
+impl Redirector {
+    /// A redirector over the code and click stores.
+    pub fn new(
+        codes: Arc<dyn CodeStore>,
+        clicks: Arc<dyn ClickStore>,
+        settings: Arc<Settings>,
+        hasher: IdentityHasher,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Redirector {
+            codes,
+            clicks,
+            settings,
+            hasher,
+            clock,
+            cache: RwLock::new(HashMap::new()),
+            counts: RedirectCounts::default(),
+        }
+    }
+
+    fn fallback(&self) -> Redirect {
+        self.counts.fallback.fetch_add(1, Ordering::Relaxed);
+        Redirect { location: self.settings.links.fallback_url.to_string(), set_cookie: None }
+    }
+
+    /// The code's record, from the cache if fresh. `Err` when the store cannot be read.
+    async fn lookup(&self, code: &Code) -> Result<Option<Arc<CodeRecord>>, crate::ports::StoreError> {
+        if let Ok(cache) = self.cache.read()
+            && let Some(hit) = cache.get(code)
+            && hit.fetched.elapsed() < CODE_CACHE_TTL
+        {
+            return Ok(hit.record.clone());
+        }
+        let record = self.codes.get(code).await?.map(Arc::new);
+        if let Ok(mut cache) = self.cache.write() {
+            if cache.len() >= CODE_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(code.clone(), Cached { record: record.clone(), fetched: Instant::now() });
+        }
+        Ok(record)
+    }
+
+    /// Handles one visit. Never fails: the worst case is the fallback URL.
+    pub async fn visit(&self, visit: Visit<'_>) -> Redirect {
+        let Ok(code) = Code::parse(visit.code) else { return self.fallback() };
+        let record = match self.lookup(&code).await {
+            Ok(Some(r)) if r.is_active() => r,
+            Ok(_) => return self.fallback(),
+            Err(e) => {
+                tracing::error!(code = %code, error = %e, "code lookup failed; sending the friend to the fallback");
+                return self.fallback();
+            }
+        };
+        let token = visit.cookie_token.and_then(|t| Token::parse(t).ok()).unwrap_or_else(Token::generate);
+        let mut location = self.settings.links.landing_url.clone();
+        location
+            .query_pairs_mut()
+            .append_pair("rft", token.as_str())
+            .append_pair("utm_source", "referral")
+            .append_pair("utm_medium", "referral")
+            .append_pair("utm_campaign", code.as_str());
+        let window = record.terms.window();
+        let domain = self.settings.links.cookie_domain.as_deref().map(|d| format!("; Domain={d}")).unwrap_or_default();
+        let set_cookie =
+            format!("rft={token}; Max-Age={}; Path=/; Secure; HttpOnly; SameSite=Lax{domain}", window.as_secs());
+        self.counts.landed.fetch_add(1, Ordering::Relaxed);
+        let bot = visit.user_agent.is_some_and(is_bot);
+        if bot {
+            self.counts.bots.fetch_add(1, Ordering::Relaxed);
+        }
+        if !visit.head && !bot {
+            let now = self.clock.now();
+            let click = Click {
+                key: TouchKey::Token(token.clone()),
+                at: now,
+                code: code.clone(),
+                ip_hash: visit.ip.and_then(|ip| self.hasher.hash(Field::Ip, ip)),
+                user_agent: visit.user_agent.map(clip_user_agent),
+                channel: visit.channel.and_then(parse_channel),
+                expires_at: now.plus(window),
+            };
+            self.log(click).await;
+        }
+        Redirect { location: location.into(), set_cookie: Some(set_cookie) }
+    }
+
+    /// Writes the click, waiting at most [`CLICK_WRITE_BUDGET`]; a write still running then
+    /// carries on in the background.
+    async fn log(&self, click: Click) {
+        let clicks = self.clicks.clone();
+        let write = tokio::spawn(async move { clicks.record(&click).await });
+        match tokio::time::timeout(CLICK_WRITE_BUDGET, write).await {
+            Ok(Ok(Ok(()))) => {
+                self.counts.logged.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Ok(Err(e))) => {
+                self.counts.log_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, "click not logged; redirecting anyway");
+            }
+            Ok(Err(e)) => {
+                self.counts.log_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, "click writer task failed; redirecting anyway");
+            }
+            Err(_) => {
+                self.counts.log_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("click write slower than {CLICK_WRITE_BUDGET:?}; redirecting while it finishes");
+            }
+        }
+    }
+}
