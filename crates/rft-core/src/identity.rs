@@ -68,7 +68,6 @@ impl Field {
 
 /// Identity fields as the store sent them. Never stored or logged: hash them first.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct IdentityFacts {
     /// Card or wallet fingerprint.
     pub payment_fingerprint: Option<String>,

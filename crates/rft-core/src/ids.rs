@@ -17,10 +17,10 @@ pub struct CustomerId(String);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CustomerIdError {
     /// Empty, or more than 128 characters.
-    #[error("customer_id must be 1 to 128 characters")]
+    #[error("must be 1 to 128 characters")]
     Length,
     /// Control characters or surrounding whitespace.
-    #[error("customer_id must be printable characters without surrounding spaces")]
+    #[error("must be printable characters without surrounding spaces")]
     Unprintable,
 }
 
@@ -138,7 +138,7 @@ pub struct Token(String);
 
 /// Why a string is not an attribution token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("attribution_token must be 26 letters and digits as set by the rft cookie")]
+#[error("must be 26 letters and digits, as set by the rft cookie")]
 pub struct TokenError;
 
 impl Token {
@@ -203,3 +203,59 @@ mod tests {
         assert!(ReferralId::parse("rf_../../etc").is_err());
     }
 }
+
+/// A short human string from the store: a first name, an order id. Printable, trimmed,
+/// 1 to `MAX` characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ShortText<const MAX: usize>(String);
+
+/// Why a string is not acceptable short text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be 1 to {max} printable characters")]
+pub struct ShortTextError {
+    /// The limit.
+    pub max: usize,
+}
+
+impl<const MAX: usize> ShortText<MAX> {
+    /// Parses, trimming surrounding spaces.
+    pub fn parse(s: &str) -> Result<Self, ShortTextError> {
+        let t = s.trim();
+        let n = t.chars().count();
+        if n == 0 || n > MAX || t.chars().any(char::is_control) {
+            return Err(ShortTextError { max: MAX });
+        }
+        Ok(ShortText(t.to_owned()))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<const MAX: usize> TryFrom<String> for ShortText<MAX> {
+    type Error = ShortTextError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        ShortText::parse(&s)
+    }
+}
+
+impl<const MAX: usize> From<ShortText<MAX>> for String {
+    fn from(t: ShortText<MAX>) -> String {
+        t.0
+    }
+}
+
+impl<const MAX: usize> fmt::Display for ShortText<MAX> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A person's first name (at most 100 characters).
+pub type FirstName = ShortText<100>;
+
+/// The store's order id (at most 128 characters).
+pub type OrderId = ShortText<128>;

@@ -1,13 +1,89 @@
-//! The referral tracker's HTTP surface, one `axum::Router` for both runtimes.
+//! The referral tracker's one HTTP surface: an `axum::Router` served by `lambda_http` in
+//! `rft-edge` and on a socket by `rft-local serve`, the same code in both.
+
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
 
-/// The router. Later issues mount the redirect, the signed API, webhooks and pages here.
-pub fn router() -> Router {
-    Router::new().route("/healthz", get(healthz))
+use rft_core::identity::IdentityHasher;
+use rft_core::links::LinkSigner;
+use rft_core::ports::{JobQueue, Minter, Stores};
+use rft_core::service::Redirector;
+use rft_core::signature::Signer;
+use rft_core::{Clock, Settings};
+
+pub mod api;
+pub mod body;
+pub mod error;
+pub mod redirect;
+pub mod signed;
+pub mod webhooks;
+
+pub use error::ApiError;
+
+/// The client's IP, put in the request's extensions by the runtime (the Function URL's source
+/// IP in Lambda, the peer address locally). Headers such as `X-Forwarded-For` are not trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// Everything the surface needs, built once per process.
+pub struct Edge {
+    /// Validated settings.
+    pub settings: Arc<Settings>,
+    /// Now.
+    pub clock: Arc<dyn Clock>,
+    /// Verifies the store's signatures.
+    pub signer: Signer,
+    /// Hashes identity fields before anything stores or queues them.
+    pub hasher: IdentityHasher,
+    /// Signs and checks people's links (ops, portal).
+    pub links: LinkSigner,
+    /// Stores (the edge reads referrals and writes webhook ids).
+    pub stores: Stores,
+    /// The redirect.
+    pub redirector: Redirector,
+    /// Minting, retiring, invites.
+    pub minter: Arc<dyn Minter>,
+    /// Sign-ups, for the attributor.
+    pub signup_jobs: Arc<dyn JobQueue>,
+    /// Conversions, refunds and ops decisions, for the rewarder.
+    pub reward_jobs: Arc<dyn JobQueue>,
 }
 
-async fn healthz() -> &'static str {
-    "ok"
+/// The whole public surface.
+pub fn router(edge: Arc<Edge>) -> Router {
+    let signed_routes = Router::new()
+        .route("/api/links", post(api::links))
+        .route("/api/codes/{code}/retire", post(api::retire))
+        .route("/api/referrals/{customer_id}", get(api::referral))
+        .route("/api/invites", post(api::invites))
+        .route("/webhooks/signup", post(webhooks::signup))
+        .route("/webhooks/conversion", post(webhooks::conversion))
+        .route("/webhooks/refund", post(webhooks::refund))
+        .route_layer(from_fn_with_state(edge.clone(), signed::signed));
+    Router::new()
+        .route("/r/{*code}", get(redirect::redirect))
+        .route("/r/", get(redirect::redirect))
+        .route("/healthz", get(healthz))
+        .merge(signed_routes)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(edge)
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
 }

@@ -2,10 +2,12 @@
 //! same semantics as the DynamoDB adapters (one conformance suite binds them), and
 //! `rft-local serve`, which runs the whole system in one process.
 
+pub mod outbox;
 pub mod queue;
 pub mod secrets;
 pub mod serve;
 pub mod store;
+pub mod system;
 
 pub use queue::LocalQueue;
 pub use store::LocalStore;

@@ -1,38 +1,120 @@
-//! Wiring for `rft-local serve`: settings, secrets, the store, the router on a socket.
+//! `rft-local serve`: settings, secrets, the embedded store, the outbox, the HTTP surface on a
+//! socket and the queue workers, until Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use axum::extract::{ConnectInfo, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use tokio::sync::watch;
 
-use rft_core::Settings;
+use rft_core::ports::Stores;
+use rft_core::time::SystemClock;
+use rft_core::{Clock, Settings};
+use rft_http::ClientIp;
 
+use crate::outbox::Outbox;
+use crate::queue::LocalQueue;
 use crate::store::LocalStore;
+use crate::system::{Ports, System, TemplatesOnly};
+
+/// The sign-up queue's name.
+pub const SIGNUP_QUEUE: &str = "rft-signup-jobs";
+/// The reward queue's name.
+pub const REWARD_QUEUE: &str = "rft-reward-jobs";
+
+/// Reads and validates the settings file.
+pub fn load_settings(path: &Path) -> anyhow::Result<Settings> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("could not read the settings file {}", path.display()))?;
+    Ok(Settings::parse(&text)?)
+}
+
+/// Copies the peer address into [`ClientIp`] for the redirect's hashed-IP click field.
+async fn client_ip(ConnectInfo(peer): ConnectInfo<SocketAddr>, mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(ClientIp(peer.ip()));
+    next.run(request).await
+}
 
 /// Starts everything and serves until Ctrl-C or SIGTERM.
 pub async fn run(settings_path: PathBuf, data: PathBuf, listen: SocketAddr, outbox: PathBuf) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&settings_path)
-        .with_context(|| format!("could not read the settings file {}", settings_path.display()))?;
-    let _settings = Settings::parse(&text)?;
+    let settings = Arc::new(load_settings(&settings_path)?);
     std::fs::create_dir_all(&data)
         .with_context(|| format!("could not create the data directory {}", data.display()))?;
-    std::fs::create_dir_all(&outbox).with_context(|| format!("could not create the outbox {}", outbox.display()))?;
     let secrets = crate::secrets::load(&data)?;
-    let _store = LocalStore::open(&data)?;
+    let store = LocalStore::open(&data)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let signup_queue = LocalQueue::new(store.clone(), SIGNUP_QUEUE, clock.clone());
+    let reward_queue = LocalQueue::new(store.clone(), REWARD_QUEUE, clock.clone());
+    let ports = Ports {
+        stores: Stores::from_backend(Arc::new(store)),
+        signup_jobs: Arc::new(signup_queue.clone()),
+        reward_jobs: Arc::new(reward_queue),
+        messenger: Arc::new(
+            Outbox::new(outbox.clone(), clock.clone())
+                .with_context(|| format!("could not create the outbox {}", outbox.display()))?,
+        ),
+        writer: Arc::new(TemplatesOnly),
+        clock,
+    };
+    let system = Arc::new(System::assemble(settings.clone(), &secrets.set, ports));
     let listener =
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("could not listen on {listen}"))?;
-    println!("rft-local: listening on http://{}", listener.local_addr()?);
-    for (var, value, generated) in &secrets.shown {
-        let note = if *generated { " (generated, saved in the data dir)" } else { "" };
-        println!("  {var}={value}{note}");
-    }
-    println!("  data: {}  outbox: {}", data.display(), outbox.display());
-    axum::serve(listener, rft_http::router()).with_graceful_shutdown(shutdown()).await?;
+    let addr = listener.local_addr()?;
+    print_banner(addr, &secrets, &data, &outbox);
+
+    let (stop, stopped) = watch::channel(false);
+    let worker = tokio::spawn(signup_worker(system.clone(), signup_queue, stopped.clone()));
+    let app = system.router().layer(axum::middleware::from_fn(client_ip));
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    let _ = stop.send(true);
+    let _ = worker.await;
     println!("rft-local: stopped");
     Ok(())
 }
 
-async fn shutdown() {
+/// Handles sign-up jobs as they arrive (woken by sends, with a slow poll for retries).
+async fn signup_worker(system: Arc<System>, queue: LocalQueue, mut stopped: watch::Receiver<bool>) {
+    loop {
+        system.drain_signups().await;
+        tokio::select! {
+            _ = queue.sent() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+fn print_banner(addr: SocketAddr, secrets: &crate::secrets::Loaded, data: &Path, outbox: &Path) {
+    println!("rft-local: serving on http://{addr}");
+    println!(
+        "  secrets (from the environment, or generated once and kept in {}):",
+        data.join(crate::secrets::FILE).display()
+    );
+    for (var, value, generated) in &secrets.shown {
+        println!("    {var}={value}{}", if *generated { "   (new)" } else { "" });
+    }
+    println!("  outbox (emails and SMS, one JSON file each): {}", outbox.display());
+    println!("  data: {}", data.display());
+    if let Some(key) = secrets.set.signing.first() {
+        let hex: String = key.key().expose().iter().map(|b| format!("{b:02x}")).collect();
+        println!("  mint a link for Dan (a signed request; paste into a shell with openssl and curl):");
+        println!(
+            "    body='{{\"customer_id\":\"c_dan\",\"first_name\":\"Dan\",\"email\":\"dan@example.com\"}}'; id=msg_$(date +%s%N); ts=$(date +%s); \
+             sig=$(printf '%s' \"$id.$ts.$body\" | openssl dgst -sha256 -mac HMAC -macopt hexkey:{hex} -binary | base64); \
+             curl -s -X POST http://{addr}/api/links -H \"webhook-id: $id\" -H \"webhook-timestamp: $ts\" -H \"webhook-signature: v1,$sig\" -H 'content-type: application/json' -d \"$body\"; echo"
+        );
+    }
+    println!("  Ctrl-C stops it; data persists in the data directory.");
+}
+
+async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

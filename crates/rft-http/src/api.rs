@@ -1,0 +1,135 @@
+//! The store's signed API: links, retirement, referral lookups, email invites.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use rft_core::ids::FirstName;
+use rft_core::ports::{InviteRequest, MintError, MintRequest};
+use rft_core::{Code, CodeRecord, CustomerId, Email, IdentityFacts, IdentityKey, Referral, identity::Field};
+
+use crate::Edge;
+use crate::body::parse_json;
+use crate::error::ApiError;
+
+/// `POST /api/links` body.
+#[derive(Deserialize)]
+struct LinkBody {
+    customer_id: CustomerId,
+    first_name: Option<FirstName>,
+    email: Option<Email>,
+    identity: Option<IdentityFacts>,
+}
+
+fn mint_error(e: MintError) -> ApiError {
+    match e {
+        MintError::NoActiveCode => ApiError::not_found("the customer has no active referral code"),
+        MintError::InviteLimit { limit } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invite_limit",
+            format!("a referrer may send at most {limit} invites a day"),
+        ),
+        other => ApiError::internal("the minter", &other),
+    }
+}
+
+/// The JSON for a code (CONTRACT §1.4).
+pub fn link_json(edge: &Edge, record: &CodeRecord) -> Value {
+    json!({
+        "code": record.code,
+        "url": edge.settings.link_for(&record.code),
+        "invite": record.invite,
+        "terms": record.terms,
+        "status": record.status.as_str(),
+    })
+}
+
+/// `POST /api/links`.
+pub async fn links(State(edge): State<Arc<Edge>>, body: Bytes) -> Result<Response, ApiError> {
+    let body: LinkBody = parse_json(&body)?;
+    let facts = body.identity.unwrap_or_default();
+    facts.validate().map_err(|e| ApiError::invalid_field(e.to_string()))?;
+    let request = MintRequest {
+        identity: edge.hasher.hash_all(&facts, body.email.as_ref()),
+        customer_id: body.customer_id,
+        first_name: body.first_name.map(String::from),
+        email: body.email,
+    };
+    let minted = edge.minter.mint(&request).await.map_err(mint_error)?;
+    let status = if minted.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(link_json(&edge, &minted.record))).into_response())
+}
+
+/// `POST /api/codes/{code}/retire`.
+pub async fn retire(State(edge): State<Arc<Edge>>, Path(code): Path<String>) -> Result<Response, ApiError> {
+    let code = Code::parse(&code).map_err(|_| ApiError::not_found(format!("no code {code:?}")))?;
+    let retired = edge.minter.retire(&code).await.map_err(mint_error)?;
+    let record = retired.ok_or_else(|| ApiError::not_found(format!("no code {code}")))?;
+    let body = json!({
+        "code": record.code,
+        "status": record.status.as_str(),
+        "retired_at": record.retired_at.map(|t| t.to_rfc3339()),
+    });
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+/// The JSON for a referral (CONTRACT §1.6).
+pub fn referral_json(r: &Referral) -> Value {
+    json!({
+        "referral_id": r.referral_id,
+        "referrer_id": r.referrer_id,
+        "code": r.code,
+        "state": r.state.as_str(),
+        "method": r.method,
+        "terms": r.terms,
+        "reasons": r.reasons(),
+        "evidence": r.evidence,
+        "flags": r.flags,
+        "created_at": r.created_at.to_rfc3339(),
+        "updated_at": r.updated_at.to_rfc3339(),
+    })
+}
+
+/// `GET /api/referrals/{customer_id}`.
+pub async fn referral(State(edge): State<Arc<Edge>>, Path(customer): Path<String>) -> Result<Response, ApiError> {
+    let customer = CustomerId::parse(&customer).map_err(|_| ApiError::not_found("no referral for that customer"))?;
+    let found = edge
+        .stores
+        .referrals
+        .find(&IdentityKey::Customer(customer.clone()))
+        .await
+        .map_err(|e| ApiError::internal("reading the referral", &e))?;
+    let referral = found.ok_or_else(|| ApiError::not_found(format!("no referral for customer {customer}")))?;
+    Ok(Json(referral_json(&referral)).into_response())
+}
+
+/// `POST /api/invites` body.
+#[derive(Deserialize)]
+struct InviteBody {
+    customer_id: CustomerId,
+    friend_email: Email,
+    friend_name: Option<FirstName>,
+}
+
+/// `POST /api/invites`: the email bridge.
+pub async fn invites(State(edge): State<Arc<Edge>>, body: Bytes) -> Result<Response, ApiError> {
+    let body: InviteBody = parse_json(&body)?;
+    let hash = edge
+        .hasher
+        .hash(Field::Email, &body.friend_email.identity())
+        .ok_or_else(|| ApiError::invalid_field("friend_email: expected an email address like name@example.com"))?;
+    let request = InviteRequest {
+        customer_id: body.customer_id,
+        friend_email: body.friend_email,
+        friend_email_hash: hash,
+        friend_name: body.friend_name.map(String::from),
+    };
+    edge.minter.invite(&request).await.map_err(mint_error)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "sent" }))).into_response())
+}

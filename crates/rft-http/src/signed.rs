@@ -1,0 +1,87 @@
+//! The signed part of the surface (`/api/*`, `/webhooks/*`): the body limit, Standard Webhooks
+//! verification, and replay handling. A `webhook-id` already answered gets the same answer
+//! again and does nothing; one being handled right now gets 409; a 5xx answer is forgotten so
+//! the store's retry is processed afresh.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use rft_core::ports::{Begin, StoredResponse};
+
+use crate::Edge;
+use crate::body::read_limited;
+use crate::error::ApiError;
+
+/// How long one delivery holds its webhook id before another may take over.
+const LEASE: Duration = Duration::from_secs(60);
+
+/// Largest response kept for replays.
+const MAX_STORED_RESPONSE: usize = 256 * 1024;
+
+/// Middleware for every signed route.
+pub async fn signed(State(edge): State<Arc<Edge>>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = match read_limited(body).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let now = edge.clock.now();
+    let id = match edge.signer.verify(&parts.headers, &bytes, now) {
+        Ok(id) => id,
+        Err(e) => return ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()).into_response(),
+    };
+    let span = tracing::info_span!("signed", webhook_id = %id.as_str(), path = %parts.uri.path());
+    let _enter = span.enter();
+    // Reads have no effect to repeat: verify and answer.
+    if parts.method == Method::GET {
+        drop(_enter);
+        return next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    }
+    let begun = edge.stores.webhooks.begin(id.as_str(), now, LEASE).await;
+    drop(_enter);
+    match begun {
+        Err(e) => ApiError::internal("recording the webhook id", &e).into_response(),
+        Ok(Begin::Done(stored)) => replay(stored),
+        Ok(Begin::InFlight) => ApiError::new(
+            StatusCode::CONFLICT,
+            "in_progress",
+            "a request with this webhook-id is being handled; retry shortly",
+        )
+        .into_response(),
+        Ok(Begin::Fresh) => {
+            let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            let (mut rparts, rbody) = response.into_parts();
+            let rbytes = axum::body::to_bytes(rbody, MAX_STORED_RESPONSE).await.unwrap_or_default();
+            let outcome = if rparts.status.is_server_error() {
+                edge.stores.webhooks.abandon(id.as_str()).await
+            } else {
+                let stored = StoredResponse {
+                    status: rparts.status.as_u16(),
+                    body: String::from_utf8_lossy(&rbytes).into_owned(),
+                };
+                edge.stores.webhooks.finish(id.as_str(), &stored, edge.clock.now()).await
+            };
+            if let Err(e) = outcome {
+                // The work is done; at worst a replay is processed again, and every handler is
+                // idempotent behind its own conditions.
+                tracing::error!(error = %e, webhook_id = %id.as_str(), "could not record the webhook answer");
+            }
+            rparts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(rparts, Body::from(rbytes))
+        }
+    }
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, stored.body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert("webhook-replayed", HeaderValue::from_static("true"));
+    response
+}

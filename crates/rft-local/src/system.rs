@@ -1,0 +1,187 @@
+//! The whole system in one process: every service assembled over one set of ports, with direct
+//! function calls where AWS has Lambda invokes. `rft-local serve` runs it on the embedded
+//! store; the lifecycle tests run it on the embedded store and on DynamoDB Local alike.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use rft_core::identity::IdentityHasher;
+use rft_core::links::LinkSigner;
+use rft_core::ports::{DraftRequest, JobQueue, Messenger, Stores, TextWriter, WriterError};
+use rft_core::secrets::SecretSet;
+use rft_core::service::attribute::AttributeError;
+use rft_core::service::{Attributor, MintService, Redirector, ScreenService};
+use rft_core::signature::Signer;
+use rft_core::{Clock, Job, Settings};
+use rft_http::Edge;
+
+/// The ports a system runs on.
+#[derive(Clone)]
+pub struct Ports {
+    /// The six stores.
+    pub stores: Stores,
+    /// The attributor's queue.
+    pub signup_jobs: Arc<dyn JobQueue>,
+    /// The rewarder's queue.
+    pub reward_jobs: Arc<dyn JobQueue>,
+    /// Email and SMS.
+    pub messenger: Arc<dyn Messenger>,
+    /// The model.
+    pub writer: Arc<dyn TextWriter>,
+    /// Now.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A text writer with no model behind it: every draft fails, so the fixed templates are used.
+/// `rft-local` uses it unless a model endpoint is configured.
+pub struct TemplatesOnly;
+
+#[async_trait]
+impl TextWriter for TemplatesOnly {
+    async fn draft(&self, _request: &DraftRequest) -> Result<String, WriterError> {
+        Err(WriterError("no model is configured locally; the templates are used".into()))
+    }
+}
+
+/// Every service, wired.
+pub struct System {
+    /// The HTTP surface's state.
+    pub edge: Arc<Edge>,
+    /// The minter.
+    pub minter: Arc<MintService>,
+    /// The screen.
+    pub screen: Arc<ScreenService>,
+    /// The attributor.
+    pub attributor: Arc<Attributor>,
+    /// The ports underneath.
+    pub ports: Ports,
+}
+
+/// Why a job failed (it stays queued and is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Attribution failed.
+    #[error(transparent)]
+    Attribute(#[from] AttributeError),
+    /// The job was sent to a queue that does not handle it.
+    #[error("the {0} job does not belong on this queue")]
+    WrongQueue(&'static str),
+}
+
+impl System {
+    /// Wires every service over `ports`.
+    pub fn assemble(settings: Arc<Settings>, secrets: &SecretSet, ports: Ports) -> Self {
+        let s = &ports.stores;
+        let hasher = IdentityHasher::new(secrets.identity.clone());
+        let links = LinkSigner::new(secrets.ops.clone());
+        let minter = Arc::new(MintService::new(
+            s.codes.clone(),
+            s.clicks.clone(),
+            s.audit.clone(),
+            s.counters.clone(),
+            ports.writer.clone(),
+            ports.messenger.clone(),
+            settings.clone(),
+            ports.clock.clone(),
+        ));
+        let screen = Arc::new(ScreenService::new(
+            s.clicks.clone(),
+            s.counters.clone(),
+            ports.messenger.clone(),
+            settings.clone(),
+            links.clone(),
+            ports.clock.clone(),
+        ));
+        let attributor = Arc::new(Attributor::new(
+            s.codes.clone(),
+            s.clicks.clone(),
+            s.referrals.clone(),
+            s.audit.clone(),
+            s.counters.clone(),
+            screen.clone(),
+            ports.clock.clone(),
+        ));
+        let edge = Arc::new(Edge {
+            redirector: Redirector::new(
+                s.codes.clone(),
+                s.clicks.clone(),
+                settings.clone(),
+                hasher.clone(),
+                ports.clock.clone(),
+            ),
+            settings,
+            clock: ports.clock.clone(),
+            signer: Signer::new(&secrets.signing),
+            hasher,
+            links,
+            stores: s.clone(),
+            minter: minter.clone(),
+            signup_jobs: ports.signup_jobs.clone(),
+            reward_jobs: ports.reward_jobs.clone(),
+        });
+        System { edge, minter, screen, attributor, ports }
+    }
+
+    /// The HTTP surface.
+    pub fn router(&self) -> axum::Router {
+        rft_http::router(self.edge.clone())
+    }
+
+    /// Handles one job from the sign-up queue.
+    pub async fn handle_signup_job(&self, job: &Job) -> Result<(), JobError> {
+        match job {
+            Job::Signup(signup) => {
+                self.attributor.signup(signup).await?;
+                Ok(())
+            }
+            other => Err(JobError::WrongQueue(other.kind())),
+        }
+    }
+
+    /// Receives and handles sign-up jobs until the queue has nothing visible; returns how many
+    /// were handled. Failed jobs stay queued for their retry.
+    pub async fn drain_signups(&self) -> usize {
+        drain(&*self.ports.signup_jobs, |job| async move { self.handle_signup_job(&job).await }).await
+    }
+}
+
+/// How long a received job stays hidden while being handled.
+pub const VISIBILITY: Duration = Duration::from_secs(30);
+
+/// Receives and handles jobs until none is visible; acknowledges the ones that succeed.
+pub async fn drain<F, Fut, E>(queue: &dyn JobQueue, handle: F) -> usize
+where
+    F: Fn(Job) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let mut handled = 0;
+    loop {
+        let deliveries = match queue.receive(10, VISIBILITY).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "could not receive jobs");
+                return handled;
+            }
+        };
+        if deliveries.is_empty() {
+            return handled;
+        }
+        for delivery in deliveries {
+            let kind = delivery.job.kind();
+            match handle(delivery.job).await {
+                Ok(()) => {
+                    handled += 1;
+                    if let Err(e) = queue.ack(&delivery.receipt).await {
+                        tracing::error!(error = %e, kind, "could not acknowledge a job; it will be redelivered and is idempotent");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, kind, receive = delivery.receive_count, "job failed; it will be retried")
+                }
+            }
+        }
+    }
+}
