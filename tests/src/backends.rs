@@ -59,3 +59,18 @@ pub async fn sqs_queue() -> Arc<dyn JobQueue> {
     let name = format!("{}rft-signup-jobs", unique_prefix());
     Arc::new(SqsQueue::create(client, &name).await.expect("create a queue on the emulator"))
 }
+
+/// A harness on the embedded store.
+pub fn local_harness(settings: rft_core::Settings) -> crate::harness::Harness {
+    crate::harness::Harness::local_with(settings)
+}
+
+/// A harness on DynamoDB Local (queues on the embedded store: the queue has its own suite).
+pub async fn dynamo_harness(settings: rft_core::Settings) -> crate::harness::Harness {
+    let stores = dynamo_stores().await;
+    let queues = LocalStore::in_memory();
+    let clock: Arc<dyn rft_core::Clock> = Arc::new(SystemClock);
+    let signups = Arc::new(LocalQueue::new(queues.clone(), "rft-signup-jobs", clock.clone()));
+    let rewards = Arc::new(LocalQueue::new(queues, "rft-reward-jobs", clock));
+    crate::harness::Harness::new(stores, signups, rewards, settings)
+}

@@ -5,3 +5,5 @@
 pub mod backends;
 pub mod conformance;
 pub mod fixtures;
+pub mod harness;
+pub mod lifecycle;

@@ -39,7 +39,7 @@ pub async fn signed(State(edge): State<Arc<Edge>>, request: Request, next: Next)
     let span = tracing::info_span!("signed", webhook_id = %id.as_str(), path = %parts.uri.path());
     let _enter = span.enter();
     // Reads have no effect to repeat: verify and answer.
-    if parts.method == Method::GET {
+    if parts.method == Method::GET || parts.method == Method::HEAD {
         drop(_enter);
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
     }

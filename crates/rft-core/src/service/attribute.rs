@@ -158,6 +158,7 @@ impl Attributor {
         let (touch, code) = match last_touch(touches.clone(), &codes, at) {
             Ok(pick) => pick,
             Err(reason) => {
+                tracing::info!(customer = %job.customer_id, ?reason, touches = touches.len(), "sign-up unattributed");
                 let facts = json!({ "reason": reason, "touches": touches.len(), "webhook_id": job.webhook_id });
                 self.append(AuditEvent::new(AuditKind::Unattributed, job.customer_id.as_str(), now, facts)).await;
                 return Ok(SignupOutcome::Unattributed(reason));

@@ -161,6 +161,14 @@ impl Redirector {
         Ok(record)
     }
 
+    /// Drops a code from this process's cache (after retiring it here, so this instance stops
+    /// sending friends to the landing page at once; other instances follow within the TTL).
+    pub fn forget(&self, code: &Code) {
+        if let Ok(mut cache) = self.cache.write() {
+            cache.remove(code);
+        }
+    }
+
     /// Handles one visit. Never fails: the worst case is the fallback URL.
     pub async fn visit(&self, visit: Visit<'_>) -> Redirect {
         let Ok(code) = Code::parse(visit.code) else { return self.fallback() };

@@ -1,0 +1,262 @@
+//! A whole system in one process for tests: the real router and services over any stores, with
+//! a hand-moved clock, a recording messenger, a scripted model, and signed-request helpers.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use rft_core::ports::{
+    DraftRequest, JobQueue, MessageError, MessageKind, Messenger, OutboundMessage, QueueError, Stores, TextWriter,
+    WriterError,
+};
+use rft_core::secrets::SecretSet;
+use rft_core::signature::Signer;
+use rft_core::time::ManualClock;
+use rft_core::{Clock, Delivery, Job, Settings, Timestamp};
+use rft_http::ClientIp;
+use rft_local::system::{Ports, System};
+
+/// The contract's example settings file.
+pub const EXAMPLE_SETTINGS: &str = include_str!("../../settings.example.toml");
+
+/// The example settings with some `key = value` lines replaced (by key, first occurrence).
+pub fn settings_with(overrides: &[(&str, &str)]) -> Settings {
+    let mut text = EXAMPLE_SETTINGS.to_owned();
+    for (key, value) in overrides {
+        let start = text.find(&format!("\n{key} = ")).unwrap_or_else(|| panic!("no key {key} in the example")) + 1;
+        let end = text[start..].find('\n').map(|e| start + e).unwrap_or(text.len());
+        text.replace_range(start..end, &format!("{key} = {value}"));
+    }
+    Settings::parse(&text).expect("test settings are valid")
+}
+
+/// Records every message instead of sending it.
+#[derive(Default)]
+pub struct RecordingMessenger {
+    sent: Mutex<Vec<OutboundMessage>>,
+}
+
+impl RecordingMessenger {
+    /// Everything sent so far.
+    pub fn sent(&self) -> Vec<OutboundMessage> {
+        self.sent.lock().expect("not poisoned").clone()
+    }
+
+    /// Messages of one kind.
+    pub fn of_kind(&self, kind: MessageKind) -> Vec<OutboundMessage> {
+        self.sent().into_iter().filter(|m| m.kind == kind).collect()
+    }
+}
+
+#[async_trait]
+impl Messenger for RecordingMessenger {
+    async fn send(&self, message: &OutboundMessage) -> Result<(), MessageError> {
+        self.sent.lock().expect("not poisoned").push(message.clone());
+        Ok(())
+    }
+}
+
+/// A model that answers what the test says (or fails, or stalls).
+#[derive(Default)]
+pub struct ScriptedWriter {
+    reply: Mutex<Option<String>>,
+    stall: Mutex<Option<Duration>>,
+    /// Briefs received.
+    pub briefs: Mutex<Vec<DraftRequest>>,
+}
+
+impl ScriptedWriter {
+    /// The next drafts are `text`.
+    pub fn answer(&self, text: &str) {
+        *self.reply.lock().expect("not poisoned") = Some(text.to_owned());
+    }
+
+    /// The next drafts take `d` before answering.
+    pub fn stall(&self, d: Duration) {
+        *self.stall.lock().expect("not poisoned") = Some(d);
+    }
+}
+
+#[async_trait]
+impl TextWriter for ScriptedWriter {
+    async fn draft(&self, request: &DraftRequest) -> Result<String, WriterError> {
+        self.briefs.lock().expect("not poisoned").push(request.clone());
+        let stall = *self.stall.lock().expect("not poisoned");
+        if let Some(d) = stall {
+            tokio::time::sleep(d).await;
+        }
+        self.reply.lock().expect("not poisoned").clone().ok_or_else(|| WriterError("no scripted reply".into()))
+    }
+}
+
+/// A queue that refuses every send (the webhooks' 5xx path).
+pub struct BrokenQueue;
+
+#[async_trait]
+impl JobQueue for BrokenQueue {
+    async fn send(&self, _job: &Job) -> Result<(), QueueError> {
+        Err(QueueError::new("send", "the queue is down"))
+    }
+    async fn receive(&self, _max: usize, _visibility: Duration) -> Result<Vec<Delivery>, QueueError> {
+        Err(QueueError::new("receive", "the queue is down"))
+    }
+    async fn ack(&self, _receipt: &str) -> Result<(), QueueError> {
+        Ok(())
+    }
+    async fn dead_letters(&self, _max: usize) -> Result<Vec<Job>, QueueError> {
+        Ok(vec![])
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: axum::http::HeaderMap,
+    /// The body as JSON (`Null` if empty or not JSON).
+    pub json: Value,
+}
+
+impl Answer {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A system under test.
+pub struct Harness {
+    /// The system.
+    pub system: System,
+    /// The clock everything reads.
+    pub clock: Arc<ManualClock>,
+    /// Sent messages.
+    pub messages: Arc<RecordingMessenger>,
+    /// The model.
+    pub writer: Arc<ScriptedWriter>,
+    /// The secrets in use.
+    pub secrets: SecretSet,
+    /// Signs as the store does.
+    pub signer: Signer,
+}
+
+/// A realistic "now" for tests (signatures carry unix seconds).
+pub fn test_now() -> Timestamp {
+    Timestamp::from_secs(1_780_000_000)
+}
+
+impl Harness {
+    /// A system over `stores` and the given queues, with `settings`.
+    pub fn new(
+        stores: Stores,
+        signup_jobs: Arc<dyn JobQueue>,
+        reward_jobs: Arc<dyn JobQueue>,
+        settings: Settings,
+    ) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+            .with_test_writer()
+            .try_init();
+        let [s, o, k, i] = SecretSet::generate_parts();
+        let secrets = SecretSet::from_parts(&s, &o, &k, &i).expect("generated secrets are valid");
+        let clock = Arc::new(ManualClock::at(test_now()));
+        let messages = Arc::new(RecordingMessenger::default());
+        let writer = Arc::new(ScriptedWriter::default());
+        let ports = Ports {
+            stores,
+            signup_jobs,
+            reward_jobs,
+            messenger: messages.clone(),
+            writer: writer.clone(),
+            clock: clock.clone(),
+        };
+        let system = System::assemble(Arc::new(settings), &secrets, ports);
+        let signer = Signer::new(&secrets.signing);
+        Harness { system, clock, messages, writer, secrets, signer }
+    }
+
+    /// A system on a fresh in-memory embedded store with the example settings.
+    pub fn local() -> Self {
+        Self::local_with(settings_with(&[]))
+    }
+
+    /// A system on a fresh in-memory embedded store.
+    pub fn local_with(settings: Settings) -> Self {
+        let store = rft_local::LocalStore::in_memory();
+        let clock: Arc<dyn Clock> = Arc::new(rft_core::time::SystemClock);
+        let signups = Arc::new(rft_local::LocalQueue::new(store.clone(), "rft-signup-jobs", clock.clone()));
+        let rewards = Arc::new(rft_local::LocalQueue::new(store.clone(), "rft-reward-jobs", clock));
+        Self::new(Stores::from_backend(Arc::new(store)), signups, rewards, settings)
+    }
+
+    /// Sends a request through the router (no socket).
+    pub async fn call(&self, request: Request<Body>) -> Answer {
+        let response = self.system.router().oneshot(request).await.expect("the router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body reads");
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer { status, headers, json }
+    }
+
+    /// A request signed as the store signs, with a fresh webhook id.
+    pub fn signed(&self, method: Method, path: &str, body: &str) -> Request<Body> {
+        self.signed_as(&format!("msg_{}", rft_core::ids::random_base32()), method, path, body)
+    }
+
+    /// A request signed with a given webhook id.
+    pub fn signed_as(&self, id: &str, method: Method, path: &str, body: &str) -> Request<Body> {
+        let mut builder = Request::builder().method(method).uri(path).header("content-type", "application/json");
+        for (name, value) in self.signer.headers(id, self.clock.now(), body.as_bytes()).expect("UTF-8 bodies sign") {
+            builder = builder.header(name, value);
+        }
+        builder.body(Body::from(body.to_owned())).expect("valid request")
+    }
+
+    /// `POST /api/links` for a customer; returns the JSON.
+    pub async fn mint(&self, customer: &str, extra: Value) -> Answer {
+        let mut body = serde_json::json!({ "customer_id": customer });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        self.call(self.signed(Method::POST, "/api/links", &body.to_string())).await
+    }
+
+    /// A browser click on `/r/{code}`, optionally carrying an `rft` cookie; returns the answer.
+    pub async fn click(&self, code: &str, cookie: Option<&str>) -> Answer {
+        let mut builder = Request::builder()
+            .uri(format!("/r/{code}"))
+            .header("user-agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X)");
+        if let Some(token) = cookie {
+            builder = builder.header("cookie", format!("rft={token}"));
+        }
+        let mut request = builder.body(Body::empty()).expect("valid request");
+        request.extensions_mut().insert(ClientIp("203.0.113.7".parse().expect("an IP")));
+        self.call(request).await
+    }
+
+    /// Posts a sign-up webhook and lets the attributor handle it.
+    pub async fn signup(&self, body: Value) -> Answer {
+        let answer = self.call(self.signed(Method::POST, "/webhooks/signup", &body.to_string())).await;
+        self.system.drain_signups().await;
+        answer
+    }
+
+    /// `GET /api/referrals/{customer}`.
+    pub async fn referral(&self, customer: &str) -> Answer {
+        self.call(self.signed(Method::GET, &format!("/api/referrals/{customer}"), "")).await
+    }
+}
+
+/// The `rft` token in a redirect's `Set-Cookie`.
+pub fn token_of(answer: &Answer) -> String {
+    let cookie = answer.header("set-cookie").expect("a live code sets the cookie");
+    cookie.trim_start_matches("rft=").split(';').next().expect("a value").to_owned()
+}
