@@ -113,6 +113,14 @@ impl JobQueue for BrokenQueue {
     }
 }
 
+/// Logs to the test's output (`RUST_LOG` filters, default `warn`).
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}
+
 /// A response, read whole.
 #[derive(Debug)]
 pub struct Answer {
@@ -160,10 +168,7 @@ impl Harness {
         reward_jobs: Arc<dyn JobQueue>,
         settings: Settings,
     ) -> Self {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
-            .with_test_writer()
-            .try_init();
+        init_tracing();
         let [s, o, k, i] = SecretSet::generate_parts();
         let secrets = SecretSet::from_parts(&s, &o, &k, &i).expect("generated secrets are valid");
         let clock = Arc::new(ManualClock::at(test_now()));

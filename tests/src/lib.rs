@@ -2,6 +2,7 @@
 //! DynamoDB Local and moto's SQS on the emulators `make test` starts), sample records, and the
 //! storage conformance suite written once for every store implementation.
 
+pub mod aws;
 pub mod backends;
 pub mod conformance;
 pub mod fixtures;

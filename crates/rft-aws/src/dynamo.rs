@@ -37,6 +37,15 @@ impl DynamoStore {
         DynamoStore { client, tables }
     }
 
+    /// Opens the connection (DNS, TLS) during init, so the first request does not pay for it.
+    /// Failure is only logged: the first real call will report it properly.
+    pub async fn warm(&self) {
+        let probe = self.client.get_item().table_name(&self.tables.codes).key("code", s("warmup#")).send().await;
+        if let Err(e) = probe {
+            tracing::warn!(error = %e, "warm-up read failed");
+        }
+    }
+
     /// The table names in use.
     pub fn tables(&self) -> &TableNames {
         &self.tables

@@ -22,6 +22,18 @@ use crate::time::Timestamp;
 /// Any underlying error, kept as a source rather than flattened to a string.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// An error and its sources as one line, for logs and cross-function replies.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 /// A store could not do what was asked, for reasons that are not the caller's fault.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

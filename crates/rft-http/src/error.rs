@@ -44,13 +44,7 @@ impl ApiError {
 
     /// Logs a server-side failure with its cause chain and returns a 503 that does not leak it.
     pub fn internal(what: &str, err: &(dyn std::error::Error + 'static)) -> Self {
-        let mut chain = err.to_string();
-        let mut source = err.source();
-        while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
-            source = s.source();
-        }
+        let chain = rft_core::ports::error_chain(err);
         tracing::error!(error = %chain, "{what} failed");
         Self::unavailable(format!("{what} failed for now; retry later"))
     }

@@ -11,7 +11,6 @@ use rft_core::identity::IdentityHasher;
 use rft_core::links::LinkSigner;
 use rft_core::ports::{DraftRequest, JobQueue, Messenger, Stores, TextWriter, WriterError};
 use rft_core::secrets::SecretSet;
-use rft_core::service::attribute::AttributeError;
 use rft_core::service::{Attributor, MintService, Redirector, ScreenService};
 use rft_core::signature::Signer;
 use rft_core::{Clock, Job, Settings};
@@ -57,17 +56,6 @@ pub struct System {
     pub attributor: Arc<Attributor>,
     /// The ports underneath.
     pub ports: Ports,
-}
-
-/// Why a job failed (it stays queued and is retried).
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    /// Attribution failed.
-    #[error(transparent)]
-    Attribute(#[from] AttributeError),
-    /// The job was sent to a queue that does not handle it.
-    #[error("the {0} job does not belong on this queue")]
-    WrongQueue(&'static str),
 }
 
 impl System {
@@ -129,21 +117,10 @@ impl System {
         rft_http::router(self.edge.clone())
     }
 
-    /// Handles one job from the sign-up queue.
-    pub async fn handle_signup_job(&self, job: &Job) -> Result<(), JobError> {
-        match job {
-            Job::Signup(signup) => {
-                self.attributor.signup(signup).await?;
-                Ok(())
-            }
-            other => Err(JobError::WrongQueue(other.kind())),
-        }
-    }
-
     /// Receives and handles sign-up jobs until the queue has nothing visible; returns how many
     /// were handled. Failed jobs stay queued for their retry.
     pub async fn drain_signups(&self) -> usize {
-        drain(&*self.ports.signup_jobs, |job| async move { self.handle_signup_job(&job).await }).await
+        drain(&*self.ports.signup_jobs, |job| self.attributor.handle(job)).await
     }
 }
 

@@ -1,15 +1,21 @@
-//! rft-attributor: a stub until its issue lands; it answers every event with an error so nothing is
-//! silently dropped.
+//! rft-attributor: consumes rft-signup-jobs, credits the last touch inside the window and opens
+//! referrals; reports partial batch failures so only failed jobs are retried.
 
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
-
-async fn handle(_event: LambdaEvent<Value>) -> Result<Value, Error> {
-    Err("rft-attributor is not implemented yet".into())
-}
+use rft_aws::env::Environment;
+use rft_aws::lambda::handle_batch;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().without_time().init();
-    lambda_runtime::run(service_fn(handle)).await
+    tracing_subscriber::fmt().json().with_current_span(false).without_time().init();
+    let env = Environment::from_env().await?;
+    let attributor = Arc::new(rft_aws::wiring::attributor(&env).await?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let attributor = attributor.clone();
+        async move { Ok::<_, Error>(handle_batch(event.payload, |job| attributor.handle(job)).await) }
+    }))
+    .await
 }

@@ -1,3 +1,15 @@
-//! rft-edge: the Function URL behind every link, API call and webhook. (Wired in issue 3.)
+//! rft-edge: the Function URL behind every link, API call and webhook. Init builds and warms
+//! everything once; each request runs the shared router.
 
-fn main() {}
+use std::sync::Arc;
+
+use rft_aws::env::Environment;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tracing_subscriber::fmt().json().with_current_span(false).without_time().init();
+    let env = Environment::from_env().await?;
+    let secrets = env.secrets().await?;
+    let edge = rft_aws::wiring::edge(&env, &secrets).await?;
+    lambda_http::run(rft_aws::lambda::edge_app(Arc::new(edge))).await
+}

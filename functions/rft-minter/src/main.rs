@@ -1,15 +1,20 @@
-//! rft-minter: a stub until its issue lands; it answers every event with an error so nothing is
-//! silently dropped.
+//! rft-minter: mints links (one Bedrock call for the invite), retires codes and sends email
+//! invites. Invoked synchronously by rft-edge.
+
+use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
-
-async fn handle(_event: LambdaEvent<Value>) -> Result<Value, Error> {
-    Err("rft-minter is not implemented yet".into())
-}
+use rft_aws::env::Environment;
+use rft_aws::invoke::{MinterCall, MinterReply, serve_minter};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().without_time().init();
-    lambda_runtime::run(service_fn(handle)).await
+    tracing_subscriber::fmt().json().with_current_span(false).without_time().init();
+    let env = Environment::from_env().await?;
+    let minter = Arc::new(rft_aws::wiring::minter(&env).await);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<MinterCall>| {
+        let minter = minter.clone();
+        async move { Ok::<MinterReply, Error>(serve_minter(minter.as_ref(), event.payload).await) }
+    }))
+    .await
 }

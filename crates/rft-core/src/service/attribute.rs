@@ -69,6 +69,9 @@ pub enum AttributeError {
     /// The screen failed.
     #[error(transparent)]
     Screen(#[from] ScreenError),
+    /// A job that is not a sign-up reached the sign-up queue.
+    #[error("a {0} job does not belong on the sign-up queue")]
+    WrongQueue(&'static str),
 }
 
 /// The attributor.
@@ -136,6 +139,14 @@ impl Attributor {
             touches.push(Touch { code: code.clone(), at, method: Method::Code });
         }
         Ok(touches)
+    }
+
+    /// Handles one job from the sign-up queue.
+    pub async fn handle(&self, job: crate::jobs::Job) -> Result<(), AttributeError> {
+        match job {
+            crate::jobs::Job::Signup(signup) => self.signup(&signup).await.map(|_| ()),
+            other => Err(AttributeError::WrongQueue(other.kind())),
+        }
     }
 
     /// Handles one sign-up. Safe to repeat: a customer already referred is not processed again.

@@ -1,0 +1,269 @@
+//! Synchronous Lambda invokes between functions: the edge calls the minter (the customer is
+//! waiting for their link) and the attributor and rewarder call the screen. Each has a small
+//! JSON protocol; the caller's side implements the port, the callee's side serves it.
+
+use async_trait::async_trait;
+use aws_sdk_lambda::primitives::Blob;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use rft_core::ports::{InviteRequest, MintError, MintRequest, Minted, Minter, ScreenCase, ScreenError, Screener};
+use rft_core::screen::Verdict;
+use rft_core::{Code, CodeRecord, Referral};
+
+/// An invoke failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// The Lambda API call failed.
+    #[error("invoking {function} failed")]
+    Call {
+        /// The function.
+        function: String,
+        /// The SDK error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The function ran and failed (it panicked, timed out or returned an error).
+    #[error("{function} failed: {detail}")]
+    Function {
+        /// The function.
+        function: String,
+        /// Lambda's `FunctionError` and the payload.
+        detail: String,
+    },
+    /// The reply is not what the protocol says.
+    #[error("{function} replied with something unreadable")]
+    Reply {
+        /// The function.
+        function: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Invokes `function` with `request` as JSON and parses the JSON reply.
+pub async fn invoke<Req: Serialize + Sync, Resp: DeserializeOwned>(
+    client: &aws_sdk_lambda::Client,
+    function: &str,
+    request: &Req,
+) -> Result<Resp, InvokeError> {
+    let payload =
+        serde_json::to_vec(request).map_err(|e| InvokeError::Reply { function: function.to_owned(), source: e })?;
+    let out = client
+        .invoke()
+        .function_name(function)
+        .payload(Blob::new(payload))
+        .send()
+        .await
+        .map_err(|e| InvokeError::Call { function: function.to_owned(), source: Box::new(e) })?;
+    let body = out.payload.map(|b| b.into_inner()).unwrap_or_default();
+    if let Some(kind) = out.function_error {
+        return Err(InvokeError::Function {
+            function: function.to_owned(),
+            detail: format!("{kind}: {}", String::from_utf8_lossy(&body)),
+        });
+    }
+    serde_json::from_slice(&body).map_err(|e| InvokeError::Reply { function: function.to_owned(), source: e })
+}
+
+/// A call to the minter.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum MinterCall {
+    /// Get or mint a link.
+    Mint(MintRequest),
+    /// Retire a code.
+    Retire {
+        /// The code.
+        code: Code,
+    },
+    /// Send an email invite.
+    Invite(InviteRequest),
+}
+
+/// The minter's reply.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum MinterReply {
+    /// The customer's link.
+    Minted(Minted),
+    /// The code after retiring (none if unknown).
+    Retired {
+        /// The record.
+        record: Option<Box<CodeRecord>>,
+    },
+    /// The invite went.
+    Invited,
+    /// No active code to invite with.
+    NoActiveCode,
+    /// The day's invites are used.
+    InviteLimit {
+        /// The limit.
+        limit: u32,
+    },
+    /// Something failed inside the minter.
+    Failed {
+        /// What, for the caller's log.
+        message: String,
+    },
+}
+
+fn reply_error(e: MintError) -> MinterReply {
+    match e {
+        MintError::NoActiveCode => MinterReply::NoActiveCode,
+        MintError::InviteLimit { limit } => MinterReply::InviteLimit { limit },
+        other => {
+            let message = rft_core::ports::error_chain(&other);
+            tracing::error!(error = %message, "minter call failed");
+            MinterReply::Failed { message }
+        }
+    }
+}
+
+/// The minter's side: runs a call against the service.
+pub async fn serve_minter(minter: &dyn Minter, call: MinterCall) -> MinterReply {
+    match call {
+        MinterCall::Mint(request) => minter.mint(&request).await.map(MinterReply::Minted).unwrap_or_else(reply_error),
+        MinterCall::Retire { code } => minter
+            .retire(&code)
+            .await
+            .map(|record| MinterReply::Retired { record: record.map(Box::new) })
+            .unwrap_or_else(reply_error),
+        MinterCall::Invite(request) => {
+            minter.invite(&request).await.map(|()| MinterReply::Invited).unwrap_or_else(reply_error)
+        }
+    }
+}
+
+/// The edge's side: the minter port over a Lambda invoke.
+#[derive(Clone, Debug)]
+pub struct LambdaMinter {
+    client: aws_sdk_lambda::Client,
+    function: String,
+}
+
+impl LambdaMinter {
+    /// Invokes `function` (name or ARN).
+    pub fn new(client: aws_sdk_lambda::Client, function: impl Into<String>) -> Self {
+        LambdaMinter { client, function: function.into() }
+    }
+
+    async fn call(&self, call: MinterCall) -> Result<MinterReply, MintError> {
+        let reply = invoke(&self.client, &self.function, &call)
+            .await
+            .map_err(|e| MintError::Unavailable { op: "invoke the minter", source: Box::new(e) })?;
+        match reply {
+            MinterReply::NoActiveCode => Err(MintError::NoActiveCode),
+            MinterReply::InviteLimit { limit } => Err(MintError::InviteLimit { limit }),
+            MinterReply::Failed { message } => Err(MintError::Unavailable { op: "mint", source: message.into() }),
+            ok => Ok(ok),
+        }
+    }
+}
+
+fn unexpected(reply: MinterReply) -> MintError {
+    MintError::Unavailable { op: "read the minter's reply", source: format!("unexpected reply {reply:?}").into() }
+}
+
+#[async_trait]
+impl Minter for LambdaMinter {
+    async fn mint(&self, request: &MintRequest) -> Result<Minted, MintError> {
+        match self.call(MinterCall::Mint(request.clone())).await? {
+            MinterReply::Minted(m) => Ok(m),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn retire(&self, code: &Code) -> Result<Option<CodeRecord>, MintError> {
+        match self.call(MinterCall::Retire { code: code.clone() }).await? {
+            MinterReply::Retired { record } => Ok(record.map(|r| *r)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn invite(&self, request: &InviteRequest) -> Result<(), MintError> {
+        match self.call(MinterCall::Invite(request.clone())).await? {
+            MinterReply::Invited => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+/// A call to the screen.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ScreenCall {
+    /// Run the rules.
+    Screen(ScreenCase),
+    /// Email the team about a hold.
+    NotifyHold(Box<Referral>),
+}
+
+/// The screen's reply.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum ScreenReply {
+    /// The rules' verdict.
+    Verdict(Verdict),
+    /// The team was emailed.
+    Notified,
+    /// Something failed inside the screen.
+    Failed {
+        /// What, for the caller's log.
+        message: String,
+    },
+}
+
+/// The screen's side: runs a call against the service.
+pub async fn serve_screen(screen: &dyn Screener, call: ScreenCall) -> ScreenReply {
+    let failed = |e: ScreenError| {
+        let message = rft_core::ports::error_chain(&e);
+        tracing::error!(error = %message, "screen call failed");
+        ScreenReply::Failed { message }
+    };
+    match call {
+        ScreenCall::Screen(case) => screen.screen(&case).await.map(ScreenReply::Verdict).unwrap_or_else(failed),
+        ScreenCall::NotifyHold(referral) => {
+            screen.notify_hold(&referral).await.map(|()| ScreenReply::Notified).unwrap_or_else(failed)
+        }
+    }
+}
+
+/// The attributor's and rewarder's side: the screen port over a Lambda invoke.
+#[derive(Clone, Debug)]
+pub struct LambdaScreener {
+    client: aws_sdk_lambda::Client,
+    function: String,
+}
+
+impl LambdaScreener {
+    /// Invokes `function` (name or ARN).
+    pub fn new(client: aws_sdk_lambda::Client, function: impl Into<String>) -> Self {
+        LambdaScreener { client, function: function.into() }
+    }
+
+    async fn call(&self, call: ScreenCall) -> Result<ScreenReply, ScreenError> {
+        match invoke(&self.client, &self.function, &call).await.map_err(|e| ScreenError(Box::new(e)))? {
+            ScreenReply::Failed { message } => Err(ScreenError(message.into())),
+            ok => Ok(ok),
+        }
+    }
+}
+
+#[async_trait]
+impl Screener for LambdaScreener {
+    async fn screen(&self, case: &ScreenCase) -> Result<Verdict, ScreenError> {
+        match self.call(ScreenCall::Screen(case.clone())).await? {
+            ScreenReply::Verdict(v) => Ok(v),
+            other => Err(ScreenError(format!("unexpected reply {other:?}").into())),
+        }
+    }
+
+    async fn notify_hold(&self, referral: &Referral) -> Result<(), ScreenError> {
+        match self.call(ScreenCall::NotifyHold(Box::new(referral.clone()))).await? {
+            ScreenReply::Notified => Ok(()),
+            other => Err(ScreenError(format!("unexpected reply {other:?}").into())),
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! How each function's service is assembled from its environment: one place, used by the
+//! function binaries and by the tests that run the same wiring against the emulators.
+
+use std::sync::Arc;
+
+use rft_core::identity::IdentityHasher;
+use rft_core::links::LinkSigner;
+use rft_core::ports::Stores;
+use rft_core::secrets::SecretSet;
+use rft_core::service::{Attributor, MintService, Redirector, ScreenService};
+use rft_core::signature::Signer;
+use rft_core::time::SystemClock;
+use rft_http::Edge;
+
+use crate::env::{EnvError, Environment};
+
+async fn warm_stores(env: &Environment) -> Stores {
+    let store = env.store();
+    store.warm().await;
+    Stores::from_backend(store)
+}
+
+/// `rft-edge`: the HTTP surface over DynamoDB and SQS, minting through `rft-minter`.
+pub async fn edge(env: &Environment, secrets: &SecretSet) -> Result<Edge, EnvError> {
+    let stores = warm_stores(env).await;
+    let clock = Arc::new(SystemClock);
+    let hasher = IdentityHasher::new(secrets.identity.clone());
+    Ok(Edge {
+        redirector: Redirector::new(
+            stores.codes.clone(),
+            stores.clicks.clone(),
+            env.settings.clone(),
+            hasher.clone(),
+            clock.clone(),
+        ),
+        settings: env.settings.clone(),
+        clock,
+        signer: Signer::new(&secrets.signing),
+        hasher,
+        links: LinkSigner::new(secrets.ops.clone()),
+        stores,
+        minter: Arc::new(env.minter()?),
+        signup_jobs: Arc::new(env.signup_queue()?),
+        reward_jobs: Arc::new(env.reward_queue()?),
+    })
+}
+
+/// `rft-minter`: codes, Bedrock for the invite, SES for email invites.
+pub async fn minter(env: &Environment) -> MintService {
+    let s = warm_stores(env).await;
+    MintService::new(
+        s.codes.clone(),
+        s.clicks.clone(),
+        s.audit.clone(),
+        s.counters.clone(),
+        Arc::new(env.writer()),
+        Arc::new(env.messenger(false)),
+        env.settings.clone(),
+        Arc::new(SystemClock),
+    )
+}
+
+/// `rft-screen`: velocity reads, SES for hold emails, the ops key for their links.
+pub async fn screen(env: &Environment, secrets: &SecretSet) -> ScreenService {
+    let s = warm_stores(env).await;
+    ScreenService::new(
+        s.clicks.clone(),
+        s.counters.clone(),
+        Arc::new(env.messenger(false)),
+        env.settings.clone(),
+        LinkSigner::new(secrets.ops.clone()),
+        Arc::new(SystemClock),
+    )
+}
+
+/// `rft-attributor`: attribution over DynamoDB, screening through `rft-screen`.
+pub async fn attributor(env: &Environment) -> Result<Attributor, EnvError> {
+    let s = warm_stores(env).await;
+    Ok(Attributor::new(
+        s.codes.clone(),
+        s.clicks.clone(),
+        s.referrals.clone(),
+        s.audit.clone(),
+        s.counters.clone(),
+        Arc::new(env.screener()?),
+        Arc::new(SystemClock),
+    ))
+}

@@ -1,0 +1,200 @@
+//! The AWS wiring of the functions, run against the emulators: DynamoDB Local, moto (SQS, SES,
+//! SNS, Secrets Manager), wiremock for Bedrock, and a small stand-in for the Lambda Invoke API
+//! that runs the minter's and screen's real handlers.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::post;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use rft_aws::env::{Endpoints, Environment, Wiring};
+use rft_aws::invoke::{serve_minter, serve_screen};
+use rft_aws::{SqsQueue, TableNames};
+use rft_core::secrets::SecretSet;
+use rft_core::service::{MintService, ScreenService};
+use rft_core::signature::Signer;
+use rft_core::{Settings, Timestamp};
+
+use crate::backends::{dynamodb_client, dynamodb_endpoint, moto_endpoint, unique_prefix};
+
+/// The deployed functions' handlers, reachable over a fake Lambda Invoke API.
+#[derive(Default, Clone)]
+pub struct Functions {
+    minter: Arc<OnceLock<MintService>>,
+    screen: Arc<OnceLock<ScreenService>>,
+}
+
+async fn invoke(
+    State(functions): State<Functions>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> axum::Json<Value> {
+    let reply = match name.as_str() {
+        "rft-minter" => {
+            let call = serde_json::from_slice(&body).expect("a minter call");
+            serde_json::to_value(serve_minter(functions.minter.get().expect("minter wired"), call).await)
+        }
+        "rft-screen" => {
+            let call = serde_json::from_slice(&body).expect("a screen call");
+            serde_json::to_value(serve_screen(functions.screen.get().expect("screen wired"), call).await)
+        }
+        other => panic!("no function {other}"),
+    };
+    axum::Json(reply.expect("replies serialise"))
+}
+
+/// Starts the fake Lambda Invoke API; returns its URL.
+async fn start_invoke_api(functions: Functions) -> String {
+    let app = Router::new().route("/2015-03-31/functions/{name}/invocations", post(invoke)).with_state(functions);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("invoke api serves") });
+    format!("http://{addr}")
+}
+
+/// A Converse reply with `text`.
+pub fn converse_reply(text: &str) -> Value {
+    json!({
+        "output": { "message": { "role": "assistant", "content": [{ "text": text }] } },
+        "stopReason": "end_turn",
+        "usage": { "inputTokens": 10, "outputTokens": 20, "totalTokens": 30 },
+        "metrics": { "latencyMs": 5 }
+    })
+}
+
+/// One isolated deployment on the emulators.
+pub struct AwsStack {
+    /// The functions' environment (what `Environment::from_env` would give in AWS).
+    pub env: Environment,
+    /// The secrets stored in (moto's) Secrets Manager.
+    pub secrets: SecretSet,
+    /// Signs as the store does.
+    pub signer: Signer,
+    /// Bedrock's stand-in.
+    pub bedrock: MockServer,
+    /// The sign-up queue.
+    pub signup_queue: SqsQueue,
+    /// The reward queue.
+    pub reward_queue: SqsQueue,
+    /// moto's endpoint (for its inspection API).
+    pub moto: String,
+}
+
+impl AwsStack {
+    /// Tables, queues, the secret, the SES identity, Bedrock's stub and the invoke API, all new.
+    pub async fn start(settings: Settings) -> Self {
+        crate::harness::init_tracing();
+        let moto = moto_endpoint();
+        let sdk = rft_aws::config::for_emulator(&moto).await;
+        let prefix = unique_prefix();
+        let tables = TableNames::with_prefix(&prefix);
+        rft_aws::tables::create_tables(&dynamodb_client().await, &tables).await.expect("tables");
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let signup_queue = SqsQueue::create(sqs.clone(), &format!("{prefix}rft-signup-jobs")).await.expect("queue");
+        let reward_queue = SqsQueue::create(sqs, &format!("{prefix}rft-reward-jobs")).await.expect("queue");
+        let [s, o, k, i] = SecretSet::generate_parts();
+        let secret_json =
+            json!({ "signing_secret": s, "ops_secret": o, "store_api_key": k, "identity_key": i }).to_string();
+        let secret = aws_sdk_secretsmanager::Client::new(&sdk)
+            .create_secret()
+            .name(format!("{prefix}rft/secrets"))
+            .secret_string(secret_json)
+            .send()
+            .await
+            .expect("secret");
+        let ses = aws_sdk_sesv2::Client::new(&sdk);
+        ses.create_email_identity()
+            .email_identity(settings.messages.from_email.as_str())
+            .send()
+            .await
+            .expect("SES identity");
+        let bedrock = MockServer::start().await;
+        let functions = Functions::default();
+        let invoke_api = start_invoke_api(functions.clone()).await;
+        let env = Environment {
+            settings: Arc::new(settings),
+            sdk,
+            tables,
+            wiring: Wiring {
+                signup_queue_url: Some(signup_queue.url().to_owned()),
+                reward_queue_url: Some(reward_queue.url().to_owned()),
+                minter_function: Some("rft-minter".into()),
+                screen_function: Some("rft-screen".into()),
+                secret_id: secret.arn,
+            },
+            endpoints: Endpoints {
+                dynamodb: Some(dynamodb_endpoint()),
+                bedrock: Some(bedrock.uri()),
+                lambda: Some(invoke_api),
+                ..Endpoints::default()
+            },
+        };
+        let secrets = env.secrets().await.expect("the functions read the secret");
+        let _ = functions.minter.set(rft_aws::wiring::minter(&env).await);
+        let _ = functions.screen.set(rft_aws::wiring::screen(&env, &secrets).await);
+        let signer = Signer::new(&secrets.signing);
+        AwsStack { env, secrets, signer, bedrock, signup_queue, reward_queue, moto }
+    }
+
+    /// Makes Bedrock answer `text` (after `delay`).
+    pub async fn bedrock_says(&self, text: &str, delay: std::time::Duration) {
+        self.bedrock.reset().await;
+        Mock::given(method("POST"))
+            .and(path_regex(r"^/model/.+/converse$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(converse_reply(text)).set_delay(delay))
+            .mount(&self.bedrock)
+            .await;
+    }
+
+    /// Emails moto has "sent": (to, subject, body) for each (moto keeps the HTML part when
+    /// there is one).
+    pub async fn sent_emails(&self) -> Vec<(String, String, String)> {
+        let data: Value = fetch_json(&format!("{}/moto-api/data.json", self.moto)).await;
+        let messages = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
+        messages
+            .iter()
+            .map(|m| {
+                let to = m["destinations"]["ToAddresses"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
+                    .unwrap_or_default();
+                (
+                    to,
+                    m["subject"].as_str().unwrap_or_default().to_owned(),
+                    m["body"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// A signed request at the real time (the functions use the system clock).
+    pub fn signed(&self, method: axum::http::Method, path: &str, body: &str) -> axum::http::Request<axum::body::Body> {
+        let now = rft_core::time::SystemClock;
+        let at: Timestamp = rft_core::Clock::now(&now);
+        let mut builder =
+            axum::http::Request::builder().method(method).uri(path).header("content-type", "application/json");
+        let id = format!("msg_{}", rft_core::ids::random_base32());
+        for (name, value) in self.signer.headers(&id, at, body.as_bytes()).expect("signs") {
+            builder = builder.header(name, value);
+        }
+        builder.body(axum::body::Body::from(body.to_owned())).expect("valid request")
+    }
+}
+
+/// GETs JSON from a local emulator's inspection API.
+async fn fetch_json(url: &str) -> Value {
+    let body = tokio::task::spawn_blocking({
+        let url = url.to_owned();
+        move || {
+            let out = std::process::Command::new("curl").args(["-s", &url]).output().expect("curl runs");
+            out.stdout
+        }
+    })
+    .await
+    .expect("joined");
+    serde_json::from_slice(&body).unwrap_or(Value::Null)
+}
