@@ -83,22 +83,21 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
   'rft-minter': [
     LOGGING,
     ddb(['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'], 'rft-codes'),
-    ddb(['Query'], 'rft-codes', 'by_referrer'),
-    ddb(['PutItem'], 'rft-clicks'),
+    // Email-invite touches, and the daily invite quota (a counter item in rft-clicks).
+    ddb(['GetItem', 'PutItem', 'UpdateItem'], 'rft-clicks'),
     ddb(['PutItem'], 'rft-audit'),
     SES_SEND,
     BEDROCK,
   ],
   'rft-attributor': [
     LOGGING,
-    ddb(['Query'], 'rft-clicks'),
+    // Touches by token and email; sign-up velocity counters (items in rft-clicks).
+    ddb(['Query', 'GetItem', 'PutItem', 'UpdateItem'], 'rft-clicks'),
     ddb(['GetItem'], 'rft-codes'),
     ddb(['GetItem', 'PutItem', 'UpdateItem'], 'rft-referrals'),
-    ddb(['Query'], 'rft-referrals', 'by_queue'),
     ddb(['PutItem'], 'rft-audit'),
     consume('rft-signup-jobs'),
     invoke('rft-screen'),
-    SECRET,
   ],
   // The only role that writes the ledger; it cannot delete from any table.
   'rft-rewarder': [
@@ -122,9 +121,9 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
   'rft-screen': [
     LOGGING,
     ddb(['GetItem'], 'rft-codes'),
+    // Velocity counters (items in rft-clicks) and clicks per code.
+    ddb(['GetItem'], 'rft-clicks'),
     ddb(['Query'], 'rft-clicks', 'by_code'),
-    ddb(['GetItem'], 'rft-referrals'),
-    ddb(['Query'], 'rft-referrals', 'by_queue'),
     SES_SEND,
     SECRET,
   ],

@@ -87,7 +87,7 @@ pub enum MinterCall {
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum MinterReply {
     /// The customer's link.
-    Minted(Minted),
+    Minted(Box<Minted>),
     /// The code after retiring (none if unknown).
     Retired {
         /// The record.
@@ -124,7 +124,9 @@ fn reply_error(e: MintError) -> MinterReply {
 /// The minter's side: runs a call against the service.
 pub async fn serve_minter(minter: &dyn Minter, call: MinterCall) -> MinterReply {
     match call {
-        MinterCall::Mint(request) => minter.mint(&request).await.map(MinterReply::Minted).unwrap_or_else(reply_error),
+        MinterCall::Mint(request) => {
+            minter.mint(&request).await.map(|m| MinterReply::Minted(Box::new(m))).unwrap_or_else(reply_error)
+        }
         MinterCall::Retire { code } => minter
             .retire(&code)
             .await
@@ -170,7 +172,7 @@ fn unexpected(reply: MinterReply) -> MintError {
 impl Minter for LambdaMinter {
     async fn mint(&self, request: &MintRequest) -> Result<Minted, MintError> {
         match self.call(MinterCall::Mint(request.clone())).await? {
-            MinterReply::Minted(m) => Ok(m),
+            MinterReply::Minted(m) => Ok(*m),
             other => Err(unexpected(other)),
         }
     }
@@ -195,7 +197,7 @@ impl Minter for LambdaMinter {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ScreenCall {
     /// Run the rules.
-    Screen(ScreenCase),
+    Screen(Box<ScreenCase>),
     /// Email the team about a hold.
     NotifyHold(Box<Referral>),
 }
@@ -254,7 +256,7 @@ impl LambdaScreener {
 #[async_trait]
 impl Screener for LambdaScreener {
     async fn screen(&self, case: &ScreenCase) -> Result<Verdict, ScreenError> {
-        match self.call(ScreenCall::Screen(case.clone())).await? {
+        match self.call(ScreenCall::Screen(Box::new(case.clone()))).await? {
             ScreenReply::Verdict(v) => Ok(v),
             other => Err(ScreenError(format!("unexpected reply {other:?}").into())),
         }

@@ -96,7 +96,7 @@ pub fn last_touch(
     if touches.is_empty() {
         return Err(Unattributed::NoTouch);
     }
-    touches.sort_by(|a, b| b.at.cmp(&a.at));
+    touches.sort_by_key(|t| std::cmp::Reverse(t.at));
     let mut saw_live_code = false;
     for touch in touches {
         let Some(record) = codes.get(&touch.code).filter(|r| r.is_active()) else { continue };

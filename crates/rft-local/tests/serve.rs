@@ -1,0 +1,139 @@
+//! `rft-local serve` as a process, driven over HTTP: mint, click, sign up; stop with SIGTERM;
+//! start again on the same data directory and find everything still there.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rft_core::secrets::SecretSet;
+use rft_core::signature::Signer;
+use rft_core::time::{Clock, SystemClock};
+use serde_json::{Value, json};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start(dir: &Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_rft-local"))
+        .args(["serve", "--settings", concat!(env!("CARGO_MANIFEST_DIR"), "/../../settings.example.toml")])
+        .arg("--data")
+        .arg(dir.join("data"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--outbox")
+        .arg(dir.join("outbox"))
+        .env_remove("RFT_SIGNING_SECRET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rft-local starts")
+}
+
+async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("rft-local did not become healthy");
+}
+
+fn signer(dir: &Path) -> Signer {
+    let saved: Value = serde_json::from_slice(&std::fs::read(dir.join("data/secrets.json")).unwrap()).unwrap();
+    let s = |k: &str| saved[k].as_str().unwrap().to_owned();
+    Signer::new(
+        &SecretSet::from_parts(&s("signing_secret"), &s("ops_secret"), &s("store_api_key"), &s("identity_key"))
+            .unwrap()
+            .signing,
+    )
+}
+
+async fn signed(
+    client: &reqwest::Client,
+    signer: &Signer,
+    method: reqwest::Method,
+    url: &str,
+    body: &str,
+) -> (u16, Value) {
+    let id = format!("msg_{}", rft_core::ids::random_base32());
+    let mut request = client.request(method, url).body(body.to_owned()).header("content-type", "application/json");
+    for (name, value) in signer.headers(&id, SystemClock.now(), body.as_bytes()).unwrap() {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+fn stop(mut child: Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "rft-local did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn serve_mint_click_signup_stop_and_restart() {
+    let dir = std::env::temp_dir().join(format!("rft-serve-{}", rft_core::ids::random_base32()));
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+
+    let child = start(&dir, port);
+    wait_healthy(&client, &base).await;
+    let signer = signer(&dir);
+    let (status, link) = signed(
+        &client,
+        &signer,
+        reqwest::Method::POST,
+        &format!("{base}/api/links"),
+        &json!({"customer_id": "c_dan", "first_name": "Dan"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 201, "{link}");
+    let code = link["code"].as_str().unwrap().to_owned();
+    let click = client.get(format!("{base}/r/{code}")).header("user-agent", "Mozilla/5.0").send().await.unwrap();
+    assert_eq!(click.status(), 302);
+    let cookie = click.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let token = cookie.trim_start_matches("rft=").split(';').next().unwrap().to_owned();
+    let signup = json!({"customer_id": "c_mara", "email": "mara@example.com", "attribution_token": token}).to_string();
+    assert_eq!(
+        signed(&client, &signer, reqwest::Method::POST, &format!("{base}/webhooks/signup"), &signup).await.0,
+        202
+    );
+    let referral_url = format!("{base}/api/referrals/c_mara");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let referral = loop {
+        let (status, body) = signed(&client, &signer, reqwest::Method::GET, &referral_url, "").await;
+        if status == 200 {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "the sign-up worker did not attribute in time");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(referral["referrer_id"], "c_dan");
+    assert!(stop(child).success(), "a clean exit on SIGTERM");
+
+    let child = start(&dir, port);
+    wait_healthy(&client, &base).await;
+    let (status, again) = signed(&client, &signer, reqwest::Method::GET, &referral_url, "").await;
+    assert_eq!((status, &again["referral_id"]), (200, &referral["referral_id"]), "data survives a restart");
+    let (status, same) = signed(
+        &client,
+        &signer,
+        reqwest::Method::POST,
+        &format!("{base}/api/links"),
+        &json!({"customer_id": "c_dan"}).to_string(),
+    )
+    .await;
+    assert_eq!((status, same["code"].as_str()), (200, Some(code.as_str())), "the same secrets and code after restart");
+    assert!(stop(child).success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
