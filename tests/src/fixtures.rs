@@ -52,6 +52,7 @@ pub fn code_record(c: &str, owner: &str, at: Timestamp) -> CodeRecord {
         referrer: ReferrerProfile {
             first_name: Some("Dan".into()),
             email: Some(Email::parse("dan@example.com").expect("valid")),
+            phone: None,
             identity: HashedIdentity::default(),
         },
         invite: "Try FreshBox: {{link}}".into(),
@@ -96,7 +97,8 @@ pub fn referral(friend: &str, referrer: &str, c: &str, at: Timestamp) -> Referra
         created_at: at,
         updated_at: at,
         expires_at: at.plus(Duration::from_secs(30 * 86_400)),
-        hold_notified_at: None,
+        review_notified_at: None,
+        cleared_rules: Vec::new(),
         version: 1,
     }
 }
@@ -144,9 +146,10 @@ pub fn signup_job(n: usize) -> Job {
         customer_id: customer(&format!("c_{n}")),
         email: Email::parse(&format!("friend{n}@example.com")).expect("valid"),
         first_name: Some("Mara".into()),
+        phone: None,
         attribution_token: None,
         code: None,
         identity: HashedIdentity::default(),
-        occurred_at: Timestamp::from_secs(1_700_000_000),
+        occurred_at: Timestamp::from_secs(1_900_000_000),
     })
 }

@@ -11,8 +11,8 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use rft_core::ports::{
-    DraftRequest, JobQueue, MessageError, MessageKind, Messenger, OutboundMessage, QueueError, Stores, TextWriter,
-    WriterError,
+    DraftRequest, FulfilError, FulfilOutcome, FulfilmentRequest, JobQueue, MessageError, MessageKind, Messenger,
+    OutboundMessage, QueueError, RewardClient, Stores, TextWriter, WriterError,
 };
 use rft_core::secrets::SecretSet;
 use rft_core::signature::Signer;
@@ -94,6 +94,79 @@ impl TextWriter for ScriptedWriter {
     }
 }
 
+/// How the fake store's reward endpoint behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreMode {
+    /// Applies each key once, answers 409 after.
+    Normal,
+    /// Answers 500 to the next `n` calls, then behaves.
+    FailNext(usize),
+    /// Answers 500 to everything.
+    Down,
+    /// Applies, then pretends it never answered (a timeout after the store did the work).
+    AppliesButTimesOut,
+}
+
+/// The store's reward endpoint, in memory: it applies each idempotency key once.
+pub struct FakeStore {
+    mode: Mutex<StoreMode>,
+    /// Idempotency keys applied, in order.
+    pub applied: Mutex<Vec<String>>,
+    /// Every call, in order.
+    pub calls: Mutex<Vec<String>>,
+}
+
+impl Default for FakeStore {
+    fn default() -> Self {
+        FakeStore { mode: Mutex::new(StoreMode::Normal), applied: Mutex::default(), calls: Mutex::default() }
+    }
+}
+
+impl FakeStore {
+    /// Changes how it behaves.
+    pub fn set(&self, mode: StoreMode) {
+        *self.mode.lock().expect("not poisoned") = mode;
+    }
+
+    /// Keys applied (each key at most once by construction; count them).
+    pub fn applied(&self) -> Vec<String> {
+        self.applied.lock().expect("not poisoned").clone()
+    }
+
+    /// How many calls were made.
+    pub fn calls(&self) -> usize {
+        self.calls.lock().expect("not poisoned").len()
+    }
+}
+
+#[async_trait]
+impl RewardClient for FakeStore {
+    async fn fulfil(&self, request: &FulfilmentRequest) -> Result<FulfilOutcome, FulfilError> {
+        let key = request.idempotency_key();
+        self.calls.lock().expect("not poisoned").push(key.clone());
+        let mode = *self.mode.lock().expect("not poisoned");
+        let fail = |status| Err(FulfilError { status: Some(status), source: None });
+        match mode {
+            StoreMode::Down => return fail(500),
+            StoreMode::FailNext(n) if n > 0 => {
+                *self.mode.lock().expect("not poisoned") = StoreMode::FailNext(n - 1);
+                return fail(500);
+            }
+            _ => {}
+        }
+        let mut applied = self.applied.lock().expect("not poisoned");
+        let fresh = !applied.contains(&key);
+        if fresh {
+            applied.push(key);
+        }
+        match (mode, fresh) {
+            (StoreMode::AppliesButTimesOut, _) => Err(FulfilError { status: None, source: Some("timed out".into()) }),
+            (_, true) => Ok(FulfilOutcome::Applied),
+            (_, false) => Ok(FulfilOutcome::AlreadyApplied),
+        }
+    }
+}
+
 /// A queue that refuses every send (the webhooks' 5xx path).
 pub struct BrokenQueue;
 
@@ -149,15 +222,24 @@ pub struct Harness {
     pub messages: Arc<RecordingMessenger>,
     /// The model.
     pub writer: Arc<ScriptedWriter>,
+    /// The store's reward endpoint.
+    pub store: Arc<FakeStore>,
     /// The secrets in use.
     pub secrets: SecretSet,
     /// Signs as the store does.
     pub signer: Signer,
 }
 
+/// The fulfilment policy with millisecond backoffs, so retries are quick in tests.
+pub fn quick_policy() -> rft_core::service::FulfilPolicy {
+    rft_core::service::FulfilPolicy { first_backoff: Duration::from_millis(5), ..Default::default() }
+}
+
 /// A realistic "now" for tests (signatures carry unix seconds).
 pub fn test_now() -> Timestamp {
-    Timestamp::from_secs(1_780_000_000)
+    // Years ahead of the wall clock: DynamoDB Local's TTL sweeper deletes items whose
+    // `expires_at` is in the real past, which would make test data vanish mid-test.
+    crate::conformance::T0
 }
 
 impl Harness {
@@ -174,17 +256,19 @@ impl Harness {
         let clock = Arc::new(ManualClock::at(test_now()));
         let messages = Arc::new(RecordingMessenger::default());
         let writer = Arc::new(ScriptedWriter::default());
+        let store = Arc::new(FakeStore::default());
         let ports = Ports {
             stores,
             signup_jobs,
             reward_jobs,
             messenger: messages.clone(),
             writer: writer.clone(),
+            rewards: store.clone(),
             clock: clock.clone(),
         };
-        let system = System::assemble(Arc::new(settings), &secrets, ports);
+        let system = System::assemble_with(Arc::new(settings), &secrets, ports, quick_policy());
         let signer = Signer::new(&secrets.signing);
-        Harness { system, clock, messages, writer, secrets, signer }
+        Harness { system, clock, messages, writer, store, secrets, signer }
     }
 
     /// A system on a fresh in-memory embedded store with the example settings.
@@ -251,6 +335,20 @@ impl Harness {
     pub async fn signup(&self, body: Value) -> Answer {
         let answer = self.call(self.signed(Method::POST, "/webhooks/signup", &body.to_string())).await;
         self.system.drain_signups().await;
+        answer
+    }
+
+    /// The harness clock's now.
+    pub fn clock_now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Posts a conversion webhook and lets the rewarder handle it.
+    pub async fn convert(&self, customer: &str, order: &str) -> Answer {
+        let body =
+            serde_json::json!({"customer_id": customer, "order_id": order, "amount_minor": 3999, "currency": "GBP"});
+        let answer = self.call(self.signed(Method::POST, "/webhooks/conversion", &body.to_string())).await;
+        self.system.drain_rewards().await;
         answer
     }
 

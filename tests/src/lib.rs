@@ -5,6 +5,8 @@
 pub mod aws;
 pub mod backends;
 pub mod conformance;
+pub mod faults;
 pub mod fixtures;
 pub mod harness;
 pub mod lifecycle;
+pub mod rewards;

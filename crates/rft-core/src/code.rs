@@ -105,6 +105,9 @@ pub struct ReferrerProfile {
     pub first_name: Option<String>,
     /// Where thank-you notes go (the email as given, not its identity form).
     pub email: Option<crate::email::Email>,
+    /// For an SMS thank-you when there is no email.
+    #[serde(default)]
+    pub phone: Option<crate::ids::Phone>,
     /// Keyed hashes of the referrer's identity fields, compared by the screen.
     pub identity: HashedIdentity,
 }

@@ -259,3 +259,55 @@ pub type FirstName = ShortText<100>;
 
 /// The store's order id (at most 128 characters).
 pub type OrderId = ShortText<128>;
+
+/// A mobile number in E.164 form (`+447700900123`), for SMS when no email is known.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Phone(String);
+
+/// Why a string is not a phone number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a phone number in E.164 form such as +447700900123")]
+pub struct PhoneError;
+
+impl Phone {
+    /// Parses `+` and 8 to 15 digits (spaces and dashes ignored).
+    pub fn parse(s: &str) -> Result<Self, PhoneError> {
+        let compact: String = s.trim().chars().filter(|c| *c != ' ' && *c != '-').collect();
+        let digits = compact.strip_prefix('+').ok_or(PhoneError)?;
+        let ok =
+            (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
+        ok.then(|| Phone(compact.clone())).ok_or(PhoneError)
+    }
+
+    /// The number.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Phone {
+    type Error = PhoneError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Phone::parse(&s)
+    }
+}
+
+impl From<Phone> for String {
+    fn from(p: Phone) -> String {
+        p.0
+    }
+}
+
+#[cfg(test)]
+mod phone_tests {
+    use super::*;
+
+    #[test]
+    fn e164_only() {
+        assert_eq!(Phone::parse("+44 7700 900123").unwrap().as_str(), "+447700900123");
+        for bad in ["07700900123", "+44", "+44abc12345", "+0123456789"] {
+            assert!(Phone::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

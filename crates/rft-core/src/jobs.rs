@@ -22,6 +22,9 @@ pub struct SignupJob {
     pub email: Email,
     /// For the thank-you.
     pub first_name: Option<String>,
+    /// For an SMS thank-you.
+    #[serde(default)]
+    pub phone: Option<crate::ids::Phone>,
     /// The `rft` token the store captured.
     pub attribution_token: Option<Token>,
     /// A code typed at sign-up.

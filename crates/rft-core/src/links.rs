@@ -127,6 +127,18 @@ impl LinkSigner {
     }
 }
 
+/// The full URL of an ops decision link, valid until `exp`.
+pub fn decision_url(
+    base_url: &str,
+    signer: &LinkSigner,
+    referral: &ReferralId,
+    action: Action,
+    exp: Timestamp,
+) -> String {
+    let query = signer.query(&LinkPurpose::Decide(referral.clone(), action), exp);
+    format!("{}/ops/referrals/{referral}/{}?{query}", base_url.trim_end_matches('/'), action.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -202,3 +202,133 @@ mod tests {
         assert!(html.contains("a=1&amp;b=2"));
     }
 }
+
+/// The placeholder a thank-you note carries where the reward's description goes.
+pub const REWARD_PLACEHOLDER: &str = "{{reward}}";
+
+/// The two thank-you notes, as sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Thanks {
+    /// To the referrer.
+    pub referrer: String,
+    /// To the friend.
+    pub friend: String,
+}
+
+/// What the notes may mention: first names and the rewards as the ledger holds them.
+#[derive(Clone, Debug)]
+pub struct ThanksFacts<'a> {
+    /// The referrer's first name, if known.
+    pub referrer_name: Option<&'a str>,
+    /// The friend's first name, if known.
+    pub friend_name: Option<&'a str>,
+    /// The referrer's reward, from the ledger row.
+    pub referrer_reward: &'a str,
+    /// The friend's reward, from the ledger row.
+    pub friend_reward: &'a str,
+}
+
+/// One brief for both notes. The model writes `{{reward}}` where each amount goes; the code
+/// puts in the ledger's wording, so the model never states an amount.
+pub fn thanks_brief(settings: &Settings, facts: &ThanksFacts<'_>) -> crate::ports::DraftRequest {
+    let referrer = facts.referrer_name.unwrap_or("the customer who recommended us");
+    let friend = facts.friend_name.unwrap_or("their friend");
+    crate::ports::DraftRequest {
+        system: format!(
+            "You write short messages for {business}, in this voice: {voice}. \
+             You never state amounts, prices, codes or links yourself.",
+            business = settings.business.name,
+            voice = settings.business.voice,
+        ),
+        prompt: format!(
+            "Write two short thank-you notes (one or two sentences each). The first is to {referrer}, \
+             whose friend {friend} has just become a customer; thank them for the recommendation. \
+             The second is to {friend}, welcoming them. In each note write {placeholder} exactly once \
+             where their reward goes. No links. Reply with exactly two lines, the first starting \
+             \"Referrer:\" and the second starting \"Friend:\".",
+            placeholder = REWARD_PLACEHOLDER,
+        ),
+        max_tokens: 300,
+    }
+}
+
+fn accept_note(line: &str, reward: &str, max_chars: usize) -> Option<String> {
+    let note = line.trim().trim_matches('"').trim();
+    let ok = !note.is_empty()
+        && note.matches(REWARD_PLACEHOLDER).count() == 1
+        && !note.contains("{{link}}")
+        && !has_url(&note.replace(REWARD_PLACEHOLDER, " "))
+        && !note.chars().any(|c| c.is_control() || c.is_ascii_digit() || "£$€¥".contains(c));
+    let text = note.replace(REWARD_PLACEHOLDER, reward);
+    (ok && text.chars().count() <= max_chars).then_some(text)
+}
+
+/// Checks the model's two notes and puts the rewards in; `None` if either fails a check (the
+/// templates are then used for both, so the two always read as a pair).
+pub fn accept_thanks(draft: &str, facts: &ThanksFacts<'_>, max_chars: usize) -> Option<Thanks> {
+    let mut referrer = None;
+    let mut friend = None;
+    for line in draft.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("Referrer:") {
+            referrer = accept_note(rest, facts.referrer_reward, max_chars);
+        } else if let Some(rest) = line.strip_prefix("Friend:") {
+            friend = accept_note(rest, facts.friend_reward, max_chars);
+        }
+    }
+    Some(Thanks { referrer: referrer?, friend: friend? })
+}
+
+/// The notes used when the model is slow or wrong.
+pub fn thanks_template(settings: &Settings, facts: &ThanksFacts<'_>) -> Thanks {
+    let business = &settings.business.name;
+    let hi = |name: Option<&str>| name.map(|n| format!("Hi {n}, ")).unwrap_or_else(|| "Hi, ".into());
+    let friend = facts.friend_name.map(str::to_owned).unwrap_or_else(|| "your friend".into());
+    Thanks {
+        referrer: format!(
+            "{}thank you for recommending {business}: {friend} has placed their first order, so {} is yours.",
+            hi(facts.referrer_name),
+            facts.referrer_reward
+        ),
+        friend: format!(
+            "{}welcome to {business}! {} has been applied to your account.",
+            hi(facts.friend_name),
+            facts.friend_reward
+        ),
+    }
+}
+
+#[cfg(test)]
+mod thanks_tests {
+    use super::*;
+
+    const FACTS: ThanksFacts<'static> = ThanksFacts {
+        referrer_name: Some("Dan"),
+        friend_name: Some("Mara"),
+        referrer_reward: "£10 off your next box",
+        friend_reward: "£10 off your first box",
+    };
+
+    #[test]
+    fn good_notes_get_the_ledgers_rewards() {
+        let draft =
+            "Referrer: Thanks Dan, Mara's in! {{reward}} is yours.\nFriend: Welcome Mara, {{reward}} is applied.";
+        let t = accept_thanks(draft, &FACTS, 320).unwrap();
+        assert_eq!(t.referrer, "Thanks Dan, Mara's in! £10 off your next box is yours.");
+        assert_eq!(t.friend, "Welcome Mara, £10 off your first box is applied.");
+    }
+
+    #[test]
+    fn notes_with_amounts_of_their_own_urls_or_missing_parts_are_refused() {
+        for bad in [
+            "Referrer: Thanks! {{reward}}\n",
+            "Referrer: Thanks!\nFriend: Welcome {{reward}}",
+            "Referrer: Thanks {{reward}} {{reward}}\nFriend: Welcome {{reward}}",
+            "Referrer: See freshbox.uk {{reward}}\nFriend: Welcome {{reward}}",
+            "Just some text",
+            "Referrer: Thanks, here's £20: {{reward}}\nFriend: Welcome {{reward}}",
+        ] {
+            assert_eq!(accept_thanks(bad, &FACTS, 320), None, "{bad}");
+        }
+    }
+}

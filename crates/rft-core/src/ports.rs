@@ -480,6 +480,9 @@ pub struct MintRequest {
     pub first_name: Option<String>,
     /// For notes.
     pub email: Option<crate::email::Email>,
+    /// For an SMS note when there is no email.
+    #[serde(default)]
+    pub phone: Option<crate::ids::Phone>,
     /// The referrer's hashed identity, kept for the screen.
     pub identity: crate::identity::HashedIdentity,
 }

@@ -162,6 +162,9 @@ pub struct FriendProfile {
     pub first_name: Option<String>,
     /// Where the thank-you goes.
     pub email: Option<Email>,
+    /// For an SMS thank-you when there is no email.
+    #[serde(default)]
+    pub phone: Option<crate::ids::Phone>,
     /// Keyed hashes of the friend's identity fields.
     pub identity: HashedIdentity,
 }
@@ -199,9 +202,13 @@ pub struct Referral {
     pub updated_at: Timestamp,
     /// After this a pending referral expires.
     pub expires_at: Timestamp,
-    /// When the team was emailed about the hold (so a retried job emails once).
+    /// When the team was emailed about the current review (a hold, or a refund after a
+    /// reward), so a retried job emails once.
     #[serde(default)]
-    pub hold_notified_at: Option<Timestamp>,
+    pub review_notified_at: Option<Timestamp>,
+    /// Screen rules a person cleared by approving; they no longer hold this referral.
+    #[serde(default)]
+    pub cleared_rules: Vec<String>,
     /// Optimistic-concurrency counter: every write requires the version it read.
     pub version: u64,
 }

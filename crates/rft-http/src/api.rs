@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use rft_core::ids::FirstName;
+use rft_core::ids::{FirstName, Phone};
 use rft_core::ports::{InviteRequest, MintError, MintRequest};
 use rft_core::{Code, CodeRecord, CustomerId, Email, IdentityFacts, IdentityKey, Referral, identity::Field};
 
@@ -24,6 +24,7 @@ struct LinkBody {
     customer_id: CustomerId,
     first_name: Option<FirstName>,
     email: Option<Email>,
+    phone: Option<Phone>,
     identity: Option<IdentityFacts>,
 }
 
@@ -60,6 +61,7 @@ pub async fn links(State(edge): State<Arc<Edge>>, body: Bytes) -> Result<Respons
         customer_id: body.customer_id,
         first_name: body.first_name.map(String::from),
         email: body.email,
+        phone: body.phone,
     };
     let minted = edge.minter.mint(&request).await.map_err(mint_error)?;
     let status = if minted.created { StatusCode::CREATED } else { StatusCode::OK };

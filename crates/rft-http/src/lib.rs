@@ -20,8 +20,10 @@ use rft_core::{Clock, Settings};
 pub mod api;
 pub mod body;
 pub mod error;
+pub mod ops;
 pub mod redirect;
 pub mod signed;
+pub mod store_client;
 pub mod webhooks;
 
 pub use error::ApiError;
@@ -70,6 +72,8 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .route("/r/{*code}", get(redirect::redirect))
         .route("/r/", get(redirect::redirect))
         .route("/healthz", get(healthz))
+        .route("/assets/app.css", get(stylesheet))
+        .route("/ops/referrals/{id}/{action}", get(ops::show).post(ops::decide))
         .merge(signed_routes)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -78,6 +82,16 @@ pub fn router(edge: Arc<Edge>) -> Router {
 
 async fn healthz() -> impl IntoResponse {
     axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../assets/app.css"),
+    )
 }
 
 async fn not_found() -> ApiError {

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use rft_core::ids::{FirstName, OrderId};
+use rft_core::ids::{FirstName, OrderId, Phone};
 use rft_core::jobs::{ConversionJob, RefundJob, SignupJob};
 use rft_core::money::MAX_AMOUNT_MINOR;
 use rft_core::ports::JobQueue;
@@ -42,6 +42,7 @@ struct SignupBody {
     customer_id: CustomerId,
     email: Email,
     first_name: Option<FirstName>,
+    phone: Option<Phone>,
     attribution_token: Option<String>,
     code: Option<String>,
     identity: Option<IdentityFacts>,
@@ -94,6 +95,7 @@ pub async fn signup(State(edge): State<Arc<Edge>>, headers: HeaderMap, body: Byt
         customer_id: body.customer_id,
         email: body.email,
         first_name: body.first_name.map(String::from),
+        phone: body.phone,
         attribution_token,
         code,
         occurred_at: body.occurred_at.map(|t| t.0).unwrap_or_else(|| edge.clock.now()),

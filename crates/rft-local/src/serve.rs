@@ -53,12 +53,17 @@ pub async fn run(settings_path: PathBuf, data: PathBuf, listen: SocketAddr, outb
     let ports = Ports {
         stores: Stores::from_backend(Arc::new(store)),
         signup_jobs: Arc::new(signup_queue.clone()),
-        reward_jobs: Arc::new(reward_queue),
+        reward_jobs: Arc::new(reward_queue.clone()),
         messenger: Arc::new(
             Outbox::new(outbox.clone(), clock.clone())
                 .with_context(|| format!("could not create the outbox {}", outbox.display()))?,
         ),
         writer: Arc::new(TemplatesOnly),
+        rewards: Arc::new(rft_http::store_client::HttpRewardClient::new(
+            settings.store.reward_url.as_str(),
+            secrets.set.store_api_key.clone(),
+            rft_http::store_client::TIMEOUT,
+        )),
         clock,
     };
     let system = Arc::new(System::assemble(settings.clone(), &secrets.set, ports));
@@ -68,13 +73,19 @@ pub async fn run(settings_path: PathBuf, data: PathBuf, listen: SocketAddr, outb
     print_banner(addr, &secrets, &data, &outbox);
 
     let (stop, stopped) = watch::channel(false);
-    let worker = tokio::spawn(signup_worker(system.clone(), signup_queue, stopped.clone()));
+    let workers = [
+        tokio::spawn(signup_worker(system.clone(), signup_queue, stopped.clone())),
+        tokio::spawn(reward_worker(system.clone(), reward_queue, stopped.clone())),
+        tokio::spawn(sweep_loop(system.clone(), settings.sweep.every, stopped.clone())),
+    ];
     let app = system.router().layer(axum::middleware::from_fn(client_ip));
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     let _ = stop.send(true);
-    let _ = worker.await;
+    for worker in workers {
+        let _ = worker.await;
+    }
     println!("rft-local: stopped");
     Ok(())
 }
@@ -86,6 +97,33 @@ async fn signup_worker(system: Arc<System>, queue: LocalQueue, mut stopped: watc
         tokio::select! {
             _ = queue.sent() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// Handles reward jobs as they arrive; failed ones come back after their visibility timeout.
+async fn reward_worker(system: Arc<System>, queue: LocalQueue, mut stopped: watch::Receiver<bool>) {
+    loop {
+        system.drain_rewards().await;
+        tokio::select! {
+            _ = queue.sent() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// Runs the expiry sweep every `sweep.every` (EventBridge does this hourly in AWS).
+async fn sweep_loop(system: Arc<System>, every: Duration, mut stopped: watch::Receiver<bool>) {
+    loop {
+        match system.sweeper.run().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "sweep expired pending referrals"),
+            Err(e) => tracing::error!(error = %e, "sweep failed; it runs again next time"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
             _ = stopped.changed() => return,
         }
     }

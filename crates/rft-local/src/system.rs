@@ -9,9 +9,11 @@ use async_trait::async_trait;
 
 use rft_core::identity::IdentityHasher;
 use rft_core::links::LinkSigner;
-use rft_core::ports::{DraftRequest, JobQueue, Messenger, Stores, TextWriter, WriterError};
+use rft_core::ports::{DraftRequest, JobQueue, Messenger, RewardClient, Stores, TextWriter, WriterError};
 use rft_core::secrets::SecretSet;
-use rft_core::service::{Attributor, MintService, Redirector, ScreenService};
+use rft_core::service::{
+    Attributor, FulfilPolicy, MintService, Redirector, Rewarder, RewarderPorts, ScreenService, Sweeper,
+};
 use rft_core::signature::Signer;
 use rft_core::{Clock, Job, Settings};
 use rft_http::Edge;
@@ -29,6 +31,8 @@ pub struct Ports {
     pub messenger: Arc<dyn Messenger>,
     /// The model.
     pub writer: Arc<dyn TextWriter>,
+    /// The store's reward endpoint.
+    pub rewards: Arc<dyn RewardClient>,
     /// Now.
     pub clock: Arc<dyn Clock>,
 }
@@ -54,6 +58,10 @@ pub struct System {
     pub screen: Arc<ScreenService>,
     /// The attributor.
     pub attributor: Arc<Attributor>,
+    /// The rewarder.
+    pub rewarder: Arc<Rewarder>,
+    /// The expiry sweep.
+    pub sweeper: Arc<Sweeper>,
     /// The ports underneath.
     pub ports: Ports,
 }
@@ -61,6 +69,11 @@ pub struct System {
 impl System {
     /// Wires every service over `ports`.
     pub fn assemble(settings: Arc<Settings>, secrets: &SecretSet, ports: Ports) -> Self {
+        Self::assemble_with(settings, secrets, ports, FulfilPolicy::default())
+    }
+
+    /// Wires every service, with a given fulfilment policy (tests shorten the backoff).
+    pub fn assemble_with(settings: Arc<Settings>, secrets: &SecretSet, ports: Ports, policy: FulfilPolicy) -> Self {
         let s = &ports.stores;
         let hasher = IdentityHasher::new(secrets.identity.clone());
         let links = LinkSigner::new(secrets.ops.clone());
@@ -91,6 +104,24 @@ impl System {
             screen.clone(),
             ports.clock.clone(),
         ));
+        let rewarder = Arc::new(Rewarder::new(
+            RewarderPorts {
+                codes: s.codes.clone(),
+                referrals: s.referrals.clone(),
+                ledger: s.ledger.clone(),
+                audit: s.audit.clone(),
+                counters: s.counters.clone(),
+                screener: screen.clone(),
+                store: ports.rewards.clone(),
+                messenger: ports.messenger.clone(),
+                writer: ports.writer.clone(),
+                links: links.clone(),
+                clock: ports.clock.clone(),
+            },
+            settings.clone(),
+            policy,
+        ));
+        let sweeper = Arc::new(Sweeper::new(s.referrals.clone(), ports.clock.clone()));
         let edge = Arc::new(Edge {
             redirector: Redirector::new(
                 s.codes.clone(),
@@ -109,7 +140,7 @@ impl System {
             signup_jobs: ports.signup_jobs.clone(),
             reward_jobs: ports.reward_jobs.clone(),
         });
-        System { edge, minter, screen, attributor, ports }
+        System { edge, minter, screen, attributor, rewarder, sweeper, ports }
     }
 
     /// The HTTP surface.
@@ -122,6 +153,11 @@ impl System {
     pub async fn drain_signups(&self) -> usize {
         drain(&*self.ports.signup_jobs, |job| self.attributor.handle(job)).await
     }
+
+    /// Receives and handles reward jobs until none is visible; returns how many succeeded.
+    pub async fn drain_rewards(&self) -> usize {
+        drain(&*self.ports.reward_jobs, |job| self.rewarder.handle(job)).await
+    }
 }
 
 /// How long a received job stays hidden while being handled.
@@ -132,7 +168,7 @@ pub async fn drain<F, Fut, E>(queue: &dyn JobQueue, handle: F) -> usize
 where
     F: Fn(Job) -> Fut,
     Fut: std::future::Future<Output = Result<(), E>>,
-    E: std::fmt::Display,
+    E: std::error::Error + 'static,
 {
     let mut handled = 0;
     loop {

@@ -210,6 +210,7 @@ impl Attributor {
             friend: FriendProfile {
                 first_name: job.first_name.clone(),
                 email: Some(job.email.clone()),
+                phone: job.phone.clone(),
                 identity: job.identity.clone(),
             },
             touched_at: touch.at,
@@ -217,7 +218,8 @@ impl Attributor {
             created_at: now,
             updated_at: now,
             expires_at: at.plus(code.terms.window()),
-            hold_notified_at: None,
+            review_notified_at: None,
+            cleared_rules: Vec::new(),
             version: 1,
         };
         let kind = match state {
@@ -253,12 +255,12 @@ impl Attributor {
 
     /// Emails the team about a held referral once; the mark makes a retried job skip it.
     async fn finish_hold(&self, referral: Referral) -> Result<Referral, AttributeError> {
-        if referral.state != ReferralState::Held || referral.hold_notified_at.is_some() {
+        if referral.state != ReferralState::Held || referral.review_notified_at.is_some() {
             return Ok(referral);
         }
         self.screener.notify_hold(&referral).await?;
         let mut marked = referral.clone();
-        marked.hold_notified_at = Some(self.clock.now());
+        marked.review_notified_at = Some(self.clock.now());
         marked.version += 1;
         match self.referrals.save(&marked, referral.version, None).await {
             Ok(()) => Ok(marked),

@@ -109,6 +109,7 @@ impl Minter for MintService {
                 referrer: ReferrerProfile {
                     first_name: request.first_name.clone(),
                     email: request.email.clone(),
+                    phone: request.phone.clone(),
                     identity: request.identity.clone(),
                 },
                 created_at: now,

@@ -4,10 +4,14 @@
 pub mod attribute;
 pub mod mint;
 pub mod redirect;
+pub mod reward;
 pub mod screening;
+pub mod sweep;
 pub mod velocity;
 
 pub use attribute::Attributor;
 pub use mint::MintService;
 pub use redirect::Redirector;
+pub use reward::{FulfilPolicy, Rewarder, RewarderPorts};
 pub use screening::ScreenService;
+pub use sweep::Sweeper;

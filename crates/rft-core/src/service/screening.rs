@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::links::{Action, LinkPurpose, LinkSigner};
+use crate::links::{Action, LinkSigner, decision_url};
 use crate::messages::email_html;
 use crate::ports::{
     Channel, ClickStore, Counters, MessageKind, Messenger, OutboundMessage, ScreenCase, ScreenError, Screener,
@@ -46,13 +46,7 @@ impl ScreenService {
     /// An ops link for one decision on one referral, valid for the configured lifetime.
     pub fn ops_link(&self, referral: &Referral, action: Action) -> String {
         let exp = self.clock.now().plus(self.settings.team.ops_link_ttl);
-        let query = self.links.query(&LinkPurpose::Decide(referral.referral_id.clone(), action), exp);
-        format!(
-            "{}/ops/referrals/{}/{}?{query}",
-            self.settings.links.base_url.as_str().trim_end_matches('/'),
-            referral.referral_id,
-            action.as_str()
-        )
+        decision_url(self.settings.links.base_url.as_str(), &self.links, &referral.referral_id, action, exp)
     }
 }
 
