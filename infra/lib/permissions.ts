@@ -106,6 +106,8 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     ddb(['GetItem', 'PutItem', 'UpdateItem'], 'rft-referrals'),
     ddb(['Query'], 'rft-referrals', 'by_queue'),
     ddb(['GetItem'], 'rft-codes'),
+    // Conversion velocity counters (items in rft-clicks).
+    ddb(['GetItem', 'PutItem', 'UpdateItem'], 'rft-clicks'),
     ddb(['PutItem'], 'rft-audit'),
     ddb(['Query'], 'rft-audit', 'by_subject'),
     consume('rft-reward-jobs'),

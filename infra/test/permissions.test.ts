@@ -74,6 +74,7 @@ const EXPECTED: Record<string, string[]> = {
     ...on(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['table/rft-referrals']),
     ...on(['dynamodb:Query'], ['table/rft-referrals/index/by_queue']),
     ...on(['dynamodb:GetItem'], ['table/rft-codes']),
+    ...on(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['table/rft-clicks']),
     ...on(['dynamodb:PutItem'], ['table/rft-audit']),
     ...on(['dynamodb:Query'], ['table/rft-audit/index/by_subject']),
     ...sqsConsume('rft-reward-jobs'),

@@ -82,12 +82,16 @@ pub struct AwsStack {
     pub reward_queue: SqsQueue,
     /// moto's endpoint (for its inspection API).
     pub moto: String,
+    /// The store's reward endpoint's stand-in.
+    pub store: MockServer,
 }
 
 impl AwsStack {
     /// Tables, queues, the secret, the SES identity, Bedrock's stub and the invoke API, all new.
-    pub async fn start(settings: Settings) -> Self {
+    pub async fn start(mut settings: Settings) -> Self {
         crate::harness::init_tracing();
+        let store = MockServer::start().await;
+        settings.store.reward_url = format!("{}/referral-rewards", store.uri()).parse().expect("a URL");
         let moto = moto_endpoint();
         let sdk = rft_aws::config::for_emulator(&moto).await;
         let prefix = unique_prefix();
@@ -137,7 +141,7 @@ impl AwsStack {
         let _ = functions.minter.set(rft_aws::wiring::minter(&env).await);
         let _ = functions.screen.set(rft_aws::wiring::screen(&env, &secrets).await);
         let signer = Signer::new(&secrets.signing);
-        AwsStack { env, secrets, signer, bedrock, signup_queue, reward_queue, moto }
+        AwsStack { env, secrets, signer, bedrock, signup_queue, reward_queue, moto, store }
     }
 
     /// Makes Bedrock answer `text` (after `delay`).
@@ -166,6 +170,21 @@ impl AwsStack {
                     to,
                     m["subject"].as_str().unwrap_or_default().to_owned(),
                     m["body"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// SMS moto has "sent": (phone, message) for each.
+    pub async fn sent_sms(&self) -> Vec<(String, String)> {
+        let data: Value = fetch_json(&format!("{}/moto-api/data.json", self.moto)).await;
+        let messages = data["sns"]["SMS"].as_array().cloned().unwrap_or_default();
+        messages
+            .iter()
+            .map(|m| {
+                (
+                    m["phone_number"].as_str().unwrap_or_default().to_owned(),
+                    m["message"].as_str().unwrap_or_default().to_owned(),
                 )
             })
             .collect()

@@ -179,3 +179,166 @@ async fn minter_errors_cross_the_invoke_as_the_right_status() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(stack.reward_queue.dead_letters(1).await.unwrap().is_empty());
 }
+
+/// Everything on a queue as one SQS event.
+async fn drain_queue(queue: &rft_aws::SqsQueue) -> SqsEvent {
+    sqs_event(queue).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conversion_through_the_functions_pays_once_fulfils_and_thanks() {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let stack = AwsStack::start(settings_with(&[("min_click_to_conversion", "\"0s\"")])).await;
+    stack
+        .bedrock_says(
+            "Referrer: Thanks so much! {{reward}} is yours.\nFriend: Welcome aboard! {{reward}} is yours.",
+            Duration::ZERO,
+        )
+        .await;
+    // The store answers 500 once, then applies.
+    Mock::given(method("POST"))
+        .and(path("/referral-rewards"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&stack.store)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/referral-rewards"))
+        .and(header("authorization", format!("Bearer {}", stack.secrets.store_api_key.expose()).as_str()))
+        .respond_with(ResponseTemplate::new(201))
+        .with_priority(2)
+        .mount(&stack.store)
+        .await;
+    let edge = edge_router(&stack).await;
+    let (status, _, link) = call(
+        &edge,
+        stack.signed(
+            Method::POST,
+            "/api/links",
+            &json!({"customer_id": "c_dan", "first_name": "Dan", "phone": "+447700900123"}).to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let code = link["code"].as_str().unwrap().to_owned();
+    let click = axum::http::Request::builder()
+        .uri(format!("/r/{code}"))
+        .header("user-agent", "Mozilla/5.0")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (_, headers, _) = call(&edge, click).await;
+    let token =
+        headers["set-cookie"].to_str().unwrap().trim_start_matches("rft=").split(';').next().unwrap().to_owned();
+    call(&edge, stack.signed(Method::POST, "/webhooks/signup", &json!({"customer_id": "c_mara", "email": "mara@example.com", "first_name": "Mara", "attribution_token": token}).to_string())).await;
+    let attributor = rft_aws::wiring::attributor(&stack.env).await.unwrap();
+    assert!(
+        rft_aws::lambda::handle_batch(drain_queue(&stack.signup_queue).await, |job| attributor.handle(job))
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+
+    let rewarder = rft_aws::wiring::rewarder_with(
+        &stack.env,
+        &stack.secrets,
+        Duration::from_millis(500),
+        rft_tests::harness::quick_policy(),
+    )
+    .await
+    .unwrap();
+    let conversion =
+        json!({"customer_id": "c_mara", "order_id": "o_1", "amount_minor": 3999, "currency": "GBP"}).to_string();
+    for _ in 0..2 {
+        let (status, _, _) = call(&edge, stack.signed(Method::POST, "/webhooks/conversion", &conversion)).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let response =
+        rft_aws::lambda::handle_batch(drain_queue(&stack.reward_queue).await, |job| rewarder.handle(job)).await;
+    assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
+    let (_, _, referral) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_mara", "")).await;
+    assert_eq!(referral["state"], "rewarded");
+    let id = referral["referral_id"].as_str().unwrap();
+    let calls = stack.store.received_requests().await.unwrap();
+    let keys: Vec<String> = calls.iter().map(|r| r.headers["idempotency-key"].to_str().unwrap().to_owned()).collect();
+    assert_eq!(keys.len(), 3, "one 500, then each side once: {keys:?}");
+    assert!(keys.contains(&format!("{id}:referrer")) && keys.contains(&format!("{id}:friend")));
+    let body: Value = serde_json::from_slice(&calls.last().unwrap().body).unwrap();
+    assert_eq!(body["reward"]["amount_minor"], 1000);
+    assert!(body["side"] == "friend" || body["side"] == "referrer");
+    let emails = stack.sent_emails().await;
+    assert!(
+        emails.iter().any(|(to, _, body)| to.contains("mara@example.com") && body.contains("£10 off your first box")),
+        "{emails:?}"
+    );
+    let sms = stack.sent_sms().await;
+    assert_eq!(sms.len(), 1, "Dan has only a mobile: one SMS");
+    assert_eq!(sms[0], ("+447700900123".to_owned(), "Thanks so much! £10 off your next box is yours.".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalling_store_is_retried_and_a_409_counts_as_applied() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, ResponseTemplate};
+
+    let stack = AwsStack::start(settings_with(&[("min_click_to_conversion", "\"0s\"")])).await;
+    // Stalls past the client's timeout for the first three calls, then says "already applied".
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(2)))
+        .up_to_n_times(3)
+        .with_priority(1)
+        .mount(&stack.store)
+        .await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(409)).with_priority(2).mount(&stack.store).await;
+    let edge = edge_router(&stack).await;
+    let code = call(&edge, stack.signed(Method::POST, "/api/links", &json!({"customer_id": "c_dan"}).to_string()))
+        .await
+        .2["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    call(
+        &edge,
+        stack.signed(
+            Method::POST,
+            "/webhooks/signup",
+            &json!({"customer_id": "c_mara", "email": "mara@example.com", "code": code}).to_string(),
+        ),
+    )
+    .await;
+    let attributor = rft_aws::wiring::attributor(&stack.env).await.unwrap();
+    rft_aws::lambda::handle_batch(drain_queue(&stack.signup_queue).await, |job| attributor.handle(job)).await;
+    let rewarder = rft_aws::wiring::rewarder_with(
+        &stack.env,
+        &stack.secrets,
+        Duration::from_millis(300),
+        rft_tests::harness::quick_policy(),
+    )
+    .await
+    .unwrap();
+    call(
+        &edge,
+        stack.signed(
+            Method::POST,
+            "/webhooks/conversion",
+            &json!({"customer_id": "c_mara", "order_id": "o_1", "amount_minor": 100, "currency": "GBP"}).to_string(),
+        ),
+    )
+    .await;
+    let event = drain_queue(&stack.reward_queue).await;
+    let first = rft_aws::lambda::handle_batch(event.clone(), |job| rewarder.handle(job)).await;
+    assert_eq!(first.batch_item_failures.len(), 1, "the store stalled: the job is retried");
+    let second = rft_aws::lambda::handle_batch(event, |job| rewarder.handle(job)).await;
+    assert!(second.batch_item_failures.is_empty(), "{:?}", second.batch_item_failures);
+    let (_, _, referral) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_mara", "")).await;
+    assert_eq!(referral["state"], "rewarded");
+    let ledger = rft_core::ports::Stores::from_backend(stack.env.store()).ledger;
+    let rows =
+        ledger.rows(&rft_core::ReferralId::parse(referral["referral_id"].as_str().unwrap()).unwrap()).await.unwrap();
+    assert!(
+        rows.iter().all(|r| matches!(r.fulfilment, rft_core::Fulfilment::Fulfilled { .. })),
+        "409 means applied before: {rows:?}"
+    );
+}

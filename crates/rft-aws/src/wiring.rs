@@ -7,7 +7,9 @@ use rft_core::identity::IdentityHasher;
 use rft_core::links::LinkSigner;
 use rft_core::ports::Stores;
 use rft_core::secrets::SecretSet;
-use rft_core::service::{Attributor, MintService, Redirector, ScreenService};
+use rft_core::service::{
+    Attributor, FulfilPolicy, MintService, Redirector, Rewarder, RewarderPorts, ScreenService, Sweeper,
+};
 use rft_core::signature::Signer;
 use rft_core::time::SystemClock;
 use rft_http::Edge;
@@ -85,4 +87,48 @@ pub async fn attributor(env: &Environment) -> Result<Attributor, EnvError> {
         Arc::new(env.screener()?),
         Arc::new(SystemClock),
     ))
+}
+
+/// `rft-rewarder`: the ledger, the store's reward endpoint, Bedrock for thank-yous, SES and SNS,
+/// screening through `rft-screen`.
+pub async fn rewarder(env: &Environment, secrets: &SecretSet) -> Result<Rewarder, EnvError> {
+    rewarder_with(env, secrets, rft_http::store_client::TIMEOUT, FulfilPolicy::default()).await
+}
+
+/// [`rewarder`] with the store call timeout and retry policy given (tests shorten both).
+pub async fn rewarder_with(
+    env: &Environment,
+    secrets: &SecretSet,
+    store_timeout: std::time::Duration,
+    policy: FulfilPolicy,
+) -> Result<Rewarder, EnvError> {
+    let s = warm_stores(env).await;
+    let store = rft_http::store_client::HttpRewardClient::new(
+        env.settings.store.reward_url.as_str(),
+        secrets.store_api_key.clone(),
+        store_timeout,
+    );
+    Ok(Rewarder::new(
+        RewarderPorts {
+            codes: s.codes.clone(),
+            referrals: s.referrals.clone(),
+            ledger: s.ledger.clone(),
+            audit: s.audit.clone(),
+            counters: s.counters.clone(),
+            screener: Arc::new(env.screener()?),
+            store: Arc::new(store),
+            messenger: Arc::new(env.messenger(true)),
+            writer: Arc::new(env.writer()),
+            links: LinkSigner::new(secrets.ops.clone()),
+            clock: Arc::new(SystemClock),
+        },
+        env.settings.clone(),
+        policy,
+    ))
+}
+
+/// `rft-sweep`: expires pending referrals past their window.
+pub async fn sweeper(env: &Environment) -> Sweeper {
+    let s = warm_stores(env).await;
+    Sweeper::new(s.referrals.clone(), Arc::new(SystemClock))
 }

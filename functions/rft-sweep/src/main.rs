@@ -1,15 +1,24 @@
-//! rft-sweep: a stub until its issue lands; it answers every event with an error so nothing is
-//! silently dropped.
+//! rft-sweep: run hourly by EventBridge Scheduler; expires pending referrals whose window has
+//! passed, reading the pending-expiry index (never a table scan).
+
+use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
-
-async fn handle(_event: LambdaEvent<Value>) -> Result<Value, Error> {
-    Err("rft-sweep is not implemented yet".into())
-}
+use rft_aws::env::Environment;
+use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().without_time().init();
-    lambda_runtime::run(service_fn(handle)).await
+    tracing_subscriber::fmt().json().with_current_span(false).without_time().init();
+    let env = Environment::from_env().await?;
+    let sweeper = Arc::new(rft_aws::wiring::sweeper(&env).await);
+    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| {
+        let sweeper = sweeper.clone();
+        async move {
+            let expired = sweeper.run().await?;
+            tracing::info!(expired, "sweep done");
+            Ok::<Value, Error>(json!({ "expired": expired }))
+        }
+    }))
+    .await
 }
