@@ -93,6 +93,7 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     LOGGING,
     // Touches by token and email; sign-up velocity counters (items in rft-clicks).
     ddb(['Query', 'GetItem', 'PutItem', 'UpdateItem'], 'rft-clicks'),
+    ddb(['Query'], 'rft-clicks', 'by_browser'),
     ddb(['GetItem'], 'rft-codes'),
     ddb(['GetItem', 'PutItem', 'UpdateItem'], 'rft-referrals'),
     ddb(['PutItem'], 'rft-audit'),

@@ -71,7 +71,11 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
     sk: N('click_ts'),
     ttl: 'expires_at',
     pitr: false,
-    gsis: [{ name: 'by_code', pk: S('code'), sk: N('click_ts'), include: ['expires_at_ms'] }],
+    gsis: [
+      { name: 'by_code', pk: S('code'), sk: N('click_ts'), include: ['expires_at_ms'] },
+      // Sparse: only clicks with a browser hash; the optional fingerprint fallback reads it.
+      { name: 'by_browser', pk: S('browser'), sk: N('click_ts') },
+    ],
   },
   'rft-referrals': {
     pk: S('referred_id'),

@@ -62,6 +62,7 @@ const EXPECTED: Record<string, string[]> = {
   'rft-attributor': [
     ...logsFor('rft-attributor'),
     ...on(['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['table/rft-clicks']),
+    ...on(['dynamodb:Query'], ['table/rft-clicks/index/by_browser']),
     ...on(['dynamodb:GetItem'], ['table/rft-codes']),
     ...on(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['table/rft-referrals']),
     ...on(['dynamodb:PutItem'], ['table/rft-audit']),

@@ -174,7 +174,10 @@ describe('tables', () => {
       sk: ['click_ts', 'N'],
       ttl: 'expires_at',
       pitr: false,
-      gsis: [{ name: 'by_code', pk: ['code', 'S'], sk: ['click_ts', 'N'], projection: ['expires_at_ms'] }],
+      gsis: [
+        { name: 'by_code', pk: ['code', 'S'], sk: ['click_ts', 'N'], projection: ['expires_at_ms'] },
+        { name: 'by_browser', pk: ['browser', 'S'], sk: ['click_ts', 'N'], projection: 'ALL' },
+      ],
     },
     'rft-referrals': {
       pk: ['referred_id', 'S'],

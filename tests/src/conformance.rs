@@ -362,6 +362,36 @@ pub async fn clicks_are_newest_first_and_expire(stores: Stores) {
     assert_eq!(eventually(count(T0, T0.plus(second * 61)), |n| *n == 1).await, 1, "expired clicks do not count");
 }
 
+/// A browser's newest unexpired click inside the lookback is found; older, expired or other
+/// browsers' clicks are not.
+pub async fn a_browsers_latest_click_is_found(stores: Stores) {
+    let window = Duration::from_secs(600);
+    let second = Duration::from_secs(1);
+    let mine = hash("browser-mara");
+    let mut old = click(&Token::generate(), "7QK2A9", T0, window);
+    old.browser = Some(mine.clone());
+    let mut new = click(&Token::generate(), "8RM3B4", T0.plus(second * 10), window);
+    new.browser = Some(mine.clone());
+    let mut other = click(&Token::generate(), "9SN4C5", T0.plus(second * 20), window);
+    other.browser = Some(hash("browser-kim"));
+    for c in [&old, &new, &other] {
+        stores.clicks.record(c).await.unwrap();
+    }
+    let latest = |since: Timestamp, now: Timestamp| {
+        let clicks = stores.clicks.clone();
+        let mine = mine.clone();
+        move || {
+            let clicks = clicks.clone();
+            let mine = mine.clone();
+            async move { clicks.latest_from_browser(&mine, since, now).await.unwrap().map(|c| c.code.to_string()) }
+        }
+    };
+    assert_eq!(eventually(latest(T0, T0.plus(second * 30)), |c| c.is_some()).await.as_deref(), Some("8RM3B4"));
+    assert_eq!(latest(T0, T0.plus(second * 5))().await.as_deref(), Some("7QK2A9"), "clicks after `now` do not count");
+    assert_eq!(latest(T0.plus(second * 11), T0.plus(second * 30))().await, None, "before the lookback");
+    assert_eq!(latest(T0, T0.plus(second * 700))().await, None, "expired");
+}
+
 /// The audit only ever appends: an event id is written once, never overwritten, and a
 /// subject's events come back oldest first.
 pub async fn the_audit_is_append_only(stores: Stores) {

@@ -75,6 +75,7 @@ pub fn touch(key: TouchKey, c: &str, at: Timestamp, window: Duration) -> Click {
         ip_hash: None,
         user_agent: Some("Mozilla/5.0".into()),
         channel: None,
+        browser: None,
         expires_at: at.plus(window),
     }
 }

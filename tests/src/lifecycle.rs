@@ -123,6 +123,24 @@ pub async fn a_self_referral_is_blocked(h: Harness) {
     );
 }
 
+/// With the fingerprint fallback on, a sign-up with no touch from the browser that clicked
+/// (same IP and user agent) is attributed, method `fingerprint`, and always held.
+pub async fn the_fingerprint_fallback_holds_its_matches(h: Harness) {
+    let dan = code(&h.mint("c_dan", json!({})).await);
+    h.click(&dan, None).await;
+    h.clock.advance(Duration::from_secs(3600));
+    let identity = json!({"ip": "203.0.113.7", "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X)"});
+    h.signup(json!({"customer_id": "c_mara", "email": "mara@example.com", "identity": identity})).await;
+    let referral = h.referral("c_mara").await;
+    if h.system.edge.settings.attribution.fingerprint_fallback {
+        assert_eq!(referral.json["method"], "fingerprint");
+        assert_eq!(referral.json["state"], "held");
+        assert_eq!(referral.json["reasons"], json!(["fingerprint_match"]));
+    } else {
+        assert_eq!(referral.status, StatusCode::NOT_FOUND, "off by default: no touch, no referral");
+    }
+}
+
 /// A single strong match (the referrer's card) holds the referral and emails the team once,
 /// with the two ops links.
 pub async fn a_partial_match_is_held_for_the_team(h: Harness) {
@@ -141,4 +159,53 @@ pub async fn a_partial_match_is_held_for_the_team(h: Harness) {
     // A redelivered sign-up does not email again.
     h.signup(json!({"customer_id": "c_partner", "email": "partner@example.com", "attribution_token": token})).await;
     assert_eq!(h.messages.of_kind(MessageKind::HoldReview).len(), 1);
+}
+
+/// The same scenario with the fallback switched on in settings.
+pub async fn the_fingerprint_fallback_holds_its_matches_when_on(h: Harness) {
+    assert!(h.system.edge.settings.attribution.fingerprint_fallback);
+    the_fingerprint_fallback_holds_its_matches(h).await
+}
+
+/// The velocity rules and the disposable-domain rule hold at one over their thresholds (set low
+/// here), and a code-velocity hold flags the code for a person.
+pub async fn velocity_and_disposable_rules_hold(h: Harness) {
+    let dan = code(&h.mint("c_dan", json!({})).await);
+    let signup = |n: usize, ip: &str, domain: &str| json!({"customer_id": format!("c_{n}"), "email": format!("friend{n}@{domain}"), "code": dan.clone(), "identity": {"ip": ip}});
+    h.signup(signup(1, "198.51.100.1", "example.com")).await;
+    assert_eq!(h.referral("c_1").await.json["state"], "pending");
+    h.signup(signup(2, "198.51.100.1", "example.com")).await;
+    assert_eq!(
+        h.referral("c_2").await.json["reasons"],
+        json!(["ip_signup_velocity"]),
+        "two sign-ups from one IP, limit 1"
+    );
+    h.signup(signup(3, "198.51.100.3", "example.com")).await;
+    assert_eq!(
+        h.referral("c_3").await.json["reasons"],
+        json!(["code_signup_velocity"]),
+        "three sign-ups on one code, limit 2"
+    );
+    let flagged = crate::conformance::eventually(
+        || async {
+            h.system
+                .ports
+                .stores
+                .audit
+                .events_for(&dan)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|e| e.kind == rft_core::AuditKind::CodeFlagged)
+                .count()
+        },
+        |n| *n >= 1,
+    )
+    .await;
+    assert_eq!(flagged, 1, "the code is flagged");
+    h.clock.advance(Duration::from_secs(2 * 86_400));
+    h.signup(signup(4, "198.51.100.4", "mailinator.com")).await;
+    assert_eq!(h.referral("c_4").await.json["reasons"], json!(["disposable_email"]));
+    h.signup(signup(5, "198.51.100.5", "example.org")).await;
+    assert_eq!(h.referral("c_5").await.json["state"], "pending", "below every threshold again");
 }

@@ -33,6 +33,7 @@ store_properties!(
     the_audit_is_append_only,
     processed_webhook_ids_are_remembered,
     counters_stop_at_their_limit_and_expire,
+    a_browsers_latest_click_is_found,
 );
 
 macro_rules! queue_properties {

@@ -5,16 +5,16 @@ use rft_tests::harness::settings_with;
 use rft_tests::rewards as r;
 
 macro_rules! scenarios {
-    ($($name:ident $(with $settings:expr)?),* $(,)?) => {
+    ($($name:ident $([$($setting:expr),+])?),* $(,)?) => {
         mod local {
             use super::*;
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { r::$name(local_harness(settings_with(&[$($settings)?]))).await })*
+            async fn $name() { r::$name(local_harness(settings_with(&[$($($setting),+)?]))).await })*
         }
         mod dynamo {
             use super::*;
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { r::$name(dynamo_harness(settings_with(&[$($settings)?])).await).await })*
+            async fn $name() { r::$name(dynamo_harness(settings_with(&[$($($setting),+)?])).await).await })*
         }
     };
 }
@@ -25,7 +25,7 @@ scenarios!(
     a_rejected_referral_never_pays,
     an_approved_hold_is_not_held_again_for_the_same_rule,
     a_refund_after_a_reward_flags_for_a_person,
-    the_sweep_expires_pending_referrals with ("window", "\"2s\""),
+    the_sweep_expires_pending_referrals[("window", "\"2s\"")],
     early_and_unattributed_conversions,
     a_failing_store_is_retried_then_parked,
 );

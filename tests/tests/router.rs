@@ -169,6 +169,14 @@ impl rft_core::ports::ClickStore for BrokenClicks {
     ) -> Result<u64, rft_core::ports::StoreError> {
         Ok(0)
     }
+    async fn latest_from_browser(
+        &self,
+        _b: &rft_core::IdentityHash,
+        _s: rft_core::Timestamp,
+        _n: rft_core::Timestamp,
+    ) -> Result<Option<rft_core::Click>, rft_core::ports::StoreError> {
+        Ok(None)
+    }
 }
 
 #[tokio::test]

@@ -18,11 +18,13 @@ use rft_core::ports::{
 };
 use rft_core::{
     AuditEvent, Click, Code, CodeRecord, CodeStatus, CustomerId, IdentityKey, LedgerRow, Referral, ReferralId,
-    ReviewQueue, RewardCommit, Timestamp, click::TouchKey,
+    ReviewQueue, RewardCommit, Timestamp, click::TouchKey, identity::IdentityHash,
 };
 
 use crate::item::{Item, doc, from_doc, get_n, get_s, item, n, s};
-use crate::tables::{AUDIT_BY_SUBJECT, CLICKS_BY_CODE, CODES_BY_REFERRER, REFERRALS_BY_QUEUE, TableNames};
+use crate::tables::{
+    AUDIT_BY_SUBJECT, CLICKS_BY_BROWSER, CLICKS_BY_CODE, CODES_BY_REFERRER, REFERRALS_BY_QUEUE, TableNames,
+};
 
 /// The DynamoDB store.
 #[derive(Clone, Debug)]
@@ -117,14 +119,18 @@ fn guard_key(customer: &CustomerId) -> String {
 }
 
 fn click_item(c: &Click) -> Item {
-    item([
+    let mut it = item([
         ("attribution_id", s(c.key.attribution_id())),
         ("click_ts", n(c.at.as_millis())),
         ("code", s(c.code.as_str())),
         ("expires_at", n(c.expires_at.as_secs() + 1)),
         ("expires_at_ms", n(c.expires_at.as_millis())),
         ("doc", doc(c)),
-    ])
+    ]);
+    if let Some(browser) = &c.browser {
+        it.insert("browser".into(), s(browser.as_str()));
+    }
+    it
 }
 
 fn referral_key(id: &ReferralId) -> String {
@@ -383,6 +389,39 @@ impl ClickStore for DynamoStore {
             .consistent_read(true);
         let items = self.query_all("read a token's clicks", q).await?;
         items.iter().map(|it| from_doc(it, &id)).collect()
+    }
+
+    async fn latest_from_browser(
+        &self,
+        browser: &IdentityHash,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<Option<Click>, StoreError> {
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.tables.clicks)
+                .index_name(CLICKS_BY_BROWSER)
+                .key_condition_expression("browser = :b AND click_ts BETWEEN :since AND :now")
+                .filter_expression("expires_at_ms > :now")
+                .expression_attribute_values(":b", s(browser.as_str()))
+                .expression_attribute_values(":since", n(since.as_millis()))
+                .expression_attribute_values(":now", n(now.as_millis()))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable("find a browser's latest click"))?;
+            if let Some(first) = page.items.unwrap_or_default().first() {
+                return from_doc(first, browser.as_str()).map(Some);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(None),
+            }
+        }
     }
 
     async fn count_for_code(&self, code: &Code, since: Timestamp, now: Timestamp) -> Result<u64, StoreError> {

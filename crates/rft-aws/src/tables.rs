@@ -26,6 +26,8 @@ pub struct TableNames {
 pub const CODES_BY_REFERRER: &str = "by_referrer";
 /// GSI on `rft-clicks` counting a code's clicks (velocity).
 pub const CLICKS_BY_CODE: &str = "by_code";
+/// Sparse GSI on `rft-clicks`: clicks by browser hash (the optional fingerprint fallback).
+pub const CLICKS_BY_BROWSER: &str = "by_browser";
 /// Sparse GSI on `rft-referrals`: only referrals in a review queue carry `queue`.
 pub const REFERRALS_BY_QUEUE: &str = "by_queue";
 /// GSI on `rft-audit`: a subject's history.
@@ -114,16 +116,19 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), Pr
             name: names.clicks.clone(),
             pk: ("attribution_id", S),
             sk: Some(("click_ts", N)),
-            extra_attrs: vec![("code", S)],
-            gsis: vec![gsi(
-                CLICKS_BY_CODE,
-                "code",
-                "click_ts",
-                Projection::builder()
-                    .projection_type(ProjectionType::Include)
-                    .non_key_attributes("expires_at_ms")
-                    .build(),
-            )],
+            extra_attrs: vec![("code", S), ("browser", S)],
+            gsis: vec![
+                gsi(CLICKS_BY_BROWSER, "browser", "click_ts", all()),
+                gsi(
+                    CLICKS_BY_CODE,
+                    "code",
+                    "click_ts",
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .non_key_attributes("expires_at_ms")
+                        .build(),
+                ),
+            ],
             ttl: Some("expires_at"),
         },
         Spec {

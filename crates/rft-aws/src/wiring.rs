@@ -86,6 +86,7 @@ pub async fn attributor(env: &Environment) -> Result<Attributor, EnvError> {
         s.counters.clone(),
         Arc::new(env.screener()?),
         Arc::new(SystemClock),
+        env.settings.attribution.fingerprint_fallback,
     ))
 }
 

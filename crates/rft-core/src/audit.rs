@@ -39,6 +39,8 @@ pub enum AuditKind {
     FulfilmentParked,
     /// A customer's personal data was erased.
     Erased,
+    /// A code's velocity tripped the screen: a person should look at it.
+    CodeFlagged,
 }
 
 /// One audit row.

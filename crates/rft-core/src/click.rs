@@ -50,6 +50,9 @@ pub struct Click {
     pub user_agent: Option<String>,
     /// Where the link was shared (`?ch=`), normalised.
     pub channel: Option<String>,
+    /// Keyed hash of IP and user agent together, for the optional fingerprint fallback.
+    #[serde(default)]
+    pub browser: Option<IdentityHash>,
     /// After this the click no longer attributes.
     pub expires_at: Timestamp,
 }

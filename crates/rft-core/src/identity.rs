@@ -52,6 +52,8 @@ pub enum Field {
     Ip,
     /// Email in its identity form.
     Email,
+    /// A browser: its IP and user agent together (the optional fingerprint fallback).
+    Browser,
 }
 
 impl Field {
@@ -62,6 +64,7 @@ impl Field {
             Field::Address => "address",
             Field::Ip => "ip",
             Field::Email => "email",
+            Field::Browser => "browser",
         }
     }
 }
@@ -77,6 +80,9 @@ pub struct IdentityFacts {
     pub address: Option<String>,
     /// IP address of the customer at sign-up or mint.
     pub ip: Option<String>,
+    /// The browser's user agent at sign-up (with `ip`, it can match a click when the
+    /// fingerprint fallback is on).
+    pub user_agent: Option<String>,
 }
 
 impl fmt::Debug for IdentityFacts {
@@ -87,6 +93,7 @@ impl fmt::Debug for IdentityFacts {
             .field("device_id", &self.device_id.is_some())
             .field("address", &self.address.is_some())
             .field("ip", &self.ip.is_some())
+            .field("user_agent", &self.user_agent.is_some())
             .finish()
     }
 }
@@ -107,6 +114,7 @@ impl IdentityFacts {
             ("device_id", &self.device_id),
             ("address", &self.address),
             ("ip", &self.ip),
+            ("user_agent", &self.user_agent),
         ] {
             if value.as_deref().is_some_and(|v| v.chars().count() > MAX_IDENTITY_FIELD_CHARS) {
                 return Err(IdentityFieldError { field });
@@ -134,6 +142,9 @@ pub struct HashedIdentity {
     /// Hash of the email's identity form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<IdentityHash>,
+    /// Hash of IP and user agent together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<IdentityHash>,
 }
 
 impl HashedIdentity {
@@ -146,6 +157,7 @@ impl HashedIdentity {
             (Field::Address, same(&self.address, &other.address)),
             (Field::Email, same(&self.email, &other.email)),
             (Field::Ip, same(&self.ip, &other.ip)),
+            (Field::Browser, same(&self.browser, &other.browser)),
         ]
         .into_iter()
         .filter_map(|(f, hit)| hit.then_some(f))
@@ -160,6 +172,7 @@ impl HashedIdentity {
             (&mut self.address, &newer.address),
             (&mut self.ip, &newer.ip),
             (&mut self.email, &newer.email),
+            (&mut self.browser, &newer.browser),
         ] {
             if theirs.is_some() {
                 mine.clone_from(theirs);
@@ -243,7 +256,18 @@ impl IdentityHasher {
             address: h(Field::Address, &facts.address),
             ip: h(Field::Ip, &facts.ip),
             email: email.and_then(|e| self.hash(Field::Email, &e.identity())),
+            browser: self.browser(facts.ip.as_deref(), facts.user_agent.as_deref()),
         }
+    }
+
+    /// The hash of a browser: its IP and user agent, both needed.
+    pub fn browser(&self, ip: Option<&str>, user_agent: Option<&str>) -> Option<IdentityHash> {
+        let ip = normalise(Field::Ip, ip?)?;
+        let ua = crate::click::clip_user_agent(user_agent?.trim());
+        if ua.is_empty() {
+            return None;
+        }
+        self.hash(Field::Browser, &format!("{ip}\n{ua}"))
     }
 }
 
@@ -257,6 +281,7 @@ fn normalise(field: Field, raw: &str) -> Option<String> {
         Field::Payment => trimmed.to_owned(),
         Field::Device => trimmed.to_ascii_lowercase(),
         Field::Email => trimmed.to_ascii_lowercase(),
+        Field::Browser => trimmed.to_owned(),
         Field::Ip => match trimmed.parse::<IpAddr>() {
             Ok(IpAddr::V6(v6)) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)).to_string(),
             Ok(ip) => ip.to_string(),

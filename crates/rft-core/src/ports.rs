@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::AuditEvent;
 use crate::click::{Click, TouchKey};
 use crate::code::{Code, CodeRecord};
-use crate::identity::IdentityKey;
+use crate::identity::{IdentityHash, IdentityKey};
 use crate::ids::{CustomerId, ReferralId};
 use crate::jobs::{Delivery, Job};
 use crate::ledger::{LedgerRow, RewardCommit, Side};
@@ -107,6 +107,13 @@ pub trait ClickStore: Send + Sync {
     async fn touches(&self, key: &TouchKey, now: Timestamp) -> Result<Vec<Click>, StoreError>;
     /// How many unexpired clicks a code received at or after `since` (velocity).
     async fn count_for_code(&self, code: &Code, since: Timestamp, now: Timestamp) -> Result<u64, StoreError>;
+    /// The newest unexpired click from a browser (IP and user agent hash) at or after `since`.
+    async fn latest_from_browser(
+        &self,
+        browser: &IdentityHash,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<Option<Click>, StoreError>;
 }
 
 /// What opening a referral did.

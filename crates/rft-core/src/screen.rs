@@ -154,6 +154,7 @@ fn field_names(fields: &[Field]) -> String {
             Field::Address => "address",
             Field::Email => "email",
             Field::Ip => "IP",
+            Field::Browser => "browser",
         })
         .collect();
     names.join(" and ")
@@ -170,7 +171,13 @@ pub fn evaluate(stage: Stage, facts: &Facts, rules: &settings::Screen) -> Verdic
     {
         fire("self_referral", Outcome::Block, format!("the referred customer {friend} is the referrer"));
     }
-    let matched: Vec<Field> = facts.referrer.matches(&facts.friend).into_iter().filter(|f| *f != Field::Ip).collect();
+    // A shared IP or browser alone is a household or an office, not a person.
+    let matched: Vec<Field> = facts
+        .referrer
+        .matches(&facts.friend)
+        .into_iter()
+        .filter(|f| !matches!(f, Field::Ip | Field::Browser))
+        .collect();
     let card_and_device = matched.contains(&Field::Payment) && matched.contains(&Field::Device);
     if card_and_device {
         fire("same_payment_and_device", Outcome::Block, "same payment fingerprint and device as the referrer".into());

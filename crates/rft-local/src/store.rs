@@ -17,7 +17,7 @@ use rft_core::ports::{
 };
 use rft_core::{
     AuditEvent, Click, Code, CodeRecord, CodeStatus, CustomerId, IdentityKey, LedgerRow, Referral, ReferralId,
-    ReviewQueue, RewardCommit, Timestamp, click::TouchKey,
+    ReviewQueue, RewardCommit, Timestamp, click::TouchKey, identity::IdentityHash,
 };
 
 type Bytes = &'static [u8];
@@ -27,6 +27,7 @@ pub(crate) const ACTIVE_CODE: TableDefinition<&str, &str> = TableDefinition::new
 pub(crate) const CODES_BY_REFERRER: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("codes_by_referrer");
 pub(crate) const CLICKS: TableDefinition<(&str, i64), Bytes> = TableDefinition::new("clicks");
 pub(crate) const CLICKS_BY_CODE: TableDefinition<(&str, i64, &str), i64> = TableDefinition::new("clicks_by_code");
+pub(crate) const CLICKS_BY_BROWSER: TableDefinition<(&str, i64, &str), i64> = TableDefinition::new("clicks_by_browser");
 pub(crate) const REFERRALS: TableDefinition<&str, Bytes> = TableDefinition::new("referrals");
 pub(crate) const CLAIMS: TableDefinition<&str, &str> = TableDefinition::new("identity_claims");
 pub(crate) const REVIEW: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("review_queues");
@@ -83,6 +84,7 @@ impl LocalStore {
         txn.open_table(CODES_BY_REFERRER)?;
         txn.open_table(CLICKS)?;
         txn.open_table(CLICKS_BY_CODE)?;
+        txn.open_table(CLICKS_BY_BROWSER)?;
         txn.open_table(REFERRALS)?;
         txn.open_table(CLAIMS)?;
         txn.open_table(REVIEW)?;
@@ -317,6 +319,32 @@ impl ClickStore for LocalStore {
         .await
     }
 
+    async fn latest_from_browser(
+        &self,
+        browser: &IdentityHash,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<Option<Click>, StoreError> {
+        let browser = browser.clone();
+        self.read("find a browser's latest click", move |txn| {
+            let index = txn.open_table(CLICKS_BY_BROWSER)?;
+            let clicks = txn.open_table(CLICKS)?;
+            let b = browser.as_str();
+            for entry in index.range((b, since.as_millis(), "")..=(b, now.as_millis(), "\u{10FFFF}"))?.rev() {
+                let (key, expires_at) = entry?;
+                if expires_at.value() <= now.as_millis() {
+                    continue;
+                }
+                let (_, at, id) = key.value();
+                if let Some(v) = clicks.get((id, at))? {
+                    return Ok(Some(decode(id, v.value())?));
+                }
+            }
+            Ok(None)
+        })
+        .await
+    }
+
     async fn count_for_code(&self, code: &Code, since: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
         let code = code.clone();
         self.read("count a code's clicks", move |txn| {
@@ -342,6 +370,10 @@ pub(crate) fn insert_click(txn: &WriteTransaction, click: &Click) -> Result<(), 
     txn.open_table(CLICKS)?.insert((id.as_str(), click.at.as_millis()), encode(click).as_slice())?;
     txn.open_table(CLICKS_BY_CODE)?
         .insert((click.code.as_str(), click.at.as_millis(), id.as_str()), click.expires_at.as_millis())?;
+    if let Some(browser) = &click.browser {
+        txn.open_table(CLICKS_BY_BROWSER)?
+            .insert((browser.as_str(), click.at.as_millis(), id.as_str()), click.expires_at.as_millis())?;
+    }
     Ok(())
 }
 

@@ -103,6 +103,7 @@ impl System {
             s.counters.clone(),
             screen.clone(),
             ports.clock.clone(),
+            settings.attribution.fingerprint_fallback,
         ));
         let rewarder = Arc::new(Rewarder::new(
             RewarderPorts {

@@ -83,7 +83,11 @@ pub struct Attributor {
     counters: Arc<dyn Counters>,
     screener: Arc<dyn Screener>,
     clock: Arc<dyn Clock>,
+    fingerprint_fallback: bool,
 }
+
+/// How far back the fingerprint fallback looks for a matching click.
+pub const FINGERPRINT_LOOKBACK: Duration = Duration::from_secs(7 * 86_400);
 
 /// Picks the credited touch: the newest whose code is live and inside that code's window at
 /// `at`. Pure, so the rule is tested without storage.
@@ -119,8 +123,9 @@ impl Attributor {
         counters: Arc<dyn Counters>,
         screener: Arc<dyn Screener>,
         clock: Arc<dyn Clock>,
+        fingerprint_fallback: bool,
     ) -> Self {
-        Attributor { codes, clicks, referrals, audit, counters, screener, clock }
+        Attributor { codes, clicks, referrals, audit, counters, screener, clock, fingerprint_fallback }
     }
 
     /// Every touch this person has: clicks under their token, invites to their email, a code
@@ -137,6 +142,15 @@ impl Attributor {
         }
         if let Some(code) = &job.code {
             touches.push(Touch { code: code.clone(), at, method: Method::Code });
+        }
+        // Seed 000's fallback, off unless configured: the same browser (IP and user agent)
+        // clicked a link recently. Weak evidence, so the screen always holds these.
+        if touches.is_empty()
+            && self.fingerprint_fallback
+            && let Some(browser) = &job.identity.browser
+            && let Some(click) = self.clicks.latest_from_browser(browser, at.minus(FINGERPRINT_LOOKBACK), at).await?
+        {
+            touches.push(Touch { code: click.code, at: click.at, method: Method::Fingerprint });
         }
         Ok(touches)
     }
@@ -192,6 +206,10 @@ impl Attributor {
             at,
         };
         let verdict = self.screener.screen(&case).await?;
+        if verdict.flag_code {
+            let facts = json!({ "evidence": verdict.evidence, "customer_id": job.customer_id });
+            self.append(AuditEvent::new(AuditKind::CodeFlagged, code.code.as_str(), now, facts)).await;
+        }
         let state = match verdict.outcome {
             Outcome::Pass => ReferralState::Pending,
             Outcome::Hold => ReferralState::Held,

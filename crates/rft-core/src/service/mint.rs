@@ -172,6 +172,7 @@ impl Minter for MintService {
             ip_hash: None,
             user_agent: None,
             channel: Some("email".into()),
+            browser: None,
             expires_at: now.plus(record.terms.window()),
         };
         self.clicks.record(&touch).await.map_err(unavailable("record the email touch"))?;

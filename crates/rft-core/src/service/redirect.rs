@@ -206,6 +206,7 @@ impl Redirector {
                 ip_hash: visit.ip.and_then(|ip| self.hasher.hash(Field::Ip, ip)),
                 user_agent: visit.user_agent.map(clip_user_agent),
                 channel: visit.channel.and_then(parse_channel),
+                browser: self.hasher.browser(visit.ip, visit.user_agent),
                 expires_at: now.plus(window),
             };
             self.log(click).await;
