@@ -117,6 +117,10 @@ pub async fn a_self_referral_is_blocked(h: Harness) {
     let referral = h.referral("c_dan_alt").await;
     assert_eq!(referral.json["state"], "blocked");
     assert_eq!(referral.json["reasons"], json!(["same_payment_and_device"]));
+    h.clock.advance(Duration::from_secs(3600));
+    h.convert("c_dan_alt", "o_1").await;
+    assert_eq!(h.referral("c_dan_alt").await.json["state"], "blocked");
+    assert!(h.store.applied().is_empty(), "nothing is paid");
     assert!(
         h.messages.sent().iter().all(|m| m.to != "danny@example.net" && m.to != "dan@example.com"),
         "no message to the customer"
