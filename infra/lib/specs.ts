@@ -116,6 +116,12 @@ export const MAX_RECEIVE_COUNT = 5;
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 /** SQS batch size for both consumers. */
 export const SQS_BATCH_SIZE = 10;
+/**
+ * Per-queue batch sizes. The rewarder takes one job at a time: a job may wait on the store's
+ * endpoint (3 tries of up to 3 s per side, with backoff), so one job fits its 60 s timeout
+ * with room, where ten might not.
+ */
+export const BATCH_SIZES: Record<QueueName, number> = { 'rft-signup-jobs': SQS_BATCH_SIZE, 'rft-reward-jobs': 1 };
 
 /** The one secret (a single $0.40/month line): JSON with these keys. */
 export const SECRET_NAME = 'rft/secrets';

@@ -46,7 +46,7 @@ import {
   SECRET_KEYS,
   SECRET_NAME,
   SETTINGS_PATH_IN_LAYER,
-  SQS_BATCH_SIZE,
+  BATCH_SIZES,
   TABLE_NAMES,
   TABLE_SPECS,
   type TableName,
@@ -226,7 +226,7 @@ export class ReferralTrackerStack extends Stack {
     for (const name of QUEUE_NAMES) {
       this.functions[QUEUE_CONSUMERS[name]].addEventSourceMapping(`${idOf(name)}Source`, {
         eventSourceArn: this.queues[name].queueArn,
-        batchSize: SQS_BATCH_SIZE,
+        batchSize: BATCH_SIZES[name],
         reportBatchItemFailures: true,
       });
     }

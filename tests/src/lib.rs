@@ -10,3 +10,4 @@ pub mod fixtures;
 pub mod harness;
 pub mod lifecycle;
 pub mod rewards;
+pub mod tiers;

@@ -459,6 +459,9 @@ async fn invites_need_an_active_code_and_stop_at_twenty_a_day() {
     let confirmations = h.messages.of_kind(MessageKind::InviteConfirmation);
     assert_eq!(confirmations.len(), 20);
     assert_eq!(confirmations[0].to, "dan@example.com");
+    assert!(confirmations[0].subject.contains("Mara") && confirmations[0].body.contains("Mara"), "it names the friend");
+    let html = confirmations[0].html.as_deref().unwrap();
+    assert!(html.contains("<table") && html.contains("style=") && html.contains("color-scheme"), "email-safe HTML");
     assert!(
         confirmations[0].body.contains("£10 off your next box")
             && confirmations[0].body.contains("£10 off your first box")

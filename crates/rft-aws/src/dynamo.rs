@@ -179,7 +179,7 @@ fn audit_item(e: &AuditEvent) -> Item {
         ("event_id", s(e.event_id.as_str())),
         ("ts", n(e.ts.as_millis())),
         ("subject", s(e.subject.as_str())),
-        ("kind", doc(&e.kind)),
+        ("kind", s(serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())),
         ("doc", doc(e)),
     ])
 }

@@ -173,6 +173,31 @@ impl Terms {
     pub fn window(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.window_secs)
     }
+
+    /// Where a referrer with `rewarded` rewarded referrals stands on the ladder.
+    pub fn position(&self, rewarded: u32) -> LadderPosition {
+        let next = rewarded.saturating_add(1);
+        let next_tier = self.tiers.iter().find(|t| t.from > next).cloned();
+        LadderPosition {
+            rewarded,
+            next_reward: self.referrer_reward_for(next),
+            referrals_to_next_tier: next_tier.as_ref().map(|t| t.from - rewarded - 1),
+            next_tier,
+        }
+    }
+}
+
+/// A referrer's place on the tier ladder, shown with their terms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LadderPosition {
+    /// Rewarded referrals so far.
+    pub rewarded: u32,
+    /// What their next rewarded referral pays them.
+    pub next_reward: Reward,
+    /// The next step up, if any.
+    pub next_tier: Option<Tier>,
+    /// Rewarded referrals still to come before that step starts paying.
+    pub referrals_to_next_tier: Option<u32>,
 }
 
 #[cfg(test)]
@@ -202,6 +227,21 @@ mod tests {
         let ladder: Vec<u64> = (1..=11).map(|n| terms.referrer_reward_for(n).amount_minor).collect();
         assert_eq!(ladder, [1000, 1000, 2500, 2500, 2500, 2500, 2500, 2500, 2500, 5000, 5000]);
         assert_eq!(terms.referrer_reward_for(10).description, "£50");
+    }
+
+    #[test]
+    fn the_position_names_the_next_reward_and_step() {
+        let terms = Terms {
+            referrer_reward: gbp(1000, "£10"),
+            friend_reward: gbp(1000, "£10"),
+            window_secs: 60,
+            tiers: vec![Tier { from: 3, amount_minor: 2500, description: "£25".into() }],
+        };
+        let start = terms.position(0);
+        assert_eq!((start.next_reward.amount_minor, start.referrals_to_next_tier), (1000, Some(2)));
+        let two = terms.position(2);
+        assert_eq!((two.next_reward.amount_minor, two.next_tier.clone()), (2500, None), "the 3rd pays the tier");
+        assert_eq!(terms.position(1).referrals_to_next_tier, Some(1), "one more, then the 3rd pays the tier");
     }
 
     #[test]

@@ -114,8 +114,8 @@ impl SigningSecret {
 /// Every secret the programme uses.
 #[derive(Clone, Debug)]
 pub struct SecretSet {
-    /// Keys accepted on incoming signatures; the first also signs (rotation: add the new key
-    /// first, remove the old one once the store has switched).
+    /// Keys accepted on incoming signatures (rotation: add the new key, switch the store to
+    /// it, then remove the old one).
     pub signing: Vec<SigningSecret>,
     /// Signs ops links, portal links and the ops queue link.
     pub ops: SecretBytes,

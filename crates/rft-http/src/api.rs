@@ -40,13 +40,19 @@ fn mint_error(e: MintError) -> ApiError {
     }
 }
 
-/// The JSON for a code (CONTRACT §1.4).
-pub fn link_json(edge: &Edge, record: &CodeRecord) -> Value {
+/// The JSON for a code (CONTRACT §1.4), with the referrer's place on the tier ladder in the
+/// terms when it can be read.
+pub async fn link_json(edge: &Edge, record: &CodeRecord) -> Value {
+    let mut terms = json!(record.terms);
+    match edge.stores.ledger.tally(&record.referrer_id).await {
+        Ok(rewarded) => terms["position"] = json!(record.terms.position(rewarded)),
+        Err(e) => tracing::warn!(error = %e, "could not read the referrer's tally; the link is returned without it"),
+    }
     json!({
         "code": record.code,
         "url": edge.settings.link_for(&record.code),
         "invite": record.invite,
-        "terms": record.terms,
+        "terms": terms,
         "status": record.status.as_str(),
     })
 }
@@ -65,7 +71,7 @@ pub async fn links(State(edge): State<Arc<Edge>>, body: Bytes) -> Result<Respons
     };
     let minted = edge.minter.mint(&request).await.map_err(mint_error)?;
     let status = if minted.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(link_json(&edge, &minted.record))).into_response())
+    Ok((status, Json(link_json(&edge, &minted.record).await)).into_response())
 }
 
 /// `POST /api/codes/{code}/retire`.

@@ -184,9 +184,16 @@ pub async fn decide(
     }
     let done = match action {
         Action::Approve => {
-            "approved. If the friend has converted, both rewards are being paid; otherwise the referral is back to pending"
+            "Approved. A held referral pays at once if the friend has converted, or returns to pending if not; \
+             for a refund review, the rewards stand."
         }
-        Action::Reject => "rejected. It will never pay",
+        Action::Reject => {
+            "Rejected. A held referral will never pay; for a refund review, the reward is recorded as disputed."
+        }
     };
-    page(StatusCode::OK, "Decision recorded", &format!("<p>Referral {} is {done}.</p>", escape_html(id.as_str())))
+    page(
+        StatusCode::OK,
+        "Decision recorded",
+        &format!("<p>Referral {}: {done} Pressing the button again changes nothing.</p>", escape_html(id.as_str())),
+    )
 }

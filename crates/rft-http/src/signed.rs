@@ -34,7 +34,10 @@ pub async fn signed(State(edge): State<Arc<Edge>>, request: Request, next: Next)
     let now = edge.clock.now();
     let id = match edge.signer.verify(&parts.headers, &bytes, now) {
         Ok(id) => id,
-        Err(e) => return ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()).into_response(),
+        Err(e) => {
+            tracing::warn!(path = %parts.uri.path(), reason = %e, "refused a request: invalid_signature");
+            return ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()).into_response();
+        }
     };
     let span = tracing::info_span!("signed", webhook_id = %id.as_str(), path = %parts.uri.path());
     let _enter = span.enter();

@@ -10,7 +10,7 @@ use rft_core::ports::{FulfilError, FulfilOutcome, FulfilmentRequest, RewardClien
 use rft_core::secrets::SecretString;
 
 /// How long one call may take.
-pub const TIMEOUT: Duration = Duration::from_secs(5);
+pub const TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The HTTP client for the store's reward endpoint.
 #[derive(Clone, Debug)]

@@ -99,6 +99,33 @@ pub struct RedirectCounts {
     pub log_failed: AtomicU64,
     /// Bot and preview requests (not logged).
     pub bots: AtomicU64,
+    /// Clicks over the per-IP hourly limit (redirected, not logged).
+    pub rate_limited: AtomicU64,
+}
+
+/// Clicks per hashed IP in the current hour, in this process only. Per instance and best
+/// effort by design: it keeps the hot path free of extra storage I/O, and a spray from one IP
+/// mostly lands on one warm instance; the screen's per-code velocity rule catches the rest.
+#[derive(Default)]
+struct IpLimiter {
+    hour: i64,
+    counts: HashMap<crate::identity::IdentityHash, u32>,
+}
+
+/// Past this many tracked IPs the limiter starts the hour afresh (bounds memory).
+const IP_LIMITER_MAX: usize = 100_000;
+
+impl IpLimiter {
+    /// Counts a click; `false` once the IP is over `limit` this hour.
+    fn admit(&mut self, ip: &crate::identity::IdentityHash, hour: i64, limit: u32) -> bool {
+        if hour != self.hour || self.counts.len() >= IP_LIMITER_MAX {
+            self.hour = hour;
+            self.counts.clear();
+        }
+        let n = self.counts.entry(ip.clone()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n <= limit
+    }
 }
 
 struct Cached {
@@ -114,6 +141,7 @@ pub struct Redirector {
     hasher: IdentityHasher,
     clock: Arc<dyn Clock>,
     cache: RwLock<HashMap<Code, Cached>>,
+    ip_limiter: std::sync::Mutex<IpLimiter>,
     /// Counters, readable by the runtime for logs and metrics.
     pub counts: RedirectCounts,
 }
@@ -134,6 +162,7 @@ impl Redirector {
             hasher,
             clock,
             cache: RwLock::new(HashMap::new()),
+            ip_limiter: std::sync::Mutex::new(IpLimiter::default()),
             counts: RedirectCounts::default(),
         }
     }
@@ -199,11 +228,19 @@ impl Redirector {
         }
         if !visit.head && !bot {
             let now = self.clock.now();
+            let ip_hash = visit.ip.and_then(|ip| self.hasher.hash(Field::Ip, ip));
+            if let Some(ip) = &ip_hash
+                && !self.admit_ip(ip, now)
+            {
+                self.counts.rate_limited.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(code = %code, "rate_limited: over the per-IP click limit; redirected without logging");
+                return Redirect { location: location.into(), set_cookie: Some(set_cookie) };
+            }
             let click = Click {
                 key: TouchKey::Token(token.clone()),
                 at: now,
                 code: code.clone(),
-                ip_hash: visit.ip.and_then(|ip| self.hasher.hash(Field::Ip, ip)),
+                ip_hash,
                 user_agent: visit.user_agent.map(clip_user_agent),
                 channel: visit.channel.and_then(parse_channel),
                 browser: self.hasher.browser(visit.ip, visit.user_agent),
@@ -212,6 +249,13 @@ impl Redirector {
             self.log(click).await;
         }
         Redirect { location: location.into(), set_cookie: Some(set_cookie) }
+    }
+
+    fn admit_ip(&self, ip: &crate::identity::IdentityHash, now: crate::time::Timestamp) -> bool {
+        let limit = self.settings.links.max_clicks_per_ip_per_hour;
+        let hour = now.as_millis().div_euclid(3_600_000);
+        // A poisoned lock only means another request panicked mid-count: keep logging clicks.
+        self.ip_limiter.lock().map(|mut l| l.admit(ip, hour, limit)).unwrap_or(true)
     }
 
     /// Writes the click, waiting at most [`CLICK_WRITE_BUDGET`]; a write still running then
