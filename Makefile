@@ -13,10 +13,11 @@ CARGO_TEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nex
 
 .PHONY: run test test-rust check fmt clippy bench build synth deploy java clean
 
-## run: build and start rft-local on 127.0.0.1:3000 with settings.example.toml (data in ./data)
+## run: build and start rft-local on 127.0.0.1:3000 with settings.local.toml (the example
+## settings pointed at this machine; data in ./data, emails and SMS in ./outbox, the demo at /demo)
 run:
 	cargo build --release -p rft-local
-	./target/release/rft-local serve --settings settings.example.toml --data data --listen 127.0.0.1:3000 --outbox outbox
+	./target/release/rft-local serve --settings settings.local.toml --data data --listen 127.0.0.1:3000 --outbox outbox
 
 ## test: every test, with DynamoDB Local and moto started (and stopped) around them
 test: test-rust infra-test

@@ -124,6 +124,9 @@ impl ReferralStore for Faulty {
     async fn save(&self, r: &Referral, v: u64, audit: Option<&AuditEvent>) -> Result<(), WriteError> {
         guarded!(self, WriteError::Store(store_fault()), self.stores.referrals.save(r, v, audit).await)
     }
+    async fn referrals_of(&self, c: &CustomerId) -> Result<Vec<Referral>, StoreError> {
+        guarded!(self, store_fault(), self.stores.referrals.referrals_of(c).await)
+    }
     async fn queue(&self, q: ReviewQueue, until: Timestamp, limit: usize) -> Result<Vec<Referral>, StoreError> {
         guarded!(self, store_fault(), self.stores.referrals.queue(q, until, limit).await)
     }
@@ -139,6 +142,9 @@ impl LedgerStore for Faulty {
     }
     async fn save_row(&self, row: &LedgerRow, v: u64) -> Result<(), WriteError> {
         guarded!(self, WriteError::Store(store_fault()), self.stores.ledger.save_row(row, v).await)
+    }
+    async fn rows_of(&self, c: &CustomerId) -> Result<Vec<LedgerRow>, StoreError> {
+        guarded!(self, store_fault(), self.stores.ledger.rows_of(c).await)
     }
     async fn tally(&self, c: &CustomerId) -> Result<u32, StoreError> {
         guarded!(self, store_fault(), self.stores.ledger.tally(c).await)

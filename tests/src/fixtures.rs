@@ -94,6 +94,7 @@ pub fn referral(friend: &str, referrer: &str, c: &str, at: Timestamp) -> Referra
         flags: vec![],
         friend: FriendProfile::default(),
         touched_at: at,
+        channel: None,
         conversion: None,
         created_at: at,
         updated_at: at,

@@ -146,8 +146,8 @@ async fn head_requests_and_preview_bots_get_the_redirect_but_log_nothing() {
     assert_eq!(counts.bots.load(std::sync::atomic::Ordering::Relaxed), 8);
 }
 
-/// Clicks that cannot be written.
-struct BrokenClicks;
+/// Clicks that cannot be written (reads go to the real store).
+struct BrokenClicks(Arc<dyn rft_core::ports::ClickStore>);
 
 #[async_trait::async_trait]
 impl rft_core::ports::ClickStore for BrokenClicks {
@@ -156,26 +156,34 @@ impl rft_core::ports::ClickStore for BrokenClicks {
     }
     async fn touches(
         &self,
-        _key: &TouchKey,
-        _now: rft_core::Timestamp,
+        key: &TouchKey,
+        now: rft_core::Timestamp,
     ) -> Result<Vec<rft_core::Click>, rft_core::ports::StoreError> {
-        Ok(vec![])
+        self.0.touches(key, now).await
     }
     async fn count_for_code(
         &self,
-        _c: &rft_core::Code,
-        _s: rft_core::Timestamp,
-        _n: rft_core::Timestamp,
+        c: &rft_core::Code,
+        s: rft_core::Timestamp,
+        n: rft_core::Timestamp,
     ) -> Result<u64, rft_core::ports::StoreError> {
-        Ok(0)
+        self.0.count_for_code(c, s, n).await
+    }
+    async fn clicks_of_code(
+        &self,
+        c: &rft_core::Code,
+        s: rft_core::Timestamp,
+        n: rft_core::Timestamp,
+    ) -> Result<Vec<(rft_core::Timestamp, Option<String>)>, rft_core::ports::StoreError> {
+        self.0.clicks_of_code(c, s, n).await
     }
     async fn latest_from_browser(
         &self,
-        _b: &rft_core::IdentityHash,
-        _s: rft_core::Timestamp,
-        _n: rft_core::Timestamp,
+        b: &rft_core::IdentityHash,
+        s: rft_core::Timestamp,
+        n: rft_core::Timestamp,
     ) -> Result<Option<rft_core::Click>, rft_core::ports::StoreError> {
-        Ok(None)
+        self.0.latest_from_browser(b, s, n).await
     }
 }
 
@@ -183,7 +191,7 @@ impl rft_core::ports::ClickStore for BrokenClicks {
 async fn the_redirect_is_served_when_click_logging_fails() {
     let store = Arc::new(rft_local::LocalStore::in_memory());
     let mut stores = Stores::from_backend(store.clone());
-    stores.clicks = Arc::new(BrokenClicks);
+    stores.clicks = Arc::new(BrokenClicks(stores.clicks.clone()));
     let clock: Arc<dyn rft_core::Clock> = Arc::new(rft_core::time::SystemClock);
     let queue = Arc::new(rft_local::LocalQueue::new((*store).clone(), "q", clock));
     let h = Harness::new(stores, queue.clone(), queue, settings_with(&[]));

@@ -23,7 +23,8 @@ use rft_core::{
 
 use crate::item::{Item, doc, from_doc, get_n, get_s, item, n, s};
 use crate::tables::{
-    AUDIT_BY_SUBJECT, CLICKS_BY_BROWSER, CLICKS_BY_CODE, CODES_BY_REFERRER, REFERRALS_BY_QUEUE, TableNames,
+    AUDIT_BY_SUBJECT, CLICKS_BY_BROWSER, CLICKS_BY_CODE, CODES_BY_REFERRER, REFERRALS_BY_QUEUE, REFERRALS_BY_REFERRER,
+    REWARDS_BY_CUSTOMER, TableNames,
 };
 
 /// The DynamoDB store.
@@ -129,6 +130,9 @@ fn click_item(c: &Click) -> Item {
     ]);
     if let Some(browser) = &c.browser {
         it.insert("browser".into(), s(browser.as_str()));
+    }
+    if let Some(channel) = &c.channel {
+        it.insert("channel".into(), s(channel.as_str()));
     }
     it
 }
@@ -424,6 +428,31 @@ impl ClickStore for DynamoStore {
         }
     }
 
+    async fn clicks_of_code(
+        &self,
+        code: &Code,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<(Timestamp, Option<String>)>, StoreError> {
+        let q = self
+            .client
+            .query()
+            .table_name(&self.tables.clicks)
+            .index_name(CLICKS_BY_CODE)
+            .key_condition_expression("code = :c AND click_ts BETWEEN :since AND :now")
+            .filter_expression("expires_at_ms > :now")
+            .expression_attribute_values(":c", s(code.as_str()))
+            .expression_attribute_values(":since", n(since.as_millis()))
+            .expression_attribute_values(":now", n(now.as_millis()));
+        let items = self.query_all("list a code's clicks", q).await?;
+        Ok(items
+            .iter()
+            .filter_map(|it| {
+                Some((Timestamp::from_millis(get_n(it, "click_ts")?), get_s(it, "channel").map(str::to_owned)))
+            })
+            .collect())
+    }
+
     async fn count_for_code(&self, code: &Code, since: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
         let mut total = 0u64;
         let mut start = None;
@@ -565,6 +594,18 @@ impl ReferralStore for DynamoStore {
         }
     }
 
+    async fn referrals_of(&self, referrer: &CustomerId) -> Result<Vec<Referral>, StoreError> {
+        let q = self
+            .client
+            .query()
+            .table_name(&self.tables.referrals)
+            .index_name(REFERRALS_BY_REFERRER)
+            .key_condition_expression("referrer_id = :r")
+            .expression_attribute_values(":r", s(referrer.as_str()));
+        let items = self.query_all("list a referrer's referrals", q).await?;
+        items.iter().map(|it| from_doc(it, get_s(it, "referral_id").unwrap_or_default())).collect()
+    }
+
     async fn queue(&self, queue: ReviewQueue, until: Timestamp, limit: usize) -> Result<Vec<Referral>, StoreError> {
         let mut out = Vec::new();
         let mut start = None;
@@ -688,6 +729,18 @@ impl LedgerStore for DynamoStore {
             Err(e) if is_condition_failure(&e) => Err(WriteError::Conflict),
             Err(e) => Err(StoreError::unavailable("update a ledger row", e).into()),
         }
+    }
+
+    async fn rows_of(&self, customer: &CustomerId) -> Result<Vec<LedgerRow>, StoreError> {
+        let q = self
+            .client
+            .query()
+            .table_name(&self.tables.rewards)
+            .index_name(REWARDS_BY_CUSTOMER)
+            .key_condition_expression("customer_id = :c")
+            .expression_attribute_values(":c", s(customer.as_str()));
+        let items = self.query_all("list a customer's ledger rows", q).await?;
+        items.iter().map(|it| from_doc(it, customer.as_str())).collect()
     }
 
     async fn tally(&self, referrer: &CustomerId) -> Result<u32, StoreError> {

@@ -30,6 +30,10 @@ pub const CLICKS_BY_CODE: &str = "by_code";
 pub const CLICKS_BY_BROWSER: &str = "by_browser";
 /// Sparse GSI on `rft-referrals`: only referrals in a review queue carry `queue`.
 pub const REFERRALS_BY_QUEUE: &str = "by_queue";
+/// GSI on `rft-referrals`: a referrer's referrals (claim items carry no `referrer_id`).
+pub const REFERRALS_BY_REFERRER: &str = "by_referrer";
+/// GSI on `rft-rewards`: a customer's ledger rows (tallies carry no `customer_id`).
+pub const REWARDS_BY_CUSTOMER: &str = "by_customer";
 /// GSI on `rft-audit`: a subject's history.
 pub const AUDIT_BY_SUBJECT: &str = "by_subject";
 
@@ -126,6 +130,7 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), Pr
                     Projection::builder()
                         .projection_type(ProjectionType::Include)
                         .non_key_attributes("expires_at_ms")
+                        .non_key_attributes("channel")
                         .build(),
                 ),
             ],
@@ -135,16 +140,19 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), Pr
             name: names.referrals.clone(),
             pk: ("referred_id", S),
             sk: None,
-            extra_attrs: vec![("queue", S), ("queue_ts", N)],
-            gsis: vec![gsi(REFERRALS_BY_QUEUE, "queue", "queue_ts", all())],
+            extra_attrs: vec![("queue", S), ("queue_ts", N), ("referrer_id", S), ("created_at", N)],
+            gsis: vec![
+                gsi(REFERRALS_BY_QUEUE, "queue", "queue_ts", all()),
+                gsi(REFERRALS_BY_REFERRER, "referrer_id", "created_at", all()),
+            ],
             ttl: None,
         },
         Spec {
             name: names.rewards.clone(),
             pk: ("referral_id", S),
             sk: Some(("side", S)),
-            extra_attrs: vec![],
-            gsis: vec![],
+            extra_attrs: vec![("customer_id", S), ("created_at", N)],
+            gsis: vec![gsi(REWARDS_BY_CUSTOMER, "customer_id", "created_at", all())],
             ttl: None,
         },
         Spec {

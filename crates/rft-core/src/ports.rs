@@ -107,6 +107,14 @@ pub trait ClickStore: Send + Sync {
     async fn touches(&self, key: &TouchKey, now: Timestamp) -> Result<Vec<Click>, StoreError>;
     /// How many unexpired clicks a code received at or after `since` (velocity).
     async fn count_for_code(&self, code: &Code, since: Timestamp, now: Timestamp) -> Result<u64, StoreError>;
+    /// A code's unexpired clicks at or after `since`, oldest first, as (time, channel) pairs
+    /// (the referrer's stats).
+    async fn clicks_of_code(
+        &self,
+        code: &Code,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<(Timestamp, Option<String>)>, StoreError>;
     /// The newest unexpired click from a browser (IP and user agent hash) at or after `since`.
     async fn latest_from_browser(
         &self,
@@ -156,6 +164,8 @@ pub trait ReferralStore: Send + Sync {
         expected_version: u64,
         audit: Option<&AuditEvent>,
     ) -> Result<(), WriteError>;
+    /// Every referral crediting a referrer, oldest first (the referrer's stats).
+    async fn referrals_of(&self, referrer: &CustomerId) -> Result<Vec<Referral>, StoreError>;
     /// Referrals in a review queue whose queue time is at or before `until`, oldest first.
     async fn queue(&self, queue: ReviewQueue, until: Timestamp, limit: usize) -> Result<Vec<Referral>, StoreError>;
 }
@@ -188,6 +198,8 @@ pub trait LedgerStore: Send + Sync {
     async fn save_row(&self, row: &LedgerRow, expected_version: u64) -> Result<(), WriteError>;
     /// How many rewarded referrals a referrer has.
     async fn tally(&self, referrer: &CustomerId) -> Result<u32, StoreError>;
+    /// Every ledger row paying a customer (either side), oldest first.
+    async fn rows_of(&self, customer: &CustomerId) -> Result<Vec<LedgerRow>, StoreError>;
 }
 
 /// Why an audit row was not appended.

@@ -194,6 +194,9 @@ pub struct Referral {
     pub friend: FriendProfile,
     /// When the credited touch happened (click, typed code or invite).
     pub touched_at: Timestamp,
+    /// Where the credited link was shared (`?ch=`), for the referrer's stats.
+    #[serde(default)]
+    pub channel: Option<String>,
     /// The conversion, once one arrived.
     pub conversion: Option<ConversionFacts>,
     /// Opened at.

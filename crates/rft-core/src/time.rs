@@ -60,6 +60,11 @@ impl Timestamp {
         self.0.div_euclid(86_400_000)
     }
 
+    /// The UTC calendar date, `YYYY-MM-DD`.
+    pub fn date(self) -> String {
+        chrono::DateTime::from_timestamp_millis(self.0).map(|dt| dt.format("%Y-%m-%d").to_string()).unwrap_or_default()
+    }
+
     /// Parses RFC 3339 with any offset (`2026-07-04T10:00:00+01:00`).
     pub fn parse_rfc3339(s: &str) -> Result<Self, TimestampError> {
         chrono::DateTime::parse_from_rfc3339(s.trim())

@@ -28,7 +28,7 @@ struct LinkBody {
     identity: Option<IdentityFacts>,
 }
 
-fn mint_error(e: MintError) -> ApiError {
+pub(crate) fn mint_error(e: MintError) -> ApiError {
     match e {
         MintError::NoActiveCode => ApiError::not_found("the customer has no active referral code"),
         MintError::InviteLimit { limit } => ApiError::new(
@@ -71,7 +71,9 @@ pub async fn links(State(edge): State<Arc<Edge>>, body: Bytes) -> Result<Respons
     };
     let minted = edge.minter.mint(&request).await.map_err(mint_error)?;
     let status = if minted.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(link_json(&edge, &minted.record).await)).into_response())
+    let mut body = link_json(&edge, &minted.record).await;
+    body["portal_url"] = json!(crate::portal::portal_url(&edge, &minted.record.referrer_id));
+    Ok((status, Json(body)).into_response())
 }
 
 /// `POST /api/codes/{code}/retire`.

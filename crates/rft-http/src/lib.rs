@@ -21,6 +21,7 @@ pub mod api;
 pub mod body;
 pub mod error;
 pub mod ops;
+pub mod portal;
 pub mod redirect;
 pub mod signed;
 pub mod store_client;
@@ -64,6 +65,7 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .route("/api/codes/{code}/retire", post(api::retire))
         .route("/api/referrals/{customer_id}", get(api::referral))
         .route("/api/invites", post(api::invites))
+        .route("/api/referrers/{customer_id}/stats", get(portal::stats))
         .route("/webhooks/signup", post(webhooks::signup))
         .route("/webhooks/conversion", post(webhooks::conversion))
         .route("/webhooks/refund", post(webhooks::refund))
@@ -73,6 +75,13 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .route("/r/", get(redirect::redirect))
         .route("/healthz", get(healthz))
         .route("/assets/app.css", get(stylesheet))
+        .route("/assets/me.js", get(|| async { script(include_str!("../assets/me.js")) }))
+        .route("/assets/ops.js", get(|| async { script(include_str!("../assets/ops.js")) }))
+        .route("/me", get(portal::me))
+        .route("/me/data", get(portal::me_data))
+        .route("/me/invites", post(portal::me_invite))
+        .route("/ops", get(portal::ops_queue))
+        .route("/ops/data", get(portal::ops_data))
         .route("/ops/referrals/{id}/{action}", get(ops::show).post(ops::decide))
         .merge(signed_routes)
         .fallback(not_found)
@@ -91,6 +100,16 @@ async fn stylesheet() -> impl IntoResponse {
             (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../assets/app.css"),
+    )
+}
+
+fn script(body: &'static str) -> impl IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
     )
 }
 

@@ -31,6 +31,10 @@ pub(crate) const CLICKS_BY_BROWSER: TableDefinition<(&str, i64, &str), i64> = Ta
 pub(crate) const REFERRALS: TableDefinition<&str, Bytes> = TableDefinition::new("referrals");
 pub(crate) const CLAIMS: TableDefinition<&str, &str> = TableDefinition::new("identity_claims");
 pub(crate) const REVIEW: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("review_queues");
+pub(crate) const REFERRALS_BY_REFERRER: TableDefinition<(&str, i64, &str), ()> =
+    TableDefinition::new("referrals_by_referrer");
+pub(crate) const LEDGER_BY_CUSTOMER: TableDefinition<(&str, i64, &str), &str> =
+    TableDefinition::new("ledger_by_customer");
 pub(crate) const LEDGER: TableDefinition<(&str, &str), Bytes> = TableDefinition::new("ledger");
 pub(crate) const TALLY: TableDefinition<&str, u32> = TableDefinition::new("referrer_tally");
 pub(crate) const AUDIT: TableDefinition<(&str, i64), Bytes> = TableDefinition::new("audit");
@@ -88,6 +92,8 @@ impl LocalStore {
         txn.open_table(REFERRALS)?;
         txn.open_table(CLAIMS)?;
         txn.open_table(REVIEW)?;
+        txn.open_table(REFERRALS_BY_REFERRER)?;
+        txn.open_table(LEDGER_BY_CUSTOMER)?;
         txn.open_table(LEDGER)?;
         txn.open_table(TALLY)?;
         txn.open_table(AUDIT)?;
@@ -345,6 +351,35 @@ impl ClickStore for LocalStore {
         .await
     }
 
+    async fn clicks_of_code(
+        &self,
+        code: &Code,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<(Timestamp, Option<String>)>, StoreError> {
+        let code = code.clone();
+        self.read("list a code's clicks", move |txn| {
+            let index = txn.open_table(CLICKS_BY_CODE)?;
+            let clicks = txn.open_table(CLICKS)?;
+            let mut out = Vec::new();
+            for entry in
+                index.range((code.as_str(), since.as_millis(), "")..=(code.as_str(), now.as_millis(), "\u{10FFFF}"))?
+            {
+                let (key, expires_at) = entry?;
+                if expires_at.value() <= now.as_millis() {
+                    continue;
+                }
+                let (_, at, id) = key.value();
+                if let Some(v) = clicks.get((id, at))? {
+                    let click: Click = decode(id, v.value())?;
+                    out.push((click.at, click.channel));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn count_for_code(&self, code: &Code, since: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
         let code = code.clone();
         self.read("count a code's clicks", move |txn| {
@@ -394,6 +429,10 @@ fn put_referral(txn: &WriteTransaction, referral: &Referral, old: Option<&Referr
     }
     if let Some((queue, at)) = referral.queue() {
         review.insert((queue.as_str(), at.as_millis(), id), ())?;
+    }
+    if old.is_none() {
+        txn.open_table(REFERRALS_BY_REFERRER)?
+            .insert((referral.referrer_id.as_str(), referral.created_at.as_millis(), id), ())?;
     }
     txn.open_table(REFERRALS)?.insert(id, encode(referral).as_slice())?;
     Ok(())
@@ -499,6 +538,25 @@ impl ReferralStore for LocalStore {
         .await?
     }
 
+    async fn referrals_of(&self, referrer: &CustomerId) -> Result<Vec<Referral>, StoreError> {
+        let referrer = referrer.clone();
+        self.read("list a referrer's referrals", move |txn| {
+            let index = txn.open_table(REFERRALS_BY_REFERRER)?;
+            let referrals = txn.open_table(REFERRALS)?;
+            let r = referrer.as_str();
+            let mut out = Vec::new();
+            for entry in index.range((r, i64::MIN, "")..=(r, i64::MAX, "\u{10FFFF}"))? {
+                let (key, _) = entry?;
+                let id = key.value().2;
+                if let Some(v) = referrals.get(id)? {
+                    out.push(decode(id, v.value())?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn queue(&self, queue: ReviewQueue, until: Timestamp, limit: usize) -> Result<Vec<Referral>, StoreError> {
         self.read("list a review queue", move |txn| {
             let review = txn.open_table(REVIEW)?;
@@ -547,9 +605,12 @@ impl LedgerStore for LocalStore {
                 return Ok(Err(CommitError::TallyMoved));
             }
             tally.insert(referrer, current + 1)?;
+            let mut by_customer = txn.open_table(LEDGER_BY_CUSTOMER)?;
             for row in &commit.rows {
                 ledger.insert((id, row.side.as_str()), encode(row).as_slice())?;
+                by_customer.insert((row.customer_id.as_str(), row.created_at.as_millis(), id), row.side.as_str())?;
             }
+            drop(by_customer);
             drop((ledger, tally));
             put_referral(txn, &commit.referral, old.as_ref())?;
             append_audit(txn, &commit.audit)?;
@@ -588,6 +649,25 @@ impl LedgerStore for LocalStore {
             Ok(Ok(()))
         })
         .await?
+    }
+
+    async fn rows_of(&self, customer: &CustomerId) -> Result<Vec<LedgerRow>, StoreError> {
+        let customer = customer.clone();
+        self.read("list a customer's ledger rows", move |txn| {
+            let index = txn.open_table(LEDGER_BY_CUSTOMER)?;
+            let ledger = txn.open_table(LEDGER)?;
+            let c = customer.as_str();
+            let mut out = Vec::new();
+            for entry in index.range((c, i64::MIN, "")..=(c, i64::MAX, "\u{10FFFF}"))? {
+                let (key, side) = entry?;
+                let id = key.value().2;
+                if let Some(v) = ledger.get((id, side.value()))? {
+                    out.push(decode(id, v.value())?);
+                }
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn tally(&self, referrer: &CustomerId) -> Result<u32, StoreError> {

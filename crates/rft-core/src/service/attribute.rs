@@ -23,6 +23,11 @@ use crate::screen::Stage;
 use crate::service::velocity::{self, DAY, HOUR, SIGNUPS_PER_CODE, SIGNUPS_PER_IP};
 use crate::time::{Clock, Timestamp};
 
+/// Referrals opened, programme-wide (a counter that never expires).
+pub const PROGRAMME_SIGNUPS: &str = "programme#referrals";
+/// Referrals rewarded, programme-wide.
+pub const PROGRAMME_CONVERSIONS: &str = "programme#rewarded";
+
 /// Clicks a few seconds after the sign-up still count (clocks differ between systems).
 const CLOCK_SKEW: Duration = Duration::from_secs(5);
 
@@ -35,6 +40,8 @@ pub struct Touch {
     pub at: Timestamp,
     /// How.
     pub method: Method,
+    /// Where the link was shared, if the click said (`?ch=`).
+    pub channel: Option<String>,
 }
 
 /// Why a sign-up credited nobody.
@@ -134,14 +141,24 @@ impl Attributor {
         let mut touches = Vec::new();
         if let Some(token) = &job.attribution_token {
             let clicks = self.clicks.touches(&TouchKey::Token(token.clone()), at).await?;
-            touches.extend(clicks.into_iter().map(|c| Touch { code: c.code, at: c.at, method: Method::Token }));
+            touches.extend(clicks.into_iter().map(|c| Touch {
+                code: c.code,
+                at: c.at,
+                method: Method::Token,
+                channel: c.channel,
+            }));
         }
         if let Some(email) = &job.identity.email {
             let invites = self.clicks.touches(&TouchKey::Email(email.clone()), at).await?;
-            touches.extend(invites.into_iter().map(|c| Touch { code: c.code, at: c.at, method: Method::Email }));
+            touches.extend(invites.into_iter().map(|c| Touch {
+                code: c.code,
+                at: c.at,
+                method: Method::Email,
+                channel: c.channel,
+            }));
         }
         if let Some(code) = &job.code {
-            touches.push(Touch { code: code.clone(), at, method: Method::Code });
+            touches.push(Touch { code: code.clone(), at, method: Method::Code, channel: None });
         }
         // Seed 000's fallback, off unless configured: the same browser (IP and user agent)
         // clicked a link recently. Weak evidence, so the screen always holds these.
@@ -150,7 +167,7 @@ impl Attributor {
             && let Some(browser) = &job.identity.browser
             && let Some(click) = self.clicks.latest_from_browser(browser, at.minus(FINGERPRINT_LOOKBACK), at).await?
         {
-            touches.push(Touch { code: click.code, at: click.at, method: Method::Fingerprint });
+            touches.push(Touch { code: click.code, at: click.at, method: Method::Fingerprint, channel: click.channel });
         }
         Ok(touches)
     }
@@ -232,6 +249,7 @@ impl Attributor {
                 identity: job.identity.clone(),
             },
             touched_at: touch.at,
+            channel: touch.channel.clone(),
             conversion: None,
             created_at: now,
             updated_at: now,
@@ -260,6 +278,7 @@ impl Attributor {
         let claims = IdentityKey::all_for(&job.customer_id, &job.identity);
         match self.referrals.open(&referral, &claims, &audit).await? {
             Opened::Created => {
+                self.count_programme(PROGRAMME_SIGNUPS, now).await;
                 let referral = self.finish_hold(referral).await?;
                 Ok(SignupOutcome::Opened(Box::new(referral)))
             }
@@ -285,6 +304,13 @@ impl Attributor {
             // Someone moved it meanwhile (a decision): the email went, the newer state stands.
             Err(crate::ports::WriteError::Conflict) => Ok(referral),
             Err(crate::ports::WriteError::Store(e)) => Err(e.into()),
+        }
+    }
+
+    /// Counts an event in the programme-wide totals (for the average conversion rate).
+    async fn count_programme(&self, key: &str, now: Timestamp) {
+        if let Err(e) = self.counters.increment(key, None, Timestamp::from_secs(i64::MAX / 2000), now).await {
+            tracing::warn!(error = %e, key, "programme counter not updated");
         }
     }
 
@@ -326,7 +352,7 @@ mod tests {
     }
 
     fn touch(code: &str, secs: i64, method: Method) -> Touch {
-        Touch { code: Code::parse(code).unwrap(), at: Timestamp::from_secs(secs), method }
+        Touch { code: Code::parse(code).unwrap(), at: Timestamp::from_secs(secs), method, channel: None }
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod mint;
 pub mod redirect;
 pub mod reward;
 pub mod screening;
+pub mod stats;
 pub mod sweep;
 pub mod velocity;
 

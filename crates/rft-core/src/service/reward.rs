@@ -377,7 +377,14 @@ impl Rewarder {
                 audit: AuditEvent::new(AuditKind::Paid, paid.referral_id.as_str(), now, facts),
             };
             match self.ledger.commit_reward(&commit).await {
-                Ok(()) => return Ok(self.finish(&paid).await?),
+                Ok(()) => {
+                    let forever = Timestamp::from_secs(i64::MAX / 2000);
+                    let key = crate::service::attribute::PROGRAMME_CONVERSIONS;
+                    if let Err(e) = self.counters.increment(key, None, forever, now).await {
+                        tracing::warn!(error = %e, "programme counter not updated");
+                    }
+                    return Ok(self.finish(&paid).await?);
+                }
                 Err(CommitError::TallyMoved) => continue,
                 Err(CommitError::Stale) | Err(CommitError::AlreadyPaid) => return Err(Retry::Reload),
                 Err(CommitError::Store(e)) => return Err(Retry::Failed(e.into())),
