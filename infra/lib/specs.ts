@@ -72,7 +72,7 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
     ttl: 'expires_at',
     pitr: false,
     gsis: [
-      { name: 'by_code', pk: S('code'), sk: N('click_ts'), include: ['expires_at_ms'] },
+      { name: 'by_code', pk: S('code'), sk: N('click_ts'), include: ['expires_at_ms', 'channel'] },
       // Sparse: only clicks with a browser hash; the optional fingerprint fallback reads it.
       { name: 'by_browser', pk: S('browser'), sk: N('click_ts') },
     ],
@@ -82,13 +82,16 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
     pitr: false,
     gsis: [
       { name: 'by_queue', pk: S('queue'), sk: N('queue_ts') },
+      // A referrer's referrals, for their stats (claim items carry no referrer_id).
+      { name: 'by_referrer', pk: S('referrer_id'), sk: N('created_at') },
     ],
   },
   'rft-rewards': {
     pk: S('referral_id'),
     sk: S('side'),
     pitr: true,
-    gsis: [],
+    // A customer's ledger rows, for their earnings (tally items carry no customer_id).
+    gsis: [{ name: 'by_customer', pk: S('customer_id'), sk: N('created_at') }],
   },
   'rft-audit': {
     pk: S('event_id'),

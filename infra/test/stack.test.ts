@@ -175,16 +175,24 @@ describe('tables', () => {
       ttl: 'expires_at',
       pitr: false,
       gsis: [
-        { name: 'by_code', pk: ['code', 'S'], sk: ['click_ts', 'N'], projection: ['expires_at_ms'] },
+        { name: 'by_code', pk: ['code', 'S'], sk: ['click_ts', 'N'], projection: ['expires_at_ms', 'channel'] },
         { name: 'by_browser', pk: ['browser', 'S'], sk: ['click_ts', 'N'], projection: 'ALL' },
       ],
     },
     'rft-referrals': {
       pk: ['referred_id', 'S'],
       pitr: false,
-      gsis: [{ name: 'by_queue', pk: ['queue', 'S'], sk: ['queue_ts', 'N'], projection: 'ALL' }],
+      gsis: [
+        { name: 'by_queue', pk: ['queue', 'S'], sk: ['queue_ts', 'N'], projection: 'ALL' },
+        { name: 'by_referrer', pk: ['referrer_id', 'S'], sk: ['created_at', 'N'], projection: 'ALL' },
+      ],
     },
-    'rft-rewards': { pk: ['referral_id', 'S'], sk: ['side', 'S'], pitr: true, gsis: [] },
+    'rft-rewards': {
+      pk: ['referral_id', 'S'],
+      sk: ['side', 'S'],
+      pitr: true,
+      gsis: [{ name: 'by_customer', pk: ['customer_id', 'S'], sk: ['created_at', 'N'], projection: 'ALL' }],
+    },
     'rft-audit': {
       pk: ['event_id', 'S'],
       sk: ['ts', 'N'],

@@ -392,6 +392,71 @@ pub async fn a_browsers_latest_click_is_found(stores: Stores) {
     assert_eq!(latest(T0, T0.plus(second * 700))().await, None, "expired");
 }
 
+/// The listings the stats read by key: a referrer's referrals, a customer's ledger rows, a
+/// code's clicks with their channels (expired ones left out).
+pub async fn listings_by_referrer_customer_and_code(stores: Stores) {
+    let second = Duration::from_secs(1);
+    let mut dans = Vec::new();
+    for i in 0..3u32 {
+        let r = referral(&format!("c_f{i}"), "c_dan", "7QK2A9", T0.plus(second * i));
+        stores
+            .referrals
+            .open(&r, &[IdentityKey::Customer(r.referred_id.clone())], &audit(AuditKind::Attributed, "a", T0))
+            .await
+            .unwrap();
+        dans.push(r.referral_id.clone());
+    }
+    let sams = referral("c_g", "c_sam", "8RM3B4", T0);
+    stores
+        .referrals
+        .open(&sams, &[IdentityKey::Customer(sams.referred_id.clone())], &audit(AuditKind::Attributed, "a", T0))
+        .await
+        .unwrap();
+    let listed = eventually(
+        || async {
+            stores
+                .referrals
+                .referrals_of(&customer("c_dan"))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.referral_id)
+                .collect::<Vec<_>>()
+        },
+        |l| l.len() == 3,
+    )
+    .await;
+    assert_eq!(listed, dans, "Dan's three, oldest first, not Sam's");
+    let first = stores.referrals.get(&dans[0]).await.unwrap().unwrap();
+    stores.ledger.commit_reward(&reward_commit(&first, 0, T0)).await.unwrap();
+    let dan_rows =
+        eventually(|| async { stores.ledger.rows_of(&customer("c_dan")).await.unwrap() }, |r| r.len() == 1).await;
+    assert_eq!((dan_rows.len(), dan_rows[0].side), (1, rft_core::Side::Referrer));
+    let friend_rows =
+        eventually(|| async { stores.ledger.rows_of(&customer("c_f0")).await.unwrap() }, |r| r.len() == 1).await;
+    assert_eq!(friend_rows[0].side, rft_core::Side::Friend);
+    assert!(stores.ledger.rows_of(&customer("c_sam")).await.unwrap().is_empty());
+    let window = Duration::from_secs(60);
+    let mut shared = click(&Token::generate(), "7QK2A9", T0.plus(second * 10), window);
+    shared.channel = Some("whatsapp".into());
+    stores.clicks.record(&shared).await.unwrap();
+    stores.clicks.record(&click(&Token::generate(), "7QK2A9", T0.plus(second * 20), window)).await.unwrap();
+    stores.clicks.record(&click(&Token::generate(), "8RM3B4", T0.plus(second * 20), window)).await.unwrap();
+    let code = crate::fixtures::code("7QK2A9");
+    let listed = |now: Timestamp| {
+        let clicks = stores.clicks.clone();
+        let code = code.clone();
+        move || {
+            let clicks = clicks.clone();
+            let code = code.clone();
+            async move { clicks.clicks_of_code(&code, T0, now).await.unwrap() }
+        }
+    };
+    let both = eventually(listed(T0.plus(second * 30)), |c| c.len() == 2).await;
+    assert_eq!(both, vec![(T0.plus(second * 10), Some("whatsapp".into())), (T0.plus(second * 20), None)]);
+    assert_eq!(eventually(listed(T0.plus(second * 75)), |c| c.len() == 1).await.len(), 1, "the first has expired");
+}
+
 /// The audit only ever appends: an event id is written once, never overwritten, and a
 /// subject's events come back oldest first.
 pub async fn the_audit_is_append_only(stores: Stores) {

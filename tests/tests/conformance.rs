@@ -34,6 +34,7 @@ store_properties!(
     processed_webhook_ids_are_remembered,
     counters_stop_at_their_limit_and_expire,
     a_browsers_latest_click_is_found,
+    listings_by_referrer_customer_and_code,
 );
 
 macro_rules! queue_properties {

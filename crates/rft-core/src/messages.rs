@@ -111,9 +111,13 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
+/// A button in an email: label, URL, and whether it is the quiet (secondary) one.
+pub type EmailButton<'a> = (&'a str, &'a str, bool);
+
 /// An email-safe HTML message: one centred 600px table, inline styles, text-only branding, a
-/// colour scheme that reads in light and dark clients, and an optional button.
-pub fn email_html(business: &str, heading: &str, paragraphs: &[String], button: Option<(&str, &str)>) -> String {
+/// colour scheme that reads in light and dark clients, and its buttons (the first filled, a
+/// secondary one outlined).
+pub fn email_html(business: &str, heading: &str, paragraphs: &[String], buttons: &[EmailButton<'_>]) -> String {
     let body: String = paragraphs
         .iter()
         .map(|p| {
@@ -123,19 +127,28 @@ pub fn email_html(business: &str, heading: &str, paragraphs: &[String], button: 
             )
         })
         .collect();
-    let button = button
-        .map(|(label, url)| {
+    let buttons: String = buttons
+        .iter()
+        .map(|(label, url, secondary)| {
+            let (bg, fg, border) = if *secondary { ("#ffffff", "#991b1b", "#991b1b") } else { ("#166534", "#ffffff", "#166534") };
             format!(
-                "<table role=\"presentation\" cellspacing=\"0\" cellpadding=\"0\" border=\"0\"><tr>\
-                 <td bgcolor=\"#166534\" style=\"border-radius:6px;\">\
+                "<td style=\"padding:0 12px 12px 0;\"><table role=\"presentation\" cellspacing=\"0\" cellpadding=\"0\" border=\"0\"><tr>\
+                 <td bgcolor=\"{bg}\" style=\"border-radius:6px;border:2px solid {border};\">\
                  <a href=\"{url}\" style=\"display:inline-block;padding:12px 24px;font-family:Arial,Helvetica,sans-serif;\
-                 font-size:16px;font-weight:bold;color:#ffffff;text-decoration:none;border-radius:6px;\">{label}</a>\
-                 </td></tr></table>",
+                 font-size:16px;font-weight:bold;color:{fg};text-decoration:none;border-radius:6px;\">{label}</a>\
+                 </td></tr></table></td>",
                 url = escape_html(url),
                 label = escape_html(label)
             )
         })
-        .unwrap_or_default();
+        .collect();
+    let buttons = if buttons.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<table role=\"presentation\" cellspacing=\"0\" cellpadding=\"0\" border=\"0\"><tr>{buttons}</tr></table>"
+        )
+    };
     format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
@@ -147,7 +160,7 @@ pub fn email_html(business: &str, heading: &str, paragraphs: &[String], button: 
          <tr><td bgcolor=\"#14532d\" style=\"padding:20px 24px;font-family:Arial,Helvetica,sans-serif;font-size:22px;font-weight:bold;color:#ffffff;\">{brand}</td></tr>\
          <tr><td bgcolor=\"#ffffff\" style=\"padding:28px 24px;\">\
          <h1 style=\"margin:0 0 16px 0;font-family:Arial,Helvetica,sans-serif;font-size:22px;line-height:28px;color:#111827;\">{heading}</h1>\
-         {body}{button}</td></tr>\
+         {body}{buttons}</td></tr>\
          <tr><td bgcolor=\"#14532d\" style=\"padding:16px 24px;font-family:Arial,Helvetica,sans-serif;font-size:12px;line-height:18px;color:#d1fae5;\">{brand} referrals</td></tr>\
          </table></td></tr></table></body></html>",
         title = escape_html(heading),
@@ -195,8 +208,12 @@ mod tests {
 
     #[test]
     fn html_escapes_everything_it_is_given() {
-        let html =
-            email_html("Fresh<Box>", "Hi \"you\"", &["<script>x</script>".into()], Some(("Go", "https://x/?a=1&b=2")));
+        let html = email_html(
+            "Fresh<Box>",
+            "Hi \"you\"",
+            &["<script>x</script>".into()],
+            &[("Go", "https://x/?a=1&b=2", false)],
+        );
         assert!(html.contains("Fresh&lt;Box&gt;"));
         assert!(!html.contains("<script>"));
         assert!(html.contains("a=1&amp;b=2"));

@@ -187,7 +187,7 @@ impl Minter for MintService {
             to: request.friend_email.to_string(),
             subject: subject.clone(),
             body: format!("{greeting}\n\n{referrer_name} says:\n\n{}\n", record.invite),
-            html: Some(email_html(business, &subject, &paragraphs, Some(("Claim your offer", &link)))),
+            html: Some(email_html(business, &subject, &paragraphs, &[("Claim your offer", &link, false)])),
             kind: MessageKind::Invite,
         };
         self.messenger
@@ -209,7 +209,7 @@ impl Minter for MintService {
                 to: referrer_email.to_string(),
                 subject: heading.clone(),
                 body: format!("{}\n\n{}\n", lines[0], lines[1]),
-                html: Some(email_html(business, &heading, &lines, None)),
+                html: Some(email_html(business, &heading, &lines, &[])),
                 kind: MessageKind::InviteConfirmation,
             };
             if let Err(e) = self.messenger.send(&confirmation).await {

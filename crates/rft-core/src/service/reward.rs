@@ -519,7 +519,7 @@ impl Rewarder {
             to: self.settings.team.email.to_string(),
             subject: subject.clone(),
             body: lines.join("\n"),
-            html: Some(email_html(&self.settings.business.name, &subject, &lines, None)),
+            html: Some(email_html(&self.settings.business.name, &subject, &lines, &[])),
             kind: MessageKind::FulfilmentParked,
         };
         if let Err(e) = self.messenger.send(&message).await {
@@ -584,7 +584,7 @@ impl Rewarder {
                 (Some(e), _) => Some(OutboundMessage {
                     channel: Channel::Email,
                     to: e.to_string(),
-                    html: Some(email_html(business, &subject, std::slice::from_ref(text), None)),
+                    html: Some(email_html(business, &subject, std::slice::from_ref(text), &[])),
                     subject,
                     body: text.clone(),
                     kind,
@@ -711,14 +711,19 @@ impl Rewarder {
             ),
             format!("Referrer: {} (code {}).", referral.referrer_id, referral.code),
             "Nothing has been clawed back. Decide whether the rewards stand.".to_owned(),
-            format!("Dispute the reward (recorded; reverse it in the store by hand): {dispute}"),
+            "Disputing records the decision; reverse the reward in the store by hand if you need to.".to_owned(),
         ];
         let message = OutboundMessage {
             channel: Channel::Email,
             to: self.settings.team.email.to_string(),
             subject: subject.clone(),
-            body: format!("{}\n\nKeep the rewards: {keep}\n", lines.join("\n")),
-            html: Some(email_html(&self.settings.business.name, &subject, &lines, Some(("Keep the rewards", &keep)))),
+            body: format!("{}\n\nKeep the rewards: {keep}\nDispute the reward: {dispute}\n", lines.join("\n")),
+            html: Some(email_html(
+                &self.settings.business.name,
+                &subject,
+                &lines,
+                &[("Keep the rewards", &keep, false), ("Dispute the reward", &dispute, true)],
+            )),
             kind: MessageKind::RefundReview,
         };
         self.messenger.send(&message).await?;

@@ -104,14 +104,18 @@ impl Screener for ScreenService {
             "{}\n\nApprove (pays if the friend has converted, else returns it to pending):\n{approve}\n\nReject (final):\n{reject}\n\nEach link opens a page with a confirm button; nothing changes until you press it.\n",
             lines.join("\n")
         );
-        let mut html_lines = lines.clone();
-        html_lines.push(format!("Reject (final): {reject}"));
+        let html_lines = lines.clone();
         let message = OutboundMessage {
             channel: Channel::Email,
             to: self.settings.team.email.to_string(),
             subject: subject.clone(),
             body: text,
-            html: Some(email_html(business, &subject, &html_lines, Some(("Review and approve", &approve)))),
+            html: Some(email_html(
+                business,
+                &subject,
+                &html_lines,
+                &[("Review and approve", &approve, false), ("Review and reject", &reject, true)],
+            )),
             kind: MessageKind::HoldReview,
         };
         self.messenger.send(&message).await.map_err(failed)
