@@ -62,6 +62,12 @@ const invoke = (fn: FunctionName): Grant => ({ actions: ['lambda:InvokeFunction'
  */
 export const WEBHOOK_KEYS_ONLY = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['webhook#*'] } } as const;
 
+/** Erasure may delete identity claims (`claim#...`) in rft-referrals, and nothing else there. */
+export const CLAIM_KEYS_ONLY = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['claim#*'] } } as const;
+
+/** Erasure may delete a customer's active-code guard (`active#...`) in rft-codes, not codes. */
+export const GUARD_KEYS_ONLY = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['active#*'] } } as const;
+
 /** The matrix: every function's grants, and nothing else. */
 export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
   'rft-edge': [
@@ -82,6 +88,8 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
     SECRET,
     invoke('rft-minter'),
+    // Erasure runs in the rewarder, the one role allowed to rewrite the ledger.
+    invoke('rft-rewarder'),
   ],
   'rft-minter': [
     LOGGING,
@@ -103,15 +111,24 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     consume('rft-signup-jobs'),
     invoke('rft-screen'),
   ],
-  // The only role that writes the ledger; it cannot delete from any table.
+  // The only role that writes the ledger. It deletes nothing except for erasure (POST
+  // /api/customers/{id}/erase): a customer's identity claims, their touches and their
+  // active-code guard; each delete is confined to those keys where IAM can say so.
   'rft-rewarder': [
     LOGGING,
     ddb(['GetItem', 'PutItem', 'UpdateItem', 'Query'], 'rft-rewards'),
+    ddb(['Query'], 'rft-rewards', 'by_customer'),
     ddb(['GetItem', 'PutItem', 'UpdateItem'], 'rft-referrals'),
     ddb(['Query'], 'rft-referrals', 'by_queue'),
-    ddb(['GetItem'], 'rft-codes'),
-    // Conversion velocity counters (items in rft-clicks).
-    ddb(['GetItem', 'PutItem', 'UpdateItem'], 'rft-clicks'),
+    ddb(['Query'], 'rft-referrals', 'by_referrer'),
+    ddb(['Query'], 'rft-referrals', 'by_claimant'),
+    { ...ddb(['DeleteItem'], 'rft-referrals'), condition: CLAIM_KEYS_ONLY },
+    ddb(['GetItem', 'PutItem'], 'rft-codes'),
+    ddb(['Query'], 'rft-codes', 'by_referrer'),
+    { ...ddb(['DeleteItem'], 'rft-codes'), condition: GUARD_KEYS_ONLY },
+    // Conversion velocity counters (items in rft-clicks); erasure deletes a customer's touches
+    // (keyed by random tokens and email hashes, so no narrower key condition exists).
+    ddb(['GetItem', 'PutItem', 'UpdateItem', 'Query', 'DeleteItem'], 'rft-clicks'),
     ddb(['PutItem'], 'rft-audit'),
     ddb(['Query'], 'rft-audit', 'by_subject'),
     consume('rft-reward-jobs'),

@@ -42,6 +42,8 @@ export interface GsiSpec {
   readonly pk: KeyAttr;
   readonly sk?: KeyAttr;
   readonly include?: readonly string[];
+  /** Project only the keys (the index is used to find items, not to read them). */
+  readonly keysOnly?: boolean;
 }
 
 /** One table: keys, indexes, TTL attribute, point-in-time recovery. */
@@ -84,6 +86,8 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
       { name: 'by_queue', pk: S('queue'), sk: N('queue_ts') },
       // A referrer's referrals, for their stats (claim items carry no referrer_id).
       { name: 'by_referrer', pk: S('referrer_id'), sk: N('created_at') },
+      // Identity claims by the customer whose sign-up made them, for erasure.
+      { name: 'by_claimant', pk: S('claimant'), sk: S('referred_id'), keysOnly: true },
     ],
   },
   'rft-rewards': {

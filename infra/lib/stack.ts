@@ -147,6 +147,7 @@ export class ReferralTrackerStack extends Stack {
       // cannot reference its own name without a dependency cycle.
       RFT_MINTER_FUNCTION: 'rft-minter',
       RFT_SCREEN_FUNCTION: 'rft-screen',
+      RFT_REWARDER_FUNCTION: 'rft-rewarder',
       RUST_LOG: 'info',
     };
     const extraEnvironment: Partial<Record<FunctionName, Record<string, string>>> = {
@@ -275,7 +276,11 @@ export class ReferralTrackerStack extends Stack {
         indexName: gsi.name,
         partitionKey: attr(gsi.pk),
         sortKey: gsi.sk ? attr(gsi.sk) : undefined,
-        projectionType: gsi.include ? dynamodb.ProjectionType.INCLUDE : dynamodb.ProjectionType.ALL,
+        projectionType: gsi.keysOnly
+          ? dynamodb.ProjectionType.KEYS_ONLY
+          : gsi.include
+            ? dynamodb.ProjectionType.INCLUDE
+            : dynamodb.ProjectionType.ALL,
         nonKeyAttributes: gsi.include ? [...gsi.include] : undefined,
       });
     }

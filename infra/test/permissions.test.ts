@@ -16,6 +16,8 @@ import { ACCOUNT, FUNCTIONS, REGION, type Resources, functionId, resourcesOfType
 // ---------------------------------------------------------------------------------------------
 
 const LEADING_WEBHOOK = 'ForAllValues:StringLike dynamodb:LeadingKeys=webhook#*';
+const LEADING_CLAIM = 'ForAllValues:StringLike dynamodb:LeadingKeys=claim#*';
+const LEADING_GUARD = 'ForAllValues:StringLike dynamodb:LeadingKeys=active#*';
 const SES_ARN = `arn:aws:ses:${REGION}:${ACCOUNT}:identity/freshbox.uk`;
 const BEDROCK_ARNS = [
   `arn:aws:bedrock:${REGION}:${ACCOUNT}:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0`,
@@ -52,6 +54,7 @@ const EXPECTED: Record<string, string[]> = {
     ...on(['sqs:SendMessage'], ['queue/rft-signup-jobs', 'queue/rft-reward-jobs']),
     ...SECRET,
     ...on(['lambda:InvokeFunction'], ['function/rft-minter']),
+    ...on(['lambda:InvokeFunction'], ['function/rft-rewarder']),
   ],
   'rft-minter': [
     ...logsFor('rft-minter'),
@@ -74,10 +77,16 @@ const EXPECTED: Record<string, string[]> = {
   'rft-rewarder': [
     ...logsFor('rft-rewarder'),
     ...on(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], ['table/rft-rewards']),
+    ...on(['dynamodb:Query'], ['table/rft-rewards/index/by_customer']),
     ...on(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['table/rft-referrals']),
     ...on(['dynamodb:Query'], ['table/rft-referrals/index/by_queue']),
-    ...on(['dynamodb:GetItem'], ['table/rft-codes']),
-    ...on(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['table/rft-clicks']),
+    ...on(['dynamodb:Query'], ['table/rft-referrals/index/by_referrer']),
+    ...on(['dynamodb:Query'], ['table/rft-referrals/index/by_claimant']),
+    ...on(['dynamodb:DeleteItem'], ['table/rft-referrals'], LEADING_CLAIM),
+    ...on(['dynamodb:GetItem', 'dynamodb:PutItem'], ['table/rft-codes']),
+    ...on(['dynamodb:Query'], ['table/rft-codes/index/by_referrer']),
+    ...on(['dynamodb:DeleteItem'], ['table/rft-codes'], LEADING_GUARD),
+    ...on(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:DeleteItem'], ['table/rft-clicks']),
     ...on(['dynamodb:PutItem'], ['table/rft-audit']),
     ...on(['dynamodb:Query'], ['table/rft-audit/index/by_subject']),
     ...sqsConsume('rft-reward-jobs'),
@@ -258,9 +267,14 @@ describe('permissions matrix', () => {
     }
   });
 
-  it('the rewarder cannot delete from any table', () => {
+  it('the rewarder deletes only for erasure: claims, guards and touches, never ledger, audit or codes', () => {
     const lines = permissionsOfRole(json, roleIdOf(json, 'rft-rewarder'));
-    assert.deepEqual(lines.filter((l) => l.startsWith('dynamodb:DeleteItem')), []);
+    const deletes = lines.filter((l) => l.startsWith('dynamodb:DeleteItem')).map((l) => l.replace(/arn:aws:dynamodb:[^:]+:[^:]+:/, ''));
+    assert.deepEqual(deletes.sort(), [
+      `dynamodb:DeleteItem table/rft-clicks`,
+      `dynamodb:DeleteItem table/rft-codes if ${LEADING_GUARD}`,
+      `dynamodb:DeleteItem table/rft-referrals if ${LEADING_CLAIM}`,
+    ].sort());
   });
 
   it('the edge cannot write referrals or the ledger, nor reach Bedrock, SES or SNS', () => {

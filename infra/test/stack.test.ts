@@ -65,7 +65,7 @@ describe('functions', () => {
       const keys = [
         'RFT_SETTINGS', 'RFT_SECRET_ID', 'RFT_TABLE_CODES', 'RFT_TABLE_CLICKS', 'RFT_TABLE_REFERRALS',
         'RFT_TABLE_REWARDS', 'RFT_TABLE_AUDIT', 'RFT_SIGNUP_QUEUE_URL', 'RFT_REWARD_QUEUE_URL',
-        'RFT_MINTER_FUNCTION', 'RFT_SCREEN_FUNCTION', 'RUST_LOG',
+        'RFT_MINTER_FUNCTION', 'RFT_SCREEN_FUNCTION', 'RFT_REWARDER_FUNCTION', 'RUST_LOG',
       ];
       if (name === 'rft-rewarder') keys.push('RFT_SMS_TYPE');
       assert.deepEqual(Object.keys(env).sort(), keys.sort());
@@ -161,7 +161,7 @@ describe('tables', () => {
     sk?: Key;
     ttl?: string;
     pitr: boolean;
-    gsis: { name: string; pk: Key; sk: Key; projection: 'ALL' | string[] }[];
+    gsis: { name: string; pk: Key; sk: Key; projection: 'ALL' | 'KEYS_ONLY' | string[] }[];
   }
   const expected: Record<string, Expect> = {
     'rft-codes': {
@@ -185,6 +185,7 @@ describe('tables', () => {
       gsis: [
         { name: 'by_queue', pk: ['queue', 'S'], sk: ['queue_ts', 'N'], projection: 'ALL' },
         { name: 'by_referrer', pk: ['referrer_id', 'S'], sk: ['created_at', 'N'], projection: 'ALL' },
+        { name: 'by_claimant', pk: ['claimant', 'S'], sk: ['referred_id', 'S'], projection: 'KEYS_ONLY' },
       ],
     },
     'rft-rewards': {
@@ -229,8 +230,8 @@ describe('tables', () => {
           IndexName: g.name,
           KeySchema: keySchema(g.pk, g.sk),
           Projection:
-            g.projection === 'ALL'
-              ? { ProjectionType: 'ALL' }
+            g.projection === 'ALL' || g.projection === 'KEYS_ONLY'
+              ? { ProjectionType: g.projection }
               : { ProjectionType: 'INCLUDE', NonKeyAttributes: g.projection },
         });
       }

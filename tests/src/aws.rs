@@ -26,6 +26,7 @@ use crate::backends::{dynamodb_client, dynamodb_endpoint, moto_endpoint, unique_
 pub struct Functions {
     minter: Arc<OnceLock<MintService>>,
     screen: Arc<OnceLock<ScreenService>>,
+    eraser: Arc<OnceLock<rft_core::service::erase::Eraser>>,
 }
 
 async fn invoke(
@@ -41,6 +42,12 @@ async fn invoke(
         "rft-screen" => {
             let call = serde_json::from_slice(&body).expect("a screen call");
             serde_json::to_value(serve_screen(functions.screen.get().expect("screen wired"), call).await)
+        }
+        "rft-rewarder" => {
+            let call = serde_json::from_slice(&body).expect("a rewarder call");
+            serde_json::to_value(
+                rft_aws::invoke::serve_rewarder(functions.eraser.get().expect("eraser wired"), call).await,
+            )
         }
         other => panic!("no function {other}"),
     };
@@ -128,6 +135,7 @@ impl AwsStack {
                 reward_queue_url: Some(reward_queue.url().to_owned()),
                 minter_function: Some("rft-minter".into()),
                 screen_function: Some("rft-screen".into()),
+                rewarder_function: Some("rft-rewarder".into()),
                 secret_id: secret.arn,
             },
             endpoints: Endpoints {
@@ -140,6 +148,7 @@ impl AwsStack {
         let secrets = env.secrets().await.expect("the functions read the secret");
         let _ = functions.minter.set(rft_aws::wiring::minter(&env).await);
         let _ = functions.screen.set(rft_aws::wiring::screen(&env, &secrets).await);
+        let _ = functions.eraser.set(rft_aws::wiring::eraser(&env, &secrets).await);
         let signer = Signer::new(&secrets.signing);
         AwsStack { env, secrets, signer, bedrock, signup_queue, reward_queue, moto, store }
     }

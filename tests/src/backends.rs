@@ -74,3 +74,53 @@ pub async fn dynamo_harness(settings: rft_core::Settings) -> crate::harness::Har
     let rewards = Arc::new(LocalQueue::new(queues, "rft-reward-jobs", clock));
     crate::harness::Harness::new(stores, signups, rewards, settings)
 }
+
+/// A harness on the embedded store, with the store itself (for dumps).
+pub fn local_harness_with_store(settings: rft_core::Settings) -> (crate::harness::Harness, LocalStore) {
+    let store = LocalStore::in_memory();
+    let clock: Arc<dyn rft_core::Clock> = Arc::new(SystemClock);
+    let signups = Arc::new(LocalQueue::new(store.clone(), "rft-signup-jobs", clock.clone()));
+    let rewards = Arc::new(LocalQueue::new(store.clone(), "rft-reward-jobs", clock));
+    (crate::harness::Harness::new(Stores::from_backend(Arc::new(store.clone())), signups, rewards, settings), store)
+}
+
+/// A harness on DynamoDB Local, with its client and table names (for scans).
+pub async fn dynamo_harness_with_tables(
+    settings: rft_core::Settings,
+) -> (crate::harness::Harness, aws_sdk_dynamodb::Client, TableNames) {
+    let client = dynamodb_client().await;
+    let names = TableNames::with_prefix(&unique_prefix());
+    rft_aws::tables::create_tables(&client, &names).await.expect("create tables on the emulator");
+    let stores = Stores::from_backend(Arc::new(DynamoStore::new(client.clone(), names.clone())));
+    let queues = LocalStore::in_memory();
+    let clock: Arc<dyn rft_core::Clock> = Arc::new(SystemClock);
+    let signups = Arc::new(LocalQueue::new(queues.clone(), "rft-signup-jobs", clock.clone()));
+    let rewards = Arc::new(LocalQueue::new(queues, "rft-reward-jobs", clock));
+    (crate::harness::Harness::new(stores, signups, rewards, settings), client, names)
+}
+
+/// Every item of the five tables, as text (tests only: a scan reads everything).
+pub async fn scan_all(client: &aws_sdk_dynamodb::Client, names: &TableNames) -> String {
+    let mut out = String::new();
+    for table in [&names.codes, &names.clicks, &names.referrals, &names.rewards, &names.audit] {
+        let mut start = None;
+        loop {
+            let page = client
+                .scan()
+                .table_name(table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            for item in page.items.unwrap_or_default() {
+                out.push_str(&format!("{item:?}\n"));
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+    }
+    out
+}

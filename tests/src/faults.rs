@@ -108,6 +108,9 @@ impl CodeStore for Faulty {
     async fn retire(&self, code: &Code, at: Timestamp) -> Result<Option<CodeRecord>, StoreError> {
         guarded!(self, store_fault(), self.stores.codes.retire(code, at).await)
     }
+    async fn forget_referrer(&self, code: &Code, opaque: &CustomerId, at: Timestamp) -> Result<(), StoreError> {
+        guarded!(self, store_fault(), self.stores.codes.forget_referrer(code, opaque, at).await)
+    }
 }
 
 #[async_trait]
@@ -123,6 +126,9 @@ impl ReferralStore for Faulty {
     }
     async fn save(&self, r: &Referral, v: u64, audit: Option<&AuditEvent>) -> Result<(), WriteError> {
         guarded!(self, WriteError::Store(store_fault()), self.stores.referrals.save(r, v, audit).await)
+    }
+    async fn forget_claims(&self, c: &CustomerId) -> Result<usize, StoreError> {
+        guarded!(self, store_fault(), self.stores.referrals.forget_claims(c).await)
     }
     async fn referrals_of(&self, c: &CustomerId) -> Result<Vec<Referral>, StoreError> {
         guarded!(self, store_fault(), self.stores.referrals.referrals_of(c).await)
@@ -155,6 +161,9 @@ impl LedgerStore for Faulty {
 impl AuditStore for Faulty {
     async fn append(&self, e: &AuditEvent) -> Result<(), AppendError> {
         guarded!(self, AppendError::Store(store_fault()), self.stores.audit.append(e).await)
+    }
+    async fn redact(&self, e: &AuditEvent) -> Result<(), StoreError> {
+        guarded!(self, store_fault(), self.stores.audit.redact(e).await)
     }
     async fn events_for(&self, s: &str) -> Result<Vec<AuditEvent>, StoreError> {
         guarded!(self, store_fault(), self.stores.audit.events_for(s).await)

@@ -95,6 +95,7 @@ pub fn referral(friend: &str, referrer: &str, c: &str, at: Timestamp) -> Referra
         friend: FriendProfile::default(),
         touched_at: at,
         channel: None,
+        attribution_token: None,
         conversion: None,
         created_at: at,
         updated_at: at,

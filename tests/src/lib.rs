@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod backends;
 pub mod conformance;
+pub mod erasure;
 pub mod faults;
 pub mod fixtures;
 pub mod harness;

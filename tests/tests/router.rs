@@ -177,6 +177,9 @@ impl rft_core::ports::ClickStore for BrokenClicks {
     ) -> Result<Vec<(rft_core::Timestamp, Option<String>)>, rft_core::ports::StoreError> {
         self.0.clicks_of_code(c, s, n).await
     }
+    async fn forget(&self, key: &TouchKey) -> Result<usize, rft_core::ports::StoreError> {
+        self.0.forget(key).await
+    }
     async fn latest_from_browser(
         &self,
         b: &rft_core::IdentityHash,

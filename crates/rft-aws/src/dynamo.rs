@@ -23,8 +23,8 @@ use rft_core::{
 
 use crate::item::{Item, doc, from_doc, get_n, get_s, item, n, s};
 use crate::tables::{
-    AUDIT_BY_SUBJECT, CLICKS_BY_BROWSER, CLICKS_BY_CODE, CODES_BY_REFERRER, REFERRALS_BY_QUEUE, REFERRALS_BY_REFERRER,
-    REWARDS_BY_CUSTOMER, TableNames,
+    AUDIT_BY_SUBJECT, CLICKS_BY_BROWSER, CLICKS_BY_CODE, CODES_BY_REFERRER, REFERRALS_BY_CLAIMANT, REFERRALS_BY_QUEUE,
+    REFERRALS_BY_REFERRER, REWARDS_BY_CUSTOMER, TableNames,
 };
 
 /// The DynamoDB store.
@@ -284,6 +284,46 @@ impl CodeStore for DynamoStore {
         }
     }
 
+    async fn forget_referrer(&self, code: &Code, opaque: &CustomerId, at: Timestamp) -> Result<(), StoreError> {
+        let Some(mut record) = CodeStore::get(self, code).await? else { return Ok(()) };
+        let owner = record.referrer_id.clone();
+        if record.status == CodeStatus::Active {
+            record.status = CodeStatus::Retired;
+            record.retired_at = Some(at);
+        }
+        record.referrer_id = opaque.clone();
+        record.referrer = Default::default();
+        let release = Delete::builder()
+            .table_name(&self.tables.codes)
+            .key("code", s(guard_key(&owner)))
+            .condition_expression("attribute_not_exists(code) OR active_code = :code")
+            .expression_attribute_values(":code", s(code.as_str()))
+            .build()
+            .expect("table and key are set");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(tx_put(put(&self.tables.codes, code_item(&record), None)))
+            .transact_items(TransactWriteItem::builder().delete(release).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                // The guard names another code: rewrite this one alone.
+                cancelled_items("forget a code's owner", err)?;
+                self.client
+                    .put_item()
+                    .table_name(&self.tables.codes)
+                    .set_item(Some(code_item(&record)))
+                    .send()
+                    .await
+                    .map_err(unavailable("forget a code's owner"))?;
+                Ok(())
+            }
+        }
+    }
+
     async fn get(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError> {
         let found = self.get_item("read a code", &self.tables.codes, item([("code", s(code.as_str()))])).await?;
         found.map(|it| from_doc(&it, code.as_str())).transpose()
@@ -395,6 +435,30 @@ impl ClickStore for DynamoStore {
         items.iter().map(|it| from_doc(it, &id)).collect()
     }
 
+    async fn forget(&self, key: &TouchKey) -> Result<usize, StoreError> {
+        let id = key.attribution_id();
+        let q = self
+            .client
+            .query()
+            .table_name(&self.tables.clicks)
+            .key_condition_expression("attribution_id = :t")
+            .expression_attribute_values(":t", s(id.as_str()))
+            .consistent_read(true);
+        let items = self.query_all("list touches to forget", q).await?;
+        for it in &items {
+            let ts = get_n(it, "click_ts").unwrap_or_default();
+            self.client
+                .delete_item()
+                .table_name(&self.tables.clicks)
+                .key("attribution_id", s(id.as_str()))
+                .key("click_ts", n(ts))
+                .send()
+                .await
+                .map_err(unavailable("forget a touch"))?;
+        }
+        Ok(items.len())
+    }
+
     async fn latest_from_browser(
         &self,
         browser: &IdentityHash,
@@ -492,6 +556,14 @@ impl ReferralStore for DynamoStore {
         audit: &AuditEvent,
     ) -> Result<Opened, StoreError> {
         let claim_keys: Vec<String> = claims.iter().map(claim_key).collect();
+        // Whose sign-up these claims are: erasure finds them by it.
+        let claimant = claims
+            .iter()
+            .find_map(|k| match k {
+                IdentityKey::Customer(c) => Some(c.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| referral.referred_id.clone());
         let referral_put = Put::builder()
             .table_name(&self.tables.referrals)
             .set_item(Some(referral_item(referral)))
@@ -506,6 +578,7 @@ impl ReferralStore for DynamoStore {
                 .set_item(Some(item([
                     ("referred_id", s(key.as_str())),
                     ("referral_id", s(referral.referral_id.as_str())),
+                    ("claimant", s(claimant.as_str())),
                 ])))
                 .condition_expression(NOT_EXISTS)
                 .expression_attribute_names("#pk", "referred_id")
@@ -535,7 +608,11 @@ impl ReferralStore for DynamoStore {
                 .client
                 .put_item()
                 .table_name(&self.tables.referrals)
-                .set_item(Some(item([("referred_id", s(key.as_str())), ("referral_id", s(id.as_str()))])))
+                .set_item(Some(item([
+                    ("referred_id", s(key.as_str())),
+                    ("referral_id", s(id.as_str())),
+                    ("claimant", s(claimant.as_str())),
+                ])))
                 .condition_expression(NOT_EXISTS)
                 .expression_attribute_names("#pk", "referred_id")
                 .send()
@@ -592,6 +669,30 @@ impl ReferralStore for DynamoStore {
                 }
             }
         }
+    }
+
+    async fn forget_claims(&self, claimant: &CustomerId) -> Result<usize, StoreError> {
+        let q = self
+            .client
+            .query()
+            .table_name(&self.tables.referrals)
+            .index_name(REFERRALS_BY_CLAIMANT)
+            .key_condition_expression("claimant = :c")
+            .expression_attribute_values(":c", s(claimant.as_str()));
+        let items = self.query_all("list claims to forget", q).await?;
+        for it in &items {
+            let key = get_s(it, "referred_id").unwrap_or_default();
+            self.client
+                .delete_item()
+                .table_name(&self.tables.referrals)
+                .key("referred_id", s(key))
+                .condition_expression("claimant = :c")
+                .expression_attribute_values(":c", s(claimant.as_str()))
+                .send()
+                .await
+                .map_err(unavailable("forget an identity claim"))?;
+        }
+        Ok(items.len())
     }
 
     async fn referrals_of(&self, referrer: &CustomerId) -> Result<Vec<Referral>, StoreError> {
@@ -773,6 +874,22 @@ impl AuditStore for DynamoStore {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failure(&e) => Err(AppendError::Duplicate),
             Err(e) => Err(StoreError::unavailable("append to the audit", e).into()),
+        }
+    }
+
+    async fn redact(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.audit)
+            .set_item(Some(audit_item(event)))
+            .condition_expression("attribute_exists(event_id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(StoreError::unavailable("redact an audit event", e)),
         }
     }
 

@@ -50,6 +50,8 @@ pub struct Wiring {
     pub minter_function: Option<String>,
     /// `RFT_SCREEN_FUNCTION`.
     pub screen_function: Option<String>,
+    /// `RFT_REWARDER_FUNCTION` (the edge invokes it for erasure).
+    pub rewarder_function: Option<String>,
     /// `RFT_SECRET_ID`.
     pub secret_id: Option<String>,
 }
@@ -63,6 +65,7 @@ impl Wiring {
             reward_queue_url: var("RFT_REWARD_QUEUE_URL"),
             minter_function: var("RFT_MINTER_FUNCTION"),
             screen_function: var("RFT_SCREEN_FUNCTION"),
+            rewarder_function: var("RFT_REWARDER_FUNCTION"),
             secret_id: var("RFT_SECRET_ID"),
         }
     }
@@ -173,6 +176,12 @@ impl Environment {
     pub fn screener(&self) -> Result<LambdaScreener, EnvError> {
         let f = Self::need(&self.wiring.screen_function, "RFT_SCREEN_FUNCTION")?;
         Ok(LambdaScreener::new(client!(aws_sdk_lambda, self, lambda), f))
+    }
+
+    /// Erasure, over a Lambda invoke of the rewarder.
+    pub fn eraser(&self) -> Result<crate::invoke::LambdaEraser, EnvError> {
+        let f = Self::need(&self.wiring.rewarder_function, "RFT_REWARDER_FUNCTION")?;
+        Ok(crate::invoke::LambdaEraser::new(client!(aws_sdk_lambda, self, lambda), f))
     }
 
     /// The model, on Bedrock.

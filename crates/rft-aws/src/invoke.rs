@@ -269,3 +269,77 @@ impl Screener for LambdaScreener {
         }
     }
 }
+
+/// A direct call to the rewarder (besides its SQS batches).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum RewarderCall {
+    /// Forget a customer.
+    Erase {
+        /// Whom.
+        customer_id: rft_core::CustomerId,
+    },
+}
+
+/// What the rewarder's Lambda receives: its queue's batches, or a direct call. The call is
+/// tried first: it needs its `op` tag, while a batch would accept almost any object.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RewarderEvent {
+    /// `{"op": ...}` from the edge.
+    Call(RewarderCall),
+    /// A batch from `rft-reward-jobs`.
+    Batch(aws_lambda_events::event::sqs::SqsEvent),
+}
+
+/// The rewarder's reply to a direct call.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum RewarderReply {
+    /// The customer is forgotten.
+    Erased,
+    /// Something failed.
+    Failed {
+        /// What.
+        message: String,
+    },
+}
+
+/// The rewarder's side of a direct call.
+pub async fn serve_rewarder(erasure: &dyn rft_core::ports::Erasure, call: RewarderCall) -> RewarderReply {
+    match call {
+        RewarderCall::Erase { customer_id } => match erasure.erase(&customer_id).await {
+            Ok(()) => RewarderReply::Erased,
+            Err(e) => {
+                let message = rft_core::ports::error_chain(e.as_ref());
+                tracing::error!(error = %message, "erasure failed");
+                RewarderReply::Failed { message }
+            }
+        },
+    }
+}
+
+/// The edge's side: erasure over a Lambda invoke of the rewarder (the function allowed to
+/// rewrite the ledger).
+#[derive(Clone, Debug)]
+pub struct LambdaEraser {
+    client: aws_sdk_lambda::Client,
+    function: String,
+}
+
+impl LambdaEraser {
+    /// Invokes `function` (name or ARN).
+    pub fn new(client: aws_sdk_lambda::Client, function: impl Into<String>) -> Self {
+        LambdaEraser { client, function: function.into() }
+    }
+}
+
+#[async_trait]
+impl rft_core::ports::Erasure for LambdaEraser {
+    async fn erase(&self, customer: &rft_core::CustomerId) -> Result<(), rft_core::ports::BoxError> {
+        match invoke(&self.client, &self.function, &RewarderCall::Erase { customer_id: customer.clone() }).await? {
+            RewarderReply::Erased => Ok(()),
+            RewarderReply::Failed { message } => Err(message.into()),
+        }
+    }
+}

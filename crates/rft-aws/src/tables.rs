@@ -32,6 +32,9 @@ pub const CLICKS_BY_BROWSER: &str = "by_browser";
 pub const REFERRALS_BY_QUEUE: &str = "by_queue";
 /// GSI on `rft-referrals`: a referrer's referrals (claim items carry no `referrer_id`).
 pub const REFERRALS_BY_REFERRER: &str = "by_referrer";
+/// Sparse GSI on `rft-referrals`: identity claims by the customer whose sign-up made them
+/// (erasure).
+pub const REFERRALS_BY_CLAIMANT: &str = "by_claimant";
 /// GSI on `rft-rewards`: a customer's ledger rows (tallies carry no `customer_id`).
 pub const REWARDS_BY_CUSTOMER: &str = "by_customer";
 /// GSI on `rft-audit`: a subject's history.
@@ -140,10 +143,16 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), Pr
             name: names.referrals.clone(),
             pk: ("referred_id", S),
             sk: None,
-            extra_attrs: vec![("queue", S), ("queue_ts", N), ("referrer_id", S), ("created_at", N)],
+            extra_attrs: vec![("queue", S), ("queue_ts", N), ("referrer_id", S), ("created_at", N), ("claimant", S)],
             gsis: vec![
                 gsi(REFERRALS_BY_QUEUE, "queue", "queue_ts", all()),
                 gsi(REFERRALS_BY_REFERRER, "referrer_id", "created_at", all()),
+                gsi(
+                    REFERRALS_BY_CLAIMANT,
+                    "claimant",
+                    "referred_id",
+                    Projection::builder().projection_type(ProjectionType::KeysOnly).build(),
+                ),
             ],
             ttl: None,
         },

@@ -42,6 +42,7 @@ pub async fn edge(env: &Environment, secrets: &SecretSet) -> Result<Edge, EnvErr
         links: LinkSigner::new(secrets.ops.clone()),
         stores,
         minter: Arc::new(env.minter()?),
+        erasure: Arc::new(env.eraser()?),
         signup_jobs: Arc::new(env.signup_queue()?),
         reward_jobs: Arc::new(env.reward_queue()?),
     })
@@ -132,4 +133,10 @@ pub async fn rewarder_with(
 pub async fn sweeper(env: &Environment) -> Sweeper {
     let s = warm_stores(env).await;
     Sweeper::new(s.referrals.clone(), Arc::new(SystemClock))
+}
+
+/// The rewarder's erasure (it alone may rewrite the ledger).
+pub async fn eraser(env: &Environment, secrets: &SecretSet) -> rft_core::service::erase::Eraser {
+    let stores = warm_stores(env).await;
+    rft_core::service::erase::Eraser::new(stores, IdentityHasher::new(secrets.identity.clone()), Arc::new(SystemClock))
 }

@@ -96,6 +96,9 @@ pub trait CodeStore: Send + Sync {
     async fn codes_of(&self, customer: &CustomerId) -> Result<Vec<CodeRecord>, StoreError>;
     /// Retires a code (idempotent); `None` if there is no such code.
     async fn retire(&self, code: &Code, at: Timestamp) -> Result<Option<CodeRecord>, StoreError>;
+    /// Erasure: the code is retired, its owner replaced by `opaque` and their profile cleared,
+    /// and the owner's active-code guard removed.
+    async fn forget_referrer(&self, code: &Code, opaque: &CustomerId, at: Timestamp) -> Result<(), StoreError>;
 }
 
 /// The click log (`rft-clicks`): one write per click, read at sign-up.
@@ -115,6 +118,8 @@ pub trait ClickStore: Send + Sync {
         since: Timestamp,
         now: Timestamp,
     ) -> Result<Vec<(Timestamp, Option<String>)>, StoreError>;
+    /// Erasure: deletes every touch filed under `key`; returns how many.
+    async fn forget(&self, key: &TouchKey) -> Result<usize, StoreError>;
     /// The newest unexpired click from a browser (IP and user agent hash) at or after `since`.
     async fn latest_from_browser(
         &self,
@@ -164,6 +169,8 @@ pub trait ReferralStore: Send + Sync {
         expected_version: u64,
         audit: Option<&AuditEvent>,
     ) -> Result<(), WriteError>;
+    /// Erasure: deletes every identity claim a customer's sign-ups created; returns how many.
+    async fn forget_claims(&self, claimant: &CustomerId) -> Result<usize, StoreError>;
     /// Every referral crediting a referrer, oldest first (the referrer's stats).
     async fn referrals_of(&self, referrer: &CustomerId) -> Result<Vec<Referral>, StoreError>;
     /// Referrals in a review queue whose queue time is at or before `until`, oldest first.
@@ -220,6 +227,9 @@ pub trait AuditStore: Send + Sync {
     async fn append(&self, event: &AuditEvent) -> Result<(), AppendError>;
     /// Events about a subject, oldest first.
     async fn events_for(&self, subject: &str) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Erasure, the one exception to append-only: rewrites an existing event with personal
+    /// data removed (same id, time and kind).
+    async fn redact(&self, event: &AuditEvent) -> Result<(), StoreError>;
 }
 
 /// Why a counter was not incremented.
@@ -559,6 +569,14 @@ impl From<StoreError> for MintError {
     fn from(e: StoreError) -> Self {
         MintError::Unavailable { op: "use the store", source: Box::new(e) }
     }
+}
+
+/// Forgetting a customer (`POST /api/customers/{id}/erase`): in AWS the edge invokes the
+/// rewarder (the function allowed to rewrite the ledger); locally a function call.
+#[async_trait]
+pub trait Erasure: Send + Sync {
+    /// Removes or anonymises the customer's personal data; keeps amounts and decisions.
+    async fn erase(&self, customer: &CustomerId) -> Result<(), BoxError>;
 }
 
 /// Minting, retiring and email invites: `rft-minter` (a Lambda invoke from the edge in AWS, a

@@ -197,6 +197,9 @@ pub struct Referral {
     /// Where the credited link was shared (`?ch=`), for the referrer's stats.
     #[serde(default)]
     pub channel: Option<String>,
+    /// The friend's browser token at sign-up, so erasure can find their clicks.
+    #[serde(default)]
+    pub attribution_token: Option<crate::ids::Token>,
     /// The conversion, once one arrived.
     pub conversion: Option<ConversionFacts>,
     /// Opened at.

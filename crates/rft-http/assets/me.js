@@ -143,9 +143,10 @@
     list.textContent = '';
     steps.forEach(function (s, i) {
       var until = steps[i + 1] ? steps[i + 1].from - 1 : null;
-      var label = until === null ? 'Your ' + ordinal(s.from) + ' referral onwards'
+      var label = until === null ? 'From your ' + ordinal(s.from) + ' referral'
         : until === s.from ? 'Your ' + ordinal(s.from) + ' referral'
-        : 'Referrals ' + s.from + ' to ' + until;
+        : until === s.from + 1 ? 'Your ' + ordinal(s.from) + ' and ' + ordinal(until) + ' referrals'
+        : 'Your ' + ordinal(s.from) + ' to ' + ordinal(until) + ' referrals';
       var cls = i === current ? 'current' : (i < current ? 'reached' : '');
       var li = el('li', { className: cls }, [
         el('span', { className: 'step', text: label }),
@@ -209,7 +210,8 @@
   // A bar chart of the last 30 days: clicks as light bars, first orders as dark bars in front.
   function renderChart(daily) {
     var box = $('chart-svg');
-    var W = 320, H = 132, top = 8, bottom = 20, left = 2, right = 2;
+    // Drawn at the box's own width so the labels keep their size on any screen.
+    var W = Math.max(240, Math.round(box.clientWidth || 320)), H = 140, top = 8, bottom = 22, left = 1, right = 1;
     var n = Math.max(daily.length, 1);
     var max = 1;
     daily.forEach(function (d) { max = Math.max(max, d.clicks || 0, d.conversions || 0); });
@@ -226,7 +228,7 @@
       plural(totalOrders, 'first order', 'first orders') + '.' +
       (best ? ' Busiest day: ' + longDay(best.date) + ' with ' + plural(best.clicks, 'click', 'clicks') + '.' : '');
 
-    var root = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-labelledby': 'chart-title', preserveAspectRatio: 'none', 'data-testid': 'chart-svg' });
+    var root = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, width: W, height: H, role: 'img', 'aria-labelledby': 'chart-title', 'data-testid': 'chart-svg' });
     root.appendChild(svg('title', { id: 'chart-title' }, summary));
     root.appendChild(svg('line', { x1: 0, x2: W, y1: H - bottom + 0.5, y2: H - bottom + 0.5, 'class': 'axis' }));
     daily.forEach(function (d, i) {
@@ -242,10 +244,9 @@
       root.appendChild(g);
     });
     if (daily.length) {
-      root.appendChild(svg('text', { x: left, y: H - 6, 'class': 'tick', 'text-anchor': 'start' }, shortDay(daily[0].date)));
-      root.appendChild(svg('text', { x: W - right, y: H - 6, 'class': 'tick', 'text-anchor': 'end' }, 'Today'));
+      root.appendChild(svg('text', { x: left, y: H - 5, 'class': 'tick', 'text-anchor': 'start' }, shortDay(daily[0].date)));
+      root.appendChild(svg('text', { x: W - right, y: H - 5, 'class': 'tick', 'text-anchor': 'end' }, 'Today'));
     }
-    root.appendChild(svg('text', { x: W - right, y: top + 2, 'class': 'tick', 'text-anchor': 'end', 'dominant-baseline': 'hanging' }, 'max ' + max));
     box.textContent = '';
     box.appendChild(root);
     setText('chart-caption', summary);
@@ -337,6 +338,11 @@
   function stop() { if (timer) { window.clearInterval(timer); timer = null; } }
 
   document.addEventListener('visibilitychange', function () { if (!document.hidden && data) load(); });
+  var lastWidth = 0;
+  window.addEventListener('resize', function () {
+    var w = $('chart-svg').clientWidth;
+    if (data && w !== lastWidth) { lastWidth = w; renderChart((data.stats && data.stats.daily) || []); }
+  });
 
   // --- copy --------------------------------------------------------------------------------------
 

@@ -35,8 +35,15 @@
 
   var METHODS = { token: 'a click on the link', code: 'a code typed at sign-up', email: 'an email invite', fingerprint: 'the same browser (fallback)' };
   var REASONS = {
+    self_referral: 'the referrer referred themselves',
     same_payment_and_device: 'same card and device as the referrer',
-    self_referral: 'the referrer referred themselves'
+    identity_match: 'shares an identity with the referrer',
+    code_click_velocity: 'many clicks on the code',
+    code_signup_velocity: 'many sign-ups through the code',
+    ip_signup_velocity: 'many sign-ups from one IP',
+    disposable_email: 'disposable email address',
+    fingerprint_match: 'matched by browser only',
+    quick_conversion: 'first order seconds after the click'
   };
 
   function humanise(s) { return String(s).replace(/_/g, ' '); }
@@ -89,7 +96,7 @@
       kind === 'refund' ? el('p', { className: 'flag', text: 'The converting order was refunded after the reward.' }) : null,
       chips,
       dl,
-      el('h4', { className: 'visually-hidden', text: 'Evidence' }),
+      el('h4', { className: 'evidence-heading', text: 'Why it is here' }),
       evList,
       actions
     ]);

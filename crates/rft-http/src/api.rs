@@ -144,3 +144,11 @@ pub async fn invites(State(edge): State<Arc<Edge>>, body: Bytes) -> Result<Respo
     edge.minter.invite(&request).await.map_err(mint_error)?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "sent" }))).into_response())
 }
+
+/// `POST /api/customers/{customer_id}/erase`: forget a customer's personal data (200 also when
+/// there was nothing to forget).
+pub async fn erase(State(edge): State<Arc<Edge>>, Path(customer): Path<String>) -> Result<Response, ApiError> {
+    let customer = CustomerId::parse(&customer).map_err(|e| ApiError::invalid_field(format!("customer_id: {e}")))?;
+    edge.erasure.erase(&customer).await.map_err(|e| ApiError::internal("erasing the customer", e.as_ref()))?;
+    Ok((StatusCode::OK, Json(json!({ "erased": true }))).into_response())
+}

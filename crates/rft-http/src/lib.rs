@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 
 use rft_core::identity::IdentityHasher;
 use rft_core::links::LinkSigner;
-use rft_core::ports::{JobQueue, Minter, Stores};
+use rft_core::ports::{Erasure, JobQueue, Minter, Stores};
 use rft_core::service::Redirector;
 use rft_core::signature::Signer;
 use rft_core::{Clock, Settings};
@@ -52,6 +52,8 @@ pub struct Edge {
     pub redirector: Redirector,
     /// Minting, retiring, invites.
     pub minter: Arc<dyn Minter>,
+    /// Forgetting a customer.
+    pub erasure: Arc<dyn Erasure>,
     /// Sign-ups, for the attributor.
     pub signup_jobs: Arc<dyn JobQueue>,
     /// Conversions, refunds and ops decisions, for the rewarder.
@@ -66,6 +68,7 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .route("/api/referrals/{customer_id}", get(api::referral))
         .route("/api/invites", post(api::invites))
         .route("/api/referrers/{customer_id}/stats", get(portal::stats))
+        .route("/api/customers/{customer_id}/erase", post(api::erase))
         .route("/webhooks/signup", post(webhooks::signup))
         .route("/webhooks/conversion", post(webhooks::conversion))
         .route("/webhooks/refund", post(webhooks::refund))

@@ -30,6 +30,8 @@ pub(crate) const CLICKS_BY_CODE: TableDefinition<(&str, i64, &str), i64> = Table
 pub(crate) const CLICKS_BY_BROWSER: TableDefinition<(&str, i64, &str), i64> = TableDefinition::new("clicks_by_browser");
 pub(crate) const REFERRALS: TableDefinition<&str, Bytes> = TableDefinition::new("referrals");
 pub(crate) const CLAIMS: TableDefinition<&str, &str> = TableDefinition::new("identity_claims");
+pub(crate) const CLAIMS_BY_CLAIMANT: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("identity_claims_by_claimant");
 pub(crate) const REVIEW: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("review_queues");
 pub(crate) const REFERRALS_BY_REFERRER: TableDefinition<(&str, i64, &str), ()> =
     TableDefinition::new("referrals_by_referrer");
@@ -91,6 +93,7 @@ impl LocalStore {
         txn.open_table(CLICKS_BY_BROWSER)?;
         txn.open_table(REFERRALS)?;
         txn.open_table(CLAIMS)?;
+        txn.open_table(CLAIMS_BY_CLAIMANT)?;
         txn.open_table(REVIEW)?;
         txn.open_table(REFERRALS_BY_REFERRER)?;
         txn.open_table(LEDGER_BY_CUSTOMER)?;
@@ -230,6 +233,36 @@ impl CodeStore for LocalStore {
         .await?
     }
 
+    async fn forget_referrer(&self, code: &Code, opaque: &CustomerId, at: Timestamp) -> Result<(), StoreError> {
+        let code = code.clone();
+        let opaque = opaque.clone();
+        self.write_ok("forget a code's owner", move |txn| {
+            let mut codes = txn.open_table(CODES)?;
+            let Some(mut record) =
+                codes.get(code.as_str())?.map(|v| decode_w::<CodeRecord>(code.as_str(), v.value())).transpose()?
+            else {
+                return Ok(());
+            };
+            let owner = record.referrer_id.clone();
+            let mut active = txn.open_table(ACTIVE_CODE)?;
+            if active.get(owner.as_str())?.is_some_and(|c| c.value() == code.as_str()) {
+                active.remove(owner.as_str())?;
+            }
+            let mut index = txn.open_table(CODES_BY_REFERRER)?;
+            index.remove((owner.as_str(), record.created_at.as_millis(), code.as_str()))?;
+            index.insert((opaque.as_str(), record.created_at.as_millis(), code.as_str()), ())?;
+            if record.status == CodeStatus::Active {
+                record.status = CodeStatus::Retired;
+                record.retired_at = Some(at);
+            }
+            record.referrer_id = opaque;
+            record.referrer = Default::default();
+            codes.insert(code.as_str(), encode(&record).as_slice())?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn get(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError> {
         let code = code.clone();
         self.read("read a code", move |txn| {
@@ -321,6 +354,29 @@ impl ClickStore for LocalStore {
                 }
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn forget(&self, key: &TouchKey) -> Result<usize, StoreError> {
+        let id = key.attribution_id();
+        self.write_ok("forget touches", move |txn| {
+            let mut clicks = txn.open_table(CLICKS)?;
+            let mut doomed: Vec<(i64, Click)> = Vec::new();
+            for entry in clicks.range((id.as_str(), i64::MIN)..=(id.as_str(), i64::MAX))? {
+                let (k, v) = entry?;
+                doomed.push((k.value().1, decode_w::<Click>(&id, v.value())?));
+            }
+            let mut by_code = txn.open_table(CLICKS_BY_CODE)?;
+            let mut by_browser = txn.open_table(CLICKS_BY_BROWSER)?;
+            for (at, click) in &doomed {
+                clicks.remove((id.as_str(), *at))?;
+                by_code.remove((click.code.as_str(), *at, id.as_str()))?;
+                if let Some(b) = &click.browser {
+                    by_browser.remove((b.as_str(), *at, id.as_str()))?;
+                }
+            }
+            Ok(doomed.len())
         })
         .await
     }
@@ -430,12 +486,28 @@ fn put_referral(txn: &WriteTransaction, referral: &Referral, old: Option<&Referr
     if let Some((queue, at)) = referral.queue() {
         review.insert((queue.as_str(), at.as_millis(), id), ())?;
     }
-    if old.is_none() {
-        txn.open_table(REFERRALS_BY_REFERRER)?
-            .insert((referral.referrer_id.as_str(), referral.created_at.as_millis(), id), ())?;
+    let mut by_referrer = txn.open_table(REFERRALS_BY_REFERRER)?;
+    if let Some(o) = old
+        && o.referrer_id != referral.referrer_id
+    {
+        by_referrer.remove((o.referrer_id.as_str(), o.created_at.as_millis(), id))?;
+    }
+    if old.is_none_or(|o| o.referrer_id != referral.referrer_id) {
+        by_referrer.insert((referral.referrer_id.as_str(), referral.created_at.as_millis(), id), ())?;
     }
     txn.open_table(REFERRALS)?.insert(id, encode(referral).as_slice())?;
     Ok(())
+}
+
+/// Whose sign-up a set of claims comes from: the customer-id claim among them.
+fn claimant_of(claims: &[IdentityKey], referral: &Referral) -> String {
+    claims
+        .iter()
+        .find_map(|k| match k {
+            IdentityKey::Customer(c) => Some(c.as_str().to_owned()),
+            _ => None,
+        })
+        .unwrap_or_else(|| referral.referred_id.as_str().to_owned())
 }
 
 fn append_audit(txn: &WriteTransaction, event: &AuditEvent) -> Result<bool, redb::Error> {
@@ -460,9 +532,11 @@ impl ReferralStore for LocalStore {
     ) -> Result<Opened, StoreError> {
         let referral = referral.clone();
         let keys: Vec<String> = claims.iter().map(IdentityKey::storage_key).collect();
+        let claimant = claimant_of(claims, &referral);
         let audit = audit.clone();
         self.write_ok("open a referral", move |txn| {
             let mut claims = txn.open_table(CLAIMS)?;
+            let mut by_claimant = txn.open_table(CLAIMS_BY_CLAIMANT)?;
             let mut holder = None;
             for key in &keys {
                 if let Some(id) = claims.get(key.as_str())? {
@@ -475,17 +549,19 @@ impl ReferralStore for LocalStore {
                 for key in &keys {
                     if claims.get(key.as_str())?.is_none() {
                         claims.insert(key.as_str(), id.as_str())?;
+                        by_claimant.insert((claimant.as_str(), key.as_str()), ())?;
                     }
                 }
-                drop(claims);
+                drop((claims, by_claimant));
                 let existing = load_referral(txn, &id)?
                     .ok_or_else(|| redb::Error::Corrupted(format!("claim points at missing referral {id}")))?;
                 return Ok(Opened::Existing(Box::new(existing)));
             }
             for key in &keys {
                 claims.insert(key.as_str(), referral.referral_id.as_str())?;
+                by_claimant.insert((claimant.as_str(), key.as_str()), ())?;
             }
-            drop(claims);
+            drop((claims, by_claimant));
             put_referral(txn, &referral, None)?;
             append_audit(txn, &audit)?;
             Ok(Opened::Created)
@@ -536,6 +612,26 @@ impl ReferralStore for LocalStore {
             Ok(Ok(()))
         })
         .await?
+    }
+
+    async fn forget_claims(&self, claimant: &CustomerId) -> Result<usize, StoreError> {
+        let claimant = claimant.clone();
+        self.write_ok("forget identity claims", move |txn| {
+            let mut index = txn.open_table(CLAIMS_BY_CLAIMANT)?;
+            let c = claimant.as_str();
+            let mut keys: Vec<String> = Vec::new();
+            for entry in index.range((c, "")..=(c, "\u{10FFFF}"))? {
+                let (k, _) = entry?;
+                keys.push(k.value().1.to_owned());
+            }
+            let mut claims = txn.open_table(CLAIMS)?;
+            for key in &keys {
+                claims.remove(key.as_str())?;
+                index.remove((c, key.as_str()))?;
+            }
+            Ok(keys.len())
+        })
+        .await
     }
 
     async fn referrals_of(&self, referrer: &CustomerId) -> Result<Vec<Referral>, StoreError> {
@@ -642,10 +738,16 @@ impl LedgerStore for LocalStore {
             let key = (row.referral_id.as_str(), row.side.as_str());
             let current =
                 ledger.get(key)?.map(|v| decode_w::<LedgerRow>(row.referral_id.as_str(), v.value())).transpose()?;
-            if current.map(|c| c.version) != Some(expected_version) {
+            let Some(current) = current.filter(|c| c.version == expected_version) else {
                 return Ok(Err(WriteError::Conflict));
-            }
+            };
             ledger.insert(key, encode(&row).as_slice())?;
+            if current.customer_id != row.customer_id {
+                let mut by_customer = txn.open_table(LEDGER_BY_CUSTOMER)?;
+                let id = row.referral_id.as_str();
+                by_customer.remove((current.customer_id.as_str(), current.created_at.as_millis(), id))?;
+                by_customer.insert((row.customer_id.as_str(), row.created_at.as_millis(), id), row.side.as_str())?;
+            }
             Ok(Ok(()))
         })
         .await?
@@ -691,6 +793,26 @@ impl AuditStore for LocalStore {
             Ok(if append_audit(txn, &event)? { Ok(()) } else { Err(AppendError::Duplicate) })
         })
         .await?
+    }
+
+    async fn redact(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let event = event.clone();
+        self.write_ok("redact an audit event", move |txn| {
+            let mut audit = txn.open_table(AUDIT)?;
+            let key = (event.event_id.as_str(), event.ts.as_millis());
+            let Some(old) = audit.get(key)?.map(|v| decode_w::<AuditEvent>(&event.event_id, v.value())).transpose()?
+            else {
+                return Ok(());
+            };
+            audit.insert(key, encode(&event).as_slice())?;
+            if old.subject != event.subject {
+                let mut by_subject = txn.open_table(AUDIT_BY_SUBJECT)?;
+                by_subject.remove((old.subject.as_str(), old.ts.as_millis(), old.event_id.as_str()))?;
+                by_subject.insert((event.subject.as_str(), event.ts.as_millis(), event.event_id.as_str()), ())?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn events_for(&self, subject: &str) -> Result<Vec<AuditEvent>, StoreError> {
@@ -820,5 +942,46 @@ impl Counters for LocalStore {
             Ok(n.unwrap_or(0))
         })
         .await
+    }
+}
+
+// ---- inspection -----------------------------------------------------------------------------
+
+impl LocalStore {
+    /// Every key and value in every table, as text: for tests that prove what is and is not
+    /// stored (erasure, hashing). Not for production use: it reads everything.
+    pub async fn dump(&self) -> String {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = String::new();
+            let Ok(txn) = db.begin_read() else { return out };
+            macro_rules! dump {
+                ($($table:expr),* $(,)?) => {$(
+                    if let Ok(t) = txn.open_table($table) {
+                        if let Ok(range) = t.iter() {
+                            for (k, v) in range.flatten() {
+                                out.push_str(&format!("{:?} => {}\n", k.value(), readable(&format!("{:?}", v.value()))));
+                            }
+                        }
+                    }
+                )*};
+            }
+            dump!(CODES, ACTIVE_CODE, CODES_BY_REFERRER, CLICKS, CLICKS_BY_CODE, CLICKS_BY_BROWSER, REFERRALS, CLAIMS);
+            dump!(CLAIMS_BY_CLAIMANT, REVIEW, REFERRALS_BY_REFERRER, LEDGER, LEDGER_BY_CUSTOMER, TALLY, AUDIT, AUDIT_BY_SUBJECT);
+            dump!(WEBHOOKS, COUNTERS);
+            out
+        })
+        .await
+        .unwrap_or_default()
+    }
+}
+
+/// Stored JSON shows up as a debug byte list; turn such lists back into text for searching.
+fn readable(debug: &str) -> String {
+    let bytes: Option<Vec<u8>> =
+        debug.trim_start_matches('[').trim_end_matches(']').split(", ").map(|b| b.trim().parse::<u8>().ok()).collect();
+    match bytes {
+        Some(b) if !b.is_empty() => String::from_utf8_lossy(&b).into_owned(),
+        _ => debug.to_owned(),
     }
 }

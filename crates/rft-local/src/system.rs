@@ -123,6 +123,7 @@ impl System {
             policy,
         ));
         let sweeper = Arc::new(Sweeper::new(s.referrals.clone(), ports.clock.clone()));
+        let eraser = Arc::new(rft_core::service::erase::Eraser::new(s.clone(), hasher.clone(), ports.clock.clone()));
         let edge = Arc::new(Edge {
             redirector: Redirector::new(
                 s.codes.clone(),
@@ -138,6 +139,7 @@ impl System {
             links,
             stores: s.clone(),
             minter: minter.clone(),
+            erasure: eraser,
             signup_jobs: ports.signup_jobs.clone(),
             reward_jobs: ports.reward_jobs.clone(),
         });

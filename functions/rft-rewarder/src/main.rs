@@ -1,13 +1,15 @@
 //! rft-rewarder: consumes rft-reward-jobs (conversions, refunds, ops decisions); the only
 //! function that writes the ledger and calls the store. Partial batch failures retry only the
-//! failed jobs; after five receives they wait in the DLQ for a person.
+//! failed jobs; after five receives they wait in the DLQ for a person. The edge also invokes
+//! it directly to forget a customer.
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use rft_aws::env::Environment;
+use rft_aws::invoke::{RewarderEvent, serve_rewarder};
 use rft_aws::lambda::handle_batch;
+use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -15,9 +17,16 @@ async fn main() -> Result<(), Error> {
     let env = Environment::from_env().await?;
     let secrets = env.secrets().await?;
     let rewarder = Arc::new(rft_aws::wiring::rewarder(&env, &secrets).await?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let rewarder = rewarder.clone();
-        async move { Ok::<_, Error>(handle_batch(event.payload, |job| rewarder.handle(job)).await) }
+    let eraser = Arc::new(rft_aws::wiring::eraser(&env, &secrets).await);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<RewarderEvent>| {
+        let (rewarder, eraser) = (rewarder.clone(), eraser.clone());
+        async move {
+            let reply: Value = match event.payload {
+                RewarderEvent::Batch(batch) => json!(handle_batch(batch, |job| rewarder.handle(job)).await),
+                RewarderEvent::Call(call) => json!(serve_rewarder(eraser.as_ref(), call).await),
+            };
+            Ok::<Value, Error>(reply)
+        }
     }))
     .await
 }

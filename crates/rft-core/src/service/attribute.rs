@@ -250,6 +250,7 @@ impl Attributor {
             },
             touched_at: touch.at,
             channel: touch.channel.clone(),
+            attribution_token: job.attribution_token.clone(),
             conversion: None,
             created_at: now,
             updated_at: now,

@@ -1,0 +1,161 @@
+//! Forgetting a customer: their clicks, identity claims and personal fields are removed or
+//! replaced by an opaque id; ledger amounts and audit decisions stay, keyed by that id.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use crate::audit::{AuditEvent, AuditKind};
+use crate::click::TouchKey;
+use crate::identity::{Field, IdentityHasher, IdentityKey};
+use crate::ids::CustomerId;
+use crate::ports::{BoxError, Erasure, StoreError, Stores, WriteError};
+use crate::referral::FriendProfile;
+use crate::time::Clock;
+
+/// The eraser.
+pub struct Eraser {
+    stores: Stores,
+    hasher: IdentityHasher,
+    clock: Arc<dyn Clock>,
+}
+
+/// Fact keys that can hold personal data; dropped from audit facts on erasure.
+const PERSONAL_KEYS: &[&str] =
+    &["identity", "email", "first_name", "phone", "ip_hash", "browser", "friend", "referrer"];
+
+/// Removes personal keys and replaces every mention of `needles` with `opaque`.
+fn scrub(value: &mut Value, needles: &[String], opaque: &str) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|k, _| !PERSONAL_KEYS.contains(&k.as_str()));
+            map.values_mut().for_each(|v| scrub(v, needles, opaque));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub(v, needles, opaque)),
+        Value::String(s) if needles.iter().any(|n| s == n) => *s = opaque.to_owned(),
+        _ => {}
+    }
+}
+
+impl Eraser {
+    /// An eraser over the stores; `hasher` derives the opaque id.
+    pub fn new(stores: Stores, hasher: IdentityHasher, clock: Arc<dyn Clock>) -> Self {
+        Eraser { stores, hasher, clock }
+    }
+
+    /// The stable opaque id that replaces a customer id (keyed, so not reversible).
+    pub fn opaque_id(&self, customer: &CustomerId) -> CustomerId {
+        let hash = self
+            .hasher
+            .hash(Field::Email, &format!("customer:{customer}"))
+            .map(|h| h.as_str().to_owned())
+            .unwrap_or_default();
+        CustomerId::parse(&format!("erased_{hash}")).unwrap_or_else(|_| customer.clone())
+    }
+
+    /// Erases a customer as referrer and as friend. Safe to repeat.
+    pub async fn erase_customer(&self, customer: &CustomerId) -> Result<(), StoreError> {
+        let s = &self.stores;
+        let now = self.clock.now();
+        let opaque = self.opaque_id(customer);
+        let mut needles = vec![customer.as_str().to_owned()];
+        let mut subjects = vec![customer.as_str().to_owned()];
+        // As a referrer: their codes and the referrals crediting them.
+        for code in s.codes.codes_of(customer).await? {
+            if let Some(e) = &code.referrer.email {
+                needles.push(e.to_string());
+            }
+            if let Some(n) = &code.referrer.first_name {
+                needles.push(n.clone());
+            }
+            subjects.push(code.code.to_string());
+            s.codes.forget_referrer(&code.code, &opaque, now).await?;
+        }
+        for referral in s.referrals.referrals_of(customer).await? {
+            subjects.push(referral.referral_id.to_string());
+            self.rewrite(&referral.referral_id, |r| r.referrer_id = opaque.clone()).await?;
+        }
+        // As a friend: their clicks, invites to them, their referral's personal fields.
+        if let Some(referral) = s.referrals.find(&IdentityKey::Customer(customer.clone())).await? {
+            subjects.push(referral.referral_id.to_string());
+            if referral.referred_id == *customer {
+                if let Some(token) = &referral.attribution_token {
+                    s.clicks.forget(&TouchKey::Token(token.clone())).await?;
+                }
+                if let Some(email) = &referral.friend.identity.email {
+                    s.clicks.forget(&TouchKey::Email(email.clone())).await?;
+                }
+                if let Some(e) = &referral.friend.email {
+                    needles.push(e.to_string());
+                }
+                if let Some(n) = &referral.friend.first_name {
+                    needles.push(n.clone());
+                }
+                self.rewrite(&referral.referral_id, |r| {
+                    r.referred_id = opaque.clone();
+                    r.friend = FriendProfile::default();
+                    r.attribution_token = None;
+                })
+                .await?;
+            }
+        }
+        s.referrals.forget_claims(customer).await?;
+        // The ledger keeps amounts, under the opaque id.
+        for row in s.ledger.rows_of(customer).await? {
+            let mut relabelled = row.clone();
+            relabelled.customer_id = opaque.clone();
+            relabelled.version += 1;
+            match s.ledger.save_row(&relabelled, row.version).await {
+                Ok(()) | Err(WriteError::Conflict) => {}
+                Err(WriteError::Store(e)) => return Err(e),
+            }
+        }
+        // The audit keeps decisions, without personal data.
+        subjects.sort();
+        subjects.dedup();
+        for subject in &subjects {
+            for mut event in s.audit.events_for(subject).await? {
+                let before = event.facts.clone();
+                scrub(&mut event.facts, &needles, opaque.as_str());
+                if event.subject == customer.as_str() {
+                    event.subject = opaque.to_string();
+                }
+                if event.facts != before || event.subject != subject.as_str() {
+                    s.audit.redact(&event).await?;
+                }
+            }
+        }
+        let done = AuditEvent::new(AuditKind::Erased, opaque.as_str(), now, json!({ "subjects": subjects.len() }));
+        if let Err(e) = s.audit.append(&done).await {
+            tracing::warn!(error = %e, "erased, but the audit row failed");
+        }
+        Ok(())
+    }
+
+    async fn rewrite(
+        &self,
+        id: &crate::ids::ReferralId,
+        change: impl Fn(&mut crate::referral::Referral),
+    ) -> Result<(), StoreError> {
+        for _ in 0..6 {
+            let Some(current) = self.stores.referrals.get(id).await? else { return Ok(()) };
+            let mut next = current.clone();
+            change(&mut next);
+            next.version += 1;
+            match self.stores.referrals.save(&next, current.version, None).await {
+                Ok(()) => return Ok(()),
+                Err(WriteError::Conflict) => continue,
+                Err(WriteError::Store(e)) => return Err(e),
+            }
+        }
+        Err(StoreError::unavailable("rewrite a referral for erasure", "the referral kept changing"))
+    }
+}
+
+#[async_trait]
+impl Erasure for Eraser {
+    async fn erase(&self, customer: &CustomerId) -> Result<(), BoxError> {
+        self.erase_customer(customer).await.map_err(|e| Box::new(e) as BoxError)
+    }
+}
