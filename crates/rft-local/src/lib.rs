@@ -2,6 +2,7 @@
 //! same semantics as the DynamoDB adapters (one conformance suite binds them), and
 //! `rft-local serve`, which runs the whole system in one process.
 
+mod clicklog;
 pub mod demo;
 pub mod outbox;
 pub mod queue;

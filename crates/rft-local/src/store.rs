@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+
+use crate::clicklog::ClickWriter;
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -48,6 +50,7 @@ pub(crate) const COUNTERS: TableDefinition<&str, (u32, i64)> = TableDefinition::
 #[derive(Clone)]
 pub struct LocalStore {
     pub(crate) db: Arc<Database>,
+    clicks: ClickWriter,
 }
 
 impl std::fmt::Debug for LocalStore {
@@ -105,7 +108,8 @@ impl LocalStore {
         txn.open_table(COUNTERS)?;
         crate::queue::create_tables(&txn)?;
         txn.commit()?;
-        Ok(LocalStore { db: Arc::new(db) })
+        let db = Arc::new(db);
+        Ok(LocalStore { clicks: ClickWriter::start(db.clone()), db })
     }
 
     /// Runs `f` in a write transaction on the blocking pool. `Ok(Ok(t))` commits; `Ok(Err(d))`
@@ -333,12 +337,7 @@ impl CodeStore for LocalStore {
 #[async_trait]
 impl ClickStore for LocalStore {
     async fn record(&self, click: &Click) -> Result<(), StoreError> {
-        let click = click.clone();
-        self.write_ok("log a click", move |txn| {
-            insert_click(txn, &click)?;
-            Ok(())
-        })
-        .await
+        self.clicks.record(click.clone()).await
     }
 
     async fn touches(&self, key: &TouchKey, now: Timestamp) -> Result<Vec<Click>, StoreError> {
