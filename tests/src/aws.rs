@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::post;
@@ -95,11 +96,17 @@ pub struct AwsStack {
 
 impl AwsStack {
     /// Tables, queues, the secret, the SES identity, Bedrock's stub and the invoke API, all new.
-    pub async fn start(mut settings: Settings) -> Self {
+    pub async fn start(settings: Settings) -> Self {
+        Self::start_with(settings, &dynamodb_endpoint(), &moto_endpoint()).await
+    }
+
+    /// The same, with the functions reaching DynamoDB and moto at the given endpoints (a
+    /// [`crate::switch::Switch`] in front of each, for the fault tests).
+    pub async fn start_with(mut settings: Settings, dynamodb: &str, moto: &str) -> Self {
         crate::harness::init_tracing();
         let store = MockServer::start().await;
         settings.store.reward_url = format!("{}/referral-rewards", store.uri()).parse().expect("a URL");
-        let moto = moto_endpoint();
+        let moto = moto.to_owned();
         let sdk = rft_aws::config::for_emulator(&moto).await;
         let prefix = unique_prefix();
         let tables = TableNames::with_prefix(&prefix);
@@ -139,7 +146,7 @@ impl AwsStack {
                 secret_id: secret.arn,
             },
             endpoints: Endpoints {
-                dynamodb: Some(dynamodb_endpoint()),
+                dynamodb: Some(dynamodb.to_owned()),
                 bedrock: Some(bedrock.uri()),
                 lambda: Some(invoke_api),
                 ..Endpoints::default()
@@ -199,6 +206,12 @@ impl AwsStack {
             .collect()
     }
 
+    /// A fresh `rft-edge` instance (cold: nothing cached), as its Lambda handler serves it.
+    pub async fn edge(&self) -> Router {
+        let edge = rft_aws::wiring::edge(&self.env, &self.secrets).await.expect("the edge wires up");
+        rft_aws::lambda::edge_app(Arc::new(edge))
+    }
+
     /// A signed request at the real time (the functions use the system clock).
     pub fn signed(&self, method: axum::http::Method, path: &str, body: &str) -> axum::http::Request<axum::body::Body> {
         let now = rft_core::time::SystemClock;
@@ -211,6 +224,44 @@ impl AwsStack {
         }
         builder.body(axum::body::Body::from(body.to_owned())).expect("valid request")
     }
+}
+
+/// Sends a request through a router; returns the status, headers and JSON body (`Null` if the
+/// body is not JSON).
+pub async fn call(
+    router: &Router,
+    request: axum::http::Request<axum::body::Body>,
+) -> (axum::http::StatusCode, axum::http::HeaderMap, Value) {
+    use tower::ServiceExt;
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+    (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// Takes what is on a queue as one SQS event, as Lambda would deliver it. The messages stay
+/// invisible for `visibility`: one that a handler fails comes back after that, as in AWS.
+pub async fn sqs_event(queue: &SqsQueue, visibility: std::time::Duration) -> SqsEvent {
+    use rft_core::ports::JobQueue;
+    let mut event = SqsEvent::default();
+    for _ in 0..20 {
+        let got = queue.receive(10, visibility).await.expect("receive");
+        if got.is_empty() && !event.records.is_empty() {
+            break;
+        }
+        for d in got {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(d.receipt.clone());
+            m.receipt_handle = Some(d.receipt.clone());
+            m.body = Some(serde_json::to_string(&d.job).expect("jobs serialise"));
+            event.records.push(m);
+        }
+        if event.records.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    event
 }
 
 /// GETs JSON from a local emulator's inspection API.

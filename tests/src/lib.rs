@@ -11,4 +11,5 @@ pub mod fixtures;
 pub mod harness;
 pub mod lifecycle;
 pub mod rewards;
+pub mod switch;
 pub mod tiers;

@@ -2,55 +2,15 @@
 //! and moto's SQS, minting through the Lambda Invoke protocol into rft-minter (Bedrock stubbed
 //! by wiremock), and rft-attributor's SQS batch handler screening through rft-screen.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 use rft_core::ports::JobQueue;
-use rft_tests::aws::AwsStack;
+use rft_tests::aws::{AwsStack, call, sqs_event};
 use rft_tests::harness::settings_with;
-
-async fn call(
-    router: &axum::Router,
-    request: axum::http::Request<axum::body::Body>,
-) -> (StatusCode, axum::http::HeaderMap, Value) {
-    let response = router.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
-    (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
-
-async fn edge_router(stack: &AwsStack) -> axum::Router {
-    let edge = rft_aws::wiring::edge(&stack.env, &stack.secrets).await.expect("the edge wires up");
-    rft_aws::lambda::edge_app(Arc::new(edge))
-}
-
-/// Takes everything on the sign-up queue as one SQS event, as Lambda would deliver it.
-async fn sqs_event(queue: &rft_aws::SqsQueue) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    for _ in 0..20 {
-        let got = queue.receive(10, Duration::from_secs(30)).await.expect("receive");
-        if got.is_empty() && !event.records.is_empty() {
-            break;
-        }
-        for d in got {
-            let mut m = SqsMessage::default();
-            m.message_id = Some(d.receipt.clone());
-            m.receipt_handle = Some(d.receipt.clone());
-            m.body = Some(serde_json::to_string(&d.job).expect("jobs serialise"));
-            event.records.push(m);
-        }
-        if event.records.is_empty() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    event
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mint_click_signup_through_the_functions() {
@@ -61,7 +21,7 @@ async fn mint_click_signup_through_the_functions() {
             Duration::ZERO,
         )
         .await;
-    let edge = edge_router(&stack).await;
+    let edge = stack.edge().await;
 
     let body = json!({"customer_id": "c_dan", "first_name": "Dan", "email": "dan@example.com"}).to_string();
     let (status, _, link) = call(&edge, stack.signed(Method::POST, "/api/links", &body)).await;
@@ -95,7 +55,7 @@ async fn mint_click_signup_through_the_functions() {
     assert_eq!(status, StatusCode::ACCEPTED);
 
     let attributor = rft_aws::wiring::attributor(&stack.env).await.unwrap();
-    let event = sqs_event(&stack.signup_queue).await;
+    let event = sqs_event(&stack.signup_queue, Duration::from_secs(30)).await;
     assert_eq!(event.records.len(), 1, "the sign-up was queued on SQS");
     let response = rft_aws::lambda::handle_batch(event, |job| attributor.handle(job)).await;
     assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
@@ -121,7 +81,7 @@ async fn mint_click_signup_through_the_functions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_kind_of_draft_ends_in_the_right_invite() {
     let stack = AwsStack::start(settings_with(&[("model_timeout", "\"1s\"")])).await;
-    let edge = edge_router(&stack).await;
+    let edge = stack.edge().await;
     let template = |url: &str| {
         format!("I've been using FreshBox and I think you'd like it too. Here's £10 off your first box: {url}")
     };
@@ -171,18 +131,13 @@ async fn a_bad_message_in_a_batch_fails_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn minter_errors_cross_the_invoke_as_the_right_status() {
     let stack = AwsStack::start(settings_with(&[])).await;
-    let edge = edge_router(&stack).await;
+    let edge = stack.edge().await;
     let invite = json!({"customer_id": "c_nobody", "friend_email": "kim@example.com"}).to_string();
     let (status, _, body) = call(&edge, stack.signed(Method::POST, "/api/invites", &invite)).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
     let (status, _, _) = call(&edge, stack.signed(Method::POST, "/api/codes/ZZZZZZ/retire", "")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(stack.reward_queue.dead_letters(1).await.unwrap().is_empty());
-}
-
-/// Everything on a queue as one SQS event.
-async fn drain_queue(queue: &rft_aws::SqsQueue) -> SqsEvent {
-    sqs_event(queue).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -212,7 +167,7 @@ async fn conversion_through_the_functions_pays_once_fulfils_and_thanks() {
         .with_priority(2)
         .mount(&stack.store)
         .await;
-    let edge = edge_router(&stack).await;
+    let edge = stack.edge().await;
     let (status, _, link) = call(
         &edge,
         stack.signed(
@@ -235,10 +190,11 @@ async fn conversion_through_the_functions_pays_once_fulfils_and_thanks() {
     call(&edge, stack.signed(Method::POST, "/webhooks/signup", &json!({"customer_id": "c_mara", "email": "mara@example.com", "first_name": "Mara", "attribution_token": token}).to_string())).await;
     let attributor = rft_aws::wiring::attributor(&stack.env).await.unwrap();
     assert!(
-        rft_aws::lambda::handle_batch(drain_queue(&stack.signup_queue).await, |job| attributor.handle(job))
-            .await
-            .batch_item_failures
-            .is_empty()
+        rft_aws::lambda::handle_batch(sqs_event(&stack.signup_queue, Duration::from_secs(30)).await, |job| attributor
+            .handle(job))
+        .await
+        .batch_item_failures
+        .is_empty()
     );
 
     let rewarder = rft_aws::wiring::rewarder_with(
@@ -256,7 +212,10 @@ async fn conversion_through_the_functions_pays_once_fulfils_and_thanks() {
         assert_eq!(status, StatusCode::ACCEPTED);
     }
     let response =
-        rft_aws::lambda::handle_batch(drain_queue(&stack.reward_queue).await, |job| rewarder.handle(job)).await;
+        rft_aws::lambda::handle_batch(sqs_event(&stack.reward_queue, Duration::from_secs(30)).await, |job| {
+            rewarder.handle(job)
+        })
+        .await;
     assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
     let (_, _, referral) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_mara", "")).await;
     assert_eq!(referral["state"], "rewarded");
@@ -292,7 +251,7 @@ async fn a_stalling_store_is_retried_and_a_409_counts_as_applied() {
         .mount(&stack.store)
         .await;
     Mock::given(method("POST")).respond_with(ResponseTemplate::new(409)).with_priority(2).mount(&stack.store).await;
-    let edge = edge_router(&stack).await;
+    let edge = stack.edge().await;
     let code = call(&edge, stack.signed(Method::POST, "/api/links", &json!({"customer_id": "c_dan"}).to_string()))
         .await
         .2["code"]
@@ -309,7 +268,10 @@ async fn a_stalling_store_is_retried_and_a_409_counts_as_applied() {
     )
     .await;
     let attributor = rft_aws::wiring::attributor(&stack.env).await.unwrap();
-    rft_aws::lambda::handle_batch(drain_queue(&stack.signup_queue).await, |job| attributor.handle(job)).await;
+    rft_aws::lambda::handle_batch(sqs_event(&stack.signup_queue, Duration::from_secs(30)).await, |job| {
+        attributor.handle(job)
+    })
+    .await;
     let rewarder = rft_aws::wiring::rewarder_with(
         &stack.env,
         &stack.secrets,
@@ -327,7 +289,7 @@ async fn a_stalling_store_is_retried_and_a_409_counts_as_applied() {
         ),
     )
     .await;
-    let event = drain_queue(&stack.reward_queue).await;
+    let event = sqs_event(&stack.reward_queue, Duration::from_secs(30)).await;
     let first = rft_aws::lambda::handle_batch(event.clone(), |job| rewarder.handle(job)).await;
     assert_eq!(first.batch_item_failures.len(), 1, "the store stalled: the job is retried");
     let second = rft_aws::lambda::handle_batch(event, |job| rewarder.handle(job)).await;
