@@ -87,6 +87,16 @@ pub async fn a_held_conversion_is_paid_when_approved(h: Harness) {
     let email = h.messages.of_kind(MessageKind::HoldReview);
     assert_eq!(email.len(), 1);
     let approve = link_from(&email[0].body, "approve");
+    // The email also opens the whole queue, where this referral is waiting.
+    let queue_at = email[0].body.find("https://refer.freshbox.uk/ops?").expect("a queue link");
+    let queue = email[0].body[queue_at..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .replace("https://refer.freshbox.uk/ops?", "/ops/data?");
+    let waiting = h.call(Request::builder().uri(&queue).body(Body::empty()).unwrap()).await;
+    assert_eq!(waiting.status, StatusCode::OK);
+    assert_eq!(waiting.json["held"][0]["referral_id"], held.json["referral_id"], "{:?}", waiting.json);
     let page = h.call(Request::builder().uri(&approve).body(Body::empty()).unwrap()).await;
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(h.referral("c_mara").await.json["state"], "held", "GET changes nothing");

@@ -33,6 +33,21 @@ async fn dan_and_mara(h: &Harness) -> String {
 }
 
 #[tokio::test]
+async fn a_held_conversion_counts_as_a_conversion_but_not_in_either_rate() {
+    let h = Harness::local();
+    let code = h.mint("c_dan", json!({})).await.json["code"].as_str().unwrap().to_owned();
+    let click = h.click(&code, None).await;
+    h.signup(json!({"customer_id": "c_mara", "email": "mara@example.com", "attribution_token": token_of(&click)}))
+        .await;
+    // Seconds after the click: held for a person (quick_conversion).
+    h.convert("c_mara", "o_1").await;
+    let stats = h.call(h.signed(Method::GET, "/api/referrers/c_dan/stats", "")).await;
+    let s = &stats.json["stats"];
+    assert_eq!((s["conversions"].as_u64(), s["held"].as_u64(), s["rewarded"].as_u64()), (Some(1), Some(1), Some(0)));
+    assert_eq!((s["conversion_rate"].as_f64(), s["programme_conversion_rate"].as_f64()), (Some(0.0), Some(0.0)));
+}
+
+#[tokio::test]
 async fn a_referrers_stats_are_computed_by_key() {
     let h = Harness::local();
     dan_and_mara(&h).await;

@@ -139,6 +139,12 @@ pub fn decision_url(
     format!("{}/ops/referrals/{referral}/{}?{query}", base_url.trim_end_matches('/'), action.as_str())
 }
 
+/// The full URL of the ops queue page, valid until `exp`: in every email to the team, so the
+/// queue is one click away wherever the programme runs.
+pub fn queue_url(base_url: &str, signer: &LinkSigner, exp: Timestamp) -> String {
+    format!("{}/ops?{}", base_url.trim_end_matches('/'), signer.query(&LinkPurpose::Queue, exp))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

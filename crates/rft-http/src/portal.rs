@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use rft_core::ids::FirstName;
-use rft_core::links::{Action, LinkPurpose, decision_url};
+use rft_core::links::{Action, LinkPurpose, decision_url, queue_url};
 use rft_core::ports::InviteRequest;
 use rft_core::referral::ReviewQueue;
 use rft_core::service::stats::{PORTAL_TTL, referrer_stats};
@@ -21,7 +21,7 @@ use rft_core::{CustomerId, Email, Referral, Timestamp, identity::Field};
 
 use crate::Edge;
 use crate::api::{link_json, mint_error};
-use crate::body::parse_json;
+use crate::body::{parse_json, read_limited};
 use crate::error::ApiError;
 
 /// The query parameters of a signed page link.
@@ -128,8 +128,10 @@ struct PortalInvite {
 pub async fn me_invite(
     State(edge): State<Arc<Edge>>,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
+    // The same 64 KiB limit and JSON 413 as the signed routes, not axum's 2 MiB plain text.
+    let body = read_limited(body).await?;
     let customer = portal_customer(&edge, query.as_deref()).ok_or_else(forbidden_json)?;
     let body: PortalInvite = parse_json(&body)?;
     let hash = edge
@@ -162,7 +164,7 @@ fn queue_link_ok(edge: &Edge, query: Option<&str>) -> bool {
 
 /// The relative URL of the ops queue, valid for the configured ops-link lifetime.
 pub fn ops_queue_path(edge: &Edge) -> String {
-    format!("/ops?{}", edge.links.query(&LinkPurpose::Queue, edge.clock.now().plus(edge.settings.team.ops_link_ttl)))
+    queue_url("", &edge.links, edge.clock.now().plus(edge.settings.team.ops_link_ttl))
 }
 
 /// `GET /ops`: the queue of held and flagged referrals.

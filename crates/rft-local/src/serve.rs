@@ -78,13 +78,18 @@ pub async fn run(settings_path: PathBuf, data: PathBuf, listen: SocketAddr, outb
         tokio::spawn(reward_worker(system.clone(), reward_queue, stopped.clone())),
         tokio::spawn(sweep_loop(system.clone(), settings.sweep.every, stopped.clone())),
     ];
-    let demo = Arc::new(crate::demo::Demo::new(
-        system.clone(),
-        rft_core::signature::Signer::new(&secrets.set.signing),
-        outbox.clone(),
-        secrets.set.store_api_key.clone(),
-    ));
-    let app = system.router().merge(crate::demo::routes(demo)).layer(axum::middleware::from_fn(client_ip));
+    let mut app = system.router();
+    // The demo signs requests and hands out ops links for whoever asks: only for this machine.
+    if addr.ip().is_loopback() {
+        let demo = Arc::new(crate::demo::Demo::new(
+            system.clone(),
+            rft_core::signature::Signer::new(&secrets.set.signing),
+            outbox.clone(),
+            secrets.set.store_api_key.clone(),
+        ));
+        app = app.merge(crate::demo::routes(demo));
+    }
+    let app = app.layer(axum::middleware::from_fn(client_ip));
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
@@ -155,7 +160,11 @@ fn print_banner(addr: SocketAddr, secrets: &crate::secrets::Loaded, data: &Path,
              curl -s -X POST http://{addr}/api/links -H \"webhook-id: $id\" -H \"webhook-timestamp: $ts\" -H \"webhook-signature: v1,$sig\" -H 'content-type: application/json' -d \"$body\"; echo"
         );
     }
-    println!("  demo shop: http://{addr}/demo   (play Dan, Mara and the team; see the emails and rewards land)");
+    if addr.ip().is_loopback() {
+        println!("  demo shop: http://{addr}/demo   (play Dan, Mara and the team; see the emails and rewards land)");
+    } else {
+        println!("  demo shop: off (it signs requests for anyone, so it is only served on a loopback address)");
+    }
     println!("  Ctrl-C stops it; data persists in the data directory.");
 }
 

@@ -14,7 +14,7 @@ use crate::identity::{HashedIdentity, IdentityKey};
 use crate::ids::{CustomerId, random_base32};
 use crate::jobs::{ConversionJob, DecisionJob, Job, RefundJob};
 use crate::ledger::{Fulfilment, Lease, LedgerRow, RewardCommit, Side, TallyStep};
-use crate::links::{Action, LinkSigner, decision_url};
+use crate::links::{Action, LinkSigner, decision_url, queue_url};
 use crate::messages::{ThanksFacts, accept_thanks, email_html, thanks_brief, thanks_template};
 use crate::ports::{
     AuditStore, Channel, CodeStore, CommitError, CountError, Counters, FulfilOutcome, FulfilmentRequest, LedgerStore,
@@ -703,6 +703,7 @@ impl Rewarder {
         let base = self.settings.links.base_url.as_str();
         let keep = decision_url(base, &self.links, &referral.referral_id, Action::Approve, exp);
         let dispute = decision_url(base, &self.links, &referral.referral_id, Action::Reject, exp);
+        let queue = queue_url(base, &self.links, exp);
         let subject = format!("Refund after a referral reward: {}", referral.referral_id);
         let lines = vec![
             format!(
@@ -717,12 +718,19 @@ impl Rewarder {
             channel: Channel::Email,
             to: self.settings.team.email.to_string(),
             subject: subject.clone(),
-            body: format!("{}\n\nKeep the rewards: {keep}\nDispute the reward: {dispute}\n", lines.join("\n")),
+            body: format!(
+                "{}\n\nKeep the rewards: {keep}\nDispute the reward: {dispute}\n\nEverything waiting for a person: {queue}\n",
+                lines.join("\n")
+            ),
             html: Some(email_html(
                 &self.settings.business.name,
                 &subject,
                 &lines,
-                &[("Keep the rewards", &keep, false), ("Dispute the reward", &dispute, true)],
+                &[
+                    ("Keep the rewards", &keep, false),
+                    ("Dispute the reward", &dispute, true),
+                    ("See the review queue", &queue, true),
+                ],
             )),
             kind: MessageKind::RefundReview,
         };

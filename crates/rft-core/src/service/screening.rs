@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::links::{Action, LinkSigner, decision_url};
+use crate::links::{Action, LinkSigner, decision_url, queue_url};
 use crate::messages::email_html;
 use crate::ports::{
     Channel, ClickStore, Counters, MessageKind, Messenger, OutboundMessage, ScreenCase, ScreenError, Screener,
@@ -100,8 +100,10 @@ impl Screener for ScreenService {
             "Why it was held:".to_owned(),
         ];
         lines.extend(reasons.iter().map(|r| format!("- {r}")));
+        let exp = self.clock.now().plus(self.settings.team.ops_link_ttl);
+        let queue = queue_url(self.settings.links.base_url.as_str(), &self.links, exp);
         let text = format!(
-            "{}\n\nApprove (pays if the friend has converted, else returns it to pending):\n{approve}\n\nReject (final):\n{reject}\n\nEach link opens a page with a confirm button; nothing changes until you press it.\n",
+            "{}\n\nApprove (pays if the friend has converted, else returns it to pending):\n{approve}\n\nReject (final):\n{reject}\n\nEach link opens a page with a confirm button; nothing changes until you press it.\n\nEverything waiting for a person:\n{queue}\n",
             lines.join("\n")
         );
         let html_lines = lines.clone();
@@ -114,7 +116,11 @@ impl Screener for ScreenService {
                 business,
                 &subject,
                 &html_lines,
-                &[("Review and approve", &approve, false), ("Review and reject", &reject, true)],
+                &[
+                    ("Review and approve", &approve, false),
+                    ("Review and reject", &reject, true),
+                    ("See the review queue", &queue, true),
+                ],
             )),
             kind: MessageKind::HoldReview,
         };

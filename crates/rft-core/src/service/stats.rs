@@ -72,7 +72,8 @@ pub struct ReferrerStats {
     pub rewarded: u64,
     /// What they have earned, per currency.
     pub earned: Vec<Earned>,
-    /// Their conversions over their sign-ups.
+    /// Their rewarded referrals over their sign-ups: the same measure as the programme's, so
+    /// the two compare (a held conversion is not yet a conversion that counts).
     pub conversion_rate: Option<f64>,
     /// The programme's, for comparison.
     pub programme_conversion_rate: Option<f64>,
@@ -160,7 +161,7 @@ pub async fn referrer_stats(
             .into_iter()
             .map(|(currency, amount_minor)| Earned { formatted: currency.format(amount_minor), currency, amount_minor })
             .collect(),
-        conversion_rate: rate(conversions, signups),
+        conversion_rate: rate(rewarded, signups),
         programme_conversion_rate: rate(u64::from(programme_conversions), u64::from(programme_signups)),
         daily: days.into_values().collect(),
         channels: {
