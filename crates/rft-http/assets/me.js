@@ -109,7 +109,7 @@
     setText('reward-rule', 'You both get yours when your friend places their first order' +
       (days > 0 ? ' within ' + plural(days, 'day', 'days') + ' of tapping your link.' : '.') +
       ' The more friends you bring, the more you get.');
-    setText('footer-note', 'Rewards are added once your friend\u2019s first order is confirmed. Questions? Reply to any ' + business + ' email.');
+    setText('footer-note', business + ' adds both rewards once your friend\u2019s first order is confirmed.');
 
     var link = $('link');
     if (link.value !== data.url) link.value = data.url;
