@@ -7,11 +7,14 @@ PY := $(VENV)/bin/python
 EMU := .emu
 MOTO_VERSION := 5.2.5
 DYNAMODB_LOCAL_VERSION := 10.3.0
+SCHEMATHESIS_VERSION := 4.32.5
+# Examples per operation: a bounded run in `make test`, a long one in `make fuzz`.
+API_EXAMPLES ?= 25
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # cargo-nextest runs each test in its own process and in parallel; plain cargo test also works.
 CARGO_TEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextest run --workspace --no-fail-fast" || echo "cargo test --workspace --no-fail-fast")
 
-.PHONY: run test test-rust check fmt clippy bench build synth deploy java clean
+.PHONY: run test test-rust local-bin api-test check fmt clippy bench build synth deploy java clean
 
 ## run: build and start rft-local on 127.0.0.1:3000 with settings.local.toml (the example
 ## settings pointed at this machine; data in ./data, emails and SMS in ./outbox, the demo at /demo)
@@ -19,11 +22,28 @@ run:
 	cargo build --release -p rft-local
 	./target/release/rft-local serve --settings settings.local.toml --data data --listen 127.0.0.1:3000 --outbox outbox
 
-## test: every test, with DynamoDB Local and moto started (and stopped) around them
-test: test-rust infra-test
+## test: every test: the Rust suites with DynamoDB Local and moto started (and stopped) around
+## them, the CDK stack's tests, the pages in a headless browser, and a bounded schemathesis run
+## of the API against docs/openapi.yaml
+test: test-rust infra-test web-test api-test
 
 test-rust: $(VENV)/.moto-$(MOTO_VERSION) $(EMU)/.dynamodb-local-$(DYNAMODB_LOCAL_VERSION) java
 	$(PY) scripts/emulators.py -- $(CARGO_TEST)
+
+# The debug rft-local that the browser tests and the API check start (built with the whole
+# workspace's features, so it shares test-rust's build).
+local-bin:
+	cargo build --workspace --bin rft-local
+
+web-test api-test: local-bin
+
+## api-test: schemathesis over every operation of docs/openapi.yaml against rft-local, all checks
+api-test: $(VENV)/.schemathesis-$(SCHEMATHESIS_VERSION)
+	$(PY) scripts/api_check.py --max-examples $(API_EXAMPLES)
+
+$(VENV)/.schemathesis-$(SCHEMATHESIS_VERSION): $(VENV)/.moto-$(MOTO_VERSION)
+	$(VENV)/bin/pip install --quiet 'schemathesis==$(SCHEMATHESIS_VERSION)'
+	touch $@
 
 ## check: formatting, lints with warnings as errors, then every test
 check: fmt clippy test
@@ -52,6 +72,11 @@ java:
 clean:
 	cargo clean
 	rm -rf $(VENV) $(EMU)
+
+# Fuzzing, the long API run, the load test: fuzz, load.
+-include mk/prove.mk
+# Browser tests of the pages: web-test.
+-include mk/web.mk
 
 # Infrastructure (CDK), Lambda builds and deploys: infra-test, synth, deploy, build.
 -include mk/infra.mk

@@ -92,6 +92,8 @@ pub struct AwsStack {
     pub moto: String,
     /// The store's reward endpoint's stand-in.
     pub store: MockServer,
+    /// Every AWS call the functions' clients make.
+    pub calls: rft_aws::calls::CallCounter,
 }
 
 impl AwsStack {
@@ -132,6 +134,7 @@ impl AwsStack {
             .expect("SES identity");
         let bedrock = MockServer::start().await;
         let functions = Functions::default();
+        let calls = rft_aws::calls::CallCounter::default();
         let invoke_api = start_invoke_api(functions.clone()).await;
         let env = Environment {
             settings: Arc::new(settings),
@@ -149,6 +152,7 @@ impl AwsStack {
                 dynamodb: Some(dynamodb.to_owned()),
                 bedrock: Some(bedrock.uri()),
                 lambda: Some(invoke_api),
+                calls: Some(calls.clone()),
                 ..Endpoints::default()
             },
         };
@@ -157,7 +161,7 @@ impl AwsStack {
         let _ = functions.screen.set(rft_aws::wiring::screen(&env, &secrets).await);
         let _ = functions.eraser.set(rft_aws::wiring::eraser(&env, &secrets).await);
         let signer = Signer::new(&secrets.signing);
-        AwsStack { env, secrets, signer, bedrock, signup_queue, reward_queue, moto, store }
+        AwsStack { env, secrets, signer, bedrock, signup_queue, reward_queue, moto, store, calls }
     }
 
     /// Makes Bedrock answer `text` (after `delay`).

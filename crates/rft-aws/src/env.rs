@@ -89,6 +89,8 @@ pub struct Endpoints {
     pub lambda: Option<String>,
     /// Secrets Manager.
     pub secrets: Option<String>,
+    /// Counts every call of every client (tests and benchmarks).
+    pub calls: Option<crate::calls::CallCounter>,
 }
 
 /// Builds one service's client from the shared configuration and an optional endpoint.
@@ -97,6 +99,9 @@ macro_rules! client {
         let mut config = $sdk::config::Builder::from(&$env.sdk);
         if let Some(url) = &$env.endpoints.$field {
             config.set_endpoint_url(Some(url.clone()));
+        }
+        if let Some(counter) = &$env.endpoints.calls {
+            config.push_interceptor($sdk::config::SharedInterceptor::new(counter.clone()));
         }
         $sdk::Client::from_conf(config.build())
     }};

@@ -2,6 +2,7 @@
 //! with condition failures mapped to the domain's typed errors.
 
 pub mod bedrock;
+pub mod calls;
 pub mod config;
 pub mod dynamo;
 pub mod env;

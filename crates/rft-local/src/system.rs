@@ -9,7 +9,10 @@ use async_trait::async_trait;
 
 use rft_core::identity::IdentityHasher;
 use rft_core::links::LinkSigner;
-use rft_core::ports::{DraftRequest, JobQueue, Messenger, RewardClient, Stores, TextWriter, WriterError};
+use rft_core::ports::{
+    DraftRequest, FulfilError, FulfilOutcome, FulfilmentRequest, JobQueue, MessageError, Messenger, OutboundMessage,
+    RewardClient, Stores, TextWriter, WriterError,
+};
 use rft_core::secrets::SecretSet;
 use rft_core::service::{
     Attributor, FulfilPolicy, MintService, Redirector, Rewarder, RewarderPorts, ScreenService, Sweeper,
@@ -45,6 +48,24 @@ pub struct TemplatesOnly;
 impl TextWriter for TemplatesOnly {
     async fn draft(&self, _request: &DraftRequest) -> Result<String, WriterError> {
         Err(WriterError("no model is configured locally; the templates are used".into()))
+    }
+}
+
+/// Accepts every message and every reward and keeps none: for benchmarks and fuzzing, where
+/// only the HTTP surface and the store matter.
+pub struct Discard;
+
+#[async_trait]
+impl Messenger for Discard {
+    async fn send(&self, _message: &OutboundMessage) -> Result<(), MessageError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RewardClient for Discard {
+    async fn fulfil(&self, _request: &FulfilmentRequest) -> Result<FulfilOutcome, FulfilError> {
+        Ok(FulfilOutcome::Applied)
     }
 }
 
@@ -144,6 +165,25 @@ impl System {
             reward_jobs: ports.reward_jobs.clone(),
         });
         System { edge, minter, screen, attributor, rewarder, sweeper, ports }
+    }
+
+    /// The whole system on a fresh in-memory store with fresh secrets, the system clock, the
+    /// templates for text, and messages and rewards discarded (benchmarks, fuzzing).
+    pub fn in_memory(settings: Settings) -> (Self, SecretSet) {
+        let [s, o, k, i] = SecretSet::generate_parts();
+        let secrets = SecretSet::from_parts(&s, &o, &k, &i).expect("generated secrets are valid");
+        let store = crate::LocalStore::in_memory();
+        let clock: Arc<dyn Clock> = Arc::new(rft_core::time::SystemClock);
+        let ports = Ports {
+            stores: Stores::from_backend(Arc::new(store.clone())),
+            signup_jobs: Arc::new(crate::LocalQueue::new(store.clone(), "rft-signup-jobs", clock.clone())),
+            reward_jobs: Arc::new(crate::LocalQueue::new(store, "rft-reward-jobs", clock.clone())),
+            messenger: Arc::new(Discard),
+            writer: Arc::new(TemplatesOnly),
+            rewards: Arc::new(Discard),
+            clock,
+        };
+        (Self::assemble(Arc::new(settings), &secrets, ports), secrets)
     }
 
     /// The HTTP surface.

@@ -1,0 +1,79 @@
+//! AWS calls per click, per sign-up and per conversion, counted on the functions' own SDK
+//! clients while the lifecycle runs through their real wiring on the emulators. A click on a
+//! cached code must cost one write and no read; the other counts are measured, and written to
+//! the file named by RFT_BENCH_CALLS for the cost model in docs/benchmarks.md.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::http::{Method, Request, StatusCode};
+use serde_json::json;
+use wiremock::{Mock, ResponseTemplate};
+
+use rft_tests::aws::{AwsStack, call, sqs_event};
+use rft_tests::harness::settings_with;
+
+fn click(code: &str) -> Request<axum::body::Body> {
+    Request::builder()
+        .uri(format!("/r/{code}"))
+        .header("user-agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X)")
+        .body(axum::body::Body::empty())
+        .expect("request")
+}
+
+fn calls(counts: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    counts.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn aws_calls_per_click_sign_up_and_conversion() {
+    let stack = AwsStack::start(settings_with(&[("min_click_to_conversion", "\"0s\"")])).await;
+    stack.bedrock_says("Thanks! {{reward}} is yours.", Duration::ZERO).await;
+    Mock::given(wiremock::matchers::method("POST")).respond_with(ResponseTemplate::new(201)).mount(&stack.store).await;
+    let edge = stack.edge().await;
+    let mut phases: BTreeMap<&str, BTreeMap<String, u64>> = BTreeMap::new();
+    stack.calls.take();
+
+    let body = json!({"customer_id": "c_dan", "first_name": "Dan", "email": "dan@example.com"}).to_string();
+    let (status, _, link) = call(&edge, stack.signed(Method::POST, "/api/links", &body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{link}");
+    phases.insert("mint", stack.calls.take());
+    let code = link["code"].as_str().expect("a code").to_owned();
+
+    call(&edge, click(&code)).await;
+    phases.insert("click, first on this instance", stack.calls.take());
+    let (_, headers, _) = call(&edge, click(&code)).await;
+    let cached = stack.calls.take();
+    assert_eq!(cached, calls(&[("DynamoDB.PutItem", 1)]), "a cached click is one write and nothing else");
+    phases.insert("click, code cached", cached);
+    let token =
+        headers["set-cookie"].to_str().expect("ASCII").trim_start_matches("rft=").split(';').next().expect("a token");
+
+    let signup = json!({"customer_id": "c_mara", "email": "mara@example.com", "attribution_token": token}).to_string();
+    assert_eq!(call(&edge, stack.signed(Method::POST, "/webhooks/signup", &signup)).await.0, StatusCode::ACCEPTED);
+    phases.insert("sign-up webhook (rft-edge)", stack.calls.take());
+    let attributor = rft_aws::wiring::attributor(&stack.env).await.expect("wires");
+    stack.calls.take();
+    let event = sqs_event(&stack.signup_queue, Duration::from_secs(30)).await;
+    assert!(rft_aws::lambda::handle_batch(event, |job| attributor.handle(job)).await.batch_item_failures.is_empty());
+    phases.insert("sign-up attribution (rft-attributor, rft-screen)", stack.calls.take());
+
+    let conversion =
+        json!({"customer_id": "c_mara", "order_id": "o_1", "amount_minor": 3999, "currency": "GBP"}).to_string();
+    assert_eq!(call(&edge, stack.signed(Method::POST, "/webhooks/conversion", &conversion)).await.0, 202);
+    phases.insert("conversion webhook (rft-edge)", stack.calls.take());
+    let rewarder = rft_aws::wiring::rewarder(&stack.env, &stack.secrets).await.expect("wires");
+    stack.calls.take();
+    let event = sqs_event(&stack.reward_queue, Duration::from_secs(30)).await;
+    assert!(rft_aws::lambda::handle_batch(event, |job| rewarder.handle(job)).await.batch_item_failures.is_empty());
+    phases.insert("conversion payout (rft-rewarder, rft-screen)", stack.calls.take());
+    let (_, _, referral) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_mara", "")).await;
+    assert_eq!(referral["state"], "rewarded", "{referral}");
+
+    for (phase, counts) in &phases {
+        assert!(!counts.is_empty(), "{phase} made no AWS call at all: the counter is not attached");
+    }
+    if let Ok(path) = std::env::var("RFT_BENCH_CALLS") {
+        std::fs::write(&path, serde_json::to_string_pretty(&phases).expect("serialises")).expect("writes");
+    }
+}
