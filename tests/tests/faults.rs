@@ -262,7 +262,10 @@ async fn a_flapping_store_and_a_dynamodb_outage_during_payouts_still_pay_each_si
             &stack.env,
             &stack.secrets,
             Duration::from_millis(500),
-            rft_tests::harness::quick_policy(),
+            // A row claimed just before the outage keeps its lease until it lapses; as in
+            // production (60 s lease, 360 s visibility), it lapses well inside the receives
+            // this queue allows (1 s visibility here).
+            rft_core::service::FulfilPolicy { lease: Duration::from_secs(2), ..rft_tests::harness::quick_policy() },
         )
         .await
         .expect("wires"),

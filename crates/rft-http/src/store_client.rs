@@ -23,9 +23,16 @@ pub struct HttpRewardClient {
 impl HttpRewardClient {
     /// A client for `url` with the store's API key, giving up on a call after `timeout`.
     pub fn new(url: impl Into<String>, key: SecretString, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder().timeout(timeout).build().expect("a client with a timeout builds");
+        let http = http_client().timeout(timeout).build().expect("a client with a timeout builds");
         HttpRewardClient { http, url: url.into(), key }
     }
+}
+
+/// A reqwest client builder whose TLS runs on ring, the provider of every client in the
+/// system (installed here on first use; installing it again is harmless).
+pub fn http_client() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }
 
 #[async_trait]

@@ -84,7 +84,7 @@ async fn serve_mint_click_signup_stop_and_restart() {
     let dir = std::env::temp_dir().join(format!("rft-serve-{}", rft_core::ids::random_base32()));
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = rft_http::store_client::http_client().redirect(reqwest::redirect::Policy::none()).build().unwrap();
 
     let child = start(&dir, port);
     wait_healthy(&client, &base).await;

@@ -9,7 +9,6 @@ use rft_aws::env::Environment;
 async fn main() -> Result<(), lambda_http::Error> {
     tracing_subscriber::fmt().json().with_current_span(false).without_time().init();
     let env = Environment::from_env().await?;
-    let secrets = env.secrets().await?;
-    let edge = rft_aws::wiring::edge(&env, &secrets).await?;
+    let edge = rft_aws::wiring::edge_at_start(&env).await?;
     lambda_http::run(rft_aws::lambda::edge_app(Arc::new(edge))).await
 }
