@@ -1,7 +1,7 @@
 # Build, synthesize and deploy the AWS stack (infra/, an AWS CDK app). Included from the top
 # Makefile, which defines VENV and PY; the defaults below let this file stand alone too.
 #
-#   make build        cargo lambda build --release --arm64 of the six functions -> target/lambda/<fn>/bootstrap
+#   make build        cargo lambda build --profile lambda --arm64 of the six functions -> target/lambda/<fn>/bootstrap
 #   make infra-test   the CDK assertion tests (offline once infra/node_modules is installed)
 #   make synth        synthesize ReferralTrackerStack from the prebuilt binaries into infra/cdk.out
 #   make deploy       cdk deploy (needs AWS credentials and a bootstrapped account: docs/deploy.md)
@@ -57,5 +57,5 @@ build:
 	  echo "error: could not install the aarch64-unknown-linux-gnu standard library (rustup target add failed)." >&2; \
 	  echo "       The Lambdas are arm64; cross-compiling needs it. Check the network or your rustup toolchain." >&2; \
 	  exit 1; }
-	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda build --release --arm64 $(addprefix -p ,$(RFT_FUNCTIONS))
+	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda build --profile lambda --arm64 $(addprefix -p ,$(RFT_FUNCTIONS))
 	@for fn in $(RFT_FUNCTIONS); do ls -l target/lambda/$$fn/bootstrap; done

