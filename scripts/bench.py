@@ -24,6 +24,7 @@ import http.server
 import json
 import os
 import platform
+import re
 import signal
 import statistics
 import subprocess
@@ -430,14 +431,30 @@ def profile():
         proc.wait(timeout=120)
     annotate = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=90", out],
                               capture_output=True, text=True).stdout
-    rows = []
+    # Lines look like "56,404,527 ( 8.99%)  ./malloc/malloc.c:_int_free [/usr/lib/.../libc.so.6]".
+    entry = re.compile(r"^\s*([\d,]+)\s+\(\s*([\d.]+)%\)\s+(\S+?):(.*?)(?:\s+\[(.*)\])?$")
+    rows, total = [], None
     for line in annotate.splitlines():
-        parts = line.strip().split(None, 2)
-        if len(parts) == 3 and parts[0].replace(",", "").isdigit() and "(" in parts[1]:
-            rows.append((int(parts[0].replace(",", "")), parts[1].strip("()%"), parts[2]))
-    total = next((int(line.split()[0].replace(",", "")) for line in annotate.splitlines()
-                  if "PROGRAM TOTALS" in line), None)
+        if "PROGRAM TOTALS" in line:
+            total = int(line.split()[0].replace(",", ""))
+            continue
+        found = entry.match(line)
+        if found:
+            count, share, source, function, obj = found.groups()
+            where = os.path.basename(obj) if source == "???" and obj else os.path.basename(source)
+            rows.append((int(count.replace(",", "")), f"{share}%", function.strip(), where))
     return {"total": total, "top": rows[:15], "file": os.path.relpath(out, ROOT)}
+
+
+PROFILE_READING = (
+    'What the top costs are: `memset` is redb zero-filling the fresh pages of each copy-on-write '
+    'commit (`zero_filled_arc`, about six 4 KiB pages per click when groups are as small as 4 '
+    'connections make them); malloc and free together are about a fifth; '
+    "`sha2` is the HMAC-SHA256 on the click path (the keyed IP hash among it), in "
+    "software here because valgrind hides the CPU's SHA instructions; `rustls_pki_types::base64` is "
+    "start-up, parsing the root certificates of the store's HTTPS client. The request handling "
+    'itself (axum, hyper, the redirect handler) is spread thin below these.'
+)
 
 
 # ---- report -----------------------------------------------------------------------------------
@@ -483,6 +500,17 @@ def report(m, crit, web, cold, size, phases, prof, commands):
                   f"Clicks: rft-local served {web['served']:,} redirects and its click log holds "
                   f"{web['logged']:,} (the stats API counts them); the floor served {web['floor_served']:,} and "
                   f"counted {web['floor_counted']:,}.", ""]
+        lines += ["Where rft-local's time goes at saturation (measured with `perf` and per-thread CPU time "
+                  "during a 10 s run): its tokio workers use about half a core, its click writer about 60% "
+                  "of one, and the rest of each group's time is the commit's fsync. The writer is the "
+                  "limit: every group is one redb write transaction, and redb's copy-on-write B-tree "
+                  "rewrites, checksums and writes the pages on the path to each inserted key on every "
+                  "commit (the profile below shows zero-filled fresh pages among the top costs), about "
+                  "45 µs of writer time per click in groups of 50. The floor does no I/O at all. Closing the "
+                  "gap means taking redb off the per-click path: append each group to a write-ahead log "
+                  "with one fdatasync (0.17 ms here), answer, and fold the log into redb in large batches "
+                  "behind it, with reads consulting the unfolded tail. That is the next step; durability "
+                  "is not traded for it in the meantime.", ""]
         glance.append(f"| rft-local throughput at least half the floor's at saturation | {ratio:.2f} | {met(ratio >= 0.5)} |")
         glance.append(f"| p99 under 5 ms at 1,000 rps | {p99:.2f} ms | {met(p99 < 5)} |")
         glance.append(f"| every 302 in the click log | {web['logged']:,} of {web['served']:,} | "
@@ -511,7 +539,17 @@ def report(m, crit, web, cold, size, phases, prof, commands):
                   "In AWS the two init round trips (Secrets Manager, DynamoDB, each with a TLS handshake) "
                   "take tens of milliseconds whatever the binary, so no function that must read a secret "
                   "before its first answer can be within 1.5x of a hello-world that reads nothing; the "
-                  "binary's own start-up is what this target can hold us to.", ""]
+                  "binary's own start-up is what this target can hold us to.", "",
+                  "Where the binary's own start-up goes: most of the gap is building the TLS trust store, "
+                  "which the hello-world never does. The SDK's HTTPS client loads the platform's root "
+                  "certificates (rustls-native-certs): on this Debian machine the bundle and then every "
+                  "file in `/etc/ssl/certs`, about 150 certificates parsed twice. Measured the same way "
+                  "(median of 15, instant stub): 14.3 ms as is, 10.6 ms with `SSL_CERT_FILE` naming the "
+                  "bundle alone, 7.6 ms with a one-certificate file, against 4.6 ms for the hello-world. "
+                  "Amazon Linux 2023 keeps a bundle and a handful of files in its certificate directory, "
+                  "so Lambda pays less than this machine, but the parse remains. The way under 1.5x is a "
+                  "trust store compiled into the binary (webpki-roots' pre-parsed anchors) behind our own "
+                  "SDK HTTP client, since the SDK's builder only takes PEM; not done yet.", ""]
         glance.append(f"| cold start within 1.5x of hello-world (the binary's own start-up) | {own:.2f}x | "
                       f"{met(own <= 1.5)} |")
         glance.append(f"| cold start within 1.5x of hello-world (with moto's round trips) | {ratio:.2f}x | "
@@ -582,10 +620,10 @@ def report(m, crit, web, cold, size, phases, prof, commands):
                   f"`{commands['profile']}`: callgrind (instruction counts, so repeatable) over rft-local "
                   "serving 2,000 redirects on 4 connections, start-up included. Top functions by their own "
                   f"instructions (of {prof['total']:,} in all); the raw file is `{prof['file']}`.", "",
-                  "| instructions | share | function |", "|---|---|---|"]
-        for count, share, fn in prof["top"]:
-            lines.append(f"| {count:,} | {share} | `{fn[:110]}` |")
-        lines.append("")
+                  "| instructions | share | function | in |", "|---|---|---|---|"]
+        for count, share, fn, where in prof["top"]:
+            lines.append(f"| {count:,} | {share} | `{fn[:100]}` | {where} |")
+        lines += ["", PROFILE_READING, ""]
 
     at = lines.index("Targets at a glance:")
     lines[at + 2:at + 2] = ["| target | measured | |", "|---|---|---|", *glance, ""]

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use rft_core::Click;
 use rft_core::ports::StoreError;
 
-use crate::store::insert_click;
+use crate::store::insert_clicks;
 
 /// Most clicks committed in one transaction; bounds the time one group holds the writer.
 const MAX_GROUP: usize = 1024;
@@ -75,9 +75,7 @@ fn run(db: &Database, queue: &Receiver<Pending>) {
 
 fn commit(db: &Database, group: &[Pending]) -> Result<(), redb::Error> {
     let txn = db.begin_write()?;
-    for pending in group {
-        insert_click(&txn, &pending.click)?;
-    }
+    insert_clicks(&txn, group.iter().map(|pending| &pending.click))?;
     txn.commit()?;
     Ok(())
 }

@@ -455,14 +455,22 @@ impl ClickStore for LocalStore {
 }
 
 /// Writes one click and its index entry; shared with the batching click writer.
-pub(crate) fn insert_click(txn: &WriteTransaction, click: &Click) -> Result<(), redb::Error> {
-    let id = click.key.attribution_id();
-    txn.open_table(CLICKS)?.insert((id.as_str(), click.at.as_millis()), encode(click).as_slice())?;
-    txn.open_table(CLICKS_BY_CODE)?
-        .insert((click.code.as_str(), click.at.as_millis(), id.as_str()), click.expires_at.as_millis())?;
-    if let Some(browser) = &click.browser {
-        txn.open_table(CLICKS_BY_BROWSER)?
-            .insert((browser.as_str(), click.at.as_millis(), id.as_str()), click.expires_at.as_millis())?;
+/// Writes clicks and their index entries; the tables are opened once for the whole group.
+pub(crate) fn insert_clicks<'c>(
+    txn: &WriteTransaction,
+    clicks: impl IntoIterator<Item = &'c Click>,
+) -> Result<(), redb::Error> {
+    let mut by_id = txn.open_table(CLICKS)?;
+    let mut by_code = txn.open_table(CLICKS_BY_CODE)?;
+    let mut by_browser = txn.open_table(CLICKS_BY_BROWSER)?;
+    for click in clicks {
+        let id = click.key.attribution_id();
+        let (at, expires_at) = (click.at.as_millis(), click.expires_at.as_millis());
+        by_id.insert((id.as_str(), at), encode(click).as_slice())?;
+        by_code.insert((click.code.as_str(), at, id.as_str()), expires_at)?;
+        if let Some(browser) = &click.browser {
+            by_browser.insert((browser.as_str(), at, id.as_str()), expires_at)?;
+        }
     }
     Ok(())
 }
