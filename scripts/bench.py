@@ -484,7 +484,7 @@ def report(m, crit, web, cold, size, phases, prof, commands):
     if web is not None:
         runs = web["runs"]
         lines += ["## The redirect over HTTP", "",
-                  f"`{commands['http']}`. oha {web.get('oha', '')} on loopback, 50 connections, "
+                  f"`{commands['http']}`. {web.get('oha', 'oha')} on loopback, 50 connections, "
                   f"{web['seconds']} s per run, keep-alive, a browser user agent, redirects not followed; "
                   "the fixed-rate runs correct for coordinated omission (`--latency-correction`). The floor "
                   "(`crates/rft-bench/src/bin/floor.rs`) is a bare axum server built with the same profile "
@@ -546,8 +546,8 @@ def report(m, crit, web, cold, size, phases, prof, commands):
                   "file in `/etc/ssl/certs`, about 150 certificates parsed twice. Measured the same way "
                   "(median of 15, instant stub): 14.3 ms as is, 10.6 ms with `SSL_CERT_FILE` naming the "
                   "bundle alone, 7.6 ms with a one-certificate file, against 4.6 ms for the hello-world. "
-                  "Amazon Linux 2023 keeps a bundle and a handful of files in its certificate directory, "
-                  "so Lambda pays less than this machine, but the parse remains. The way under 1.5x is a "
+                  "What Lambda's image pays depends on its certificate directory, which we cannot measure "
+                  "here; the bundle's parse remains in any case. The way under 1.5x is a "
                   "trust store compiled into the binary (webpki-roots' pre-parsed anchors) behind our own "
                   "SDK HTTP client, since the SDK's builder only takes PEM; not done yet.", ""]
         glance.append(f"| cold start within 1.5x of hello-world (the binary's own start-up) | {own:.2f}x | "
