@@ -230,6 +230,15 @@ impl AwsStack {
     }
 }
 
+/// A phone browser's `GET /r/{code}`, as rft-edge receives it.
+pub fn click(code: &str) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::builder()
+        .uri(format!("/r/{code}"))
+        .header("user-agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X)")
+        .body(axum::body::Body::empty())
+        .expect("request")
+}
+
 /// Sends a request through a router; returns the status, headers and JSON body (`Null` if the
 /// body is not JSON).
 pub async fn call(

@@ -6,20 +6,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use serde_json::json;
 use wiremock::{Mock, ResponseTemplate};
 
-use rft_tests::aws::{AwsStack, call, sqs_event};
+use rft_tests::aws::{AwsStack, call, click, sqs_event};
 use rft_tests::harness::settings_with;
-
-fn click(code: &str) -> Request<axum::body::Body> {
-    Request::builder()
-        .uri(format!("/r/{code}"))
-        .header("user-agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X)")
-        .body(axum::body::Body::empty())
-        .expect("request")
-}
 
 fn calls(counts: &[(&str, u64)]) -> BTreeMap<String, u64> {
     counts.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()

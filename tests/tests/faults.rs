@@ -13,21 +13,13 @@ use wiremock::{Mock, Respond, ResponseTemplate};
 
 use rft_aws::SqsQueue;
 use rft_core::ports::JobQueue;
-use rft_tests::aws::{AwsStack, call, sqs_event};
+use rft_tests::aws::{AwsStack, call, click, sqs_event};
 use rft_tests::backends::{dynamodb_endpoint, moto_endpoint};
 use rft_tests::harness::settings_with;
 use rft_tests::switch::{Mode, Switch};
 
 /// Failed messages come back after this, instead of the functions' production timeout.
 const VISIBILITY: Duration = Duration::from_secs(1);
-
-fn click(code: &str) -> Request<axum::body::Body> {
-    Request::builder()
-        .uri(format!("/r/{code}"))
-        .header("user-agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X)")
-        .body(axum::body::Body::empty())
-        .expect("request")
-}
 
 fn location(headers: &axum::http::HeaderMap) -> String {
     headers["location"].to_str().expect("ASCII").to_owned()

@@ -220,7 +220,9 @@ impl IdentityKey {
 /// bits): stable across runs so claims match, useless to anyone without the key.
 #[derive(Clone)]
 pub struct IdentityHasher {
-    key: SecretBytes,
+    /// HMAC keyed once: each hash clones this state instead of re-deriving the key's pads
+    /// (a redirect hashes the IP on every click).
+    keyed: Hmac<Sha256>,
 }
 
 impl fmt::Debug for IdentityHasher {
@@ -232,13 +234,13 @@ impl fmt::Debug for IdentityHasher {
 impl IdentityHasher {
     /// A hasher over the given key.
     pub fn new(key: SecretBytes) -> Self {
-        IdentityHasher { key }
+        IdentityHasher { keyed: Hmac::<Sha256>::new_from_slice(key.expose()).expect("HMAC takes keys of any length") }
     }
 
     /// Hashes one field after normalising it; `None` for blank input.
     pub fn hash(&self, field: Field, raw: &str) -> Option<IdentityHash> {
         let normalised = normalise(field, raw)?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.key.expose()).ok()?;
+        let mut mac = self.keyed.clone();
         mac.update(field.label().as_bytes());
         mac.update(&[0]);
         mac.update(normalised.as_bytes());

@@ -11,22 +11,12 @@
   var data = null;
   var inFlight = false;
 
-  function $(id) { return document.getElementById(id); }
+  var $ = RftDom.$;
+  var el = RftDom.el;
 
   function setText(id, text) {
     var el = $(id);
     if (el && el.textContent !== text) el.textContent = text;
-  }
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    if (attrs) Object.keys(attrs).forEach(function (k) {
-      if (k === 'text') node.textContent = attrs[k];
-      else if (k === 'className') node.className = attrs[k];
-      else node.setAttribute(k, attrs[k]);
-    });
-    (children || []).forEach(function (c) { if (c) node.appendChild(c); });
-    return node;
   }
 
   function svg(tag, attrs, text) {

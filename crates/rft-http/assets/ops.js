@@ -10,21 +10,8 @@
   var loaded = false;
   var inFlight = false;
 
-  function $(id) { return document.getElementById(id); }
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    if (attrs) Object.keys(attrs).forEach(function (k) {
-      if (k === 'text') node.textContent = attrs[k];
-      else if (k === 'className') node.className = attrs[k];
-      else node.setAttribute(k, attrs[k]);
-    });
-    (children || []).forEach(function (c) {
-      if (c == null) return;
-      node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
-    });
-    return node;
-  }
+  var $ = RftDom.$;
+  var el = RftDom.el;
 
   function when(iso) {
     if (!iso) return '';

@@ -78,6 +78,7 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .route("/r/", get(redirect::redirect))
         .route("/healthz", get(healthz))
         .route("/assets/app.css", get(stylesheet))
+        .route("/assets/dom.js", get(|| async { script(include_str!("../assets/dom.js")) }))
         .route("/assets/me.js", get(|| async { script(include_str!("../assets/me.js")) }))
         .route("/assets/ops.js", get(|| async { script(include_str!("../assets/ops.js")) }))
         .route("/me", get(portal::me))

@@ -14,21 +14,8 @@
   var FRIEND_NAMES = ['Mara', 'Priya', 'Tom', 'Aisha', 'Ben', 'Zoe', 'Leo', 'Nina', 'Omar', 'Ruth'];
   var BOX = { name: 'The Classic box', amount_minor: 3999, currency: 'GBP' };
 
-  function $(id) { return document.getElementById(id); }
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    if (attrs) Object.keys(attrs).forEach(function (k) {
-      if (k === 'text') node.textContent = attrs[k];
-      else if (k === 'className') node.className = attrs[k];
-      else node.setAttribute(k, attrs[k]);
-    });
-    (children || []).forEach(function (c) {
-      if (c == null) return;
-      node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
-    });
-    return node;
-  }
+  var $ = RftDom.$;
+  var el = RftDom.el;
 
   function setStatus(id, ok, text) {
     var node = $(id);

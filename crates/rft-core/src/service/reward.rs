@@ -80,18 +80,8 @@ pub enum RewardError {
 
 /// The rewarder.
 pub struct Rewarder {
-    codes: Arc<dyn CodeStore>,
-    referrals: Arc<dyn ReferralStore>,
-    ledger: Arc<dyn LedgerStore>,
-    audit: Arc<dyn AuditStore>,
-    counters: Arc<dyn Counters>,
-    screener: Arc<dyn Screener>,
-    store: Arc<dyn RewardClient>,
-    messenger: Arc<dyn Messenger>,
-    writer: Arc<dyn TextWriter>,
-    links: LinkSigner,
+    ports: RewarderPorts,
     settings: Arc<Settings>,
-    clock: Arc<dyn Clock>,
     policy: FulfilPolicy,
 }
 
@@ -126,34 +116,7 @@ const RACE_ROUNDS: usize = 6;
 impl Rewarder {
     /// A rewarder over its ports.
     pub fn new(ports: RewarderPorts, settings: Arc<Settings>, policy: FulfilPolicy) -> Self {
-        let RewarderPorts {
-            codes,
-            referrals,
-            ledger,
-            audit,
-            counters,
-            screener,
-            store,
-            messenger,
-            writer,
-            links,
-            clock,
-        } = ports;
-        Rewarder {
-            codes,
-            referrals,
-            ledger,
-            audit,
-            counters,
-            screener,
-            store,
-            messenger,
-            writer,
-            links,
-            settings,
-            clock,
-            policy,
-        }
+        Rewarder { ports, settings, policy }
     }
 
     /// Handles one job from the reward queue.
@@ -170,7 +133,7 @@ impl Rewarder {
     }
 
     async fn append(&self, event: AuditEvent) {
-        if let Err(e) = self.audit.append(&event).await {
+        if let Err(e) = self.ports.audit.append(&event).await {
             tracing::error!(error = %e, kind = ?event.kind, subject = %event.subject, "audit row failed");
         }
     }
@@ -179,9 +142,9 @@ impl Rewarder {
 
     /// A genuine first purchase.
     pub async fn conversion(&self, job: &ConversionJob) -> Result<(), RewardError> {
-        let now = self.clock.now();
-        let Some(referral) = self.referrals.find(&IdentityKey::Customer(job.customer_id.clone())).await? else {
-            let history = self.audit.events_for(job.customer_id.as_str()).await?;
+        let now = self.ports.clock.now();
+        let Some(referral) = self.ports.referrals.find(&IdentityKey::Customer(job.customer_id.clone())).await? else {
+            let history = self.ports.audit.events_for(job.customer_id.as_str()).await?;
             if history.iter().any(|e| e.kind == AuditKind::Unattributed) {
                 let facts = json!({ "reason": "unattributed", "order_id": job.order_id, "webhook_id": job.webhook_id });
                 self.append(AuditEvent::new(AuditKind::NotPaid, job.customer_id.as_str(), now, facts)).await;
@@ -199,7 +162,7 @@ impl Rewarder {
         for _ in 0..RACE_ROUNDS {
             match self.convert_once(referral.clone(), &conversion, &job.identity, job).await {
                 Err(Retry::Reload) => {
-                    referral = self.referrals.get(&referral.referral_id).await?.ok_or(RewardError::Contended)?;
+                    referral = self.ports.referrals.get(&referral.referral_id).await?.ok_or(RewardError::Contended)?;
                 }
                 Err(Retry::Failed(e)) => return Err(e),
                 Ok(()) => return Ok(()),
@@ -215,7 +178,7 @@ impl Rewarder {
         identity: &HashedIdentity,
         job: &ConversionJob,
     ) -> Result<(), Retry> {
-        let now = self.clock.now();
+        let now = self.ports.clock.now();
         let not_paid = |reason: &str| {
             let facts = json!({ "reason": reason, "order_id": job.order_id, "customer_id": job.customer_id, "webhook_id": job.webhook_id });
             AuditEvent::new(AuditKind::NotPaid, referral.referral_id.as_str(), now, facts)
@@ -290,15 +253,16 @@ impl Rewarder {
         referral: &Referral,
         conversion: &ConversionFacts,
     ) -> Result<Verdict, RewardError> {
-        let code = self.codes.get(&referral.code).await?;
+        let code = self.ports.codes.get(&referral.code).await?;
         // Count each referral's conversion once for velocity, however often it is delivered.
         let first_delivery = match self
+            .ports
             .counters
             .increment(
                 &format!("converted#{}", referral.referral_id),
                 Some(1),
                 conversion.occurred_at.plus(DAY * 2),
-                self.clock.now(),
+                self.ports.clock.now(),
             )
             .await
         {
@@ -308,7 +272,7 @@ impl Rewarder {
         };
         if first_delivery {
             velocity::record(
-                self.counters.as_ref(),
+                self.ports.counters.as_ref(),
                 CONVERSIONS_PER_REFERRER,
                 referral.referrer_id.as_str(),
                 DAY,
@@ -328,7 +292,7 @@ impl Rewarder {
             touched_at: referral.touched_at,
             at: conversion.occurred_at,
         };
-        let mut verdict = self.screener.screen(&case).await?;
+        let mut verdict = self.ports.screener.screen(&case).await?;
         verdict.evidence.retain(|e| !referral.cleared_rules.contains(&e.rule));
         verdict.outcome = verdict.evidence.iter().map(|e| e.outcome).max().unwrap_or(Outcome::Pass);
         Ok(verdict)
@@ -344,8 +308,8 @@ impl Rewarder {
         verdict: &Verdict,
     ) -> Result<(), Retry> {
         for _ in 0..RACE_ROUNDS {
-            let now = self.clock.now();
-            let tally = self.ledger.tally(&referral.referrer_id).await.map_err(RewardError::from)?;
+            let now = self.ports.clock.now();
+            let tally = self.ports.ledger.tally(&referral.referrer_id).await.map_err(RewardError::from)?;
             let nth = tally + 1;
             let mut paid = referral.clone();
             paid.apply(event, now).map_err(|_| Retry::Reload)?;
@@ -376,11 +340,11 @@ impl Rewarder {
                 tally: TallyStep { referrer_id: paid.referrer_id.clone(), expected: tally },
                 audit: AuditEvent::new(AuditKind::Paid, paid.referral_id.as_str(), now, facts),
             };
-            match self.ledger.commit_reward(&commit).await {
+            match self.ports.ledger.commit_reward(&commit).await {
                 Ok(()) => {
                     let forever = Timestamp::from_secs(i64::MAX / 2000);
                     let key = crate::service::attribute::PROGRAMME_CONVERSIONS;
-                    if let Err(e) = self.counters.increment(key, None, forever, now).await {
+                    if let Err(e) = self.ports.counters.increment(key, None, forever, now).await {
                         tracing::warn!(error = %e, "programme counter not updated");
                     }
                     return Ok(self.finish(&paid).await?);
@@ -408,7 +372,7 @@ impl Rewarder {
         if pending {
             return Err(RewardError::FulfilmentPending);
         }
-        let rows = self.ledger.rows(&referral.referral_id).await?;
+        let rows = self.ports.ledger.rows(&referral.referral_id).await?;
         if rows.iter().all(|r| matches!(r.fulfilment, Fulfilment::Fulfilled { .. })) {
             self.send_thanks(referral).await?;
         }
@@ -416,7 +380,7 @@ impl Rewarder {
     }
 
     async fn row(&self, referral: &Referral, side: Side) -> Result<LedgerRow, RewardError> {
-        let rows = self.ledger.rows(&referral.referral_id).await?;
+        let rows = self.ports.ledger.rows(&referral.referral_id).await?;
         rows.into_iter().find(|r| r.side == side).ok_or(RewardError::Contended)
     }
 
@@ -425,7 +389,7 @@ impl Rewarder {
         let holder = random_base32();
         let mut backoff = self.policy.first_backoff;
         for _ in 0..self.policy.attempts_per_delivery {
-            let now = self.clock.now();
+            let now = self.ports.clock.now();
             let row = self.row(referral, side).await?;
             let attempts = match &row.fulfilment {
                 Fulfilment::Fulfilled { .. } | Fulfilment::Parked { .. } => return Ok(()),
@@ -437,7 +401,7 @@ impl Rewarder {
             let mut claimed = row.clone();
             claimed.fulfil_lease = Some(Lease { holder: holder.clone(), until: now.plus(self.policy.lease) });
             claimed.version += 1;
-            match self.ledger.save_row(&claimed, row.version).await {
+            match self.ports.ledger.save_row(&claimed, row.version).await {
                 Ok(()) => {}
                 Err(WriteError::Conflict) => continue,
                 Err(WriteError::Store(e)) => return Err(e.into()),
@@ -448,14 +412,14 @@ impl Rewarder {
                 customer_id: row.customer_id.clone(),
                 reward: row.reward.clone(),
             };
-            let outcome = self.store.fulfil(&request).await;
+            let outcome = self.ports.store.fulfil(&request).await;
             let mut done = claimed.clone();
             done.fulfil_lease = None;
             done.version += 1;
             let attempts = attempts + 1;
             let finished = match outcome {
                 Ok(FulfilOutcome::Applied | FulfilOutcome::AlreadyApplied) => {
-                    done.fulfilment = Fulfilment::Fulfilled { at: self.clock.now(), attempts };
+                    done.fulfilment = Fulfilment::Fulfilled { at: self.ports.clock.now(), attempts };
                     true
                 }
                 Err(e) if attempts >= self.policy.max_attempts => {
@@ -470,7 +434,7 @@ impl Rewarder {
                     tracing::warn!(referral = %row.referral_id, side = side.as_str(), attempts, error = %reason, "the store did not acknowledge the reward");
                     done.fulfilment = Fulfilment::Owing {
                         attempts,
-                        next_attempt_at: self.clock.now().plus(backoff),
+                        next_attempt_at: self.ports.clock.now().plus(backoff),
                         last_error: Some(reason),
                     };
                     false
@@ -487,7 +451,7 @@ impl Rewarder {
     }
 
     async fn save_row(&self, row: &LedgerRow, expected: u64) -> Result<(), RewardError> {
-        match self.ledger.save_row(row, expected).await {
+        match self.ports.ledger.save_row(row, expected).await {
             Ok(()) => Ok(()),
             // Someone else moved the row (a lapsed lease taken over); their write stands.
             Err(WriteError::Conflict) => Err(RewardError::InProgress),
@@ -497,7 +461,7 @@ impl Rewarder {
 
     /// A row the store would not take: audited and put in front of a person, still owing.
     async fn park(&self, referral: &Referral, row: &LedgerRow, reason: &str) {
-        let now = self.clock.now();
+        let now = self.ports.clock.now();
         let facts = json!({ "side": row.side, "customer_id": row.customer_id, "reward": row.reward, "reason": reason });
         self.append(AuditEvent::new(AuditKind::FulfilmentParked, referral.referral_id.as_str(), now, facts)).await;
         let subject = format!("Reward not fulfilled: {} ({})", referral.referral_id, row.side.as_str());
@@ -522,7 +486,7 @@ impl Rewarder {
             html: Some(email_html(&self.settings.business.name, &subject, &lines, &[])),
             kind: MessageKind::FulfilmentParked,
         };
-        if let Err(e) = self.messenger.send(&message).await {
+        if let Err(e) = self.ports.messenger.send(&message).await {
             tracing::error!(error = %e, "could not email the team about a parked reward");
         }
     }
@@ -530,7 +494,7 @@ impl Rewarder {
     /// Sends each side's thank-you once (a lease per row keeps concurrent deliveries apart).
     async fn send_thanks(&self, referral: &Referral) -> Result<(), RewardError> {
         let holder = random_base32();
-        let now = self.clock.now();
+        let now = self.ports.clock.now();
         let mut claimed = Vec::new();
         for side in [Side::Referrer, Side::Friend] {
             let row = self.row(referral, side).await?;
@@ -549,9 +513,9 @@ impl Rewarder {
         if claimed.is_empty() {
             return Ok(());
         }
-        let code = self.codes.get(&referral.code).await?;
+        let code = self.ports.codes.get(&referral.code).await?;
         let referrer = code.map(|c| c.referrer).unwrap_or_default();
-        let rows = self.ledger.rows(&referral.referral_id).await?;
+        let rows = self.ports.ledger.rows(&referral.referral_id).await?;
         let reward =
             |side| rows.iter().find(|r| r.side == side).map(|r| r.reward.description.clone()).unwrap_or_default();
         let (referrer_reward, friend_reward) = (reward(Side::Referrer), reward(Side::Friend));
@@ -600,10 +564,10 @@ impl Rewarder {
                 (None, None) => None,
             };
             if let Some(m) = &message {
-                self.messenger.send(m).await?;
+                self.ports.messenger.send(m).await?;
             }
             let expected = row.version;
-            row.note_sent_at = Some(self.clock.now());
+            row.note_sent_at = Some(self.ports.clock.now());
             row.note_lease = None;
             row.version += 1;
             self.save_row(&row, expected).await?;
@@ -613,7 +577,7 @@ impl Rewarder {
 
     async fn write_thanks(&self, facts: &ThanksFacts<'_>) -> crate::messages::Thanks {
         let brief = thanks_brief(&self.settings, facts);
-        match tokio::time::timeout(self.settings.messages.model_timeout, self.writer.draft(&brief)).await {
+        match tokio::time::timeout(self.settings.messages.model_timeout, self.ports.writer.draft(&brief)).await {
             Ok(Ok(draft)) => {
                 accept_thanks(&draft, facts, self.settings.messages.max_invite_chars).unwrap_or_else(|| {
                     tracing::warn!("thank-you draft refused; using the templates");
@@ -634,7 +598,7 @@ impl Rewarder {
     // ---- holds, refunds and decisions -----------------------------------------------------
 
     async fn save(&self, referral: &Referral, expected: u64, audit: Option<&AuditEvent>) -> Result<(), Retry> {
-        match self.referrals.save(referral, expected, audit).await {
+        match self.ports.referrals.save(referral, expected, audit).await {
             Ok(()) => Ok(()),
             Err(WriteError::Conflict) => Err(Retry::Reload),
             Err(WriteError::Store(e)) => Err(Retry::Failed(e.into())),
@@ -645,11 +609,11 @@ impl Rewarder {
         if referral.review_notified_at.is_some() {
             return Ok(());
         }
-        self.screener.notify_hold(&referral).await?;
+        self.ports.screener.notify_hold(&referral).await?;
         let mut marked = referral.clone();
-        marked.review_notified_at = Some(self.clock.now());
+        marked.review_notified_at = Some(self.ports.clock.now());
         marked.version += 1;
-        match self.referrals.save(&marked, referral.version, None).await {
+        match self.ports.referrals.save(&marked, referral.version, None).await {
             Ok(()) | Err(WriteError::Conflict) => Ok(()),
             Err(WriteError::Store(e)) => Err(e.into()),
         }
@@ -658,8 +622,8 @@ impl Rewarder {
     /// An order refunded: after a reward, the referral is flagged for a person and the team
     /// is emailed; nothing is clawed back. Any other refund is audited.
     pub async fn refund(&self, job: &RefundJob) -> Result<(), RewardError> {
-        let now = self.clock.now();
-        let found = self.referrals.find(&IdentityKey::Customer(job.customer_id.clone())).await?;
+        let now = self.ports.clock.now();
+        let found = self.ports.referrals.find(&IdentityKey::Customer(job.customer_id.clone())).await?;
         let rewarded = found.filter(|r| {
             r.state == ReferralState::Rewarded && r.conversion.as_ref().is_some_and(|c| c.order_id == job.order_id)
         });
@@ -679,7 +643,7 @@ impl Rewarder {
             let facts =
                 json!({ "order_id": job.order_id, "refunded_at": job.occurred_at, "webhook_id": job.webhook_id });
             let event = AuditEvent::new(AuditKind::RefundFlagged, referral.referral_id.as_str(), now, facts);
-            match self.referrals.save(&flagged, referral.version, Some(&event)).await {
+            match self.ports.referrals.save(&flagged, referral.version, Some(&event)).await {
                 Ok(()) => flagged,
                 Err(WriteError::Conflict) => return Err(RewardError::Contended),
                 Err(WriteError::Store(e)) => return Err(e.into()),
@@ -690,20 +654,20 @@ impl Rewarder {
         }
         self.email_refund_review(&referral, job).await?;
         let mut marked = referral.clone();
-        marked.review_notified_at = Some(self.clock.now());
+        marked.review_notified_at = Some(self.ports.clock.now());
         marked.version += 1;
-        match self.referrals.save(&marked, referral.version, None).await {
+        match self.ports.referrals.save(&marked, referral.version, None).await {
             Ok(()) | Err(WriteError::Conflict) => Ok(()),
             Err(WriteError::Store(e)) => Err(e.into()),
         }
     }
 
     async fn email_refund_review(&self, referral: &Referral, job: &RefundJob) -> Result<(), RewardError> {
-        let exp = self.clock.now().plus(self.settings.team.ops_link_ttl);
+        let exp = self.ports.clock.now().plus(self.settings.team.ops_link_ttl);
         let base = self.settings.links.base_url.as_str();
-        let keep = decision_url(base, &self.links, &referral.referral_id, Action::Approve, exp);
-        let dispute = decision_url(base, &self.links, &referral.referral_id, Action::Reject, exp);
-        let queue = queue_url(base, &self.links, exp);
+        let keep = decision_url(base, &self.ports.links, &referral.referral_id, Action::Approve, exp);
+        let dispute = decision_url(base, &self.ports.links, &referral.referral_id, Action::Reject, exp);
+        let queue = queue_url(base, &self.ports.links, exp);
         let subject = format!("Refund after a referral reward: {}", referral.referral_id);
         let lines = vec![
             format!(
@@ -734,14 +698,14 @@ impl Rewarder {
             )),
             kind: MessageKind::RefundReview,
         };
-        self.messenger.send(&message).await?;
+        self.ports.messenger.send(&message).await?;
         Ok(())
     }
 
     /// A person's decision from an ops link. Repeating one has no second effect.
     pub async fn decision(&self, job: &DecisionJob) -> Result<(), RewardError> {
         for _ in 0..RACE_ROUNDS {
-            let Some(referral) = self.referrals.get(&job.referral_id).await? else {
+            let Some(referral) = self.ports.referrals.get(&job.referral_id).await? else {
                 tracing::warn!(referral = %job.referral_id, "a decision for an unknown referral");
                 return Ok(());
             };
@@ -755,7 +719,7 @@ impl Rewarder {
     }
 
     async fn decide_once(&self, referral: Referral, job: &DecisionJob) -> Result<(), Retry> {
-        let now = self.clock.now();
+        let now = self.ports.clock.now();
         let facts = |what: &str| json!({ "action": job.action, "decided_at": job.decided_at, "what": what, "cleared": referral.reasons() });
         match (referral.state, job.action) {
             (ReferralState::Held, Action::Approve) if referral.conversion.is_some() => {
