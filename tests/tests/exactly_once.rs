@@ -5,13 +5,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use serde_json::json;
 use tokio::task::JoinSet;
 
 use rft_core::jobs::ConversionJob;
-use rft_core::ports::MessageKind;
+use rft_core::ports::{CommitError, LedgerStore, MessageKind, StoreError, WriteError};
 use rft_core::service::{Rewarder, RewarderPorts};
-use rft_core::{Currency, CustomerId, Fulfilment, Job, ReferralId};
+use rft_core::{Currency, CustomerId, Fulfilment, Job, LedgerRow, ReferralId, RewardCommit};
 use rft_tests::backends::{dynamo_harness, local_harness};
 use rft_tests::faults::{Faults, Faulty, Strike};
 use rft_tests::harness::{Harness, quick_policy, settings_with, token_of};
@@ -68,19 +69,21 @@ async fn fifty_referrals_twenty_deliveries_each(h: Harness) {
             let h = h.clone();
             let job = conversion(&h, friend);
             set.spawn(async move {
-                // Each delivery is retried until it succeeds, as the queue would redeliver it;
-                // the budget is time, not attempts, because 1,000 deliveries contend for 2 cores,
-                // and it outlasts one fulfilment lease (60 s): on DynamoDB this run takes about
-                // 60 s because a row's lease is sometimes left to lapse instead of released,
-                // which delays a payout but never doubles it.
+                // Each delivery is retried until it succeeds, backing off as a queue's redelivery
+                // would. The budget is time, not attempts: on DynamoDB Local the 1,000 deliveries
+                // queue behind its few hundred requests a second (a single delivery waits
+                // seconds here), and the clock is the harness's, so no lease ever lapses: a
+                // lease left behind would fail this test, not slow it.
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
                 let mut last = None;
+                let mut pause = Duration::from_millis(20);
                 while tokio::time::Instant::now() < deadline {
                     match h.system.rewarder.handle(Job::Conversion(job.clone())).await {
                         Ok(()) => return,
                         Err(e) => last = Some(e),
                     }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
                 }
                 panic!("a delivery never succeeded: {last:?}");
             });
@@ -200,4 +203,69 @@ async fn a_crash_at_any_step_is_finished_by_redelivery_and_pays_once() {
         }
     }
     assert!(steps_covered >= 30, "the reward path has many steps; covered {steps_covered}");
+}
+
+/// A ledger whose every conditional write lands but answers "conflict": what a client's retry
+/// sees when the first attempt's answer was lost (a timeout, a dropped connection).
+struct LostAnswers(Arc<dyn LedgerStore>);
+
+#[async_trait]
+impl LedgerStore for LostAnswers {
+    async fn commit_reward(&self, commit: &RewardCommit) -> Result<(), CommitError> {
+        self.0.commit_reward(commit).await
+    }
+    async fn rows(&self, id: &ReferralId) -> Result<Vec<LedgerRow>, StoreError> {
+        self.0.rows(id).await
+    }
+    async fn save_row(&self, row: &LedgerRow, v: u64) -> Result<(), WriteError> {
+        self.0.save_row(row, v).await?;
+        Err(WriteError::Conflict)
+    }
+    async fn rows_of(&self, c: &CustomerId) -> Result<Vec<LedgerRow>, StoreError> {
+        self.0.rows_of(c).await
+    }
+    async fn tally(&self, c: &CustomerId) -> Result<u32, StoreError> {
+        self.0.tally(c).await
+    }
+}
+
+/// A row write that landed but came back as a conflict is recognised as ours: the one delivery
+/// fulfils both sides and thanks both, instead of leaving its own leases to lapse.
+async fn a_landed_write_answered_as_a_conflict_is_recognised(h: Harness) {
+    let id = ReferralId::parse(&rft_tests::rewards::referred(&h, "c_mara", json!({})).await).unwrap();
+    let ports = &h.system.ports;
+    let rewarder = Rewarder::new(
+        RewarderPorts {
+            codes: ports.stores.codes.clone(),
+            referrals: ports.stores.referrals.clone(),
+            ledger: Arc::new(LostAnswers(ports.stores.ledger.clone())),
+            audit: ports.stores.audit.clone(),
+            counters: ports.stores.counters.clone(),
+            screener: h.system.screen.clone(),
+            store: ports.rewards.clone(),
+            messenger: ports.messenger.clone(),
+            writer: ports.writer.clone(),
+            links: h.system.edge.links.clone(),
+            clock: ports.clock.clone(),
+        },
+        h.system.edge.settings.clone(),
+        quick_policy(),
+    );
+    rewarder.handle(Job::Conversion(conversion(&h, "c_mara"))).await.expect("one delivery finishes");
+    let rows = ports.stores.ledger.rows(&id).await.unwrap();
+    assert!(rows.iter().all(|r| matches!(r.fulfilment, Fulfilment::Fulfilled { .. })), "{rows:?}");
+    assert!(rows.iter().all(|r| r.fulfil_lease.is_none() && r.note_lease.is_none()), "no lease left: {rows:?}");
+    assert_eq!(h.store.applied(), [format!("{id}:referrer"), format!("{id}:friend")], "each side applied once");
+    assert_eq!(h.messages.of_kind(MessageKind::ThankYouReferrer).len(), 1);
+    assert_eq!(h.messages.of_kind(MessageKind::ThankYouFriend).len(), 1);
+}
+
+#[tokio::test]
+async fn local_a_landed_write_answered_as_a_conflict_is_recognised() {
+    a_landed_write_answered_as_a_conflict_is_recognised(local_harness(settings_with(&[]))).await
+}
+
+#[tokio::test]
+async fn dynamo_a_landed_write_answered_as_a_conflict_is_recognised() {
+    a_landed_write_answered_as_a_conflict_is_recognised(dynamo_harness(settings_with(&[])).await).await
 }

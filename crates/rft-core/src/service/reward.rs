@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::audit::{AuditEvent, AuditKind};
 use crate::identity::{HashedIdentity, IdentityKey};
-use crate::ids::{CustomerId, random_base32};
+use crate::ids::{CustomerId, ReferralId, random_base32};
 use crate::jobs::{ConversionJob, DecisionJob, Job, RefundJob};
 use crate::ledger::{Fulfilment, Lease, LedgerRow, RewardCommit, Side, TallyStep};
 use crate::links::{Action, LinkSigner, decision_url, queue_url};
@@ -379,8 +379,8 @@ impl Rewarder {
         Ok(())
     }
 
-    async fn row(&self, referral: &Referral, side: Side) -> Result<LedgerRow, RewardError> {
-        let rows = self.ports.ledger.rows(&referral.referral_id).await?;
+    async fn row(&self, referral: &ReferralId, side: Side) -> Result<LedgerRow, RewardError> {
+        let rows = self.ports.ledger.rows(referral).await?;
         rows.into_iter().find(|r| r.side == side).ok_or(RewardError::Contended)
     }
 
@@ -390,7 +390,7 @@ impl Rewarder {
         let mut backoff = self.policy.first_backoff;
         for _ in 0..self.policy.attempts_per_delivery {
             let now = self.ports.clock.now();
-            let row = self.row(referral, side).await?;
+            let row = self.row(&referral.referral_id, side).await?;
             let attempts = match &row.fulfilment {
                 Fulfilment::Fulfilled { .. } | Fulfilment::Parked { .. } => return Ok(()),
                 Fulfilment::Owing { attempts, .. } => *attempts,
@@ -401,10 +401,8 @@ impl Rewarder {
             let mut claimed = row.clone();
             claimed.fulfil_lease = Some(Lease { holder: holder.clone(), until: now.plus(self.policy.lease) });
             claimed.version += 1;
-            match self.ports.ledger.save_row(&claimed, row.version).await {
-                Ok(()) => {}
-                Err(WriteError::Conflict) => continue,
-                Err(WriteError::Store(e)) => return Err(e.into()),
+            if !self.write_row(&claimed, row.version).await? {
+                continue;
             }
             let request = FulfilmentRequest {
                 referral_id: row.referral_id.clone(),
@@ -450,12 +448,22 @@ impl Rewarder {
         Err(RewardError::FulfilmentPending)
     }
 
-    async fn save_row(&self, row: &LedgerRow, expected: u64) -> Result<(), RewardError> {
+    /// Writes a row under its version condition; false when someone else moved it first.
+    async fn write_row(&self, row: &LedgerRow, expected: u64) -> Result<bool, RewardError> {
         match self.ports.ledger.save_row(row, expected).await {
-            Ok(()) => Ok(()),
-            // Someone else moved the row (a lapsed lease taken over); their write stands.
-            Err(WriteError::Conflict) => Err(RewardError::InProgress),
+            Ok(()) => Ok(true),
+            // A client retry of a write whose answer was lost fails its own condition: if the
+            // stored row is exactly ours, it landed.
+            Err(WriteError::Conflict) => Ok(self.row(&row.referral_id, row.side).await? == *row),
             Err(WriteError::Store(e)) => Err(e.into()),
+        }
+    }
+
+    async fn save_row(&self, row: &LedgerRow, expected: u64) -> Result<(), RewardError> {
+        match self.write_row(row, expected).await? {
+            true => Ok(()),
+            // Someone else moved the row (a lapsed lease taken over); their write stands.
+            false => Err(RewardError::InProgress),
         }
     }
 
@@ -497,7 +505,7 @@ impl Rewarder {
         let now = self.ports.clock.now();
         let mut claimed = Vec::new();
         for side in [Side::Referrer, Side::Friend] {
-            let row = self.row(referral, side).await?;
+            let row = self.row(&referral.referral_id, side).await?;
             if row.note_sent_at.is_some() {
                 continue;
             }
