@@ -108,7 +108,8 @@ def fmt_ns(ns):
 def build_profiling():
     """One build for the HTTP, cold-start and profile runs: release settings, line tables kept."""
     sh(["cargo", "build", "--profile", "profiling", "--workspace",
-        "--bin", "rft-local", "--bin", "floor", "--bin", "rft-edge", "--bin", "hello-lambda"])
+        "--bin", "rft-local", "--bin", "floor", "--bin", "rft-edge", "--bin", "hello-lambda",
+        "--bin", "instant-aws"])
 
 
 def oha(url, seconds, rate=None, connections=50):
@@ -222,40 +223,21 @@ class RuntimeApi:
 
 
 class InstantAws:
-    """Answers the two calls rft-edge makes at init at once (GetSecretValue, the warm-up GetItem),
-    so a cold start can be timed without an emulator's own latency in it."""
+    """crates/rft-bench/src/bin/instant-aws.rs: answers the two calls rft-edge makes at init at
+    once, so a cold start is timed without an emulator's own latency in it."""
 
     def __init__(self, secret):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                target = self.headers.get("X-Amz-Target", "")
-                if target == "secretsmanager.GetSecretValue":
-                    body, kind = {"ARN": "arn:aws:secretsmanager:eu-west-2:123456789012:secret:rft/secrets",
-                                  "Name": "rft/secrets", "SecretString": secret, "VersionId": "v1"}, "1.1"
-                elif target == "DynamoDB_20120810.GetItem":
-                    body, kind = {}, "1.0"
-                else:
-                    return self.send_error(400)
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", f"application/x-amz-json-{kind}")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        port = free_port()
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen([os.path.join(PROFILE_DIR, "instant-aws"), f"127.0.0.1:{port}"],
+                                     env={**os.environ, "RFT_BENCH_SECRET": secret},
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc.log_path = "(stderr discarded)"
+        emulators.wait_http(self.endpoint, "instant-aws", self.proc)
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.proc.kill()
+        self.proc.wait()
 
 
 BENCH_SECRET = json.dumps({"signing_secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", "ops_secret": "o" * 24,
