@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::clicklog::ClickWriter;
+use crate::clicklog::{ClickLogError, ClickWriter};
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -53,6 +53,30 @@ pub struct LocalStore {
     clicks: ClickWriter,
 }
 
+/// Creates every table up front so readers never meet a missing one.
+fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
+    txn.open_table(CODES)?;
+    txn.open_table(ACTIVE_CODE)?;
+    txn.open_table(CODES_BY_REFERRER)?;
+    txn.open_table(CLICKS)?;
+    txn.open_table(CLICKS_BY_CODE)?;
+    txn.open_table(CLICKS_BY_BROWSER)?;
+    txn.open_table(REFERRALS)?;
+    txn.open_table(CLAIMS)?;
+    txn.open_table(CLAIMS_BY_CLAIMANT)?;
+    txn.open_table(REVIEW)?;
+    txn.open_table(REFERRALS_BY_REFERRER)?;
+    txn.open_table(LEDGER_BY_CUSTOMER)?;
+    txn.open_table(LEDGER)?;
+    txn.open_table(TALLY)?;
+    txn.open_table(AUDIT)?;
+    txn.open_table(AUDIT_BY_SUBJECT)?;
+    txn.open_table(WEBHOOKS)?;
+    txn.open_table(COUNTERS)?;
+    crate::queue::create_tables(txn)?;
+    Ok(())
+}
+
 impl std::fmt::Debug for LocalStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("LocalStore")
@@ -65,16 +89,17 @@ impl std::fmt::Debug for LocalStore {
 pub struct OpenError {
     path: String,
     #[source]
-    source: redb::Error,
+    source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 impl LocalStore {
-    /// Opens (or creates) the store in `dir/rft.redb`.
+    /// Opens (or creates) the store in `dir/rft.redb`, with its click log beside it.
     pub fn open(dir: &Path) -> Result<Self, OpenError> {
         let path = dir.join("rft.redb");
-        let db =
-            Database::create(&path).map_err(|e| OpenError { path: path.display().to_string(), source: e.into() })?;
-        Self::with_db(db).map_err(|e| OpenError { path: path.display().to_string(), source: e })
+        let failed =
+            |source: Box<dyn std::error::Error + Send + Sync>| OpenError { path: path.display().to_string(), source };
+        let db = Database::create(&path).map_err(|e| failed(Box::new(redb::Error::from(e))))?;
+        Self::with_db(db, Some(dir)).map_err(|e| failed(Box::new(e)))
     }
 
     /// A throwaway store in memory, for tests.
@@ -82,34 +107,15 @@ impl LocalStore {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .expect("an in-memory database always opens");
-        Self::with_db(db).expect("an in-memory database always initialises")
+        Self::with_db(db, None).expect("an in-memory database always initialises")
     }
 
-    fn with_db(db: Database) -> Result<Self, redb::Error> {
-        // Create every table up front so readers never meet a missing one.
-        let txn = db.begin_write()?;
-        txn.open_table(CODES)?;
-        txn.open_table(ACTIVE_CODE)?;
-        txn.open_table(CODES_BY_REFERRER)?;
-        txn.open_table(CLICKS)?;
-        txn.open_table(CLICKS_BY_CODE)?;
-        txn.open_table(CLICKS_BY_BROWSER)?;
-        txn.open_table(REFERRALS)?;
-        txn.open_table(CLAIMS)?;
-        txn.open_table(CLAIMS_BY_CLAIMANT)?;
-        txn.open_table(REVIEW)?;
-        txn.open_table(REFERRALS_BY_REFERRER)?;
-        txn.open_table(LEDGER_BY_CUSTOMER)?;
-        txn.open_table(LEDGER)?;
-        txn.open_table(TALLY)?;
-        txn.open_table(AUDIT)?;
-        txn.open_table(AUDIT_BY_SUBJECT)?;
-        txn.open_table(WEBHOOKS)?;
-        txn.open_table(COUNTERS)?;
-        crate::queue::create_tables(&txn)?;
-        txn.commit()?;
+    fn with_db(db: Database, dir: Option<&Path>) -> Result<Self, ClickLogError> {
+        let txn = db.begin_write().map_err(redb::Error::from)?;
+        create_tables(&txn)?;
+        txn.commit().map_err(redb::Error::from)?;
         let db = Arc::new(db);
-        Ok(LocalStore { clicks: ClickWriter::start(db.clone()), db })
+        Ok(LocalStore { clicks: ClickWriter::start(db.clone(), dir)?, db })
     }
 
     /// Runs `f` in a write transaction on the blocking pool. `Ok(Ok(t))` commits; `Ok(Err(d))`
@@ -342,6 +348,7 @@ impl ClickStore for LocalStore {
 
     async fn touches(&self, key: &TouchKey, now: Timestamp) -> Result<Vec<Click>, StoreError> {
         let id = key.attribution_id();
+        self.clicks.settle().await?;
         self.read("read a token's clicks", move |txn| {
             let clicks = txn.open_table(CLICKS)?;
             let mut out = Vec::new();
@@ -359,6 +366,7 @@ impl ClickStore for LocalStore {
 
     async fn forget(&self, key: &TouchKey) -> Result<usize, StoreError> {
         let id = key.attribution_id();
+        self.clicks.settle().await?;
         self.write_ok("forget touches", move |txn| {
             let mut clicks = txn.open_table(CLICKS)?;
             let mut doomed: Vec<(i64, Click)> = Vec::new();
@@ -387,6 +395,7 @@ impl ClickStore for LocalStore {
         now: Timestamp,
     ) -> Result<Option<Click>, StoreError> {
         let browser = browser.clone();
+        self.clicks.settle().await?;
         self.read("find a browser's latest click", move |txn| {
             let index = txn.open_table(CLICKS_BY_BROWSER)?;
             let clicks = txn.open_table(CLICKS)?;
@@ -413,6 +422,7 @@ impl ClickStore for LocalStore {
         now: Timestamp,
     ) -> Result<Vec<(Timestamp, Option<String>)>, StoreError> {
         let code = code.clone();
+        self.clicks.settle().await?;
         self.read("list a code's clicks", move |txn| {
             let index = txn.open_table(CLICKS_BY_CODE)?;
             let clicks = txn.open_table(CLICKS)?;
@@ -437,6 +447,7 @@ impl ClickStore for LocalStore {
 
     async fn count_for_code(&self, code: &Code, since: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
         let code = code.clone();
+        self.clicks.settle().await?;
         self.read("count a code's clicks", move |txn| {
             let index = txn.open_table(CLICKS_BY_CODE)?;
             let mut n = 0;
@@ -454,7 +465,6 @@ impl ClickStore for LocalStore {
     }
 }
 
-/// Writes one click and its index entry; shared with the batching click writer.
 /// Writes clicks and their index entries; the tables are opened once for the whole group.
 pub(crate) fn insert_clicks<'c>(
     txn: &WriteTransaction,
@@ -958,6 +968,8 @@ impl LocalStore {
     /// Every key and value in every table, as text: for tests that prove what is and is not
     /// stored (erasure, hashing). Not for production use: it reads everything.
     pub async fn dump(&self) -> String {
+        // Logged clicks are folded in first, so the dump holds everything stored.
+        let _ = self.clicks.settle().await;
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || {
             let mut out = String::new();
