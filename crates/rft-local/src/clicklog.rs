@@ -16,7 +16,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, channel, sync_channel};
 use std::time::Duration;
 
 use redb::Database;
@@ -31,6 +32,9 @@ use crate::store::{encode, insert_clicks};
 const MAX_GROUP: usize = 1024;
 /// Clicks per log segment: each segment is folded into redb in one transaction.
 const SEGMENT_CLICKS: usize = 8192;
+/// Segments handed to the folder and not yet folded, at most: beyond this the writer waits, so
+/// a disk that cannot keep up slows the redirects instead of filling memory.
+const FOLD_BACKLOG: usize = 4;
 /// A quiet writer folds what it has after this long, so the log stays short.
 const IDLE_FOLD: Duration = Duration::from_millis(250);
 
@@ -64,6 +68,16 @@ enum Message {
 #[derive(Clone)]
 pub(crate) struct ClickWriter {
     inbox: Sender<Message>,
+    /// With a log: how far logging and folding have got (none without one: nothing to settle).
+    progress: Option<Arc<Progress>>,
+}
+
+/// Clicks logged (answered) and folded into redb so far, both in log order, so a read can tell
+/// without asking anyone whether everything answered is already where it looks.
+#[derive(Default)]
+struct Progress {
+    logged: AtomicU64,
+    folded: AtomicU64,
 }
 
 impl ClickWriter {
@@ -74,17 +88,36 @@ impl ClickWriter {
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new().name(name.into()).spawn(f).expect("the click log's threads start");
         };
-        match dir {
-            None => spawn("rft-click-writer", Box::new(move || run_direct(&db, &queue))),
+        let progress = match dir {
+            None => {
+                spawn("rft-click-writer", Box::new(move || run_direct(&db, &queue)));
+                None
+            }
             Some(dir) => {
                 let next = recover(&db, dir)?;
-                let (folds, folder) = channel();
-                spawn("rft-click-folder", Box::new(move || run_folder(&db, &folder)));
-                let log = Log { dir: dir.to_owned(), next, current: None, clicks: Vec::new(), folds };
+                let progress = Arc::new(Progress::default());
+                let (folds, folder) = sync_channel(FOLD_BACKLOG);
+                let folded = progress.clone();
+                spawn(
+                    "rft-click-folder",
+                    Box::new(move || {
+                        yield_to_requests();
+                        run_folder(&db, &folder, &folded)
+                    }),
+                );
+                let log = Log {
+                    dir: dir.to_owned(),
+                    next,
+                    current: None,
+                    clicks: Vec::new(),
+                    folds,
+                    progress: progress.clone(),
+                };
                 spawn("rft-click-writer", Box::new(move || log.run(&queue)));
+                Some(progress)
             }
-        }
-        Ok(ClickWriter { inbox })
+        };
+        Ok(ClickWriter { inbox, progress })
     }
 
     /// Logs one click; returns once it is durable (with the others of its group).
@@ -94,6 +127,12 @@ impl ClickWriter {
 
     /// Returns once every click answered before the call is in redb, where reads look.
     pub(crate) async fn settle(&self) -> Result<(), StoreError> {
+        let Some(progress) = &self.progress else { return Ok(()) };
+        // Folds go in log order, so folded >= logged means every answered click is in redb.
+        let logged = progress.logged.load(Ordering::Acquire);
+        if progress.folded.load(Ordering::Acquire) >= logged {
+            return Ok(());
+        }
         self.ask("settle the click log", Message::Settle).await
     }
 
@@ -163,7 +202,8 @@ struct Log {
     next: u64,
     current: Option<(PathBuf, File)>,
     clicks: Vec<Click>,
-    folds: Sender<Fold>,
+    folds: SyncSender<Fold>,
+    progress: Arc<Progress>,
 }
 
 impl Log {
@@ -184,6 +224,7 @@ impl Log {
                 let outcome = self.append(clicks.iter().map(|(click, _)| click)).map_err(Arc::new);
                 if outcome.is_ok() {
                     self.clicks.extend(clicks.iter().map(|(click, _)| click.clone()));
+                    self.progress.logged.fetch_add(clicks.len() as u64, Ordering::Release);
                 } else {
                     // The segment may end in a torn record now: start a fresh one.
                     self.rotate(Vec::new());
@@ -227,7 +268,18 @@ impl Log {
     }
 }
 
-fn run_folder(db: &Database, folds: &Receiver<Fold>) {
+/// Folding can wait a little; a redirect waiting for a core cannot. On a busy machine the
+/// scheduler should run the request threads first, so the folder runs at a lower priority.
+fn yield_to_requests() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only changes the scheduling priority of the calling thread (on Linux
+    // the nice value is per thread, and `who = 0` names the caller); it touches no memory.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
+fn run_folder(db: &Database, folds: &Receiver<Fold>, progress: &Progress) {
     // A fold that fails stays first in line (its clicks stay on disk), so later segments never
     // overtake it; the next fold to arrive retries it.
     let mut backlog: VecDeque<Fold> = VecDeque::new();
@@ -237,6 +289,7 @@ fn run_folder(db: &Database, folds: &Receiver<Fold>) {
             match fold_in(db, fold) {
                 Ok(()) => {
                     let fold = backlog.pop_front().expect("the front fold exists");
+                    progress.folded.fetch_add(fold.clicks.len() as u64, Ordering::Release);
                     answer(fold.waiters, &Ok(()));
                 }
                 Err(e) => {

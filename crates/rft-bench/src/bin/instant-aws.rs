@@ -1,6 +1,6 @@
 //! The AWS endpoint of the cold-start benchmark: answers the two calls rft-edge makes at init
 //! (GetSecretValue, the warm-up GetItem) at once, so a cold start is timed without an
-//! emulator's own latency in it (a Python stub added about a millisecond a call).
+//! emulator's own latency in it.
 //! `instant-aws <listen address>`; the secret's JSON is read from `RFT_BENCH_SECRET`.
 
 use axum::Router;
