@@ -484,8 +484,8 @@ def report(m, crit, web, cold, size, phases, prof, commands):
                   f"counted {web['floor_counted']:,}.", ""]
         lines += ["Where rft-local's time goes at saturation (per-thread CPU time and `perf` during separate "
                   "10 s runs, with oha on the same two cores). Each group of clicks is appended to a write-ahead "
-                  "log and synced once (`fdatasync`) before its 302s go out, and a folder thread, at a lower "
-                  "scheduling priority, moves the log into redb in segments of 8,192 clicks "
+                  "log and synced once (`fdatasync`) before its 302s go out, and a folder thread moves the log "
+                  "into redb in segments of 8,192 clicks "
                   "([architecture.md](architecture.md#the-local-store-redb)). Before that log every group was "
                   "its own redb commit and the click writer was the limit: about 45 µs of writer time per "
                   "click in groups of 50, 13.4k redirects/s against the floor's 88k. With it no thread is "

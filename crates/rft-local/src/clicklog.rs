@@ -98,13 +98,7 @@ impl ClickWriter {
                 let progress = Arc::new(Progress::default());
                 let (folds, folder) = sync_channel(FOLD_BACKLOG);
                 let folded = progress.clone();
-                spawn(
-                    "rft-click-folder",
-                    Box::new(move || {
-                        yield_to_requests();
-                        run_folder(&db, &folder, &folded)
-                    }),
-                );
+                spawn("rft-click-folder", Box::new(move || run_folder(&db, &folder, &folded)));
                 let log = Log {
                     dir: dir.to_owned(),
                     next,
@@ -265,17 +259,6 @@ impl Log {
         if let Err(lost) = self.folds.send(fold) {
             answer(lost.0.waiters, &Err(Arc::new(ClickLogError::Stopped)));
         }
-    }
-}
-
-/// Folding can wait a little; a redirect waiting for a core cannot. On a busy machine the
-/// scheduler should run the request threads first, so the folder runs at a lower priority.
-fn yield_to_requests() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: setpriority only changes the scheduling priority of the calling thread (on Linux
-    // the nice value is per thread, and `who = 0` names the caller); it touches no memory.
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }
 }
 
