@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -146,3 +147,5 @@ def running(binary, overrides=None, log_name="rft-local.log"):
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         log.close()
+        # A load run leaves hundreds of megabytes; its writeback would disturb the next run.
+        shutil.rmtree(work, ignore_errors=True)
