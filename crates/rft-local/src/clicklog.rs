@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -298,7 +298,8 @@ fn fold_in(db: &Database, fold: &Fold) -> Result<(), ClickLogError> {
     Ok(())
 }
 
-/// One record per line: a CRC-32 of the JSON, then the JSON. A torn last line fails its check.
+/// One record per line: a CRC-32 of the JSON, then the JSON. A torn or damaged line fails its
+/// check.
 fn record(click: &Click) -> Vec<u8> {
     let json = encode(click);
     let mut line = format!("{:08x} ", crc32fast::hash(&json)).into_bytes();
@@ -324,12 +325,18 @@ fn recover(db: &Database, dir: &Path) -> Result<u64, ClickLogError> {
         .collect();
     segments.sort();
     for (_, path) in &segments {
-        let file = File::open(path).map_err(io_error(path))?;
-        // Records stop at the first torn or corrupt line: nothing after it was ever answered.
-        let clicks: Vec<Click> = BufReader::new(file).lines().map_while(|line| parse(&line.ok()?)).collect();
-        if !clicks.is_empty() {
-            tracing::info!(segment = %path.display(), clicks = clicks.len(), "folding a click log segment left by a restart");
-        }
+        let bytes = std::fs::read(path).map_err(io_error(path))?;
+        let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').filter(|line| !line.is_empty()).collect();
+        // A line that fails its check is skipped: a crash can only tear the last one (never
+        // answered), and skipping rather than stopping keeps the lines after a damaged one.
+        let clicks: Vec<Click> =
+            lines.iter().filter_map(|line| std::str::from_utf8(line).ok().and_then(parse)).collect();
+        tracing::info!(
+            segment = %path.display(),
+            clicks = clicks.len(),
+            skipped = lines.len() - clicks.len(),
+            "folding a click log segment left by a restart"
+        );
         fold_in(db, &Fold { clicks, segment: Some(path.clone()), waiters: Vec::new() })?;
     }
     Ok(segments.last().map_or(0, |(n, _)| n + 1))
@@ -407,14 +414,18 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// Segments a crash left (including a torn last record) are folded in when the store opens:
-    /// every whole record is kept, the torn one dropped, and the files removed.
+    /// Segments a crash left (a torn last record, and a damaged one mid-segment) are folded in
+    /// when the store opens: every sound record is kept, the others dropped, the files removed.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn segments_left_by_a_crash_are_folded_in_at_open() {
         let dir = std::env::temp_dir().join(format!("rft-clicklog-{}", Token::generate().as_str()));
         std::fs::create_dir_all(&dir).unwrap();
         let clicks = clicks(5);
-        let mut first: Vec<u8> = clicks[..3].iter().flat_map(super::record).collect();
+        let mut first: Vec<u8> = clicks[..1].iter().flat_map(super::record).collect();
+        let mut damaged = super::record(&clicks[4]);
+        damaged[3] ^= 0x01; // its checksum no longer matches
+        first.extend_from_slice(&damaged);
+        first.extend(clicks[1..3].iter().flat_map(super::record));
         let torn = super::record(&clicks[4]);
         first.extend_from_slice(&torn[..torn.len() / 2]);
         std::fs::write(dir.join("clicks-0000000000000007.wal"), first).unwrap();
@@ -425,7 +436,7 @@ mod tests {
         for click in &clicks[..4] {
             assert_eq!(store.touches(&click.key, at).await.unwrap(), vec![click.clone()], "whole records kept");
         }
-        assert!(store.touches(&clicks[4].key, at).await.unwrap().is_empty(), "the torn record is dropped");
+        assert!(store.touches(&clicks[4].key, at).await.unwrap().is_empty(), "torn and damaged records are dropped");
         store.record(&clicks[4]).await.unwrap();
         assert_eq!(store.count_for_code(&clicks[4].code, at, at).await.unwrap(), 5, "numbering continues");
         std::fs::remove_dir_all(&dir).unwrap();
