@@ -131,6 +131,25 @@ async fn dynamo_fifty_referrals_twenty_deliveries_each() {
     fifty_referrals_twenty_deliveries_each(dynamo_harness(settings_with(&[])).await).await
 }
 
+/// A rewarder over the harness's real ports, with some of them replaced by `with`.
+fn rewarder_with(h: &Harness, with: impl FnOnce(RewarderPorts) -> RewarderPorts) -> Rewarder {
+    let ports = &h.system.ports;
+    let real = RewarderPorts {
+        codes: ports.stores.codes.clone(),
+        referrals: ports.stores.referrals.clone(),
+        ledger: ports.stores.ledger.clone(),
+        audit: ports.stores.audit.clone(),
+        counters: ports.stores.counters.clone(),
+        screener: h.system.screen.clone(),
+        store: ports.rewards.clone(),
+        messenger: ports.messenger.clone(),
+        writer: ports.writer.clone(),
+        links: h.system.edge.links.clone(),
+        clock: ports.clock.clone(),
+    };
+    Rewarder::new(with(real), h.system.edge.settings.clone(), quick_policy())
+}
+
 /// A rewarder whose every port call is counted and call N fails.
 fn faulty_rewarder(h: &Harness, faults: Arc<Faults>) -> Rewarder {
     let ports = &h.system.ports;
@@ -141,23 +160,17 @@ fn faulty_rewarder(h: &Harness, faults: Arc<Faults>) -> Rewarder {
         messenger: ports.messenger.clone(),
         faults,
     });
-    Rewarder::new(
-        RewarderPorts {
-            codes: faulty.clone(),
-            referrals: faulty.clone(),
-            ledger: faulty.clone(),
-            audit: faulty.clone(),
-            counters: faulty.clone(),
-            screener: faulty.clone(),
-            store: faulty.clone(),
-            messenger: faulty,
-            writer: ports.writer.clone(),
-            links: h.system.edge.links.clone(),
-            clock: ports.clock.clone(),
-        },
-        h.system.edge.settings.clone(),
-        quick_policy(),
-    )
+    rewarder_with(h, |real| RewarderPorts {
+        codes: faulty.clone(),
+        referrals: faulty.clone(),
+        ledger: faulty.clone(),
+        audit: faulty.clone(),
+        counters: faulty.clone(),
+        screener: faulty.clone(),
+        store: faulty.clone(),
+        messenger: faulty,
+        ..real
+    })
 }
 
 /// For every call N along the reward path, and a crash before or after it: the faulty
@@ -234,23 +247,8 @@ impl LedgerStore for LostAnswers {
 async fn a_landed_write_answered_as_a_conflict_is_recognised(h: Harness) {
     let id = ReferralId::parse(&rft_tests::rewards::referred(&h, "c_mara", json!({})).await).unwrap();
     let ports = &h.system.ports;
-    let rewarder = Rewarder::new(
-        RewarderPorts {
-            codes: ports.stores.codes.clone(),
-            referrals: ports.stores.referrals.clone(),
-            ledger: Arc::new(LostAnswers(ports.stores.ledger.clone())),
-            audit: ports.stores.audit.clone(),
-            counters: ports.stores.counters.clone(),
-            screener: h.system.screen.clone(),
-            store: ports.rewards.clone(),
-            messenger: ports.messenger.clone(),
-            writer: ports.writer.clone(),
-            links: h.system.edge.links.clone(),
-            clock: ports.clock.clone(),
-        },
-        h.system.edge.settings.clone(),
-        quick_policy(),
-    );
+    let rewarder =
+        rewarder_with(&h, |real| RewarderPorts { ledger: Arc::new(LostAnswers(real.ledger.clone())), ..real });
     rewarder.handle(Job::Conversion(conversion(&h, "c_mara"))).await.expect("one delivery finishes");
     let rows = ports.stores.ledger.rows(&id).await.unwrap();
     assert!(rows.iter().all(|r| matches!(r.fulfilment, Fulfilment::Fulfilled { .. })), "{rows:?}");

@@ -215,15 +215,16 @@ impl Log {
             };
             let (clicks, settles) = gather(first, queue);
             if !clicks.is_empty() {
-                let outcome = self.append(clicks.iter().map(|(click, _)| click)).map_err(Arc::new);
+                let (clicks, waiters): (Vec<Click>, Vec<Waiter>) = clicks.into_iter().unzip();
+                let outcome = self.append(&clicks).map_err(Arc::new);
                 if outcome.is_ok() {
-                    self.clicks.extend(clicks.iter().map(|(click, _)| click.clone()));
                     self.progress.logged.fetch_add(clicks.len() as u64, Ordering::Release);
+                    self.clicks.extend(clicks);
                 } else {
                     // The segment may end in a torn record now: start a fresh one.
                     self.rotate(Vec::new());
                 }
-                answer(clicks.into_iter().map(|(_, done)| done), &outcome);
+                answer(waiters, &outcome);
             }
             if !settles.is_empty() || self.clicks.len() >= SEGMENT_CLICKS {
                 self.rotate(settles);
@@ -233,10 +234,10 @@ impl Log {
     }
 
     /// Appends a group to the current segment and makes it durable.
-    fn append<'c>(&mut self, clicks: impl Iterator<Item = &'c Click>) -> Result<(), ClickLogError> {
+    fn append(&mut self, clicks: &[Click]) -> Result<(), ClickLogError> {
         let mut records = Vec::new();
         for click in clicks {
-            records.extend_from_slice(&record(click));
+            write_record(&mut records, click);
         }
         let (path, file) = match &mut self.current {
             Some(open) => open,
@@ -300,12 +301,11 @@ fn fold_in(db: &Database, fold: &Fold) -> Result<(), ClickLogError> {
 
 /// One record per line: a CRC-32 of the JSON, then the JSON. A torn or damaged line fails its
 /// check.
-fn record(click: &Click) -> Vec<u8> {
+fn write_record(out: &mut Vec<u8>, click: &Click) {
     let json = encode(click);
-    let mut line = format!("{:08x} ", crc32fast::hash(&json)).into_bytes();
-    line.extend_from_slice(&json);
-    line.push(b'\n');
-    line
+    out.extend_from_slice(format!("{:08x} ", crc32fast::hash(&json)).as_bytes());
+    out.extend_from_slice(&json);
+    out.push(b'\n');
 }
 
 fn parse(line: &str) -> Option<Click> {
@@ -376,6 +376,12 @@ mod tests {
         }
     }
 
+    fn record(click: &rft_core::Click) -> Vec<u8> {
+        let mut line = Vec::new();
+        super::write_record(&mut line, click);
+        line
+    }
+
     fn segments(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         std::fs::read_dir(dir)
             .unwrap()
@@ -414,6 +420,25 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Erasure right after a click still finds it: the log is settled first, so the click is
+    /// neither left in a segment nor folded back in after the erasure.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn erasure_right_after_a_click_leaves_nothing_in_the_log_or_the_store() {
+        let dir = std::env::temp_dir().join(format!("rft-clicklog-{}", Token::generate().as_str()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = LocalStore::open(&dir).unwrap();
+        let click = clicks(1).remove(0);
+        store.record(&click).await.unwrap();
+        assert_eq!(store.forget(&click.key).await.unwrap(), 1, "the logged click is found and forgotten");
+        tokio::time::sleep(super::IDLE_FOLD * 2).await;
+        let id = click.key.attribution_id();
+        assert!(!store.dump().await.contains(id.as_str()), "nothing of it in the store");
+        for segment in segments(&dir) {
+            assert!(!std::fs::read_to_string(segment).unwrap().contains(id.as_str()), "nothing of it in the log");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// Segments a crash left (a torn last record, and a damaged one mid-segment) are folded in
     /// when the store opens: every sound record is kept, the others dropped, the files removed.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -421,15 +446,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rft-clicklog-{}", Token::generate().as_str()));
         std::fs::create_dir_all(&dir).unwrap();
         let clicks = clicks(5);
-        let mut first: Vec<u8> = clicks[..1].iter().flat_map(super::record).collect();
-        let mut damaged = super::record(&clicks[4]);
+        let mut first: Vec<u8> = clicks[..1].iter().flat_map(record).collect();
+        let mut damaged = record(&clicks[4]);
         damaged[3] ^= 0x01; // its checksum no longer matches
         first.extend_from_slice(&damaged);
-        first.extend(clicks[1..3].iter().flat_map(super::record));
-        let torn = super::record(&clicks[4]);
+        first.extend(clicks[1..3].iter().flat_map(record));
+        let torn = record(&clicks[4]);
         first.extend_from_slice(&torn[..torn.len() / 2]);
         std::fs::write(dir.join("clicks-0000000000000007.wal"), first).unwrap();
-        std::fs::write(dir.join("clicks-0000000000000008.wal"), super::record(&clicks[3])).unwrap();
+        std::fs::write(dir.join("clicks-0000000000000008.wal"), record(&clicks[3])).unwrap();
         let store = LocalStore::open(&dir).unwrap();
         assert!(segments(&dir).is_empty(), "recovered segments are removed");
         let at = clicks[0].at;
