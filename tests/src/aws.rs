@@ -136,11 +136,11 @@ impl AwsStack {
         let functions = Functions::default();
         let calls = rft_aws::calls::CallCounter::default();
         let invoke_api = start_invoke_api(functions.clone()).await;
-        let env = Environment {
-            settings: Arc::new(settings),
+        let env = Environment::new(
+            settings,
             sdk,
             tables,
-            wiring: Wiring {
+            Wiring {
                 signup_queue_url: Some(signup_queue.url().to_owned()),
                 reward_queue_url: Some(reward_queue.url().to_owned()),
                 minter_function: Some("rft-minter".into()),
@@ -148,14 +148,14 @@ impl AwsStack {
                 rewarder_function: Some("rft-rewarder".into()),
                 secret_id: secret.arn,
             },
-            endpoints: Endpoints {
+            Endpoints {
                 dynamodb: Some(dynamodb.to_owned()),
                 bedrock: Some(bedrock.uri()),
                 lambda: Some(invoke_api),
                 calls: Some(calls.clone()),
                 ..Endpoints::default()
             },
-        };
+        );
         let secrets = env.secrets().await.expect("the functions read the secret");
         let _ = functions.minter.set(rft_aws::wiring::minter(&env).await);
         let _ = functions.screen.set(rft_aws::wiring::screen(&env, &secrets).await);

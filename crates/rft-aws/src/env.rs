@@ -1,7 +1,8 @@
 //! What a function reads at start: the settings file, the SDK configuration, table names, queue
-//! URLs, function names and the secret id. Each builder makes one client, once, in init.
+//! URLs, function names and the secret id. The clients every request needs (DynamoDB, Secrets
+//! Manager) are built in init; the others once, on first use, shared by every adapter.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aws_config::SdkConfig;
 
@@ -95,16 +96,86 @@ pub struct Endpoints {
 
 /// Builds one service's client from the shared configuration and an optional endpoint.
 macro_rules! client {
-    ($sdk:ident, $env:expr, $field:ident) => {{
-        let mut config = $sdk::config::Builder::from(&$env.sdk);
-        if let Some(url) = &$env.endpoints.$field {
+    ($sdk:ident, $config:expr, $endpoints:expr, $field:ident) => {{
+        let mut config = $sdk::config::Builder::from($config);
+        if let Some(url) = &$endpoints.$field {
             config.set_endpoint_url(Some(url.clone()));
         }
-        if let Some(counter) = &$env.endpoints.calls {
+        if let Some(counter) = &$endpoints.calls {
             config.push_interceptor($sdk::config::SharedInterceptor::new(counter.clone()));
         }
         $sdk::Client::from_conf(config.build())
     }};
+}
+
+/// An SDK client built the first time a call needs it, then shared by every clone. Building
+/// one (its connector and TLS configuration) is a tenth of a millisecond of a cold start, and
+/// most requests to the edge never invoke a function or send a job.
+pub struct LazyClient<C>(Arc<Cell<C>>);
+
+struct Cell<C> {
+    client: OnceLock<C>,
+    build: Box<dyn Fn() -> C + Send + Sync>,
+}
+
+impl<C> LazyClient<C> {
+    /// A client `build` makes when it is first used.
+    pub fn new(build: impl Fn() -> C + Send + Sync + 'static) -> Self {
+        LazyClient(Arc::new(Cell { client: OnceLock::new(), build: Box::new(build) }))
+    }
+
+    /// A client that is already built.
+    pub fn built(client: C) -> Self {
+        LazyClient(Arc::new(Cell {
+            client: OnceLock::from(client),
+            build: Box::new(|| unreachable!("the client was built before it was wrapped")),
+        }))
+    }
+
+    /// Whether the client has been built yet.
+    pub fn is_built(&self) -> bool {
+        self.0.client.get().is_some()
+    }
+}
+
+impl<C> std::ops::Deref for LazyClient<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        self.0.client.get_or_init(&self.0.build)
+    }
+}
+
+impl<C> Clone for LazyClient<C> {
+    fn clone(&self) -> Self {
+        LazyClient(self.0.clone())
+    }
+}
+
+impl<C> std::fmt::Debug for LazyClient<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_built() { "LazyClient(built)" } else { "LazyClient(not yet built)" })
+    }
+}
+
+/// The lazily built clients, one per service for the whole function.
+#[derive(Clone, Debug, Default)]
+struct Shared {
+    sqs: Arc<OnceLock<LazyClient<aws_sdk_sqs::Client>>>,
+    lambda: Arc<OnceLock<LazyClient<aws_sdk_lambda::Client>>>,
+}
+
+/// Builds the lazy client of one service (its cell of [`Shared`]) from a snapshot of the
+/// configuration.
+macro_rules! shared_client {
+    ($env:expr, $sdk:ident, $field:ident) => {
+        $env.shared
+            .$field
+            .get_or_init(|| {
+                let (config, endpoints) = ($env.sdk.clone(), $env.endpoints.clone());
+                LazyClient::new(move || client!($sdk, &config, endpoints, $field))
+            })
+            .clone()
+    };
 }
 
 /// Everything a function is configured with.
@@ -120,6 +191,7 @@ pub struct Environment {
     pub wiring: Wiring,
     /// Endpoint overrides (tests only).
     pub endpoints: Endpoints,
+    shared: Shared,
 }
 
 impl Environment {
@@ -128,13 +200,18 @@ impl Environment {
         let path = std::env::var("RFT_SETTINGS").map_err(|_| EnvError::Missing("RFT_SETTINGS"))?;
         let text =
             std::fs::read_to_string(&path).map_err(|source| EnvError::SettingsFile { path: path.clone(), source })?;
-        Ok(Environment {
-            settings: Arc::new(Settings::parse(&text)?),
-            sdk: crate::config::from_env().await,
-            tables: TableNames::from_env(),
-            wiring: Wiring::from_env(),
-            endpoints: Endpoints::default(),
-        })
+        Ok(Environment::new(
+            Settings::parse(&text)?,
+            crate::config::from_env().await,
+            TableNames::from_env(),
+            Wiring::from_env(),
+            Endpoints::default(),
+        ))
+    }
+
+    /// An environment from its parts (tests point `endpoints` at the emulators).
+    pub fn new(settings: Settings, sdk: SdkConfig, tables: TableNames, wiring: Wiring, endpoints: Endpoints) -> Self {
+        Environment { settings: Arc::new(settings), sdk, tables, wiring, endpoints, shared: Shared::default() }
     }
 
     fn need(value: &Option<String>, name: &'static str) -> Result<String, EnvError> {
@@ -143,7 +220,7 @@ impl Environment {
 
     /// The DynamoDB store.
     pub fn store(&self) -> Arc<DynamoStore> {
-        Arc::new(DynamoStore::new(client!(aws_sdk_dynamodb, self, dynamodb), self.tables.clone()))
+        Arc::new(DynamoStore::new(client!(aws_sdk_dynamodb, &self.sdk, self.endpoints, dynamodb), self.tables.clone()))
     }
 
     /// The six stores on DynamoDB.
@@ -154,11 +231,11 @@ impl Environment {
     /// The secrets, from Secrets Manager.
     pub async fn secrets(&self) -> Result<SecretSet, EnvError> {
         let id = Self::need(&self.wiring.secret_id, "RFT_SECRET_ID")?;
-        Ok(crate::secrets::load(&client!(aws_sdk_secretsmanager, self, secrets), &id).await?)
+        Ok(crate::secrets::load(&client!(aws_sdk_secretsmanager, &self.sdk, self.endpoints, secrets), &id).await?)
     }
 
     fn queue(&self, url: &Option<String>, name: &'static str) -> Result<SqsQueue, EnvError> {
-        Ok(SqsQueue::new(client!(aws_sdk_sqs, self, sqs), Self::need(url, name)?, None))
+        Ok(SqsQueue::new(shared_client!(self, aws_sdk_sqs, sqs), Self::need(url, name)?, None))
     }
 
     /// `rft-signup-jobs`.
@@ -174,32 +251,78 @@ impl Environment {
     /// The minter, over a Lambda invoke.
     pub fn minter(&self) -> Result<LambdaMinter, EnvError> {
         let f = Self::need(&self.wiring.minter_function, "RFT_MINTER_FUNCTION")?;
-        Ok(LambdaMinter::new(client!(aws_sdk_lambda, self, lambda), f))
+        Ok(LambdaMinter::new(shared_client!(self, aws_sdk_lambda, lambda), f))
     }
 
     /// The screen, over a Lambda invoke.
     pub fn screener(&self) -> Result<LambdaScreener, EnvError> {
         let f = Self::need(&self.wiring.screen_function, "RFT_SCREEN_FUNCTION")?;
-        Ok(LambdaScreener::new(client!(aws_sdk_lambda, self, lambda), f))
+        Ok(LambdaScreener::new(shared_client!(self, aws_sdk_lambda, lambda), f))
     }
 
     /// Erasure, over a Lambda invoke of the rewarder.
     pub fn eraser(&self) -> Result<crate::invoke::LambdaEraser, EnvError> {
         let f = Self::need(&self.wiring.rewarder_function, "RFT_REWARDER_FUNCTION")?;
-        Ok(crate::invoke::LambdaEraser::new(client!(aws_sdk_lambda, self, lambda), f))
+        Ok(crate::invoke::LambdaEraser::new(shared_client!(self, aws_sdk_lambda, lambda), f))
     }
 
     /// The model, on Bedrock.
     pub fn writer(&self) -> BedrockWriter {
-        BedrockWriter::new(client!(aws_sdk_bedrockruntime, self, bedrock), self.settings.messages.model_id.clone())
+        BedrockWriter::new(
+            client!(aws_sdk_bedrockruntime, &self.sdk, self.endpoints, bedrock),
+            self.settings.messages.model_id.clone(),
+        )
     }
 
     /// Email through SES, and SMS through SNS when `sms`.
     pub fn messenger(&self, sms: bool) -> AwsMessenger {
         AwsMessenger::new(
-            client!(aws_sdk_sesv2, self, ses),
-            sms.then(|| client!(aws_sdk_sns, self, sns)),
+            client!(aws_sdk_sesv2, &self.sdk, self.endpoints, ses),
+            sms.then(|| client!(aws_sdk_sns, &self.sdk, self.endpoints, sns)),
             self.settings.messages.from_email.to_string(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use rft_core::ports::{Erasure, JobQueue};
+
+    use super::*;
+
+    /// Wiring the edge builds neither its SQS nor its Lambda client: each waits for the first
+    /// call that needs it, and every adapter of a service uses the one shared client.
+    #[tokio::test]
+    async fn clients_a_request_may_not_need_are_built_on_first_use_and_shared() {
+        let nothing_listens = "http://127.0.0.1:9";
+        let env = Environment::new(
+            Settings::parse(include_str!("../../../settings.example.toml")).unwrap(),
+            crate::config::for_emulator(nothing_listens).await,
+            TableNames::with_prefix("lazy-"),
+            Wiring {
+                signup_queue_url: Some(format!("{nothing_listens}/1/signup")),
+                reward_queue_url: Some(format!("{nothing_listens}/1/reward")),
+                minter_function: Some("rft-minter".into()),
+                rewarder_function: Some("rft-rewarder".into()),
+                ..Wiring::default()
+            },
+            Endpoints::default(),
+        );
+        let (signups, rewards) = (env.signup_queue().unwrap(), env.reward_queue().unwrap());
+        let (_minter, eraser) = (env.minter().unwrap(), env.eraser().unwrap());
+        let sqs = env.shared.sqs.get().expect("one SQS client for both queues");
+        let lambda = env.shared.lambda.get().expect("one Lambda client for every invoke");
+        assert!(!sqs.is_built() && !lambda.is_built(), "nothing built while wiring");
+
+        assert!(rewards.receive(1, Duration::from_secs(1)).await.is_err(), "nothing listens");
+        assert!(sqs.is_built(), "the reward queue's first call built the shared SQS client");
+        assert!(!lambda.is_built(), "a queue call builds no Lambda client");
+        assert!(signups.ack("receipt").await.is_err());
+
+        let customer = rft_core::CustomerId::parse("c_lazy").unwrap();
+        assert!(eraser.erase(&customer).await.is_err(), "nothing listens");
+        assert!(lambda.is_built(), "the first invoke built the shared Lambda client");
     }
 }

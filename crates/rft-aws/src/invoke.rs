@@ -11,6 +11,8 @@ use rft_core::ports::{InviteRequest, MintError, MintRequest, Minted, Minter, Scr
 use rft_core::screen::Verdict;
 use rft_core::{Code, CodeRecord, Referral};
 
+use crate::env::LazyClient;
+
 /// An invoke failed.
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
@@ -141,13 +143,13 @@ pub async fn serve_minter(minter: &dyn Minter, call: MinterCall) -> MinterReply 
 /// The edge's side: the minter port over a Lambda invoke.
 #[derive(Clone, Debug)]
 pub struct LambdaMinter {
-    client: aws_sdk_lambda::Client,
+    client: LazyClient<aws_sdk_lambda::Client>,
     function: String,
 }
 
 impl LambdaMinter {
     /// Invokes `function` (name or ARN).
-    pub fn new(client: aws_sdk_lambda::Client, function: impl Into<String>) -> Self {
+    pub fn new(client: LazyClient<aws_sdk_lambda::Client>, function: impl Into<String>) -> Self {
         LambdaMinter { client, function: function.into() }
     }
 
@@ -235,13 +237,13 @@ pub async fn serve_screen(screen: &dyn Screener, call: ScreenCall) -> ScreenRepl
 /// The attributor's and rewarder's side: the screen port over a Lambda invoke.
 #[derive(Clone, Debug)]
 pub struct LambdaScreener {
-    client: aws_sdk_lambda::Client,
+    client: LazyClient<aws_sdk_lambda::Client>,
     function: String,
 }
 
 impl LambdaScreener {
     /// Invokes `function` (name or ARN).
-    pub fn new(client: aws_sdk_lambda::Client, function: impl Into<String>) -> Self {
+    pub fn new(client: LazyClient<aws_sdk_lambda::Client>, function: impl Into<String>) -> Self {
         LambdaScreener { client, function: function.into() }
     }
 
@@ -323,13 +325,13 @@ pub async fn serve_rewarder(erasure: &dyn rft_core::ports::Erasure, call: Reward
 /// rewrite the ledger).
 #[derive(Clone, Debug)]
 pub struct LambdaEraser {
-    client: aws_sdk_lambda::Client,
+    client: LazyClient<aws_sdk_lambda::Client>,
     function: String,
 }
 
 impl LambdaEraser {
     /// Invokes `function` (name or ARN).
-    pub fn new(client: aws_sdk_lambda::Client, function: impl Into<String>) -> Self {
+    pub fn new(client: LazyClient<aws_sdk_lambda::Client>, function: impl Into<String>) -> Self {
         LambdaEraser { client, function: function.into() }
     }
 }

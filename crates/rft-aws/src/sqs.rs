@@ -12,17 +12,19 @@ use rft_core::jobs::MAX_RECEIVES;
 use rft_core::ports::{JobQueue, QueueError};
 use rft_core::{Delivery, Job};
 
+use crate::env::LazyClient;
+
 /// One SQS queue and its dead-letter queue.
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
-    client: Client,
+    client: LazyClient<Client>,
     url: String,
     dlq_url: Option<String>,
 }
 
 impl SqsQueue {
     /// A queue at `url`, with its DLQ at `dlq_url` if known.
-    pub fn new(client: Client, url: impl Into<String>, dlq_url: Option<String>) -> Self {
+    pub fn new(client: LazyClient<Client>, url: impl Into<String>, dlq_url: Option<String>) -> Self {
         SqsQueue { client, url: url.into(), dlq_url }
     }
 
@@ -58,7 +60,7 @@ impl SqsQueue {
             .send()
             .await
             .map_err(|e| QueueError::new("create a queue", e))?;
-        Ok(SqsQueue::new(client, queue.queue_url.unwrap_or_default(), Some(dlq_url)))
+        Ok(SqsQueue::new(LazyClient::built(client), queue.queue_url.unwrap_or_default(), Some(dlq_url)))
     }
 }
 

@@ -245,8 +245,7 @@ impl IdentityHasher {
         mac.update(&[0]);
         mac.update(normalised.as_bytes());
         let digest = mac.finalize().into_bytes();
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        Some(IdentityHash(hex))
+        Some(IdentityHash(hex::encode(&digest[..16])))
     }
 
     /// Hashes everything known about a person.

@@ -152,7 +152,7 @@ fn print_banner(addr: SocketAddr, secrets: &crate::secrets::Loaded, data: &Path,
     println!("  outbox (emails and SMS, one JSON file each): {}", outbox.display());
     println!("  data: {}", data.display());
     if let Some(key) = secrets.set.signing.first() {
-        let hex: String = key.key().expose().iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(key.key().expose());
         println!("  mint a link for Dan (a signed request; paste into a shell with openssl and curl):");
         println!(
             "    body='{{\"customer_id\":\"c_dan\",\"first_name\":\"Dan\",\"email\":\"dan@example.com\"}}'; id=msg_$(date +%s%N); ts=$(date +%s); \
