@@ -429,13 +429,12 @@ def profile():
 
 
 PROFILE_READING = (
-    'What the top costs are: `memset` is redb zero-filling the fresh pages of each copy-on-write '
-    'commit (`zero_filled_arc`, about six 4 KiB pages per click when groups are as small as 4 '
-    'connections make them); malloc and free together are about a fifth; '
-    "`sha2` is the HMAC-SHA256 on the click path (the keyed IP hash among it), in "
-    "software here because valgrind hides the CPU's SHA instructions; `rustls_pki_types::base64` is "
-    "start-up, parsing the root certificates of the store's HTTPS client. The request handling "
-    'itself (axum, hyper, the redirect handler) is spread thin below these.'
+    "What the top costs are: `sha2` is the HMAC-SHA256 on the click path (the keyed IP hash among "
+    "it), in software here because valgrind hides the CPU's SHA instructions; malloc and free "
+    "together are about a fifth; `rustls_pki_types::base64` is start-up, parsing the root "
+    "certificates of the store's HTTPS client; `memset` is mostly redb zero-filling the fresh pages "
+    "of the click log's folds (`zero_filled_arc`). The request handling itself (axum, hyper, the "
+    "redirect handler) is spread thin below these."
 )
 
 
@@ -500,8 +499,8 @@ def report(m, crit, web, cold, size, phases, prof, commands):
                   "off in a scratch build (10 s at saturation each, same machine, 2026-11-22): rft-local as "
                   "built, 17-18.5k redirects/s; with the fold into redb off (clicks only logged and synced), "
                   "27.4k; with the sync off as well (nothing stored but a `write` per group), 35.0k; the floor "
-                  "in the same session, 79.6k. So removing redb from the click path entirely, the change the "
-                  "first half of this paragraph points to, would reach about 0.34 of the floor, and even a "
+                  "in the same session, 79.6k. So removing redb from the click path entirely (an append-only "
+                  "click store with in-memory indexes) would reach about 0.34 of the floor, and even a "
                   "click path that stores nothing stays under half (0.44): the rest is request handling the "
                   "floor does not do (cookie, keyed IP hash, the click's JSON, the hop to the writer and back) "
                   "on the two cores oha also needs. Half the floor with every click durable is out of reach on "
@@ -559,9 +558,10 @@ def report(m, crit, web, cold, size, phases, prof, commands):
                   "the CPU samples are page faults: 450 against the hello-world's 160, a hundred of them "
                   "copy-on-write faults of the dynamic loader relocating the position-independent binary's "
                   "340 KB of `.data.rel.ro`. Linking rft-edge and the hello-world non-PIE "
-                  "(`-C relocation-model=static`) saved 0.8 ms of rft-edge's start (1.88x to 1.73x in the same "
-                  "session) but gives up address-space randomisation of the executable, which is not worth "
-                  "under a millisecond, so the functions stay PIE. Running the secret fetch and the warm-up "
+                  "(`-C relocation-model=static`) took rft-edge's start from 8.0 to 7.2 ms (two interleaved "
+                  "sets of 20 each; the hello-world got a little faster too, so 1.67-1.73x, still not 1.5x) "
+                  "but gives up address-space randomisation of the executable, which is not worth under a "
+                  "millisecond, so the functions stay PIE. Running the secret fetch and the warm-up "
                   "on two worker threads would overlap their CPU work on this two-core machine but not in a "
                   "512 MB function, which has a fraction of one vCPU; answering before the secret arrives "
                   "would meet the ratio on `/healthz` and gain nothing on a click. Neither is done.", ""]
