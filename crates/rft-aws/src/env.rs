@@ -178,19 +178,20 @@ macro_rules! shared_client {
     };
 }
 
-/// Everything a function is configured with.
+/// Everything a function is configured with. Only the settings are public: the clients shared
+/// between adapters are built from the configuration as it was at construction.
 #[derive(Clone, Debug)]
 pub struct Environment {
     /// Validated settings.
     pub settings: Arc<Settings>,
     /// SDK configuration (region, credentials, endpoint).
-    pub sdk: SdkConfig,
+    sdk: SdkConfig,
     /// Table names.
-    pub tables: TableNames,
+    tables: TableNames,
     /// Queue URLs, function names, the secret id.
-    pub wiring: Wiring,
+    wiring: Wiring,
     /// Endpoint overrides (tests only).
-    pub endpoints: Endpoints,
+    endpoints: Endpoints,
     shared: Shared,
 }
 
