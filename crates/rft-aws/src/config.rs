@@ -73,8 +73,7 @@ mod tests {
     fn the_aws_roots_are_the_five_amazon_trust_services_roots() {
         let certs: Vec<CertificateDer> =
             CertificateDer::pem_slice_iter(super::AWS_ROOTS.as_bytes()).collect::<Result<_, _>>().unwrap();
-        let fingerprints: Vec<String> =
-            certs.iter().map(|c| Sha256::digest(c.as_ref()).iter().map(|b| format!("{b:02x}")).collect()).collect();
+        let fingerprints: Vec<String> = certs.iter().map(|c| hex::encode(Sha256::digest(c.as_ref()))).collect();
         assert_eq!(
             fingerprints,
             [

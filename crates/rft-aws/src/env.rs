@@ -158,24 +158,20 @@ impl<C> std::fmt::Debug for LazyClient<C> {
 }
 
 /// The lazily built clients, one per service for the whole function.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 struct Shared {
-    sqs: Arc<OnceLock<LazyClient<aws_sdk_sqs::Client>>>,
-    lambda: Arc<OnceLock<LazyClient<aws_sdk_lambda::Client>>>,
+    sqs: LazyClient<aws_sdk_sqs::Client>,
+    lambda: LazyClient<aws_sdk_lambda::Client>,
 }
 
-/// Builds the lazy client of one service (its cell of [`Shared`]) from a snapshot of the
-/// configuration.
-macro_rules! shared_client {
-    ($env:expr, $sdk:ident, $field:ident) => {
-        $env.shared
-            .$field
-            .get_or_init(|| {
-                let (config, endpoints) = ($env.sdk.clone(), $env.endpoints.clone());
-                LazyClient::new(move || client!($sdk, &config, endpoints, $field))
-            })
-            .clone()
-    };
+impl Shared {
+    fn new(sdk: &SdkConfig, endpoints: &Endpoints) -> Self {
+        let (config, overrides) = (sdk.clone(), endpoints.clone());
+        let sqs = LazyClient::new(move || client!(aws_sdk_sqs, &config, overrides, sqs));
+        let (config, overrides) = (sdk.clone(), endpoints.clone());
+        let lambda = LazyClient::new(move || client!(aws_sdk_lambda, &config, overrides, lambda));
+        Shared { sqs, lambda }
+    }
 }
 
 /// Everything a function is configured with. Only the settings are public: the clients shared
@@ -212,7 +208,8 @@ impl Environment {
 
     /// An environment from its parts (tests point `endpoints` at the emulators).
     pub fn new(settings: Settings, sdk: SdkConfig, tables: TableNames, wiring: Wiring, endpoints: Endpoints) -> Self {
-        Environment { settings: Arc::new(settings), sdk, tables, wiring, endpoints, shared: Shared::default() }
+        let shared = Shared::new(&sdk, &endpoints);
+        Environment { settings: Arc::new(settings), sdk, tables, wiring, endpoints, shared }
     }
 
     fn need(value: &Option<String>, name: &'static str) -> Result<String, EnvError> {
@@ -236,7 +233,7 @@ impl Environment {
     }
 
     fn queue(&self, url: &Option<String>, name: &'static str) -> Result<SqsQueue, EnvError> {
-        Ok(SqsQueue::new(shared_client!(self, aws_sdk_sqs, sqs), Self::need(url, name)?, None))
+        Ok(SqsQueue::new(self.shared.sqs.clone(), Self::need(url, name)?, None))
     }
 
     /// `rft-signup-jobs`.
@@ -252,19 +249,19 @@ impl Environment {
     /// The minter, over a Lambda invoke.
     pub fn minter(&self) -> Result<LambdaMinter, EnvError> {
         let f = Self::need(&self.wiring.minter_function, "RFT_MINTER_FUNCTION")?;
-        Ok(LambdaMinter::new(shared_client!(self, aws_sdk_lambda, lambda), f))
+        Ok(LambdaMinter::new(self.shared.lambda.clone(), f))
     }
 
     /// The screen, over a Lambda invoke.
     pub fn screener(&self) -> Result<LambdaScreener, EnvError> {
         let f = Self::need(&self.wiring.screen_function, "RFT_SCREEN_FUNCTION")?;
-        Ok(LambdaScreener::new(shared_client!(self, aws_sdk_lambda, lambda), f))
+        Ok(LambdaScreener::new(self.shared.lambda.clone(), f))
     }
 
     /// Erasure, over a Lambda invoke of the rewarder.
     pub fn eraser(&self) -> Result<crate::invoke::LambdaEraser, EnvError> {
         let f = Self::need(&self.wiring.rewarder_function, "RFT_REWARDER_FUNCTION")?;
-        Ok(crate::invoke::LambdaEraser::new(shared_client!(self, aws_sdk_lambda, lambda), f))
+        Ok(crate::invoke::LambdaEraser::new(self.shared.lambda.clone(), f))
     }
 
     /// The model, on Bedrock.
@@ -313,8 +310,7 @@ mod tests {
         );
         let (signups, rewards) = (env.signup_queue().unwrap(), env.reward_queue().unwrap());
         let (_minter, eraser) = (env.minter().unwrap(), env.eraser().unwrap());
-        let sqs = env.shared.sqs.get().expect("one SQS client for both queues");
-        let lambda = env.shared.lambda.get().expect("one Lambda client for every invoke");
+        let (sqs, lambda) = (&env.shared.sqs, &env.shared.lambda);
         assert!(!sqs.is_built() && !lambda.is_built(), "nothing built while wiring");
 
         assert!(rewards.receive(1, Duration::from_secs(1)).await.is_err(), "nothing listens");

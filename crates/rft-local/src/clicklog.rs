@@ -303,7 +303,8 @@ fn fold_in(db: &Database, fold: &Fold) -> Result<(), ClickLogError> {
 /// check.
 fn write_record(out: &mut Vec<u8>, click: &Click) {
     let json = encode(click);
-    out.extend_from_slice(format!("{:08x} ", crc32fast::hash(&json)).as_bytes());
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{:08x} ", crc32fast::hash(&json));
     out.extend_from_slice(&json);
     out.push(b'\n');
 }
