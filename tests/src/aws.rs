@@ -210,6 +210,11 @@ impl AwsStack {
             .collect()
     }
 
+    /// Where the consumers set aside jobs that can never succeed.
+    pub async fn dead_ends(&self) -> rft_core::service::DeadEnds {
+        rft_aws::wiring::dead_ends(&self.env).await
+    }
+
     /// A fresh `rft-edge` instance (cold: nothing cached), as its Lambda handler serves it.
     pub async fn edge(&self) -> Router {
         let edge = rft_aws::wiring::edge(&self.env, &self.secrets).await.expect("the edge wires up");
@@ -275,6 +280,47 @@ pub async fn sqs_event(queue: &SqsQueue, visibility: std::time::Duration) -> Sqs
         }
     }
     event
+}
+
+/// How long a failed message stays invisible in the queue tests (SQS's shortest useful).
+pub const VISIBILITY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs a queue's batches through `handle` as Lambda's event source mapping would (deleting
+/// what a batch did not report failed, redelivering the rest after their visibility timeout),
+/// until the queue stays empty: every job the handlers queue (delayed retries included) runs
+/// too. Returns how many batches reported a failure.
+pub async fn run_queue<F, Fut, E>(queue: &SqsQueue, dead_ends: &rft_core::service::DeadEnds, handle: F) -> usize
+where
+    F: Fn(rft_core::Job) -> Fut + Copy,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: rft_core::jobs::JobFailure,
+{
+    use rft_core::ports::JobQueue;
+    let mut failing_batches = 0;
+    let mut empty_rounds = 0;
+    for _ in 0..60 {
+        let event = sqs_event(queue, VISIBILITY).await;
+        if event.records.is_empty() {
+            // Failed and delayed messages are invisible for a while: only two empty looks a
+            // second apart mean the queue is drained.
+            empty_rounds += 1;
+            if empty_rounds == 2 {
+                return failing_batches;
+            }
+            tokio::time::sleep(VISIBILITY).await;
+            continue;
+        }
+        empty_rounds = 0;
+        let receipts: Vec<String> = event.records.iter().filter_map(|m| m.receipt_handle.clone()).collect();
+        let failed = rft_aws::lambda::handle_batch(event, dead_ends, handle).await.batch_item_failures;
+        if !failed.is_empty() {
+            failing_batches += 1;
+        }
+        for receipt in receipts.iter().filter(|r| !failed.iter().any(|f| &f.item_identifier == *r)) {
+            queue.ack(receipt).await.expect("ack");
+        }
+    }
+    panic!("the queue did not drain");
 }
 
 /// GETs JSON from a local emulator's inspection API.

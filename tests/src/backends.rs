@@ -65,23 +65,15 @@ pub fn local_harness(settings: rft_core::Settings) -> crate::harness::Harness {
     crate::harness::Harness::local_with(settings)
 }
 
-/// A harness on DynamoDB Local (queues on the embedded store: the queue has its own suite).
+/// A harness on DynamoDB Local.
 pub async fn dynamo_harness(settings: rft_core::Settings) -> crate::harness::Harness {
-    let stores = dynamo_stores().await;
-    let queues = LocalStore::in_memory();
-    let clock: Arc<dyn rft_core::Clock> = Arc::new(SystemClock);
-    let signups = Arc::new(LocalQueue::new(queues.clone(), "rft-signup-jobs", clock.clone()));
-    let rewards = Arc::new(LocalQueue::new(queues, "rft-reward-jobs", clock));
-    crate::harness::Harness::new(stores, signups, rewards, settings)
+    crate::harness::Harness::new(dynamo_stores().await, settings)
 }
 
 /// A harness on the embedded store, with the store itself (for dumps).
 pub fn local_harness_with_store(settings: rft_core::Settings) -> (crate::harness::Harness, LocalStore) {
     let store = LocalStore::in_memory();
-    let clock: Arc<dyn rft_core::Clock> = Arc::new(SystemClock);
-    let signups = Arc::new(LocalQueue::new(store.clone(), "rft-signup-jobs", clock.clone()));
-    let rewards = Arc::new(LocalQueue::new(store.clone(), "rft-reward-jobs", clock));
-    (crate::harness::Harness::new(Stores::from_backend(Arc::new(store.clone())), signups, rewards, settings), store)
+    (crate::harness::Harness::new(Stores::from_backend(Arc::new(store.clone())), settings), store)
 }
 
 /// A harness on DynamoDB Local, with its client and table names (for scans).
@@ -92,11 +84,7 @@ pub async fn dynamo_harness_with_tables(
     let names = TableNames::with_prefix(&unique_prefix());
     rft_aws::tables::create_tables(&client, &names).await.expect("create tables on the emulator");
     let stores = Stores::from_backend(Arc::new(DynamoStore::new(client.clone(), names.clone())));
-    let queues = LocalStore::in_memory();
-    let clock: Arc<dyn rft_core::Clock> = Arc::new(SystemClock);
-    let signups = Arc::new(LocalQueue::new(queues.clone(), "rft-signup-jobs", clock.clone()));
-    let rewards = Arc::new(LocalQueue::new(queues, "rft-reward-jobs", clock));
-    (crate::harness::Harness::new(stores, signups, rewards, settings), client, names)
+    (crate::harness::Harness::new(stores, settings), client, names)
 }
 
 /// Every item of the five tables, as text (tests only: a scan reads everything).

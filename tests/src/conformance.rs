@@ -140,6 +140,12 @@ pub async fn racing_payouts_of_one_referral_pay_once(stores: Stores) {
     let stored = stores.referrals.get(&r.referral_id).await.unwrap().unwrap();
     assert_eq!(stored.state, ReferralState::Rewarded);
     assert_eq!(stores.ledger.tally(&customer("c_dan")).await.unwrap(), 1);
+    assert_eq!(
+        stores.counters.count(crate::fixtures::PAYOUTS_COUNTER, T0).await.unwrap(),
+        1,
+        "the payout's counter moved once, in the same transaction"
+    );
+    assert_eq!(stores.ledger.row(&r.referral_id, rft_core::Side::Friend).await.unwrap().as_ref(), rows.get(1));
     let paid = || async {
         let events = stores.audit.events_for(r.referral_id.as_str()).await.unwrap();
         events.iter().filter(|e| e.kind == AuditKind::Paid).count()
@@ -540,7 +546,28 @@ pub async fn counters_stop_at_their_limit_and_expire(stores: Stores) {
         1
     );
     assert_eq!(stores.counters.increment("other", None, expires, T0).await.unwrap(), 1);
+    assert_eq!(stores.counters.increment("other", None, expires, T0).await.unwrap(), 2);
     assert_eq!(stores.counters.count("never", T0).await.unwrap(), 0);
+    let keys = ["other".to_owned(), "never".to_owned(), "invites#c_dan#1".to_owned()];
+    assert_eq!(stores.counters.counts(&keys, T0).await.unwrap(), [2, 0, 1], "read together, in the order asked");
+    assert_eq!(stores.counters.counts(&keys, later).await.unwrap(), [0, 0, 1], "expired ones read zero");
+}
+
+/// A job sent with a delay stays invisible until the delay has passed, then arrives as any
+/// other (the fulfilment retries rely on it).
+pub async fn delayed_jobs_arrive_after_their_delay(queue: Arc<dyn JobQueue>) {
+    let visibility = Duration::from_secs(1);
+    queue.send_after(&signup_job(3), Duration::from_secs(2)).await.unwrap();
+    queue.send(&signup_job(4)).await.unwrap();
+    let now = receive_all(&queue, 2, visibility).await;
+    assert_eq!(now.iter().map(|d| d.job.clone()).collect::<Vec<_>>(), [signup_job(4)], "only the undelayed job");
+    for d in &now {
+        queue.ack(&d.receipt).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    let later = receive_all(&queue, 1, visibility).await;
+    assert_eq!(later.len(), 1, "the delayed job arrives once its delay has passed");
+    assert_eq!((later[0].job.clone(), later[0].receive_count), (signup_job(3), 1));
 }
 
 /// An unacknowledged job comes back after its visibility timeout; an acknowledged one never.

@@ -9,10 +9,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use rft_core::identity::IdentityKey;
+use rft_core::ledger::Side;
 use rft_core::ports::*;
 use rft_core::screen::Verdict;
 use rft_core::{
-    AuditEvent, Code, CodeRecord, CustomerId, LedgerRow, Referral, ReferralId, ReviewQueue, RewardCommit, Timestamp,
+    AuditEvent, Code, CodeRecord, CustomerId, Delivery, Fulfilment, Job, LedgerRow, Referral, ReferralId, ReviewQueue,
+    RewardCommit, Timestamp,
 };
 
 /// Where the fault strikes.
@@ -28,6 +30,7 @@ pub enum Strike {
 #[derive(Debug)]
 pub struct Faults {
     calls: AtomicUsize,
+    steps: std::sync::Mutex<Vec<String>>,
     fail_at: usize,
     strike: Strike,
 }
@@ -35,7 +38,7 @@ pub struct Faults {
 impl Faults {
     /// Fails call number `fail_at` (1-based).
     pub fn new(fail_at: usize, strike: Strike) -> Arc<Self> {
-        Arc::new(Faults { calls: AtomicUsize::new(0), fail_at, strike })
+        Arc::new(Faults { calls: AtomicUsize::new(0), steps: Default::default(), fail_at, strike })
     }
 
     /// Calls made so far.
@@ -48,7 +51,13 @@ impl Faults {
         self.calls() >= self.fail_at
     }
 
-    fn this_one(&self) -> bool {
+    /// Every call made so far, in order, by name (`ledger.row`, `queue.send(fulfil)`).
+    pub fn steps(&self) -> Vec<String> {
+        self.steps.lock().expect("not poisoned").clone()
+    }
+
+    fn this_one(&self, label: impl Into<String>) -> bool {
+        self.steps.lock().expect("not poisoned").push(label.into());
         self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at
     }
 }
@@ -68,14 +77,16 @@ pub struct Faulty {
     pub rewards: Arc<dyn RewardClient>,
     /// The real messenger.
     pub messenger: Arc<dyn Messenger>,
+    /// The real reward queue.
+    pub queue: Arc<dyn JobQueue>,
     /// The counter.
     pub faults: Arc<Faults>,
 }
 
 /// Runs `$call` under the fault: before, or after with the result dropped.
 macro_rules! guarded {
-    ($self:ident, $err:expr, $call:expr) => {{
-        let strike = $self.faults.this_one();
+    ($self:ident, $label:expr, $err:expr, $call:expr) => {{
+        let strike = $self.faults.this_one($label);
         if strike && $self.faults.strike == Strike::Before {
             return Err($err);
         }
@@ -87,6 +98,17 @@ macro_rules! guarded {
     }};
 }
 
+/// Which of the reward path's row writes this is.
+fn save_row_step(row: &LedgerRow) -> &'static str {
+    match (&row.fulfilment, row.note_sent_at) {
+        (Fulfilment::Fulfilled { .. }, Some(_)) => "ledger.save_row(note claimed)",
+        (Fulfilment::Fulfilled { .. }, None) => "ledger.save_row(fulfilled)",
+        (Fulfilment::Owing { .. }, _) => "ledger.save_row(owing)",
+        (Fulfilment::Parked { .. }, _) => "ledger.save_row(parked)",
+        (Fulfilment::Forfeited { .. }, _) => "ledger.save_row(forfeited)",
+    }
+}
+
 fn store_fault() -> StoreError {
     StoreError::unavailable("injected", Injected)
 }
@@ -94,79 +116,97 @@ fn store_fault() -> StoreError {
 #[async_trait]
 impl CodeStore for Faulty {
     async fn claim(&self, record: &CodeRecord) -> Result<(), ClaimError> {
-        guarded!(self, ClaimError::Store(store_fault()), self.stores.codes.claim(record).await)
+        guarded!(self, "codes.claim", ClaimError::Store(store_fault()), self.stores.codes.claim(record).await)
     }
     async fn get(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError> {
-        guarded!(self, store_fault(), self.stores.codes.get(code).await)
+        guarded!(self, "codes.get", store_fault(), self.stores.codes.get(code).await)
     }
     async fn active_code_of(&self, c: &CustomerId) -> Result<Option<CodeRecord>, StoreError> {
-        guarded!(self, store_fault(), self.stores.codes.active_code_of(c).await)
+        guarded!(self, "codes.active_code_of", store_fault(), self.stores.codes.active_code_of(c).await)
     }
     async fn codes_of(&self, c: &CustomerId) -> Result<Vec<CodeRecord>, StoreError> {
-        guarded!(self, store_fault(), self.stores.codes.codes_of(c).await)
+        guarded!(self, "codes.codes_of", store_fault(), self.stores.codes.codes_of(c).await)
     }
     async fn retire(&self, code: &Code, at: Timestamp) -> Result<Option<CodeRecord>, StoreError> {
-        guarded!(self, store_fault(), self.stores.codes.retire(code, at).await)
+        guarded!(self, "codes.retire", store_fault(), self.stores.codes.retire(code, at).await)
     }
     async fn forget_referrer(&self, code: &Code, opaque: &CustomerId, at: Timestamp) -> Result<(), StoreError> {
-        guarded!(self, store_fault(), self.stores.codes.forget_referrer(code, opaque, at).await)
+        guarded!(
+            self,
+            "codes.forget_referrer",
+            store_fault(),
+            self.stores.codes.forget_referrer(code, opaque, at).await
+        )
     }
 }
 
 #[async_trait]
 impl ReferralStore for Faulty {
     async fn open(&self, r: &Referral, claims: &[IdentityKey], audit: &AuditEvent) -> Result<Opened, StoreError> {
-        guarded!(self, store_fault(), self.stores.referrals.open(r, claims, audit).await)
+        guarded!(self, "referrals.open", store_fault(), self.stores.referrals.open(r, claims, audit).await)
     }
     async fn get(&self, id: &ReferralId) -> Result<Option<Referral>, StoreError> {
-        guarded!(self, store_fault(), self.stores.referrals.get(id).await)
+        guarded!(self, "referrals.get", store_fault(), self.stores.referrals.get(id).await)
     }
     async fn find(&self, key: &IdentityKey) -> Result<Option<Referral>, StoreError> {
-        guarded!(self, store_fault(), self.stores.referrals.find(key).await)
+        guarded!(self, "referrals.find", store_fault(), self.stores.referrals.find(key).await)
     }
     async fn save(&self, r: &Referral, v: u64, audit: Option<&AuditEvent>) -> Result<(), WriteError> {
-        guarded!(self, WriteError::Store(store_fault()), self.stores.referrals.save(r, v, audit).await)
+        guarded!(
+            self,
+            "referrals.save",
+            WriteError::Store(store_fault()),
+            self.stores.referrals.save(r, v, audit).await
+        )
     }
     async fn forget_claims(&self, c: &CustomerId) -> Result<usize, StoreError> {
-        guarded!(self, store_fault(), self.stores.referrals.forget_claims(c).await)
+        guarded!(self, "referrals.forget_claims", store_fault(), self.stores.referrals.forget_claims(c).await)
     }
     async fn referrals_of(&self, c: &CustomerId) -> Result<Vec<Referral>, StoreError> {
-        guarded!(self, store_fault(), self.stores.referrals.referrals_of(c).await)
+        guarded!(self, "referrals.referrals_of", store_fault(), self.stores.referrals.referrals_of(c).await)
     }
     async fn queue(&self, q: ReviewQueue, until: Timestamp, limit: usize) -> Result<Vec<Referral>, StoreError> {
-        guarded!(self, store_fault(), self.stores.referrals.queue(q, until, limit).await)
+        guarded!(self, "referrals.queue", store_fault(), self.stores.referrals.queue(q, until, limit).await)
     }
 }
 
 #[async_trait]
 impl LedgerStore for Faulty {
     async fn commit_reward(&self, commit: &RewardCommit) -> Result<(), CommitError> {
-        guarded!(self, CommitError::Store(store_fault()), self.stores.ledger.commit_reward(commit).await)
+        guarded!(
+            self,
+            "ledger.commit_reward",
+            CommitError::Store(store_fault()),
+            self.stores.ledger.commit_reward(commit).await
+        )
+    }
+    async fn row(&self, id: &ReferralId, side: Side) -> Result<Option<LedgerRow>, StoreError> {
+        guarded!(self, "ledger.row", store_fault(), self.stores.ledger.row(id, side).await)
     }
     async fn rows(&self, id: &ReferralId) -> Result<Vec<LedgerRow>, StoreError> {
-        guarded!(self, store_fault(), self.stores.ledger.rows(id).await)
+        guarded!(self, "ledger.rows", store_fault(), self.stores.ledger.rows(id).await)
     }
     async fn save_row(&self, row: &LedgerRow, v: u64) -> Result<(), WriteError> {
-        guarded!(self, WriteError::Store(store_fault()), self.stores.ledger.save_row(row, v).await)
+        guarded!(self, save_row_step(row), WriteError::Store(store_fault()), self.stores.ledger.save_row(row, v).await)
     }
     async fn rows_of(&self, c: &CustomerId) -> Result<Vec<LedgerRow>, StoreError> {
-        guarded!(self, store_fault(), self.stores.ledger.rows_of(c).await)
+        guarded!(self, "ledger.rows_of", store_fault(), self.stores.ledger.rows_of(c).await)
     }
     async fn tally(&self, c: &CustomerId) -> Result<u32, StoreError> {
-        guarded!(self, store_fault(), self.stores.ledger.tally(c).await)
+        guarded!(self, "ledger.tally", store_fault(), self.stores.ledger.tally(c).await)
     }
 }
 
 #[async_trait]
 impl AuditStore for Faulty {
     async fn append(&self, e: &AuditEvent) -> Result<(), AppendError> {
-        guarded!(self, AppendError::Store(store_fault()), self.stores.audit.append(e).await)
+        guarded!(self, "audit.append", AppendError::Store(store_fault()), self.stores.audit.append(e).await)
     }
     async fn redact(&self, e: &AuditEvent) -> Result<(), StoreError> {
-        guarded!(self, store_fault(), self.stores.audit.redact(e).await)
+        guarded!(self, "audit.redact", store_fault(), self.stores.audit.redact(e).await)
     }
     async fn events_for(&self, s: &str) -> Result<Vec<AuditEvent>, StoreError> {
-        guarded!(self, store_fault(), self.stores.audit.events_for(s).await)
+        guarded!(self, "audit.events_for", store_fault(), self.stores.audit.events_for(s).await)
     }
 }
 
@@ -179,20 +219,28 @@ impl Counters for Faulty {
         exp: Timestamp,
         now: Timestamp,
     ) -> Result<u32, CountError> {
-        guarded!(self, CountError::Store(store_fault()), self.stores.counters.increment(key, limit, exp, now).await)
+        guarded!(
+            self,
+            "counters.increment",
+            CountError::Store(store_fault()),
+            self.stores.counters.increment(key, limit, exp, now).await
+        )
     }
     async fn count(&self, key: &str, now: Timestamp) -> Result<u32, StoreError> {
-        guarded!(self, store_fault(), self.stores.counters.count(key, now).await)
+        guarded!(self, "counters.count", store_fault(), self.stores.counters.count(key, now).await)
+    }
+    async fn counts(&self, keys: &[String], now: Timestamp) -> Result<Vec<u32>, StoreError> {
+        guarded!(self, "counters.counts", store_fault(), self.stores.counters.counts(keys, now).await)
     }
 }
 
 #[async_trait]
 impl Screener for Faulty {
     async fn screen(&self, case: &ScreenCase) -> Result<Verdict, ScreenError> {
-        guarded!(self, ScreenError(Box::new(Injected)), self.screener.screen(case).await)
+        guarded!(self, "screener.screen", ScreenError(Box::new(Injected)), self.screener.screen(case).await)
     }
     async fn notify_hold(&self, r: &Referral) -> Result<(), ScreenError> {
-        guarded!(self, ScreenError(Box::new(Injected)), self.screener.notify_hold(r).await)
+        guarded!(self, "screener.notify_hold", ScreenError(Box::new(Injected)), self.screener.notify_hold(r).await)
     }
 }
 
@@ -201,6 +249,7 @@ impl RewardClient for Faulty {
     async fn fulfil(&self, request: &FulfilmentRequest) -> Result<FulfilOutcome, FulfilError> {
         guarded!(
             self,
+            "store.fulfil",
             FulfilError { status: None, source: Some(Box::new(Injected)) },
             self.rewards.fulfil(request).await
         )
@@ -210,9 +259,42 @@ impl RewardClient for Faulty {
 #[async_trait]
 impl Messenger for Faulty {
     async fn send(&self, m: &OutboundMessage) -> Result<(), MessageError> {
-        guarded!(self, MessageError { kind: m.kind, source: Box::new(Injected) }, self.messenger.send(m).await)
+        guarded!(
+            self,
+            format!("messenger.send({:?})", m.kind),
+            MessageError { kind: m.kind, source: Box::new(Injected) },
+            self.messenger.send(m).await
+        )
     }
 }
 
-/// Keeps `Duration` in scope for callers building policies.
-pub const LEASE: Duration = Duration::from_secs(60);
+/// Sending the next job of the chain can fail like any other call; receiving and acknowledging
+/// are the test's own (it plays the queue's consumer), so they pass straight through.
+#[async_trait]
+impl JobQueue for Faulty {
+    async fn send(&self, job: &Job) -> Result<(), QueueError> {
+        guarded!(
+            self,
+            format!("queue.send({})", job.kind()),
+            QueueError::new("send", Injected),
+            self.queue.send(job).await
+        )
+    }
+    async fn send_after(&self, job: &Job, delay: Duration) -> Result<(), QueueError> {
+        guarded!(
+            self,
+            format!("queue.send_after({})", job.kind()),
+            QueueError::new("send", Injected),
+            self.queue.send_after(job, delay).await
+        )
+    }
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Delivery>, QueueError> {
+        self.queue.receive(max, visibility).await
+    }
+    async fn ack(&self, receipt: &str) -> Result<(), QueueError> {
+        self.queue.ack(receipt).await
+    }
+    async fn dead_letters(&self, max: usize) -> Result<Vec<Job>, QueueError> {
+        self.queue.dead_letters(max).await
+    }
+}

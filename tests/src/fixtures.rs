@@ -5,6 +5,7 @@ use std::time::Duration;
 use rft_core::click::TouchKey;
 use rft_core::code::ReferrerProfile;
 use rft_core::jobs::SignupJob;
+use rft_core::ledger::CounterStep;
 use rft_core::ledger::TallyStep;
 use rft_core::referral::{FriendProfile, Method};
 use rft_core::{
@@ -97,6 +98,7 @@ pub fn referral(friend: &str, referrer: &str, c: &str, at: Timestamp) -> Referra
         channel: None,
         attribution_token: None,
         conversion: None,
+        refunded: None,
         created_at: at,
         updated_at: at,
         expires_at: at.plus(Duration::from_secs(30 * 86_400)),
@@ -139,8 +141,12 @@ pub fn reward_commit(r: &Referral, tally: u32, at: Timestamp) -> RewardCommit {
         rows: [referrer_row, friend_row],
         tally: TallyStep { referrer_id: r.referrer_id.clone(), expected: tally },
         audit: audit(AuditKind::Paid, r.referral_id.as_str(), at),
+        counters: vec![CounterStep { key: PAYOUTS_COUNTER.into(), expires_at: Timestamp::NEVER }],
     }
 }
+
+/// The counter every fixture payout moves in its transaction.
+pub const PAYOUTS_COUNTER: &str = "programme#rewarded";
 
 /// A sign-up job.
 pub fn signup_job(n: usize) -> Job {

@@ -105,6 +105,8 @@ pub enum StoreMode {
     Down,
     /// Applies, then pretends it never answered (a timeout after the store did the work).
     AppliesButTimesOut,
+    /// Refuses everything with this status (a 4xx no retry can cure).
+    Refuses(u16),
 }
 
 /// The store's reward endpoint, in memory: it applies each idempotency key once.
@@ -133,6 +135,13 @@ impl FakeStore {
         self.applied.lock().expect("not poisoned").clone()
     }
 
+    /// Keys applied, sorted (jobs for the two sides may run in either order).
+    pub fn applied_sorted(&self) -> Vec<String> {
+        let mut keys = self.applied();
+        keys.sort();
+        keys
+    }
+
     /// How many calls were made.
     pub fn calls(&self) -> usize {
         self.calls.lock().expect("not poisoned").len()
@@ -148,6 +157,7 @@ impl RewardClient for FakeStore {
         let fail = |status| Err(FulfilError { status: Some(status), source: None });
         match mode {
             StoreMode::Down => return fail(500),
+            StoreMode::Refuses(status) => return fail(status),
             StoreMode::FailNext(n) if n > 0 => {
                 *self.mode.lock().expect("not poisoned") = StoreMode::FailNext(n - 1);
                 return fail(500);
@@ -173,6 +183,9 @@ pub struct BrokenQueue;
 #[async_trait]
 impl JobQueue for BrokenQueue {
     async fn send(&self, _job: &Job) -> Result<(), QueueError> {
+        Err(QueueError::new("send", "the queue is down"))
+    }
+    async fn send_after(&self, _job: &Job, _delay: Duration) -> Result<(), QueueError> {
         Err(QueueError::new("send", "the queue is down"))
     }
     async fn receive(&self, _max: usize, _visibility: Duration) -> Result<Vec<Delivery>, QueueError> {
@@ -228,11 +241,17 @@ pub struct Harness {
     pub secrets: SecretSet,
     /// Signs as the store does.
     pub signer: Signer,
+    /// The queues, when they are the harness's own (sign-ups, rewards).
+    pub queues: Option<(rft_local::LocalQueue, rft_local::LocalQueue)>,
 }
 
 /// The fulfilment policy with millisecond backoffs, so retries are quick in tests.
 pub fn quick_policy() -> rft_core::service::FulfilPolicy {
-    rft_core::service::FulfilPolicy { first_backoff: Duration::from_millis(5), ..Default::default() }
+    rft_core::service::FulfilPolicy {
+        first_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(20),
+        ..Default::default()
+    }
 }
 
 /// A realistic "now" for tests (signatures carry unix seconds).
@@ -243,17 +262,38 @@ pub fn test_now() -> Timestamp {
 }
 
 impl Harness {
-    /// A system over `stores` and the given queues, with `settings`.
-    pub fn new(
+    /// A system over `stores` with `settings`, its queues on a fresh embedded store that runs
+    /// on the harness's clock (so [`Harness::settle`] can move time to a delayed job).
+    pub fn new(stores: Stores, settings: Settings) -> Self {
+        let clock = Arc::new(ManualClock::at(test_now()));
+        let store = rft_local::LocalStore::in_memory();
+        let queue = |name| rft_local::LocalQueue::new(store.clone(), name, clock.clone());
+        let queues = (queue("rft-signup-jobs"), queue("rft-reward-jobs"));
+        let mut h = Self::assemble(stores, Arc::new(queues.0.clone()), Arc::new(queues.1.clone()), settings, clock);
+        h.queues = Some(queues);
+        h
+    }
+
+    /// A system over `stores` and the given queues (a test that breaks one), with `settings`.
+    pub fn with_queues(
         stores: Stores,
         signup_jobs: Arc<dyn JobQueue>,
         reward_jobs: Arc<dyn JobQueue>,
         settings: Settings,
     ) -> Self {
+        Self::assemble(stores, signup_jobs, reward_jobs, settings, Arc::new(ManualClock::at(test_now())))
+    }
+
+    fn assemble(
+        stores: Stores,
+        signup_jobs: Arc<dyn JobQueue>,
+        reward_jobs: Arc<dyn JobQueue>,
+        settings: Settings,
+        clock: Arc<ManualClock>,
+    ) -> Self {
         init_tracing();
         let [s, o, k, i] = SecretSet::generate_parts();
         let secrets = SecretSet::from_parts(&s, &o, &k, &i).expect("generated secrets are valid");
-        let clock = Arc::new(ManualClock::at(test_now()));
         let messages = Arc::new(RecordingMessenger::default());
         let writer = Arc::new(ScriptedWriter::default());
         let store = Arc::new(FakeStore::default());
@@ -268,7 +308,7 @@ impl Harness {
         };
         let system = System::assemble_with(Arc::new(settings), &secrets, ports, quick_policy());
         let signer = Signer::new(&secrets.signing);
-        Harness { system, clock, messages, writer, store, secrets, signer }
+        Harness { system, clock, messages, writer, store, secrets, signer, queues: None }
     }
 
     /// A system on a fresh in-memory embedded store with the example settings.
@@ -278,11 +318,34 @@ impl Harness {
 
     /// A system on a fresh in-memory embedded store.
     pub fn local_with(settings: Settings) -> Self {
-        let store = rft_local::LocalStore::in_memory();
-        let clock: Arc<dyn Clock> = Arc::new(rft_core::time::SystemClock);
-        let signups = Arc::new(rft_local::LocalQueue::new(store.clone(), "rft-signup-jobs", clock.clone()));
-        let rewards = Arc::new(rft_local::LocalQueue::new(store.clone(), "rft-reward-jobs", clock));
-        Self::new(Stores::from_backend(Arc::new(store)), signups, rewards, settings)
+        Self::new(Stores::from_backend(Arc::new(rft_local::LocalStore::in_memory())), settings)
+    }
+
+    /// Runs every queued job, and every job they queue, to the end: when only hidden jobs are
+    /// left (a delayed retry, a failed job waiting for its redelivery), the clock moves to the
+    /// first of them. Returns how many jobs succeeded.
+    pub async fn settle(&self) -> usize {
+        let Some((signups, rewards)) = &self.queues else {
+            return self.system.drain_signups().await + self.system.drain_rewards().await;
+        };
+        let mut handled = 0;
+        for _ in 0..10_000 {
+            let n = self.system.drain_signups().await + self.system.drain_rewards().await;
+            handled += n;
+            if n > 0 {
+                continue;
+            }
+            let next = [signups.next_visible_at().await, rewards.next_visible_at().await]
+                .into_iter()
+                .filter_map(|t| t.expect("the test queue reads"))
+                .min();
+            match next {
+                Some(at) if at > self.clock.now() => self.clock.set(at),
+                Some(_) => {}
+                None => return handled,
+            }
+        }
+        panic!("the queues never settled");
     }
 
     /// Sends a request through the router (no socket).
@@ -331,10 +394,10 @@ impl Harness {
         self.call(request).await
     }
 
-    /// Posts a sign-up webhook and lets the attributor handle it.
+    /// Posts a sign-up webhook and runs the queues to the end.
     pub async fn signup(&self, body: Value) -> Answer {
         let answer = self.call(self.signed(Method::POST, "/webhooks/signup", &body.to_string())).await;
-        self.system.drain_signups().await;
+        self.settle().await;
         answer
     }
 
@@ -343,12 +406,13 @@ impl Harness {
         self.clock.now()
     }
 
-    /// Posts a conversion webhook and lets the rewarder handle it.
+    /// Posts a conversion webhook and runs the queues to the end (the payout, each side's
+    /// fulfilment and thank-you).
     pub async fn convert(&self, customer: &str, order: &str) -> Answer {
         let body =
             serde_json::json!({"customer_id": customer, "order_id": order, "amount_minor": 3999, "currency": "GBP"});
         let answer = self.call(self.signed(Method::POST, "/webhooks/conversion", &body.to_string())).await;
-        self.system.drain_rewards().await;
+        self.settle().await;
         answer
     }
 

@@ -107,6 +107,7 @@ pub async fn ten_concurrent_conversions_pay_the_first_ten_steps(h: Harness) {
     while let Some(j) = set.join_next().await {
         j.unwrap();
     }
+    h.settle().await;
     let mut steps = Vec::new();
     for f in &friends {
         let row = referrer_row(&h, f).await;

@@ -10,7 +10,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 use wiremock::{Mock, ResponseTemplate};
 
-use rft_tests::aws::{AwsStack, call, click, sqs_event};
+use rft_tests::aws::{AwsStack, call, click, run_queue, sqs_event};
 use rft_tests::harness::settings_with;
 
 fn calls(counts: &[(&str, u64)]) -> BTreeMap<String, u64> {
@@ -47,7 +47,14 @@ async fn aws_calls_per_click_sign_up_and_conversion() {
     let attributor = rft_aws::wiring::attributor(&stack.env).await.expect("wires");
     stack.calls.take();
     let event = sqs_event(&stack.signup_queue, Duration::from_secs(30)).await;
-    assert!(rft_aws::lambda::handle_batch(event, |job| attributor.handle(job)).await.batch_item_failures.is_empty());
+    let dead_ends = stack.dead_ends().await;
+    stack.calls.take();
+    assert!(
+        rft_aws::lambda::handle_batch(event, &dead_ends, |job| attributor.handle(job))
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
     phases.insert("sign-up attribution (rft-attributor, rft-screen)", stack.calls.take());
 
     let conversion =
@@ -56,9 +63,12 @@ async fn aws_calls_per_click_sign_up_and_conversion() {
     phases.insert("conversion webhook (rft-edge)", stack.calls.take());
     let rewarder = rft_aws::wiring::rewarder(&stack.env, &stack.secrets).await.expect("wires");
     stack.calls.take();
-    let event = sqs_event(&stack.reward_queue, Duration::from_secs(30)).await;
-    assert!(rft_aws::lambda::handle_batch(event, |job| rewarder.handle(job)).await.batch_item_failures.is_empty());
-    phases.insert("conversion payout (rft-rewarder, rft-screen)", stack.calls.take());
+    // The whole chain: the conversion, then each side's fulfilment and thank-you.
+    assert_eq!(run_queue(&stack.reward_queue, &dead_ends, |job| rewarder.handle(job)).await, 0);
+    let payout = stack.calls.take();
+    let dynamodb: u64 = payout.iter().filter(|(call, _)| call.starts_with("DynamoDB.")).map(|(_, n)| n).sum();
+    assert!(dynamodb <= 14, "a payout costs at most 14 DynamoDB calls (29 before the job chain): {payout:?}");
+    phases.insert("conversion payout (rft-rewarder, rft-screen)", payout);
     let (_, _, referral) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_mara", "")).await;
     assert_eq!(referral["state"], "rewarded", "{referral}");
 

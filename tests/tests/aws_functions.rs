@@ -9,7 +9,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use rft_core::ports::JobQueue;
-use rft_tests::aws::{AwsStack, call, sqs_event};
+use rft_tests::aws::{AwsStack, call, run_queue, sqs_event};
 use rft_tests::harness::settings_with;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -57,7 +57,7 @@ async fn mint_click_signup_through_the_functions() {
     let attributor = rft_aws::wiring::attributor(&stack.env).await.unwrap();
     let event = sqs_event(&stack.signup_queue, Duration::from_secs(30)).await;
     assert_eq!(event.records.len(), 1, "the sign-up was queued on SQS");
-    let response = rft_aws::lambda::handle_batch(event, |job| attributor.handle(job)).await;
+    let response = rft_aws::lambda::handle_batch(event, &stack.dead_ends().await, |job| attributor.handle(job)).await;
     assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
 
     let (status, _, referral) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_mara", "")).await;
@@ -123,9 +123,24 @@ async fn a_bad_message_in_a_batch_fails_alone() {
     good.message_id = Some("m-good".into());
     good.body = Some(serde_json::to_string(&rft_tests::fixtures::signup_job(1)).unwrap());
     event.records = vec![bad, good];
-    let response = rft_aws::lambda::handle_batch(event, |job| attributor.handle(job)).await;
-    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-    assert_eq!(failed, ["m-bad"], "only the unreadable message is retried");
+    let response = rft_aws::lambda::handle_batch(event, &stack.dead_ends().await, |job| attributor.handle(job)).await;
+    assert!(response.batch_item_failures.is_empty(), "nothing a retry could cure: {:?}", response.batch_item_failures);
+    let audit = rft_core::ports::Stores::from_backend(stack.env.store()).audit;
+    let set_aside = audit.events_for("m-bad").await.unwrap();
+    assert_eq!(set_aside.len(), 1, "the unreadable message is audited under its id");
+    assert_eq!(set_aside[0].kind, rft_core::AuditKind::JobDropped);
+    assert_eq!(set_aside[0].facts["what"]["body_start"], "{\"not\": \"a job\"}");
+    let emails = stack.sent_emails().await;
+    assert!(
+        emails
+            .iter()
+            .any(|(to, subject, _)| to == "referrals@freshbox.uk" && subject.contains("could not be processed")),
+        "{emails:?}"
+    );
+    assert!(
+        audit.events_for("c_1").await.unwrap().iter().any(|e| e.kind == rft_core::AuditKind::Unattributed),
+        "the good job in the same batch was handled"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -189,13 +204,8 @@ async fn conversion_through_the_functions_pays_once_fulfils_and_thanks() {
         headers["set-cookie"].to_str().unwrap().trim_start_matches("rft=").split(';').next().unwrap().to_owned();
     call(&edge, stack.signed(Method::POST, "/webhooks/signup", &json!({"customer_id": "c_mara", "email": "mara@example.com", "first_name": "Mara", "attribution_token": token}).to_string())).await;
     let attributor = rft_aws::wiring::attributor(&stack.env).await.unwrap();
-    assert!(
-        rft_aws::lambda::handle_batch(sqs_event(&stack.signup_queue, Duration::from_secs(30)).await, |job| attributor
-            .handle(job))
-        .await
-        .batch_item_failures
-        .is_empty()
-    );
+    let dead_ends = stack.dead_ends().await;
+    assert_eq!(run_queue(&stack.signup_queue, &dead_ends, |job| attributor.handle(job)).await, 0);
 
     let rewarder = rft_aws::wiring::rewarder_with(
         &stack.env,
@@ -211,12 +221,9 @@ async fn conversion_through_the_functions_pays_once_fulfils_and_thanks() {
         let (status, _, _) = call(&edge, stack.signed(Method::POST, "/webhooks/conversion", &conversion)).await;
         assert_eq!(status, StatusCode::ACCEPTED);
     }
-    let response =
-        rft_aws::lambda::handle_batch(sqs_event(&stack.reward_queue, Duration::from_secs(30)).await, |job| {
-            rewarder.handle(job)
-        })
-        .await;
-    assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
+    // The conversion, each side's fulfilment (the first attempt refused, retried after its
+    // delay), each side's thank-you: batch after batch, none failing.
+    assert_eq!(run_queue(&stack.reward_queue, &dead_ends, |job| rewarder.handle(job)).await, 0);
     let (_, _, referral) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_mara", "")).await;
     assert_eq!(referral["state"], "rewarded");
     let id = referral["referral_id"].as_str().unwrap();
@@ -268,10 +275,8 @@ async fn a_stalling_store_is_retried_and_a_409_counts_as_applied() {
     )
     .await;
     let attributor = rft_aws::wiring::attributor(&stack.env).await.unwrap();
-    rft_aws::lambda::handle_batch(sqs_event(&stack.signup_queue, Duration::from_secs(30)).await, |job| {
-        attributor.handle(job)
-    })
-    .await;
+    let dead_ends = stack.dead_ends().await;
+    run_queue(&stack.signup_queue, &dead_ends, |job| attributor.handle(job)).await;
     let rewarder = rft_aws::wiring::rewarder_with(
         &stack.env,
         &stack.secrets,
@@ -289,11 +294,11 @@ async fn a_stalling_store_is_retried_and_a_409_counts_as_applied() {
         ),
     )
     .await;
-    let event = sqs_event(&stack.reward_queue, Duration::from_secs(30)).await;
-    let first = rft_aws::lambda::handle_batch(event.clone(), |job| rewarder.handle(job)).await;
-    assert_eq!(first.batch_item_failures.len(), 1, "the store stalled: the job is retried");
-    let second = rft_aws::lambda::handle_batch(event, |job| rewarder.handle(job)).await;
-    assert!(second.batch_item_failures.is_empty(), "{:?}", second.batch_item_failures);
+    // A stalled call is a retryable failure: the fulfil job re-sends itself with a delay (no
+    // batch fails, nothing waits inside a handler) until the store answers.
+    assert_eq!(run_queue(&stack.reward_queue, &dead_ends, |job| rewarder.handle(job)).await, 0);
+    let calls = stack.store.received_requests().await.unwrap();
+    assert_eq!(calls.len(), 5, "three stalls, then each side's 409: {}", calls.len());
     let (_, _, referral) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_mara", "")).await;
     assert_eq!(referral["state"], "rewarded");
     let ledger = rft_core::ports::Stores::from_backend(stack.env.store()).ledger;

@@ -52,4 +52,8 @@ macro_rules! queue_properties {
     };
 }
 
-queue_properties!(unacknowledged_jobs_are_redelivered, jobs_dead_letter_after_five_receives);
+queue_properties!(
+    unacknowledged_jobs_are_redelivered,
+    jobs_dead_letter_after_five_receives,
+    delayed_jobs_arrive_after_their_delay,
+);

@@ -11,54 +11,14 @@ use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 use wiremock::{Mock, Respond, ResponseTemplate};
 
-use rft_aws::SqsQueue;
 use rft_core::ports::JobQueue;
-use rft_tests::aws::{AwsStack, call, click, sqs_event};
+use rft_tests::aws::{AwsStack, VISIBILITY, call, click, run_queue, sqs_event};
 use rft_tests::backends::{dynamodb_endpoint, moto_endpoint};
 use rft_tests::harness::settings_with;
 use rft_tests::switch::{Mode, Switch};
 
-/// Failed messages come back after this, instead of the functions' production timeout.
-const VISIBILITY: Duration = Duration::from_secs(1);
-
 fn location(headers: &axum::http::HeaderMap) -> String {
     headers["location"].to_str().expect("ASCII").to_owned()
-}
-
-/// Runs `handle` over the queue until it is empty, as Lambda would: successes deleted, failures
-/// redelivered after the visibility timeout. Returns how many batches reported failures.
-async fn drain<F, Fut, E>(queue: &SqsQueue, handle: F) -> usize
-where
-    F: Fn(rft_core::Job) -> Fut + Copy,
-    Fut: std::future::Future<Output = Result<(), E>>,
-    E: std::error::Error + 'static,
-{
-    let mut failing_batches = 0;
-    let mut empty_rounds = 0;
-    for _ in 0..30 {
-        let event = sqs_event(queue, VISIBILITY).await;
-        if event.records.is_empty() {
-            // Failed messages are invisible for a while: only two empty looks a second apart
-            // mean the queue is drained.
-            empty_rounds += 1;
-            if empty_rounds == 2 {
-                return failing_batches;
-            }
-            tokio::time::sleep(VISIBILITY).await;
-            continue;
-        }
-        empty_rounds = 0;
-        let receipts: Vec<String> = event.records.iter().filter_map(|m| m.receipt_handle.clone()).collect();
-        let failed = rft_aws::lambda::handle_batch(event, handle).await.batch_item_failures;
-        if !failed.is_empty() {
-            failing_batches += 1;
-        }
-        // What Lambda's event source mapping does: delete what the batch did not report failed.
-        for receipt in receipts.iter().filter(|r| !failed.iter().any(|f| &f.item_identifier == *r)) {
-            queue.ack(receipt).await.expect("ack");
-        }
-    }
-    panic!("the queue did not drain");
 }
 
 async fn store_applies_everything(stack: &AwsStack) {
@@ -120,15 +80,15 @@ async fn dynamodb_stopped_mid_run_redirects_still_work_webhooks_still_queue_and_
     let attributor = rft_aws::wiring::attributor(&stack.env).await.expect("wires");
     let event = sqs_event(&stack.signup_queue, VISIBILITY).await;
     assert_eq!(event.records.len(), 1);
-    let failed = rft_aws::lambda::handle_batch(event, |job| attributor.handle(job)).await;
+    let failed = rft_aws::lambda::handle_batch(event, &stack.dead_ends().await, |job| attributor.handle(job)).await;
     assert_eq!(failed.batch_item_failures.len(), 1, "the sign-up waits for the tables");
 
     dynamodb.set(Mode::Up).await;
-    drain(&stack.signup_queue, |job| attributor.handle(job)).await;
+    run_queue(&stack.signup_queue, &stack.dead_ends().await, |job| attributor.handle(job)).await;
     // The store retried the sign-up during the outage with the same event: nothing doubles.
     let (status, _, _) = call(&edge, signup_request()).await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    drain(&stack.signup_queue, |job| attributor.handle(job)).await;
+    run_queue(&stack.signup_queue, &stack.dead_ends().await, |job| attributor.handle(job)).await;
     let rewarder = rft_aws::wiring::rewarder_with(
         &stack.env,
         &stack.secrets,
@@ -137,7 +97,7 @@ async fn dynamodb_stopped_mid_run_redirects_still_work_webhooks_still_queue_and_
     )
     .await
     .expect("wires");
-    drain(&stack.reward_queue, |job| rewarder.handle(job)).await;
+    run_queue(&stack.reward_queue, &stack.dead_ends().await, |job| rewarder.handle(job)).await;
 
     let (status, _, referral) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_mara", "")).await;
     assert_eq!(status, StatusCode::OK, "{referral}");
@@ -197,7 +157,12 @@ async fn sqs_unavailable_webhooks_answer_503_and_the_store_s_retry_is_processed_
     let attributor = rft_aws::wiring::attributor(&stack.env).await.expect("wires");
     let event = sqs_event(&stack.signup_queue, VISIBILITY).await;
     assert_eq!(event.records.len(), 1, "queued exactly once");
-    assert!(rft_aws::lambda::handle_batch(event, |job| attributor.handle(job)).await.batch_item_failures.is_empty());
+    assert!(
+        rft_aws::lambda::handle_batch(event, &stack.dead_ends().await, |job| attributor.handle(job))
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
     let (status, _, referral) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_mara", "")).await;
     assert_eq!((status, referral["referrer_id"].as_str()), (StatusCode::OK, Some("c_dan")), "{referral}");
 }
@@ -238,7 +203,7 @@ async fn a_flapping_store_and_a_dynamodb_outage_during_payouts_still_pay_each_si
         assert_eq!(call(&edge, stack.signed(Method::POST, "/webhooks/signup", &signup.to_string())).await.0, 202);
     }
     let attributor = rft_aws::wiring::attributor(&stack.env).await.expect("wires");
-    drain(&stack.signup_queue, |job| attributor.handle(job)).await;
+    run_queue(&stack.signup_queue, &stack.dead_ends().await, |job| attributor.handle(job)).await;
     for i in 0..friends {
         let conversion = json!({"customer_id": format!("c_f{i}"), "order_id": format!("o_{i}"), "amount_minor": 2000, "currency": "GBP"});
         // Each conversion twice, as a store that timed out would resend it.
@@ -254,10 +219,7 @@ async fn a_flapping_store_and_a_dynamodb_outage_during_payouts_still_pay_each_si
             &stack.env,
             &stack.secrets,
             Duration::from_millis(500),
-            // A row claimed just before the outage keeps its lease until it lapses; as in
-            // production (60 s lease, 360 s visibility), it lapses well inside the receives
-            // this queue allows (1 s visibility here).
-            rft_core::service::FulfilPolicy { lease: Duration::from_secs(2), ..rft_tests::harness::quick_policy() },
+            rft_tests::harness::quick_policy(),
         )
         .await
         .expect("wires"),
@@ -274,8 +236,9 @@ async fn a_flapping_store_and_a_dynamodb_outage_during_payouts_still_pay_each_si
         }
     };
     let r = rewarder.clone();
-    let (_, ()) = tokio::join!(rft_aws::lambda::handle_batch(first, |job| r.handle(job)), outage);
-    drain(&stack.reward_queue, |job| rewarder.handle(job)).await;
+    let dead_ends = stack.dead_ends().await;
+    let (_, ()) = tokio::join!(rft_aws::lambda::handle_batch(first, &dead_ends, |job| r.handle(job)), outage);
+    run_queue(&stack.reward_queue, &dead_ends, |job| rewarder.handle(job)).await;
 
     let mut paid = Vec::new();
     for i in 0..friends {

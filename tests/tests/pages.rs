@@ -166,7 +166,7 @@ async fn every_email_is_email_safe_html_with_a_plain_text_part() {
         &json!({"customer_id": "c_mara", "order_id": "o_1"}).to_string(),
     ))
     .await;
-    h.system.drain_rewards().await;
+    h.settle().await;
     for kind in [Invite, InviteConfirmation, ThankYouReferrer, ThankYouFriend, HoldReview, RefundReview] {
         let sent = h.messages.of_kind(kind);
         assert!(!sent.is_empty(), "{kind:?} was sent");

@@ -28,4 +28,5 @@ scenarios!(
     the_sweep_expires_pending_referrals[("window", "\"2s\"")],
     early_and_unattributed_conversions,
     a_failing_store_is_retried_then_parked,
+    a_refusal_parks_at_once,
 );

@@ -195,9 +195,7 @@ async fn the_redirect_is_served_when_click_logging_fails() {
     let store = Arc::new(rft_local::LocalStore::in_memory());
     let mut stores = Stores::from_backend(store.clone());
     stores.clicks = Arc::new(BrokenClicks(stores.clicks.clone()));
-    let clock: Arc<dyn rft_core::Clock> = Arc::new(rft_core::time::SystemClock);
-    let queue = Arc::new(rft_local::LocalQueue::new((*store).clone(), "q", clock));
-    let h = Harness::new(stores, queue.clone(), queue, settings_with(&[]));
+    let h = Harness::new(stores, settings_with(&[]));
     let code = code_of(&h.mint("c_dan", json!({})).await);
     let answer = h.click(&code, None).await;
     assert_eq!(answer.status, StatusCode::FOUND);
@@ -276,10 +274,7 @@ async fn a_rotated_key_is_accepted_alongside_the_old_one() {
     let new = SecretSet::generate_parts()[0].clone();
     let both = SecretSet::from_parts(&format!("{new} {old}"), &o, &k, &i).unwrap();
     let store_side_old = Signer::new(&SecretSet::from_parts(&old, &o, &k, &i).unwrap().signing);
-    let store = rft_local::LocalStore::in_memory();
-    let clock: Arc<dyn rft_core::Clock> = Arc::new(rft_core::time::SystemClock);
-    let q = Arc::new(rft_local::LocalQueue::new(store.clone(), "q", clock));
-    let mut h = Harness::new(Stores::from_backend(Arc::new(store)), q.clone(), q, settings_with(&[]));
+    let mut h = Harness::local();
     let ports = h.system.ports.clone();
     h.system = rft_local::system::System::assemble(h.system.edge.settings.clone(), &both, ports);
     h.signer = store_side_old;
@@ -383,7 +378,8 @@ async fn a_webhook_that_cannot_be_queued_is_503_and_its_retry_goes_through() {
     let store = Arc::new(rft_local::LocalStore::in_memory());
     let clock: Arc<dyn rft_core::Clock> = Arc::new(rft_core::time::SystemClock);
     let working: Arc<dyn JobQueue> = Arc::new(rft_local::LocalQueue::new((*store).clone(), "q", clock));
-    let mut h = Harness::new(Stores::from_backend(store), Arc::new(BrokenQueue), working.clone(), settings_with(&[]));
+    let mut h =
+        Harness::with_queues(Stores::from_backend(store), Arc::new(BrokenQueue), working.clone(), settings_with(&[]));
     let body = json!({"customer_id": "c_mara", "email": "mara@example.com"}).to_string();
     let down = h.call(h.signed_as("msg_s1", Method::POST, "/webhooks/signup", &body)).await;
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);

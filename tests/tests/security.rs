@@ -125,7 +125,7 @@ async fn ops_links_work_only_for_their_referral_and_action() {
         let answer = h.call(Request::builder().method(Method::POST).uri(&path).body(Body::empty()).unwrap()).await;
         assert_eq!(answer.status, StatusCode::FORBIDDEN, "{what}: {path}");
     }
-    h.system.drain_rewards().await;
+    h.settle().await;
     assert_eq!(h.referral("c_a").await.json["state"], "held", "nothing decided");
     assert_eq!(h.referral("c_b").await.json["state"], "held");
 }

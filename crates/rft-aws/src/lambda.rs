@@ -12,6 +12,10 @@ use lambda_http::request::RequestContext;
 
 use rft_http::{ClientIp, Edge};
 
+use rft_core::jobs::JobFailure;
+use rft_core::ports::error_chain;
+use rft_core::service::DeadEnds;
+
 use crate::sqs::parse_job;
 
 /// Copies the Function URL's `sourceIp` into [`ClientIp`] (never a forwarded header).
@@ -32,29 +36,31 @@ pub fn edge_app(edge: Arc<Edge>) -> axum::Router {
 }
 
 /// Handles an SQS batch, reporting each failed message so only those are redelivered (and
-/// dead-lettered after five receives). A body that is not a job fails too: it must reach the
-/// DLQ, not vanish.
-pub async fn handle_batch<F, Fut, E>(event: SqsEvent, handle: F) -> SqsBatchResponse
+/// dead-lettered after five receives). A job that can never succeed, and a message that is not
+/// a job at all, are set aside for a person ([`DeadEnds`]) instead of being redelivered.
+pub async fn handle_batch<F, Fut, E>(event: SqsEvent, dead_ends: &DeadEnds, handle: F) -> SqsBatchResponse
 where
     F: Fn(rft_core::Job) -> Fut,
     Fut: Future<Output = Result<(), E>>,
-    E: std::error::Error + 'static,
+    E: JobFailure,
 {
     let mut response = SqsBatchResponse::default();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
-        let outcome = match record.body.as_deref().and_then(parse_job) {
-            Some(job) => {
-                let kind = job.kind();
-                handle(job).await.map_err(|e| format!("{kind} job failed: {}", rft_core::ports::error_chain(&e)))
-            }
-            None => Err("not a job".to_owned()),
+        let body = record.body.as_deref().unwrap_or_default();
+        let Some(job) = parse_job(body) else {
+            dead_ends.not_a_job(&id, body).await;
+            continue;
         };
-        if let Err(reason) = outcome {
-            tracing::warn!(message_id = %id, %reason, "job failed; SQS will redeliver it");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            response.batch_item_failures.push(failure);
+        match handle(job.clone()).await {
+            Ok(()) => {}
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(message_id = %id, kind = job.kind(), reason = %error_chain(&e), "job failed; SQS will redeliver it");
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+            Err(e) => dead_ends.job(&job, &error_chain(&e)).await,
         }
     }
     response

@@ -9,7 +9,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 
 use rft_core::jobs::MAX_RECEIVES;
-use rft_core::ports::{JobQueue, QueueError};
+use rft_core::ports::{JobQueue, MAX_DELAY, QueueError};
 use rft_core::{Delivery, Job};
 
 use crate::env::LazyClient;
@@ -79,14 +79,18 @@ pub fn parse_job(body: &str) -> Option<Job> {
 #[async_trait]
 impl JobQueue for SqsQueue {
     async fn send(&self, job: &Job) -> Result<(), QueueError> {
+        self.send_after(job, Duration::ZERO).await
+    }
+
+    async fn send_after(&self, job: &Job, delay: Duration) -> Result<(), QueueError> {
         let body = serde_json::to_string(job).map_err(|e| QueueError::new("encode a job", e))?;
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| QueueError::new("send a job", e))?;
+        let mut send = self.client.send_message().queue_url(&self.url).message_body(body);
+        if !delay.is_zero() {
+            // Whole seconds, rounded up so a retry is never early.
+            let secs = delay.min(MAX_DELAY).as_secs_f64().ceil() as i32;
+            send = send.delay_seconds(secs);
+        }
+        send.send().await.map_err(|e| QueueError::new("send a job", e))?;
         Ok(())
     }
 

@@ -132,11 +132,22 @@ pub async fn rewarder_with(
             messenger: Arc::new(env.messenger(true)),
             writer: Arc::new(env.writer()),
             links: LinkSigner::new(secrets.ops.clone()),
+            queue: Arc::new(env.reward_queue()?),
             clock: Arc::new(SystemClock),
         },
         env.settings.clone(),
         policy,
     ))
+}
+
+/// Where a consumer sets aside jobs that can never succeed: the audit and the team's mailbox.
+pub async fn dead_ends(env: &Environment) -> rft_core::service::DeadEnds {
+    rft_core::service::DeadEnds::new(
+        env.stores().audit,
+        Arc::new(env.messenger(false)),
+        env.settings.clone(),
+        Arc::new(SystemClock),
+    )
 }
 
 /// `rft-sweep`: expires pending referrals past their window.

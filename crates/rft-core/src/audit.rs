@@ -41,6 +41,8 @@ pub enum AuditKind {
     Erased,
     /// A code's velocity tripped the screen: a person should look at it.
     CodeFlagged,
+    /// A queued job that can never succeed was set aside for a person.
+    JobDropped,
 }
 
 /// One audit row.

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::code::Code;
 use crate::email::Email;
 use crate::identity::HashedIdentity;
-use crate::ids::{CustomerId, ReferralId, Token};
+use crate::ids::{CustomerId, Phone, ReferralId, Token};
+use crate::ledger::{LedgerRow, Side};
 use crate::links::Action;
 use crate::money::Currency;
 use crate::time::Timestamp;
@@ -78,6 +79,53 @@ pub struct DecisionJob {
     pub decided_at: Timestamp,
 }
 
+/// Where a thank-you goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "channel", content = "to", rename_all = "snake_case")]
+pub enum Recipient {
+    /// An email address.
+    Email(Email),
+    /// A phone number, for an SMS when there is no email.
+    Sms(Phone),
+}
+
+/// What one side's thank-you needs, copied from the referral and the code when the payout was
+/// committed, so sending it needs no reads. Erasure after that point is caught by the note's
+/// conditional claim on the ledger row (erasure rewrites the row).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThanksNote {
+    /// This side's contact, if the programme has one.
+    pub to: Option<Recipient>,
+    /// The referrer's first name.
+    pub referrer_name: Option<String>,
+    /// The friend's first name.
+    pub friend_name: Option<String>,
+    /// The referrer's reward as the ledger words it.
+    pub referrer_reward: String,
+    /// The friend's reward as the ledger words it.
+    pub friend_reward: String,
+}
+
+/// Deliver one side's reward to the store: one call, then the outcome on the ledger row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FulfilJob {
+    /// The referral paid.
+    pub referral_id: ReferralId,
+    /// Which side.
+    pub side: Side,
+    /// Passed on to the `thank` job once the store acknowledges.
+    pub note: ThanksNote,
+}
+
+/// Thank one side, once its reward is fulfilled.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThankJob {
+    /// The row as the `fulfil` job left it: the note's claim is conditional on its version.
+    pub row: LedgerRow,
+    /// What to say and to whom.
+    pub note: ThanksNote,
+}
+
 /// One unit of queued work.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -90,6 +138,10 @@ pub enum Job {
     Refund(RefundJob),
     /// For the rewarder.
     Decision(DecisionJob),
+    /// For the rewarder: one store call for one side.
+    Fulfil(FulfilJob),
+    /// For the rewarder: one side's thank-you.
+    Thank(ThankJob),
 }
 
 impl Job {
@@ -100,6 +152,20 @@ impl Job {
             Job::Conversion(_) => "conversion",
             Job::Refund(_) => "refund",
             Job::Decision(_) => "decision",
+            Job::Fulfil(_) => "fulfil",
+            Job::Thank(_) => "thank",
+        }
+    }
+
+    /// What the job is about (a customer or a referral), as the audit files it.
+    pub fn subject(&self) -> String {
+        match self {
+            Job::Signup(j) => j.customer_id.to_string(),
+            Job::Conversion(j) => j.customer_id.to_string(),
+            Job::Refund(j) => j.customer_id.to_string(),
+            Job::Decision(j) => j.referral_id.to_string(),
+            Job::Fulfil(j) => j.referral_id.to_string(),
+            Job::Thank(j) => j.row.referral_id.to_string(),
         }
     }
 }
@@ -113,6 +179,14 @@ pub struct Delivery {
     pub job: Job,
     /// How many times it has been handed out, this time included.
     pub receive_count: u32,
+}
+
+/// A job's failure says whether running it again can help. The queue consumers fail a message
+/// (so the queue redelivers it, and dead-letters it after [`MAX_RECEIVES`]) only when it can;
+/// a job that can never succeed is recorded for a person instead (`service::dead_end`).
+pub trait JobFailure: std::error::Error + Send + Sync + 'static {
+    /// Whether a later delivery of the same job may succeed.
+    fn is_retryable(&self) -> bool;
 }
 
 /// After this many receives without an acknowledgement a job is dead-lettered.

@@ -38,15 +38,17 @@ impl Side {
     }
 }
 
-/// Where the store's side of a ledger row stands.
+/// Where the store's side of a ledger row stands. The row is the only checkpoint of the reward
+/// path: a `fulfil` job reads it, calls the store once and writes the outcome back under the
+/// row's version (see docs/architecture.md, "Conversion").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Fulfilment {
-    /// Owed; the next attempt is due at `next_attempt_at`.
+    /// Owed. A `fulfil` job for it is queued (or being retried after `next_attempt_at`).
     Owing {
-        /// Attempts made so far.
+        /// Store calls made so far.
         attempts: u32,
-        /// Not before this instant.
+        /// When the queued retry becomes due.
         next_attempt_at: Timestamp,
         /// What the last attempt got back.
         last_error: Option<String>,
@@ -55,26 +57,28 @@ pub enum Fulfilment {
     Fulfilled {
         /// When the store acknowledged.
         at: Timestamp,
-        /// Attempts it took.
+        /// Store calls it took.
         attempts: u32,
+        /// The provider's reference for it (a balance transaction or discount id), if it gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
     },
-    /// The retry budget ran out: still owed, waiting for a person.
+    /// The retry budget ran out, or the store refused it for good: still owed, waiting for a
+    /// person (the ops page retries it).
     Parked {
-        /// Attempts made.
+        /// Store calls made.
         attempts: u32,
         /// The last failure.
         reason: String,
     },
-}
-
-/// A short-lived claim on a side effect (a store call, a note) so concurrent deliveries do
-/// not both perform it, while a crashed holder's claim simply runs out.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lease {
-    /// Who holds it (a random id per attempt).
-    pub holder: String,
-    /// When it lapses.
-    pub until: Timestamp,
+    /// Never to be sent: the customer was erased before it was fulfilled (the amount stays
+    /// in the ledger as a record).
+    Forfeited {
+        /// When.
+        at: Timestamp,
+        /// Why, in one sentence.
+        reason: String,
+    },
 }
 
 /// One side of one referral's payout.
@@ -94,12 +98,12 @@ pub struct LedgerRow {
     pub created_at: Timestamp,
     /// The store's side.
     pub fulfilment: Fulfilment,
-    /// Claim on the fulfilment call.
-    pub fulfil_lease: Option<Lease>,
-    /// When the thank-you for this side went out.
+    /// When this side's thank-you was claimed for sending. Set (conditionally, on the row's
+    /// version) just before the note goes, so duplicate `thank` jobs send it once.
     pub note_sent_at: Option<Timestamp>,
-    /// Claim on sending the thank-you.
-    pub note_lease: Option<Lease>,
+    /// Which attempt claimed the note: a claim whose answer was lost is recognised as ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_claim: Option<String>,
     /// Optimistic-concurrency counter.
     pub version: u64,
 }
@@ -122,16 +126,26 @@ impl LedgerRow {
             nth,
             created_at: now,
             fulfilment: Fulfilment::Owing { attempts: 0, next_attempt_at: now, last_error: None },
-            fulfil_lease: None,
             note_sent_at: None,
-            note_lease: None,
+            note_claim: None,
             version: 1,
         }
     }
 
-    /// Whether the store still has to acknowledge this row.
+    /// The next revision of this row, to be saved on the condition that the stored one is still
+    /// `self.version`: the one place a row's version moves.
+    pub fn successor(&self) -> LedgerRow {
+        LedgerRow { version: self.version + 1, ..self.clone() }
+    }
+
+    /// Whether the store still has to acknowledge this row (owing or parked).
     pub fn is_owing(&self) -> bool {
-        !matches!(self.fulfilment, Fulfilment::Fulfilled { .. })
+        matches!(self.fulfilment, Fulfilment::Owing { .. } | Fulfilment::Parked { .. })
+    }
+
+    /// Whether the store has acknowledged this row.
+    pub fn is_fulfilled(&self) -> bool {
+        matches!(self.fulfilment, Fulfilment::Fulfilled { .. })
     }
 
     /// The idempotency key the store sees: `<referral_id>:<side>`.
@@ -164,4 +178,16 @@ pub struct RewardCommit {
     pub tally: TallyStep,
     /// The `paid` audit event.
     pub audit: AuditEvent,
+    /// Counters that count payouts (programme totals), each moved by one in the same
+    /// transaction, so they agree with the ledger exactly.
+    pub counters: Vec<CounterStep>,
+}
+
+/// One counter moved by one inside a payout's transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CounterStep {
+    /// The counter's key.
+    pub key: String,
+    /// When a counter started by this step expires ([`Timestamp::NEVER`] for totals).
+    pub expires_at: Timestamp,
 }

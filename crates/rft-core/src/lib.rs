@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod service;
 pub mod settings;
 pub mod signature;
+pub mod team_mail;
 pub mod time;
 
 pub use audit::{AuditEvent, AuditKind};

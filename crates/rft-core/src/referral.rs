@@ -155,6 +155,16 @@ pub struct ConversionFacts {
     pub occurred_at: Timestamp,
 }
 
+/// A refund of the referral's converting order (kept whatever the state, so a held referral can
+/// never be approved into a payout for a refunded order).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundFacts {
+    /// The order refunded.
+    pub order_id: String,
+    /// When the store says it was refunded.
+    pub at: Timestamp,
+}
+
 /// The referred friend as the programme knows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FriendProfile {
@@ -202,6 +212,9 @@ pub struct Referral {
     pub attribution_token: Option<crate::ids::Token>,
     /// The conversion, once one arrived.
     pub conversion: Option<ConversionFacts>,
+    /// The converting order's refund, once one arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded: Option<RefundFacts>,
     /// Opened at.
     pub created_at: Timestamp,
     /// Last changed at.
@@ -229,6 +242,12 @@ impl Referral {
             }
         }
         out
+    }
+
+    /// The next revision of this referral, to be saved on the condition that the stored one is
+    /// still `self.version`: the one place a referral's version moves.
+    pub fn successor(&self, now: Timestamp) -> Referral {
+        Referral { version: self.version + 1, updated_at: now, ..self.clone() }
     }
 
     /// Applies an event, refusing illegal ones, and stamps the time.

@@ -20,6 +20,10 @@ impl Timestamp {
     /// The Unix epoch.
     pub const EPOCH: Timestamp = Timestamp(0);
 
+    /// Far enough ahead to mean "never" (year 148,000), yet still valid as DynamoDB TTL
+    /// seconds and as milliseconds in every store.
+    pub const NEVER: Timestamp = Timestamp(i64::MAX / 2000 * 1000);
+
     /// Builds a timestamp from milliseconds since the epoch.
     pub const fn from_millis(ms: i64) -> Self {
         Timestamp(ms)

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use rft_core::jobs::MAX_RECEIVES;
-use rft_core::ports::{JobQueue, QueueError};
+use rft_core::ports::{JobQueue, MAX_DELAY, QueueError};
 use rft_core::{Clock, Delivery, Job, Timestamp, ids::random_base32};
 
 use crate::store::{LocalStore, decode_w, encode};
@@ -53,6 +53,20 @@ impl LocalQueue {
         LocalQueue { store, name, clock, wake: Arc::new(Notify::new()) }
     }
 
+    /// When the next job now hidden (delayed, or received and not acknowledged) becomes
+    /// visible; `None` if the queue is empty. Tests use it to move their clock to that moment.
+    pub async fn next_visible_at(&self) -> Result<Option<Timestamp>, QueueError> {
+        let name = self.name;
+        self.store
+            .write_ok("peek at a queue", move |txn| {
+                let by_visibility = txn.open_table(JOBS_BY_VISIBILITY)?;
+                let first = by_visibility.range((name, i64::MIN, "")..=(name, i64::MAX, "\u{10FFFF}"))?.next();
+                Ok(first.transpose()?.map(|(k, _)| Timestamp::from_millis(k.value().1)))
+            })
+            .await
+            .map_err(queue_error("peek"))
+    }
+
     /// Resolves when a job may have been sent since the last wake-up, so consumers need not
     /// poll fast.
     pub async fn sent(&self) {
@@ -67,14 +81,19 @@ fn queue_error(op: &'static str) -> impl Fn(rft_core::ports::StoreError) -> Queu
 #[async_trait]
 impl JobQueue for LocalQueue {
     async fn send(&self, job: &Job) -> Result<(), QueueError> {
+        self.send_after(job, Duration::ZERO).await
+    }
+
+    async fn send_after(&self, job: &Job, delay: Duration) -> Result<(), QueueError> {
         let name = self.name;
         let now = self.clock.now();
-        let record = JobRecord { job: job.clone(), receive_count: 0, visible_at: now, receipt: None };
+        let visible_at = now.plus(delay.min(MAX_DELAY));
+        let record = JobRecord { job: job.clone(), receive_count: 0, visible_at, receipt: None };
         let id = format!("{:020}-{}", now.as_millis().max(0), random_base32());
         self.store
             .write_ok("enqueue a job", move |txn| {
                 txn.open_table(JOBS)?.insert((name, id.as_str()), encode(&record).as_slice())?;
-                txn.open_table(JOBS_BY_VISIBILITY)?.insert((name, now.as_millis(), id.as_str()), ())?;
+                txn.open_table(JOBS_BY_VISIBILITY)?.insert((name, visible_at.as_millis(), id.as_str()), ())?;
                 Ok(())
             })
             .await

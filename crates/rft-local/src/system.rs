@@ -8,14 +8,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use rft_core::identity::IdentityHasher;
+use rft_core::jobs::JobFailure;
 use rft_core::links::LinkSigner;
+use rft_core::ports::error_chain;
 use rft_core::ports::{
     DraftRequest, FulfilError, FulfilOutcome, FulfilmentRequest, JobQueue, MessageError, Messenger, OutboundMessage,
     RewardClient, Stores, TextWriter, WriterError,
 };
 use rft_core::secrets::SecretSet;
 use rft_core::service::{
-    Attributor, FulfilPolicy, MintService, Redirector, Rewarder, RewarderPorts, ScreenService, Sweeper,
+    Attributor, DeadEnds, FulfilPolicy, MintService, Redirector, Rewarder, RewarderPorts, ScreenService, Sweeper,
 };
 use rft_core::signature::Signer;
 use rft_core::{Clock, Job, Settings};
@@ -83,6 +85,8 @@ pub struct System {
     pub rewarder: Arc<Rewarder>,
     /// The expiry sweep.
     pub sweeper: Arc<Sweeper>,
+    /// Where jobs that can never succeed are set aside.
+    pub dead_ends: Arc<DeadEnds>,
     /// The ports underneath.
     pub ports: Ports,
 }
@@ -138,6 +142,7 @@ impl System {
                 messenger: ports.messenger.clone(),
                 writer: ports.writer.clone(),
                 links: links.clone(),
+                queue: ports.reward_jobs.clone(),
                 clock: ports.clock.clone(),
             },
             settings.clone(),
@@ -164,7 +169,13 @@ impl System {
             signup_jobs: ports.signup_jobs.clone(),
             reward_jobs: ports.reward_jobs.clone(),
         });
-        System { edge, minter, screen, attributor, rewarder, sweeper, ports }
+        let dead_ends = Arc::new(DeadEnds::new(
+            s.audit.clone(),
+            ports.messenger.clone(),
+            edge.settings.clone(),
+            ports.clock.clone(),
+        ));
+        System { edge, minter, screen, attributor, rewarder, sweeper, dead_ends, ports }
     }
 
     /// The whole system on a fresh in-memory store with fresh secrets, the system clock, the
@@ -194,24 +205,26 @@ impl System {
     /// Receives and handles sign-up jobs until the queue has nothing visible; returns how many
     /// were handled. Failed jobs stay queued for their retry.
     pub async fn drain_signups(&self) -> usize {
-        drain(&*self.ports.signup_jobs, |job| self.attributor.handle(job)).await
+        drain(&*self.ports.signup_jobs, &self.dead_ends, |job| self.attributor.handle(job)).await
     }
 
     /// Receives and handles reward jobs until none is visible; returns how many succeeded.
     pub async fn drain_rewards(&self) -> usize {
-        drain(&*self.ports.reward_jobs, |job| self.rewarder.handle(job)).await
+        drain(&*self.ports.reward_jobs, &self.dead_ends, |job| self.rewarder.handle(job)).await
     }
 }
 
 /// How long a received job stays hidden while being handled.
 pub const VISIBILITY: Duration = Duration::from_secs(30);
 
-/// Receives and handles jobs until none is visible; acknowledges the ones that succeed.
-pub async fn drain<F, Fut, E>(queue: &dyn JobQueue, handle: F) -> usize
+/// Receives and handles jobs until none is visible. A job that succeeds is acknowledged; one
+/// that failed for a reason a retry can cure stays for its redelivery; one that can never
+/// succeed is set aside for a person ([`DeadEnds`]) and acknowledged.
+pub async fn drain<F, Fut, E>(queue: &dyn JobQueue, dead_ends: &DeadEnds, handle: F) -> usize
 where
     F: Fn(Job) -> Fut,
     Fut: std::future::Future<Output = Result<(), E>>,
-    E: std::error::Error + 'static,
+    E: JobFailure,
 {
     let mut handled = 0;
     loop {
@@ -227,16 +240,22 @@ where
         }
         for delivery in deliveries {
             let kind = delivery.job.kind();
-            match handle(delivery.job).await {
+            let settled = match handle(delivery.job.clone()).await {
                 Ok(()) => {
                     handled += 1;
-                    if let Err(e) = queue.ack(&delivery.receipt).await {
-                        tracing::error!(error = %e, kind, "could not acknowledge a job; it will be redelivered and is idempotent");
-                    }
+                    true
+                }
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(error = %error_chain(&e), kind, receive = delivery.receive_count, "job failed; it will be retried");
+                    false
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, kind, receive = delivery.receive_count, "job failed; it will be retried")
+                    dead_ends.job(&delivery.job, &error_chain(&e)).await;
+                    true
                 }
+            };
+            if settled && let Err(e) = queue.ack(&delivery.receipt).await {
+                tracing::error!(error = %e, kind, "could not acknowledge a job; it will be redelivered and is idempotent");
             }
         }
     }

@@ -13,9 +13,10 @@ async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().json().with_current_span(false).without_time().init();
     let env = Environment::from_env().await?;
     let attributor = Arc::new(rft_aws::wiring::attributor(&env).await?);
+    let dead_ends = Arc::new(rft_aws::wiring::dead_ends(&env).await);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let attributor = attributor.clone();
-        async move { Ok::<_, Error>(handle_batch(event.payload, |job| attributor.handle(job)).await) }
+        let (attributor, dead_ends) = (attributor.clone(), dead_ends.clone());
+        async move { Ok::<_, Error>(handle_batch(event.payload, &dead_ends, |job| attributor.handle(job)).await) }
     }))
     .await
 }

@@ -18,11 +18,12 @@ async fn main() -> Result<(), Error> {
     let secrets = env.secrets().await?;
     let rewarder = Arc::new(rft_aws::wiring::rewarder(&env, &secrets).await?);
     let eraser = Arc::new(rft_aws::wiring::eraser(&env, &secrets).await);
+    let dead_ends = Arc::new(rft_aws::wiring::dead_ends(&env).await);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<RewarderEvent>| {
-        let (rewarder, eraser) = (rewarder.clone(), eraser.clone());
+        let (rewarder, eraser, dead_ends) = (rewarder.clone(), eraser.clone(), dead_ends.clone());
         async move {
             let reply: Value = match event.payload {
-                RewarderEvent::Batch(batch) => json!(handle_batch(batch, |job| rewarder.handle(job)).await),
+                RewarderEvent::Batch(batch) => json!(handle_batch(batch, &dead_ends, |job| rewarder.handle(job)).await),
                 RewarderEvent::Call(call) => json!(serve_rewarder(eraser.as_ref(), call).await),
             };
             Ok::<Value, Error>(reply)

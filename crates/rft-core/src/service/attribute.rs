@@ -81,6 +81,12 @@ pub enum AttributeError {
     WrongQueue(&'static str),
 }
 
+impl crate::jobs::JobFailure for AttributeError {
+    fn is_retryable(&self) -> bool {
+        !matches!(self, AttributeError::WrongQueue(_) | AttributeError::Store(StoreError::Corrupt { .. }))
+    }
+}
+
 /// The attributor.
 pub struct Attributor {
     codes: Arc<dyn CodeStore>,
@@ -252,6 +258,7 @@ impl Attributor {
             channel: touch.channel.clone(),
             attribution_token: job.attribution_token.clone(),
             conversion: None,
+            refunded: None,
             created_at: now,
             updated_at: now,
             expires_at: at.plus(code.terms.window()),

@@ -2,6 +2,7 @@
 //! Lambda that runs it needs exactly the permissions those ports imply.
 
 pub mod attribute;
+pub mod dead_end;
 pub mod erase;
 pub mod mint;
 pub mod redirect;
@@ -12,6 +13,7 @@ pub mod sweep;
 pub mod velocity;
 
 pub use attribute::Attributor;
+pub use dead_end::DeadEnds;
 pub use mint::MintService;
 pub use redirect::Redirector;
 pub use reward::{FulfilPolicy, Rewarder, RewarderPorts};

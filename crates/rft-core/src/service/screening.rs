@@ -5,11 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::links::{Action, LinkSigner, decision_url, queue_url};
-use crate::messages::email_html;
-use crate::ports::{
-    Channel, ClickStore, Counters, MessageKind, Messenger, OutboundMessage, ScreenCase, ScreenError, Screener,
-};
+use crate::links::LinkSigner;
+use crate::ports::{ClickStore, Counters, Messenger, ScreenCase, ScreenError, Screener};
 use crate::referral::Referral;
 use crate::screen::{Facts, Stage, Verdict, evaluate};
 use crate::service::velocity::{self, CONVERSIONS_PER_REFERRER, DAY, HOUR, SIGNUPS_PER_CODE, SIGNUPS_PER_IP};
@@ -42,12 +39,6 @@ impl ScreenService {
     ) -> Self {
         ScreenService { clicks, counters, messenger, settings, links, clock }
     }
-
-    /// An ops link for one decision on one referral, valid for the configured lifetime.
-    pub fn ops_link(&self, referral: &Referral, action: Action) -> String {
-        let exp = self.clock.now().plus(self.settings.team.ops_link_ttl);
-        decision_url(self.settings.links.base_url.as_str(), &self.links, &referral.referral_id, action, exp)
-    }
 }
 
 #[async_trait]
@@ -78,52 +69,20 @@ impl Screener for ScreenService {
             }
             Stage::Conversion => {
                 facts.touch_to_conversion = Some(at.since(case.touched_at));
+                // The rewarder counts a conversion once its outcome is written, so this one is
+                // not among them yet.
                 facts.referrer_conversions_last_day =
                     velocity::sliding(counters, CONVERSIONS_PER_REFERRER, case.referrer_id.as_str(), DAY, at)
                         .await
-                        .map_err(failed)?;
+                        .map_err(failed)?
+                        + 1;
             }
         }
         Ok(evaluate(case.stage, &facts, &self.settings.screen))
     }
 
     async fn notify_hold(&self, referral: &Referral) -> Result<(), ScreenError> {
-        let business = &self.settings.business.name;
-        let approve = self.ops_link(referral, Action::Approve);
-        let reject = self.ops_link(referral, Action::Reject);
-        let reasons: Vec<String> = referral.evidence.iter().map(|e| format!("{}: {}", e.rule, e.detail)).collect();
-        let subject = format!("Referral held for review: {}", referral.reasons().join(", "));
-        let mut lines = vec![
-            format!("Referrer: {} (code {})", referral.referrer_id, referral.code),
-            format!("Referred customer: {}", referral.referred_id),
-            format!("Attributed by: {:?}, at {}", referral.method, referral.touched_at),
-            "Why it was held:".to_owned(),
-        ];
-        lines.extend(reasons.iter().map(|r| format!("- {r}")));
-        let exp = self.clock.now().plus(self.settings.team.ops_link_ttl);
-        let queue = queue_url(self.settings.links.base_url.as_str(), &self.links, exp);
-        let text = format!(
-            "{}\n\nApprove (pays if the friend has converted, else returns it to pending):\n{approve}\n\nReject (final):\n{reject}\n\nEach link opens a page with a confirm button; nothing changes until you press it.\n\nEverything waiting for a person:\n{queue}\n",
-            lines.join("\n")
-        );
-        let html_lines = lines.clone();
-        let message = OutboundMessage {
-            channel: Channel::Email,
-            to: self.settings.team.email.to_string(),
-            subject: subject.clone(),
-            body: text,
-            html: Some(email_html(
-                business,
-                &subject,
-                &html_lines,
-                &[
-                    ("Review and approve", &approve, false),
-                    ("Review and reject", &reject, true),
-                    ("See the review queue", &queue, true),
-                ],
-            )),
-            kind: MessageKind::HoldReview,
-        };
+        let message = crate::team_mail::hold_review(&self.settings, &self.links, referral, self.clock.now());
         self.messenger.send(&message).await.map_err(failed)
     }
 }

@@ -61,8 +61,11 @@ pub async fn sliding(
 ) -> Result<u32, StoreError> {
     let w = width_ms(width);
     let bucket = at.as_millis().div_euclid(w);
-    let current = counters.count(&key(kind, subject, width, bucket), at).await?;
-    let previous = counters.count(&key(kind, subject, width, bucket - 1), at).await?;
+    let keys = [key(kind, subject, width, bucket), key(kind, subject, width, bucket - 1)];
+    let (current, previous) = match counters.counts(&keys, at).await?[..] {
+        [current, previous] => (current, previous),
+        _ => (0, 0),
+    };
     let elapsed = at.as_millis().rem_euclid(w) as f64 / w as f64;
     Ok(current + (f64::from(previous) * (1.0 - elapsed)).ceil() as u32)
 }

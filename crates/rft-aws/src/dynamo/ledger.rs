@@ -1,0 +1,136 @@
+//! `LedgerStore` on `rft-rewards`: the payout is one transaction across `rft-referrals`, `rft-rewards` and `rft-audit`.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+
+use rft_core::ledger::Side;
+use rft_core::ports::{CommitError, LedgerStore, StoreError, WriteError};
+use rft_core::{CustomerId, LedgerRow, ReferralId, RewardCommit};
+
+use super::items::{audit_item, ledger_item, referral_item, tally_key};
+use super::{DynamoStore, NOT_EXISTS, cancelled_items, is_condition_failure, put, tx_put};
+use crate::item::{from_doc, get_n, item, n, s};
+use crate::tables::REWARDS_BY_CUSTOMER;
+#[async_trait]
+impl LedgerStore for DynamoStore {
+    async fn commit_reward(&self, commit: &RewardCommit) -> Result<(), CommitError> {
+        let flip = Put::builder()
+            .table_name(&self.tables.referrals)
+            .set_item(Some(referral_item(&commit.referral)))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(commit.expected_version))
+            .build()
+            .expect("table and item are set");
+        let row = |r: &LedgerRow| {
+            Put::builder()
+                .table_name(&self.tables.rewards)
+                .set_item(Some(ledger_item(r)))
+                .condition_expression(NOT_EXISTS)
+                .expression_attribute_names("#pk", "referral_id")
+                .build()
+                .expect("table and item are set")
+        };
+        let expected = commit.tally.expected;
+        let tally_condition = if expected == 0 {
+            "attribute_not_exists(referral_id) OR #count = :expected"
+        } else {
+            "#count = :expected"
+        };
+        let tally = Update::builder()
+            .table_name(&self.tables.rewards)
+            .key("referral_id", s(tally_key(&commit.tally.referrer_id)))
+            .key("side", s("tally"))
+            .update_expression("SET #count = :next")
+            .condition_expression(tally_condition)
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":expected", n(expected))
+            .expression_attribute_values(":next", n(expected + 1))
+            .build()
+            .expect("table, key and expression are set");
+        let mut transaction = self
+            .client
+            .transact_write_items()
+            .transact_items(tx_put(flip))
+            .transact_items(tx_put(row(&commit.rows[0])))
+            .transact_items(tx_put(row(&commit.rows[1])))
+            .transact_items(TransactWriteItem::builder().update(tally).build())
+            .transact_items(tx_put(put(&self.tables.audit, audit_item(&commit.audit), None)));
+        for step in &commit.counters {
+            transaction =
+                transaction.transact_items(TransactWriteItem::builder().update(self.counter_step(step)).build());
+        }
+        let result = transaction.send().await;
+        let Err(err) = result else { return Ok(()) };
+        let failed = cancelled_items("commit a payout", err)?;
+        Err(if failed.contains(&0) {
+            CommitError::Stale
+        } else if failed.contains(&1) || failed.contains(&2) {
+            CommitError::AlreadyPaid
+        } else if failed.contains(&3) {
+            CommitError::TallyMoved
+        } else {
+            CommitError::Store(StoreError::unavailable("commit a payout", format!("cancelled items {failed:?}")))
+        })
+    }
+
+    async fn row(&self, referral: &ReferralId, side: Side) -> Result<Option<LedgerRow>, StoreError> {
+        let key = item([("referral_id", s(referral.as_str())), ("side", s(side.as_str()))]);
+        let found = self.get_item("read a ledger row", &self.tables.rewards, key).await?;
+        found.map(|it| from_doc(&it, referral.as_str())).transpose()
+    }
+
+    async fn rows(&self, referral: &ReferralId) -> Result<Vec<LedgerRow>, StoreError> {
+        let q = self
+            .client
+            .query()
+            .table_name(&self.tables.rewards)
+            .key_condition_expression("referral_id = :r")
+            .expression_attribute_values(":r", s(referral.as_str()))
+            .consistent_read(true);
+        let items = self.query_all("read ledger rows", q).await?;
+        let mut rows: Vec<LedgerRow> =
+            items.iter().map(|it| from_doc(it, referral.as_str())).collect::<Result<_, _>>()?;
+        rows.sort_by_key(|r| r.side);
+        Ok(rows)
+    }
+
+    async fn save_row(&self, row: &LedgerRow, expected_version: u64) -> Result<(), WriteError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.rewards)
+            .set_item(Some(ledger_item(row)))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(expected_version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(WriteError::Conflict),
+            Err(e) => Err(StoreError::unavailable("update a ledger row", e).into()),
+        }
+    }
+
+    async fn rows_of(&self, customer: &CustomerId) -> Result<Vec<LedgerRow>, StoreError> {
+        let q = self
+            .client
+            .query()
+            .table_name(&self.tables.rewards)
+            .index_name(REWARDS_BY_CUSTOMER)
+            .key_condition_expression("customer_id = :c")
+            .expression_attribute_values(":c", s(customer.as_str()));
+        let items = self.query_all("list a customer's ledger rows", q).await?;
+        items.iter().map(|it| from_doc(it, customer.as_str())).collect()
+    }
+
+    async fn tally(&self, referrer: &CustomerId) -> Result<u32, StoreError> {
+        let found = self
+            .get_item(
+                "read a referrer's tally",
+                &self.tables.rewards,
+                item([("referral_id", s(tally_key(referrer))), ("side", s("tally"))]),
+            )
+            .await?;
+        Ok(found.and_then(|it| get_n(&it, "count")).and_then(|c| u32::try_from(c).ok()).unwrap_or(0))
+    }
+}

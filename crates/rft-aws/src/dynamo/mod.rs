@@ -1,0 +1,150 @@
+//! Every store port on DynamoDB, on the five tables of [`crate::tables`]. Conditions do the
+//! work: a code is claimed with `attribute_not_exists`, a referral changes only at the version
+//! it was read, and a payout (flip, both ledger rows, tally, audit) is one TransactWriteItems.
+//! Condition failures and cancellation reasons come back as typed domain errors.
+//!
+//! One file per port: [`codes`], [`clicks`], [`referrals`], [`ledger`], [`audit`], [`webhooks`],
+//! [`counters`]; item layouts in [`items`].
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+
+use rft_core::Referral;
+use rft_core::ports::StoreError;
+
+use crate::item::{Item, from_doc, get_s, item, s};
+use crate::tables::TableNames;
+
+mod audit;
+mod clicks;
+mod codes;
+mod counters;
+mod items;
+mod ledger;
+mod referrals;
+mod webhooks;
+
+/// The DynamoDB store.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    tables: TableNames,
+}
+
+impl DynamoStore {
+    /// A store over `tables` using `client`.
+    pub fn new(client: Client, tables: TableNames) -> Self {
+        DynamoStore { client, tables }
+    }
+
+    /// Opens the connection (DNS, TLS) during init, so the first request does not pay for it.
+    /// Failure is only logged: the first real call will report it properly.
+    pub async fn warm(&self) {
+        let probe = self.client.get_item().table_name(&self.tables.codes).key("code", s("warmup#")).send().await;
+        if let Err(e) = probe {
+            tracing::warn!(error = %e, "warm-up read failed");
+        }
+    }
+
+    /// The table names in use.
+    pub fn tables(&self) -> &TableNames {
+        &self.tables
+    }
+}
+
+pub(super) fn unavailable<E>(op: &'static str) -> impl FnOnce(E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |e| StoreError::unavailable(op, e)
+}
+
+/// Which transaction items failed their condition (by position); any other failure is a
+/// storage error.
+pub(super) fn cancelled_items<R>(
+    op: &'static str,
+    err: SdkError<TransactWriteItemsError, R>,
+) -> Result<Vec<usize>, StoreError>
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match err {
+        SdkError::ServiceError(service) => match service.err() {
+            TransactWriteItemsError::TransactionCanceledException(e) => Ok(e
+                .cancellation_reasons()
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                .map(|(i, _)| i)
+                .collect()),
+            _ => Err(StoreError::unavailable(op, SdkError::ServiceError(service))),
+        },
+        other => Err(StoreError::unavailable(op, other)),
+    }
+}
+
+pub(super) fn is_condition_failure<R>(err: &SdkError<PutItemError, R>) -> bool {
+    matches!(err, SdkError::ServiceError(e) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)))
+}
+
+pub(super) fn put(table: &str, item: Item, condition: Option<&str>) -> Put {
+    let mut p = Put::builder().table_name(table).set_item(Some(item));
+    if let Some(c) = condition {
+        p = p.condition_expression(c);
+    }
+    p.build().expect("table and item are set")
+}
+
+pub(super) fn tx_put(p: Put) -> TransactWriteItem {
+    TransactWriteItem::builder().put(p).build()
+}
+
+pub(super) const NOT_EXISTS: &str = "attribute_not_exists(#pk)";
+
+impl DynamoStore {
+    pub(super) async fn get_item(&self, op: &'static str, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable(op))?;
+        Ok(out.item)
+    }
+
+    pub(super) async fn referral_by_id(&self, id: &str) -> Result<Option<Referral>, StoreError> {
+        let key = item([("referred_id", s(format!("referral#{id}")))]);
+        let found = self.get_item("read a referral", &self.tables.referrals, key).await?;
+        found.map(|it| from_doc(&it, id)).transpose()
+    }
+
+    pub(super) async fn referral_id_for_claim(&self, claim: &str) -> Result<Option<String>, StoreError> {
+        let found =
+            self.get_item("read an identity claim", &self.tables.referrals, item([("referred_id", s(claim))])).await?;
+        Ok(found.and_then(|it| get_s(&it, "referral_id").map(str::to_owned)))
+    }
+
+    /// Runs a query to the end, following pagination.
+    pub(super) async fn query_all(
+        &self,
+        op: &'static str,
+        q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = q.clone().set_exclusive_start_key(start).send().await.map_err(unavailable(op))?;
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Codes and their owners (`rft-codes`).
+
+use async_trait::async_trait;
+
+use super::StoreError;
+use crate::code::{Code, CodeRecord};
+use crate::ids::CustomerId;
+use crate::time::Timestamp;
+
+/// Why a code could not be claimed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    /// Another referrer already owns this code: draw again.
+    #[error("the code is already taken")]
+    CodeTaken,
+    /// The customer already has an active code (a concurrent mint won): use that one.
+    #[error("the customer already has active code {0}")]
+    CustomerHasActiveCode(Code),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Codes, their owners and pinned terms (`rft-codes`).
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    /// Claims a fresh code, atomically with the rule "one active code per customer".
+    async fn claim(&self, record: &CodeRecord) -> Result<(), ClaimError>;
+    /// Reads a code.
+    async fn get(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError>;
+    /// The customer's active code, read consistently.
+    async fn active_code_of(&self, customer: &CustomerId) -> Result<Option<CodeRecord>, StoreError>;
+    /// Every code the customer ever had, oldest first.
+    async fn codes_of(&self, customer: &CustomerId) -> Result<Vec<CodeRecord>, StoreError>;
+    /// Retires a code (idempotent); `None` if there is no such code.
+    async fn retire(&self, code: &Code, at: Timestamp) -> Result<Option<CodeRecord>, StoreError>;
+    /// Erasure: the code is retired, its owner replaced by `opaque` and their profile cleared,
+    /// and the owner's active-code guard removed.
+    async fn forget_referrer(&self, code: &Code, opaque: &CustomerId, at: Timestamp) -> Result<(), StoreError>;
+}

@@ -1,0 +1,49 @@
+//! Reading everything back, for tests that prove what is and is not stored.
+
+use super::{
+    ACTIVE_CODE, AUDIT, AUDIT_BY_SUBJECT, CLAIMS, CLAIMS_BY_CLAIMANT, CLICKS, CLICKS_BY_BROWSER, CLICKS_BY_CODE, CODES,
+    CODES_BY_REFERRER, COUNTERS, LEDGER, LEDGER_BY_CUSTOMER, LocalStore, REFERRALS, REFERRALS_BY_REFERRER, REVIEW,
+    TALLY, WEBHOOKS,
+};
+use redb::{ReadableDatabase, ReadableTable};
+
+impl LocalStore {
+    /// Every key and value in every table, as text: for tests that prove what is and is not
+    /// stored (erasure, hashing). Not for production use: it reads everything.
+    pub async fn dump(&self) -> String {
+        // Logged clicks are folded in first, so the dump holds everything stored.
+        let _ = self.clicks.settle().await;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = String::new();
+            let Ok(txn) = db.begin_read() else { return out };
+            macro_rules! dump {
+                ($($table:expr),* $(,)?) => {$(
+                    if let Ok(t) = txn.open_table($table) {
+                        if let Ok(range) = t.iter() {
+                            for (k, v) in range.flatten() {
+                                out.push_str(&format!("{:?} => {}\n", k.value(), readable(&format!("{:?}", v.value()))));
+                            }
+                        }
+                    }
+                )*};
+            }
+            dump!(CODES, ACTIVE_CODE, CODES_BY_REFERRER, CLICKS, CLICKS_BY_CODE, CLICKS_BY_BROWSER, REFERRALS, CLAIMS);
+            dump!(CLAIMS_BY_CLAIMANT, REVIEW, REFERRALS_BY_REFERRER, LEDGER, LEDGER_BY_CUSTOMER, TALLY, AUDIT, AUDIT_BY_SUBJECT);
+            dump!(WEBHOOKS, COUNTERS);
+            out
+        })
+        .await
+        .unwrap_or_default()
+    }
+}
+
+/// Stored JSON shows up as a debug byte list; turn such lists back into text for searching.
+pub(super) fn readable(debug: &str) -> String {
+    let bytes: Option<Vec<u8>> =
+        debug.trim_start_matches('[').trim_end_matches(']').split(", ").map(|b| b.trim().parse::<u8>().ok()).collect();
+    match bytes {
+        Some(b) if !b.is_empty() => String::from_utf8_lossy(&b).into_owned(),
+        _ => debug.to_owned(),
+    }
+}
