@@ -94,7 +94,11 @@ fn line(stack: &AwsStack, prefix: &str, access: &Access) -> String {
         "lambda" => format!("function/{r}"),
         "secretsmanager" => "secret".to_owned(),
         "ses" => {
-            assert_eq!(r, stack.env.settings.messages.from_email.as_str(), "every email is sent from messages.from_email");
+            assert_eq!(
+                r,
+                stack.env.settings.messages.from_email.as_str(),
+                "every email is sent from messages.from_email"
+            );
             "ses-identity".to_owned()
         }
         "sns" => {
@@ -210,8 +214,14 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
     let (signups, rewards) = (&stack.signup_queue, &stack.reward_queue);
 
     // Links: minted (Bedrock, the codes), read again, and a referrer with only a phone.
-    let (status, dan) = post(&stack, &edge, "/api/links", json!({"customer_id": "c_dan", "phone": "+447700900123",
-        "identity": {"device_id": "dev_dan", "ip": "203.0.113.9"}})).await;
+    let (status, dan) = post(
+        &stack,
+        &edge,
+        "/api/links",
+        json!({"customer_id": "c_dan", "phone": "+447700900123",
+        "identity": {"device_id": "dev_dan", "ip": "203.0.113.9"}}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{dan}");
     let code = dan["code"].as_str().unwrap().to_owned();
     assert_eq!(post(&stack, &edge, "/api/links", json!({"customer_id": "c_dan"})).await.0, StatusCode::OK);
@@ -231,14 +241,33 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
         "identity": {"payment_fingerprint": "card_mara", "device_id": "dev_mara", "ip": "198.51.100.1"}});
     assert_eq!(call(&edge, signed_as(&stack, "msg_mara", "/webhooks/signup", &mara)).await.0, StatusCode::ACCEPTED);
     assert_eq!(call(&edge, signed_as(&stack, "msg_mara", "/webhooks/signup", &mara)).await.0, StatusCode::ACCEPTED);
-    let (status, _) = post(&stack, &edge, "/api/invites", json!({"customer_id": "c_eve", "friend_email": "kim@example.com"})).await;
+    let (status, _) =
+        post(&stack, &edge, "/api/invites", json!({"customer_id": "c_eve", "friend_email": "kim@example.com"})).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     post(&stack, &edge, "/webhooks/signup", json!({"customer_id": "c_kim", "email": "kim@example.com"})).await;
-    post(&stack, &edge, "/webhooks/signup", json!({"customer_id": "c_sam", "email": "sam@example.com", "code": eve_code})).await;
-    post(&stack, &edge, "/webhooks/signup", json!({"customer_id": "c_ola", "email": "ola@example.com",
-        "identity": {"ip": "198.51.100.7", "user_agent": "Mozilla/5.0 (X11; Linux x86_64)"}})).await;
+    post(
+        &stack,
+        &edge,
+        "/webhooks/signup",
+        json!({"customer_id": "c_sam", "email": "sam@example.com", "code": eve_code}),
+    )
+    .await;
+    post(
+        &stack,
+        &edge,
+        "/webhooks/signup",
+        json!({"customer_id": "c_ola", "email": "ola@example.com",
+        "identity": {"ip": "198.51.100.7", "user_agent": "Mozilla/5.0 (X11; Linux x86_64)"}}),
+    )
+    .await;
     let ann_token = click(&edge, &code, "198.51.100.2", None).await;
-    post(&stack, &edge, "/webhooks/signup", json!({"customer_id": "c_ann", "email": "ann@mailinator.com", "attribution_token": ann_token})).await;
+    post(
+        &stack,
+        &edge,
+        "/webhooks/signup",
+        json!({"customer_id": "c_ann", "email": "ann@mailinator.com", "attribution_token": ann_token}),
+    )
+    .await;
     post(&stack, &edge, "/webhooks/signup", json!({"customer_id": "c_zed", "email": "zed@example.com"})).await;
     assert_eq!(deliver(&stack, signups, "rft-attributor").await, 0);
 
@@ -312,7 +341,13 @@ async fn drive_the_sweep() -> BTreeMap<String, BTreeSet<String>> {
     let edge = stack.edge().await;
     let (_, dan) = post(&stack, &edge, "/api/links", json!({"customer_id": "c_dan"})).await;
     let token = click(&edge, dan["code"].as_str().unwrap(), "198.51.100.1", None).await;
-    post(&stack, &edge, "/webhooks/signup", json!({"customer_id": "c_mara", "email": "mara@example.com", "attribution_token": token})).await;
+    post(
+        &stack,
+        &edge,
+        "/webhooks/signup",
+        json!({"customer_id": "c_mara", "email": "mara@example.com", "attribution_token": token}),
+    )
+    .await;
     deliver(&stack, &stack.signup_queue, "rft-attributor").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let sweeper = rft_aws::wiring::sweeper(&stack.env_of("rft-sweep")).await;

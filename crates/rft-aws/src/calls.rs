@@ -77,8 +77,14 @@ impl Intercept for CallCounter {
         let found = accesses_of(context.input()).unwrap_or_else(|| {
             // An operation this file does not know yet: recorded so the permissions test fails
             // and names it, rather than passing without it.
-            let op = cfg.load::<Metadata>().map_or_else(|| "unknown".to_owned(), |m| format!("{}.{}", m.service(), m.name()));
-            vec![Access { action: format!("unknown:{op}"), resource: "teach crates/rft-aws/src/calls.rs this operation".into(), key_class: None }]
+            let op = cfg
+                .load::<Metadata>()
+                .map_or_else(|| "unknown".to_owned(), |m| format!("{}.{}", m.service(), m.name()));
+            vec![Access {
+                action: format!("unknown:{op}"),
+                resource: "teach crates/rft-aws/src/calls.rs this operation".into(),
+                key_class: None,
+            }]
         });
         if let Ok(mut all) = self.accesses.lock() {
             all.entry(self.function.as_deref().unwrap_or_default().to_owned()).or_default().extend(found);

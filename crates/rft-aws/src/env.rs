@@ -218,7 +218,13 @@ impl Environment {
     pub fn as_function(&self, function: &str) -> Environment {
         let mut endpoints = self.endpoints.clone();
         endpoints.calls = endpoints.calls.map(|c| c.for_function(function));
-        Environment::new((*self.settings).clone(), self.sdk.clone(), self.tables.clone(), self.wiring.clone(), endpoints)
+        Environment::new(
+            (*self.settings).clone(),
+            self.sdk.clone(),
+            self.tables.clone(),
+            self.wiring.clone(),
+            endpoints,
+        )
     }
 
     fn need(value: &Option<String>, name: &'static str) -> Result<String, EnvError> {

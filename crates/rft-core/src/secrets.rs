@@ -68,7 +68,9 @@ pub enum SecretError {
         name: &'static str,
     },
     /// A key still holds the stack's placeholder or a value published as an example.
-    #[error("{name} still holds a placeholder or a published example value: set a real one (docs/deploy.md, section 4)")]
+    #[error(
+        "{name} still holds a placeholder or a published example value: set a real one (docs/deploy.md, section 4)"
+    )]
     Placeholder {
         /// Which setting or field.
         name: &'static str,
