@@ -45,23 +45,17 @@ async fn the_recorded_aws_calls_are_what_the_functions_make() {
         std::fs::write(&path, render(&recorded)).expect("writes the calls file");
         return;
     }
-    let committed: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("the calls file exists"))
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("the calls file exists"))
         .expect("the calls file is JSON");
+    let committed: BTreeMap<String, BTreeSet<String>> =
+        serde_json::from_value(file["functions"].clone()).expect("per function, a list of lines");
     let mut problems = Vec::new();
-    let functions: BTreeSet<&String> = recorded.keys().collect();
-    let committed_functions: BTreeSet<String> =
-        committed["functions"].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
-    for function in functions.iter().map(|f| f.as_str()).chain(committed_functions.iter().map(String::as_str)) {
-        let now = recorded.get(function).cloned().unwrap_or_default();
-        let before: BTreeSet<String> = committed["functions"][function]
-            .as_array()
-            .map(|a| a.iter().filter_map(|l| l.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default();
+    for function in recorded.keys().chain(committed.keys()).collect::<BTreeSet<_>>() {
+        let (now, before) =
+            (recorded.get(function).cloned().unwrap_or_default(), committed.get(function).cloned().unwrap_or_default());
         problems.extend(now.difference(&before).map(|l| format!("{function}: now calls   {l}")));
         problems.extend(before.difference(&now).map(|l| format!("{function}: no longer   {l}")));
     }
-    problems.sort();
-    problems.dedup();
     assert!(
         problems.is_empty(),
         "the functions' AWS calls differ from {CALLS_FILE}:\n  {}\nIf the code changed on purpose, rerun this test \
