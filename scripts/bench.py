@@ -18,6 +18,7 @@ Nothing here fails on a timing: the report says met or missed against each targe
 """
 
 import argparse
+import base64
 import datetime
 import glob
 import http.server
@@ -25,6 +26,7 @@ import json
 import os
 import platform
 import re
+import secrets
 import signal
 import statistics
 import subprocess
@@ -240,8 +242,10 @@ class InstantAws:
         self.proc.wait()
 
 
-BENCH_SECRET = json.dumps({"signing_secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", "ops_secret": "o" * 24,
-                           "store_api_key": "k" * 24, "identity_key": "i" * 24})
+# Random keys: the functions refuse published examples and predictable keys at start.
+BENCH_SECRET = json.dumps({"signing_secret": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+                           "ops_secret": secrets.token_hex(32), "store_api_key": secrets.token_hex(32),
+                           "identity_key": secrets.token_hex(32)})
 
 
 def cold_start_once(binary, env):

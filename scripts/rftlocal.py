@@ -35,9 +35,9 @@ def new_secrets():
     """Values for RFT_SIGNING_SECRET, RFT_OPS_SECRET, RFT_STORE_API_KEY, RFT_IDENTITY_KEY."""
     return {
         "RFT_SIGNING_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
-        "RFT_OPS_SECRET": secrets.token_urlsafe(24),
-        "RFT_STORE_API_KEY": secrets.token_urlsafe(24),
-        "RFT_IDENTITY_KEY": secrets.token_urlsafe(24),
+        "RFT_OPS_SECRET": secrets.token_urlsafe(32),
+        "RFT_STORE_API_KEY": secrets.token_urlsafe(32),
+        "RFT_IDENTITY_KEY": secrets.token_urlsafe(32),
     }
 
 

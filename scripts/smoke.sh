@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Smoke test of a deployed (or local) referral tracker, end to end through its one HTTP surface:
-# mint a link, click it, sign up with the token, convert, and see the referral rewarded.
+# mint a link, click it, sign up with the token, convert, and see the referral rewarded; then
+# erase both test customers (also when a step fails), so runs do not pile up and the next run's
+# friend is not taken for this one's.
 #
 #   RFT_SIGNING_SECRET=whsec_... scripts/smoke.sh https://<id>.lambda-url.eu-west-2.on.aws
 #
 # Needs bash, curl and openssl (plus coreutils). Every store call is signed as Standard Webhooks v1
-# (CONTRACT §1.1) with the signing secret the deployment uses.
+# (docs/openapi.yaml) with the signing secret the deployment uses.
 #
 # Optional environment:
-#   RFT_SMOKE_EMAIL_DOMAIN   domain of the test customers' emails (default example.com)
+#   RFT_SMOKE_EMAIL          the friend's address, where the one email of a run (the friend's
+#                            thank-you) goes (default success@simulator.amazonses.com: SES's
+#                            mailbox simulator accepts it, in the sandbox too, and never bounces).
+#                            The referrer has none. Runs can share it because each run erases
+#                            its customers, their identity claims included.
 #   RFT_SMOKE_MIN_CLICK_AGE  seconds to let pass between click and conversion (default 35; the
 #                            screen holds conversions that come sooner than
 #                            screen.min_click_to_conversion, 30s in settings.example.toml)
@@ -23,7 +29,8 @@ usage() {
 BASE_URL=${1%/}
 SECRET=${RFT_SIGNING_SECRET:-}
 [[ $SECRET == whsec_* ]] || { echo "error: set RFT_SIGNING_SECRET to the signing secret (whsec_...)" >&2; exit 2; }
-EMAIL_DOMAIN=${RFT_SMOKE_EMAIL_DOMAIN:-example.com}
+EMAIL=${RFT_SMOKE_EMAIL:-success@simulator.amazonses.com}
+[[ $EMAIL =~ ^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$ ]] || { echo "error: RFT_SMOKE_EMAIL is not an email address" >&2; exit 2; }
 MIN_CLICK_AGE=${RFT_SMOKE_MIN_CLICK_AGE:-35}
 TIMEOUT=${RFT_SMOKE_TIMEOUT:-60}
 
@@ -32,7 +39,18 @@ KEY_HEX=$(printf '%s' "${SECRET#whsec_}" | openssl base64 -d -A | od -An -v -tx1
 [[ -n $KEY_HEX ]] || { echo "error: RFT_SIGNING_SECRET is not whsec_ followed by base64" >&2; exit 2; }
 
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+CREATED=()
+# Erases the test customers created so far (best effort: a failed erase is reported, not fatal).
+cleanup() {
+  local status=$? customer
+  for customer in "${CREATED[@]}"; do
+    signed POST "/api/customers/$customer/erase" || true
+    [[ ${STATUS:-} == 200 ]] && echo "    erased $customer" || echo "    could not erase $customer (HTTP ${STATUS:-none}): erase it by hand" >&2
+  done
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap cleanup EXIT
 
 step() { printf '\n==> %s\n' "$*"; }
 ok() { printf '    ok: %s\n' "$*"; }
@@ -60,7 +78,7 @@ signed() {
   if [[ -n $body ]]; then
     args+=(-H 'content-type: application/json' --data-binary "$body")
   fi
-  STATUS=$(curl "${args[@]}" "$BASE_URL$path") || fail "$method $path: request failed"
+  STATUS=$(curl "${args[@]}" "$BASE_URL$path") || { echo "    $method $path: request failed" >&2; return 1; }
   BODY=$(cat "$WORK/body")
 }
 
@@ -75,7 +93,7 @@ wait_for_state() {
   local customer=$1 want=$2 deadline state=""
   deadline=$(($(date +%s) + TIMEOUT))
   while (($(date +%s) < deadline)); do
-    signed GET "/api/referrals/$customer"
+    signed GET "/api/referrals/$customer" || fail "request failed"
     if [[ $STATUS == 200 ]]; then
       state=$(json_field state "$BODY")
       [[ $state == "$want" ]] && { ok "state $state"; return 0; }
@@ -100,7 +118,8 @@ STATUS=$(curl -sS --max-time 20 -o "$WORK/body" -w '%{http_code}' "$BASE_URL/hea
 ok "200"
 
 step "POST /api/links for $REFERRER"
-signed POST /api/links "{\"customer_id\":\"$REFERRER\",\"first_name\":\"Smoke\",\"email\":\"smoke-referrer-$RUN@$EMAIL_DOMAIN\"}"
+CREATED+=("$REFERRER")
+signed POST /api/links "{\"customer_id\":\"$REFERRER\",\"first_name\":\"Smoke\"}" || fail "request failed"
 expect_status 201 200
 CODE=$(json_field code "$BODY")
 URL=$(json_field url "$BODY")
@@ -119,7 +138,8 @@ LOCATION=$(printf '%s\n' "$HEADERS" | sed -n 's/^[Ll]ocation:[[:space:]]*//p' | 
 ok "302 to $LOCATION, token $TOKEN"
 
 step "POST /webhooks/signup for $FRIEND with the attribution token"
-signed POST /webhooks/signup "{\"customer_id\":\"$FRIEND\",\"email\":\"smoke-friend-$RUN@$EMAIL_DOMAIN\",\"first_name\":\"Friend\",\"attribution_token\":\"$TOKEN\"}"
+CREATED+=("$FRIEND")
+signed POST /webhooks/signup "{\"customer_id\":\"$FRIEND\",\"email\":\"$EMAIL\",\"first_name\":\"Friend\",\"attribution_token\":\"$TOKEN\"}" || fail "request failed"
 expect_status 202
 ok "202"
 
@@ -133,11 +153,11 @@ if ((WAIT > 0)); then
 fi
 
 step "POST /webhooks/conversion for $FRIEND"
-signed POST /webhooks/conversion "{\"customer_id\":\"$FRIEND\",\"order_id\":\"smoke_order_$RUN\",\"amount_minor\":2500,\"currency\":\"GBP\"}"
+signed POST /webhooks/conversion "{\"customer_id\":\"$FRIEND\",\"order_id\":\"smoke_order_$RUN\",\"amount_minor\":2500,\"currency\":\"GBP\"}" || fail "request failed"
 expect_status 202
 ok "202"
 
 step "GET /api/referrals/$FRIEND until rewarded (up to ${TIMEOUT}s)"
 wait_for_state "$FRIEND" rewarded
 
-printf '\nsmoke test passed: %s referred %s with code %s\n' "$REFERRER" "$FRIEND" "$CODE"
+printf '\nsmoke test passed: %s referred %s with code %s; erasing both\n' "$REFERRER" "$FRIEND" "$CODE"

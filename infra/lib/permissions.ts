@@ -1,7 +1,16 @@
 /**
  * Least privilege, in one place: what each function's role may do, as data. The stack turns
- * every grant into one IAM statement on that function's own role and adds nothing else
- * (test/permissions.test.ts compares the synthesized roles with an independently written matrix).
+ * every grant into one IAM statement on that function's own role and adds nothing else.
+ *
+ * The matrix follows the code's calls: tests/tests/aws_permissions.rs drives every function's
+ * wiring down every path on the emulators and records each IAM action its calls needed into
+ * test/aws-calls.json; test/permissions.test.ts fails on a grant no call needs or a call no
+ * grant allows, naming it, and checks the synthesized roles hold exactly this matrix. Grants
+ * marked `platform` are for AWS acting with the function's role (writing its logs, polling its
+ * queue, delivering its failures), not for a call of ours; each says why.
+ *
+ * To add a grant: one entry in the function's list below (and, when the code's calls changed,
+ * `RFT_RECORD_CALLS=1` on that test first).
  *
  * DynamoDB notes: TransactWriteItems is authorised by the per-item actions (PutItem, UpdateItem,
  * DeleteItem) on each item's table, so it needs no action of its own. A Query on a GSI is
@@ -22,20 +31,27 @@ export type Target =
   | { readonly fn: FunctionName }
   /** The one Secrets Manager secret. */
   | { readonly secret: true }
-  /** The SES identity of the sending domain. */
+  /** The SES identity `messages.from_email` sends from (and, in the sandbox, its verified recipients). */
   | { readonly sesIdentity: true }
-  /** Claude Haiku 4.5 through its Global inference profile (profile ARN + foundation-model ARNs). */
-  | { readonly bedrockHaiku: true }
+  /** The Bedrock model or inference profile of `messages.model_id` (and the model behind a profile). */
+  | { readonly bedrockModel: true }
+  /** SMS straight to phone numbers: AWS authorises that sns:Publish only on "*". */
+  | { readonly smsToPhoneNumbers: true }
   /** The function's own log group. */
   | { readonly ownLogGroup: true }
-  /** `*`: allowed only where AWS offers no narrower resource; `why` says so. */
-  | { readonly anyResource: string };
+  /** The SNS topic of the alarms (and of the sweep's failures). */
+  | { readonly alarmTopic: true };
+
+/** An IAM condition, as CloudFormation writes it. */
+export type Condition = Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>;
 
 /** One statement: these actions on that target, optionally under an IAM condition. */
 export interface Grant {
   readonly actions: readonly string[];
   readonly on: Target;
-  readonly condition?: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>;
+  readonly condition?: Condition;
+  /** Set when AWS itself acts with this grant rather than our code: why it needs it. */
+  readonly platform?: string;
 }
 
 const ddb = (actions: string[], table: TableName, index?: string): Grant => ({
@@ -43,16 +59,26 @@ const ddb = (actions: string[], table: TableName, index?: string): Grant => ({
   on: index === undefined ? { table } : { table, index },
 });
 
+/** Confines DynamoDB item actions to partition keys starting with `prefix`. */
+export const leadingKeys = (prefix: string): Condition => ({
+  'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${prefix}*`] },
+});
+
 /** Writing logs: CreateLogStream and PutLogEvents on the function's own (pre-created) log group. */
-const LOGGING: Grant = { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], on: { ownLogGroup: true } };
+const LOGGING: Grant = {
+  actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+  on: { ownLogGroup: true },
+  platform: 'the Lambda runtime writes the function output to its log group',
+};
 const SECRET: Grant = { actions: ['secretsmanager:GetSecretValue'], on: { secret: true } };
-const SES_SEND: Grant = { actions: ['ses:SendEmail', 'ses:SendRawEmail'], on: { sesIdentity: true } };
+const SES_SEND: Grant = { actions: ['ses:SendEmail'], on: { sesIdentity: true } };
 /** The Converse API is authorised as bedrock:InvokeModel. */
-const BEDROCK: Grant = { actions: ['bedrock:InvokeModel'], on: { bedrockHaiku: true } };
+const BEDROCK: Grant = { actions: ['bedrock:InvokeModel'], on: { bedrockModel: true } };
 /** What a Lambda SQS event source mapping needs from the consumer's role. */
 const consume = (queue: QueueName): Grant => ({
-  actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'],
+  actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
   on: { queue },
+  platform: "Lambda's event source mapping polls the queue and deletes what the function finished",
 });
 const invoke = (fn: FunctionName): Grant => ({ actions: ['lambda:InvokeFunction'], on: { fn } });
 
@@ -60,13 +86,13 @@ const invoke = (fn: FunctionName): Grant => ({ actions: ['lambda:InvokeFunction'
  * The edge keeps processed webhook ids in rft-audit under keys `webhook#<id>`; this condition
  * confines its audit item access to those keys so it can never read, forge or erase an audit event.
  */
-export const WEBHOOK_KEYS_ONLY = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['webhook#*'] } } as const;
+export const WEBHOOK_KEYS_ONLY = leadingKeys('webhook#');
 
 /** Erasure may delete identity claims (`claim#...`) in rft-referrals, and nothing else there. */
-export const CLAIM_KEYS_ONLY = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['claim#*'] } } as const;
+export const CLAIM_KEYS_ONLY = leadingKeys('claim#');
 
-/** Erasure may delete a customer's active-code guard (`active#...`) in rft-codes, not codes. */
-export const GUARD_KEYS_ONLY = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['active#*'] } } as const;
+/** Retiring and erasure delete a customer's active-code guard (`active#...`) in rft-codes, never a code. */
+export const GUARD_KEYS_ONLY = leadingKeys('active#');
 
 /** The matrix: every function's grants, and nothing else. */
 export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
@@ -75,15 +101,14 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     ddb(['GetItem'], 'rft-codes'),
     ddb(['Query'], 'rft-codes', 'by_referrer'),
     // Clicks; counter reads (the programme's totals) for the referrer's stats.
-    ddb(['PutItem', 'Query', 'GetItem'], 'rft-clicks'),
+    ddb(['PutItem', 'GetItem'], 'rft-clicks'),
     ddb(['Query'], 'rft-clicks', 'by_code'),
     ddb(['GetItem'], 'rft-referrals'),
     ddb(['Query'], 'rft-referrals', 'by_queue'),
     ddb(['Query'], 'rft-referrals', 'by_referrer'),
-    ddb(['GetItem', 'Query'], 'rft-rewards'),
+    ddb(['GetItem'], 'rft-rewards'),
     ddb(['Query'], 'rft-rewards', 'by_customer'),
     { ...ddb(['PutItem', 'GetItem', 'DeleteItem'], 'rft-audit'), condition: WEBHOOK_KEYS_ONLY },
-    ddb(['Query'], 'rft-audit', 'by_subject'),
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-signup-jobs' } },
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
     SECRET,
@@ -93,23 +118,28 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
   ],
   'rft-minter': [
     LOGGING,
-    ddb(['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'], 'rft-codes'),
-    // Email-invite touches, and the daily invite quota (a counter item in rft-clicks).
-    ddb(['GetItem', 'PutItem', 'UpdateItem'], 'rft-clicks'),
+    ddb(['GetItem', 'PutItem', 'UpdateItem'], 'rft-codes'),
+    { ...ddb(['DeleteItem'], 'rft-codes'), condition: GUARD_KEYS_ONLY },
+    // Email-invite touches, and the daily invite quota (a counter item in rft-clicks, counted
+    // by a conditional update: never read).
+    ddb(['PutItem', 'UpdateItem'], 'rft-clicks'),
     ddb(['PutItem'], 'rft-audit'),
     SES_SEND,
     BEDROCK,
   ],
   'rft-attributor': [
     LOGGING,
-    // Touches by token and email; sign-up velocity counters (items in rft-clicks).
-    ddb(['Query', 'GetItem', 'PutItem', 'UpdateItem'], 'rft-clicks'),
+    // Touches by token and email; sign-up velocity counters (items in rft-clicks: counted here
+    // by conditional updates, read by the screen).
+    ddb(['Query', 'UpdateItem'], 'rft-clicks'),
     ddb(['Query'], 'rft-clicks', 'by_browser'),
     ddb(['GetItem'], 'rft-codes'),
-    ddb(['GetItem', 'PutItem', 'UpdateItem'], 'rft-referrals'),
+    ddb(['GetItem', 'PutItem'], 'rft-referrals'),
     ddb(['PutItem'], 'rft-audit'),
     consume('rft-signup-jobs'),
     invoke('rft-screen'),
+    // A job that can never succeed is set aside: an audit row and an email to the team.
+    SES_SEND,
   ],
   // The only role that writes the ledger. It deletes nothing except for erasure (POST
   // /api/customers/{id}/erase): a customer's identity claims, their touches and their
@@ -117,35 +147,35 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
   'rft-rewarder': [
     LOGGING,
     ddb(['GetItem', 'PutItem', 'UpdateItem', 'Query'], 'rft-rewards'),
+    // Each step of the reward path queues the next (a delayed re-send for a retry).
+    { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
     ddb(['Query'], 'rft-rewards', 'by_customer'),
-    ddb(['GetItem', 'PutItem', 'UpdateItem'], 'rft-referrals'),
-    ddb(['Query'], 'rft-referrals', 'by_queue'),
+    ddb(['GetItem', 'PutItem'], 'rft-referrals'),
     ddb(['Query'], 'rft-referrals', 'by_referrer'),
     ddb(['Query'], 'rft-referrals', 'by_claimant'),
     { ...ddb(['DeleteItem'], 'rft-referrals'), condition: CLAIM_KEYS_ONLY },
     ddb(['GetItem', 'PutItem'], 'rft-codes'),
     ddb(['Query'], 'rft-codes', 'by_referrer'),
     { ...ddb(['DeleteItem'], 'rft-codes'), condition: GUARD_KEYS_ONLY },
-    // Conversion velocity counters (items in rft-clicks); erasure deletes a customer's touches
-    // (keyed by random tokens and email hashes, so no narrower key condition exists).
-    ddb(['GetItem', 'PutItem', 'UpdateItem', 'Query', 'DeleteItem'], 'rft-clicks'),
+    // Conversion velocity counters and the programme's totals (items in rft-clicks: counted
+    // here by updates, read by the screen); erasure deletes a customer's touches (keyed by
+    // random tokens and email hashes, so no narrower key condition exists).
+    ddb(['UpdateItem', 'Query', 'DeleteItem'], 'rft-clicks'),
     ddb(['PutItem'], 'rft-audit'),
     ddb(['Query'], 'rft-audit', 'by_subject'),
     consume('rft-reward-jobs'),
     invoke('rft-screen'),
     BEDROCK,
     SES_SEND,
-    // SMS straight to a phone number has no resource ARN to name: AWS authorises sns:Publish
-    // to a PhoneNumber only on "*". No topic exists, so "*" grants no other publish target.
-    { actions: ['sns:Publish'], on: { anyResource: 'SNS SMS to a phone number has no narrower resource' } },
+    { actions: ['sns:Publish'], on: { smsToPhoneNumbers: true } },
     SECRET,
   ],
   // Reads its inputs; sends hold emails through SES only; signs ops links with the secret.
   'rft-screen': [
     LOGGING,
     ddb(['GetItem'], 'rft-codes'),
-    // Velocity counters (items in rft-clicks) and clicks per code.
-    ddb(['GetItem'], 'rft-clicks'),
+    // Velocity counters (items in rft-clicks, read together) and clicks per code.
+    ddb(['BatchGetItem'], 'rft-clicks'),
     ddb(['Query'], 'rft-clicks', 'by_code'),
     SES_SEND,
     SECRET,
@@ -153,7 +183,34 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
   'rft-sweep': [
     LOGGING,
     ddb(['Query'], 'rft-referrals', 'by_queue'),
-    ddb(['GetItem', 'PutItem', 'UpdateItem'], 'rft-referrals'),
+    ddb(['PutItem'], 'rft-referrals'),
     ddb(['PutItem'], 'rft-audit'),
+    {
+      actions: ['sns:Publish'],
+      on: { alarmTopic: true },
+      platform: "Lambda delivers a failed scheduled run to the alarm topic (the sweep's on-failure destination)",
+    },
   ],
 };
+
+/**
+ * How test/aws-calls.json names a target's resource (`table/rft-codes`, `ses-identity`, ...);
+ * undefined for targets only platform grants use.
+ */
+export function callResourceOf(target: Target): string | undefined {
+  if ('index' in target) return `table/${target.table}/index/${target.index}`;
+  if ('table' in target) return `table/${target.table}`;
+  if ('queue' in target) return `queue/${target.queue}`;
+  if ('fn' in target) return `function/${target.fn}`;
+  if ('secret' in target) return 'secret';
+  if ('sesIdentity' in target) return 'ses-identity';
+  if ('bedrockModel' in target) return 'model';
+  if ('smsToPhoneNumbers' in target) return 'sms';
+  return undefined;
+}
+
+/** The partition key prefix a grant's `dynamodb:LeadingKeys` condition allows, if it has one. */
+export function leadingKeyPrefix(grant: Grant): string | undefined {
+  const keys = grant.condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'];
+  return keys?.length === 1 && keys[0].endsWith('*') ? keys[0].slice(0, -1) : undefined;
+}

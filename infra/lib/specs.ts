@@ -60,12 +60,14 @@ const N = (name: string): KeyAttr => ({ name, type: 'N' });
 
 /**
  * The tables. Adding a GSI is one line in a `gsis` list; the permissions matrix then names it
- * where a function queries it. PITR is on for the ledger and the audit: the records that matter.
+ * where a function queries it. PITR is on for every table that holds records: codes and their
+ * pinned terms, referrals and identity claims, the ledger, the audit. The click log is off: it
+ * expires with the window and is most of the writes.
  */
 export const TABLE_SPECS: Record<TableName, TableSpec> = {
   'rft-codes': {
     pk: S('code'),
-    pitr: false,
+    pitr: true,
     gsis: [{ name: 'by_referrer', pk: S('referrer_id'), sk: N('created_at') }],
   },
   'rft-clicks': {
@@ -81,7 +83,7 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
   },
   'rft-referrals': {
     pk: S('referred_id'),
-    pitr: false,
+    pitr: true,
     gsis: [
       { name: 'by_queue', pk: S('queue'), sk: N('queue_ts') },
       // A referrer's referrals, for their stats (claim items carry no referrer_id).
@@ -117,6 +119,8 @@ export const QUEUE_CONSUMERS: Record<QueueName, FunctionName> = {
   'rft-reward-jobs': 'rft-rewarder',
 };
 
+/** How long a job queue and its DLQ keep a message (SQS's maximum): time to fix a cause and redrive. */
+export const RETENTION_DAYS = 14;
 /** Receives before a job is parked in its DLQ. */
 export const MAX_RECEIVE_COUNT = 5;
 /** Lambda's guidance: a queue's visibility timeout at least six times its consumer's timeout. */
@@ -138,6 +142,3 @@ export const SECRET_KEYS = ['signing_secret', 'ops_secret', 'store_api_key', 'id
 /** Where the settings file lands inside the layer (layers are unpacked under /opt). */
 export const SETTINGS_PATH_IN_LAYER = 'rft/settings.toml';
 
-/** Claude Haiku 4.5: the Global cross-Region inference profile and the model behind it. */
-export const BEDROCK_PROFILE_ID = 'global.anthropic.claude-haiku-4-5-20251001-v1:0';
-export const BEDROCK_MODEL_ID = 'anthropic.claude-haiku-4-5-20251001-v1:0';

@@ -1,19 +1,22 @@
 /**
- * ReferralTrackerStack: the whole referral tracker in one region (Part 7 of the design, with the
- * corrections of CONTRACT §3): six arm64 Rust functions, five on-demand tables, two job queues
- * with their own DLQs, one Function URL, an hourly sweep, one secret, SES, a budget and alarms.
+ * ReferralTrackerStack: the whole referral tracker in one region: six arm64 Rust functions, five
+ * on-demand tables, two job queues with their own DLQs, one Function URL, an hourly sweep, one
+ * secret, SES, a budget, and alarms on everything that can fail quietly.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  CfnElement,
   CfnOutput,
+  CfnResource,
   Duration,
   RemovalPolicy,
   SecretValue,
   Stack,
   type StackProps,
   Stage,
+  Validations,
   aws_budgets as budgets,
   aws_cloudwatch as cloudwatch,
   aws_cloudwatch_actions as cwActions,
@@ -31,11 +34,9 @@ import {
 } from 'aws-cdk-lib';
 import { RustFunction, cargoLambdaVersion } from 'cargo-lambda-cdk';
 import type { Construct } from 'constructs';
-import { ConfigError, REPO_ROOT, type StackConfig } from './config';
+import { ConfigError, REPO_ROOT, type StackConfig, bedrockResources } from './config';
 import { PERMISSIONS, type Target } from './permissions';
 import {
-  BEDROCK_MODEL_ID,
-  BEDROCK_PROFILE_ID,
   FUNCTION_NAMES,
   FUNCTION_SPECS,
   type FunctionName,
@@ -43,6 +44,7 @@ import {
   QUEUE_CONSUMERS,
   QUEUE_NAMES,
   type QueueName,
+  RETENTION_DAYS,
   SECRET_KEYS,
   SECRET_NAME,
   SETTINGS_PATH_IN_LAYER,
@@ -79,26 +81,41 @@ export class ReferralTrackerStack extends Stack {
   readonly queues: Record<QueueName, sqs.Queue>;
   readonly deadLetterQueues: Record<QueueName, sqs.Queue>;
   readonly secret: secretsmanager.Secret;
-  readonly emailIdentity: ses.EmailIdentity;
+  /** The SES identity, when this stack creates it (not with `sesIdentityExists=true`). */
+  readonly emailIdentity?: ses.EmailIdentity;
   readonly settingsLayer: lambda.LayerVersion;
   readonly alarmTopic: sns.Topic;
+  private readonly config: StackConfig;
 
   constructor(scope: Construct, id: string, props: ReferralTrackerStackProps) {
     super(scope, id, props);
     const cfg = props.config;
+    this.config = cfg;
+    // Physical names: the design's, after the optional prefix that lets a second stack (staging)
+    // live in the same account and Region.
+    const named = (name: string) => `${cfg.namePrefix}${name}`;
 
-    this.tables = mapNames(TABLE_NAMES, (name) => this.table(name, TABLE_SPECS[name]));
+    this.tables = mapNames(TABLE_NAMES, (name) => this.table(name, named(name), TABLE_SPECS[name]));
+    // Alarms and the sweep's failures go here, emailed to the operator.
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      topicName: named('rft-alarms'),
+      displayName: 'Referral tracker alarms',
+      enforceSSL: true,
+    });
+    this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(cfg.alarmEmail));
 
     this.deadLetterQueues = mapNames(QUEUE_NAMES, (name) =>
       new sqs.Queue(this, `${idOf(name)}Dlq`, {
-        queueName: `${name}-dlq`,
-        retentionPeriod: Duration.days(14),
+        queueName: named(`${name}-dlq`),
+        retentionPeriod: Duration.days(RETENTION_DAYS),
         enforceSSL: true,
       }),
     );
     this.queues = mapNames(QUEUE_NAMES, (name) =>
       new sqs.Queue(this, `${idOf(name)}Queue`, {
-        queueName: name,
+        queueName: named(name),
+        // As long as its DLQ: a job waiting out a long outage is not lost before it is parked.
+        retentionPeriod: Duration.days(RETENTION_DAYS),
         // Lambda's rule: at least six times the consumer's timeout, so a message is not
         // redelivered while a batch is still being worked on.
         visibilityTimeout: Duration.seconds(FUNCTION_SPECS[QUEUE_CONSUMERS[name]].timeoutSecs * VISIBILITY_TIMEOUT_FACTOR),
@@ -111,21 +128,25 @@ export class ReferralTrackerStack extends Stack {
     // the secret (or when this template value changes); values set later with
     // `aws secretsmanager put-secret-value` are left alone by later deploys.
     this.secret = new secretsmanager.Secret(this, 'Secrets', {
-      secretName: SECRET_NAME,
+      secretName: named(SECRET_NAME),
       description: 'Referral tracker: webhook signing secret, ops link key, store API key, identity hash key',
       secretObjectValue: Object.fromEntries(SECRET_KEYS.map((k) => [k, SecretValue.unsafePlainText(SECRET_PLACEHOLDER)])),
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
-    // Easy DKIM is on by default: the three CNAME records are in the outputs below.
-    this.emailIdentity = new ses.EmailIdentity(this, 'SendingDomain', {
-      identity: ses.Identity.domain(cfg.sesDomain),
-    });
+    // The domain of messages.from_email, with Easy DKIM (the three CNAME records are in the
+    // outputs below). An identity that already exists is used as is: creating it again would
+    // fail and roll the whole first deploy back.
+    if (cfg.createSesIdentity) {
+      this.emailIdentity = new ses.EmailIdentity(this, 'SendingDomain', {
+        identity: ses.Identity.domain(cfg.sesDomain),
+      });
+    }
 
     // Stage the layer's files inside this synthesis's output directory, so nothing leaks.
     const stagingRoot = Stage.of(this)?.outdir ?? os.tmpdir();
     this.settingsLayer = new lambda.LayerVersion(this, 'Settings', {
-      layerVersionName: 'rft-settings',
+      layerVersionName: named('rft-settings'),
       description: `Referral tracker settings (${path.basename(cfg.settingsFile)}) at /opt/${SETTINGS_PATH_IN_LAYER}`,
       code: lambda.Code.fromAsset(stageSettings(cfg.settingsFile, path.join(stagingRoot, 'rft-settings-staging'))),
       // No compatibleRuntimes: it is only a console hint, and CDK compares Runtime objects, which
@@ -145,14 +166,11 @@ export class ReferralTrackerStack extends Stack {
       RFT_REWARD_QUEUE_URL: this.queues['rft-reward-jobs'].queueUrl,
       // Physical names, not references: the minter and screen get these too, and a function
       // cannot reference its own name without a dependency cycle.
-      RFT_MINTER_FUNCTION: 'rft-minter',
-      RFT_SCREEN_FUNCTION: 'rft-screen',
-      RFT_REWARDER_FUNCTION: 'rft-rewarder',
+      RFT_MINTER_FUNCTION: named('rft-minter'),
+      RFT_SCREEN_FUNCTION: named('rft-screen'),
+      RFT_REWARDER_FUNCTION: named('rft-rewarder'),
+      // The log level (rft_aws::init_tracing): `debug`, or per module `rft_core=debug,info`.
       RUST_LOG: 'info',
-    };
-    const extraEnvironment: Partial<Record<FunctionName, Record<string, string>>> = {
-      // Reward confirmations are transactional SMS (higher delivery priority than promotional).
-      'rft-rewarder': { RFT_SMS_TYPE: 'Transactional' },
     };
 
     if (cfg.lambdaSource === 'cargo' && this.bundlingRequired && !cargoLambdaVersion()) {
@@ -168,7 +186,7 @@ export class ReferralTrackerStack extends Stack {
     this.functions = mapNames(FUNCTION_NAMES, (name) => {
       const spec = FUNCTION_SPECS[name];
       const logGroup = new logs.LogGroup(this, `${idOf(name)}Logs`, {
-        logGroupName: `/aws/lambda/${name}`,
+        logGroupName: `/aws/lambda/${named(name)}`,
         retention: logs.RetentionDays.ONE_WEEK,
         // Seven-day operational logs are not records; keep redeploys after a teardown clean.
         removalPolicy: RemovalPolicy.DESTROY,
@@ -182,7 +200,7 @@ export class ReferralTrackerStack extends Stack {
       this.logGroups[name] = logGroup;
       this.roles[name] = role;
       const options: lambda.FunctionOptions = {
-        functionName: name,
+        functionName: named(name),
         description: `Referral tracker: ${name}`,
         role,
         logGroup,
@@ -190,24 +208,31 @@ export class ReferralTrackerStack extends Stack {
         memorySize: spec.memoryMb,
         timeout: Duration.seconds(spec.timeoutSecs),
         layers: [this.settingsLayer],
-        environment: { ...environment, ...extraEnvironment[name] },
+        environment,
+        // The edge keeps its share of the account's concurrency whatever the queues do.
+        reservedConcurrentExecutions:
+          name === 'rft-edge' && cfg.settings.edgeReservedConcurrency > 0 ? cfg.settings.edgeReservedConcurrency : undefined,
       };
-      if (cfg.lambdaSource === 'cargo') {
-        return new RustFunction(this, idOf(name), {
-          ...options,
-          runtime: 'provided.al2023',
-          manifestPath: path.join(REPO_ROOT, 'functions', name, 'Cargo.toml'),
-          binaryName: name,
-          // The size-optimised profile of Cargo.toml, as `make build` uses.
-          bundling: { profile: 'lambda' },
-        });
-      }
-      return new lambda.Function(this, idOf(name), {
-        ...options,
-        runtime: lambda.Runtime.PROVIDED_AL2023,
-        handler: 'bootstrap',
-        code: lambda.Code.fromAsset(prebuiltDir(cfg.lambdaAssetRoot, name)),
-      });
+      const fn: lambda.Function =
+        cfg.lambdaSource === 'cargo'
+          ? new RustFunction(this, idOf(name), {
+              ...options,
+              runtime: 'provided.al2023',
+              manifestPath: path.join(REPO_ROOT, 'functions', name, 'Cargo.toml'),
+              binaryName: name,
+              // The size-optimised profile of Cargo.toml, as `make build` uses.
+              bundling: { profile: 'lambda' },
+            })
+          : new lambda.Function(this, idOf(name), {
+              ...options,
+              runtime: lambda.Runtime.PROVIDED_AL2023,
+              handler: 'bootstrap',
+              code: lambda.Code.fromAsset(prebuiltDir(cfg.lambdaAssetRoot, name)),
+            });
+      // cfn-lint W3005: CDK makes a function depend on its role and the role's policy, so the
+      // permissions exist before it can run; the role half repeats the Role GetAtt. Harmless.
+      (fn.node.defaultChild as CfnResource).addMetadata('cfn-lint', { config: { ignore_checks: ['W3005'] } });
+      return fn;
     });
 
     for (const name of FUNCTION_NAMES) {
@@ -226,46 +251,53 @@ export class ReferralTrackerStack extends Stack {
     // SqsEventSource, because the latter also grants sqs:GetQueueUrl: the consumer's SQS
     // permissions come from the matrix alone. The mapping depends on the function, which depends
     // on its role's policy, so the permissions exist before the mapping is created.
+    // Each consumer's concurrency is capped, so a burst of jobs neither takes the account's
+    // quota from the edge nor is throttled into the DLQ: it waits in its queue instead.
     for (const name of QUEUE_NAMES) {
       this.functions[QUEUE_CONSUMERS[name]].addEventSourceMapping(`${idOf(name)}Source`, {
         eventSourceArn: this.queues[name].queueArn,
         batchSize: BATCH_SIZES[name],
         reportBatchItemFailures: true,
+        maxConcurrency: cfg.settings.queueMaxConcurrency,
       });
     }
 
     const url = this.functions['rft-edge'].addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
 
-    this.sweepSchedule();
-    this.alarmTopic = this.alarms(cfg.alarmEmail);
+    this.sweepSchedule(named);
+    this.alarms(named);
     this.budget(cfg);
+    this.suppressNagFindings();
 
     new CfnOutput(this, 'EdgeUrl', {
       value: url.url,
       description: 'The one public surface: links are <base_url>/r/<code>; the store posts to /webhooks/* and /api/*',
     });
     new CfnOutput(this, 'SecretArn', { value: this.secret.secretArn, description: `Set its four keys (docs/deploy.md)` });
-    const dkim: [string, string][] = [
-      [this.emailIdentity.dkimDnsTokenName1, this.emailIdentity.dkimDnsTokenValue1],
-      [this.emailIdentity.dkimDnsTokenName2, this.emailIdentity.dkimDnsTokenValue2],
-      [this.emailIdentity.dkimDnsTokenName3, this.emailIdentity.dkimDnsTokenValue3],
-    ];
-    dkim.forEach(([recordName, value], i) => {
-      new CfnOutput(this, `DkimRecord${i + 1}`, {
-        value: `${recordName} CNAME ${value}`,
-        description: `SES DKIM record ${i + 1} for ${cfg.sesDomain}`,
+    const identity = this.emailIdentity;
+    if (identity) {
+      const dkim: [string, string][] = [
+        [identity.dkimDnsTokenName1, identity.dkimDnsTokenValue1],
+        [identity.dkimDnsTokenName2, identity.dkimDnsTokenValue2],
+        [identity.dkimDnsTokenName3, identity.dkimDnsTokenValue3],
+      ];
+      dkim.forEach(([recordName, value], i) => {
+        new CfnOutput(this, `DkimRecord${i + 1}`, {
+          value: `${recordName} CNAME ${value}`,
+          description: `SES DKIM record ${i + 1} for ${cfg.sesDomain}`,
+        });
       });
-    });
+    }
   }
 
   /** A table from its spec: on-demand, retained, keys, TTL, PITR and GSIs. */
-  private table(name: TableName, spec: TableSpec): dynamodb.Table {
+  private table(name: TableName, physicalName: string, spec: TableSpec): dynamodb.Table {
     const attr = (a: { name: string; type: 'S' | 'N' }): dynamodb.Attribute => ({
       name: a.name,
       type: a.type === 'S' ? dynamodb.AttributeType.STRING : dynamodb.AttributeType.NUMBER,
     });
     const table = new dynamodb.Table(this, `${idOf(name)}Table`, {
-      tableName: name,
+      tableName: physicalName,
       partitionKey: attr(spec.pk),
       sortKey: spec.sk ? attr(spec.sk) : undefined,
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -302,23 +334,29 @@ export class ReferralTrackerStack extends Stack {
     if ('queue' in target) return [this.queues[target.queue].queueArn];
     if ('fn' in target) return [this.functions[target.fn].functionArn];
     if ('secret' in target) return [this.secret.secretArn];
-    if ('sesIdentity' in target) return [this.emailIdentity.emailIdentityArn];
-    if ('bedrockHaiku' in target) {
-      return [
-        `arn:${this.partition}:bedrock:${this.region}:${this.account}:inference-profile/${BEDROCK_PROFILE_ID}`,
-        // A Global profile routes each call to the model in whichever Region has capacity, and
-        // IAM checks the foundation model there (and as the Region-less global model ARN), so
-        // the Region is "*" here; the model id still pins it to Haiku 4.5 only.
-        `arn:${this.partition}:bedrock:*::foundation-model/${BEDROCK_MODEL_ID}`,
-      ];
+    if ('sesIdentity' in target) {
+      // SES authorises a send on the identity it sends from: the domain, or the address itself
+      // where that is verified too; in the sandbox also on each (verified) recipient.
+      const cfg = this.config;
+      const arn = (identity: string) => `arn:${this.partition}:ses:${this.region}:${this.account}:identity/${identity}`;
+      return [cfg.sesDomain, cfg.settings.fromEmail, ...cfg.sesSandboxRecipients].map(arn);
     }
+    if ('bedrockModel' in target) return bedrockResources(this.config.settings.modelId, this.partition, this.region, this.account);
+    // SMS straight to a phone number has no resource ARN to name: AWS authorises sns:Publish
+    // to a PhoneNumber only on "*". No topic is granted, so "*" reaches no other publish target.
+    if ('smsToPhoneNumbers' in target) return ['*'];
     if ('ownLogGroup' in target) return [this.logGroups[self].logGroupArn];
-    if ('anyResource' in target) return ['*'];
+    if ('alarmTopic' in target) return [this.alarmTopic.topicArn];
     throw new Error(`unknown permissions target ${JSON.stringify(target)}`);
   }
 
-  /** EventBridge Scheduler: rft-sweep every hour, through a role that may invoke only rft-sweep. */
-  private sweepSchedule(): void {
+  /**
+   * EventBridge Scheduler: rft-sweep every hour, through a role that may invoke only rft-sweep.
+   * The invoke is asynchronous: a run that still fails after Lambda's two retries goes to the
+   * alarm topic (the sweep's on-failure destination), so expiry cannot stop unnoticed.
+   */
+  private sweepSchedule(named: (name: string) => string): void {
+    const sweep = this.functions['rft-sweep'];
     const role = new iam.Role(this, 'SweepScheduleRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
@@ -326,53 +364,93 @@ export class ReferralTrackerStack extends Stack {
       description: 'EventBridge Scheduler: may invoke rft-sweep and nothing else',
     });
     new scheduler.Schedule(this, 'SweepSchedule', {
-      scheduleName: 'rft-sweep-hourly',
-      description: 'Expire pending referrals whose window has passed (CONTRACT invariant 7)',
+      scheduleName: named('rft-sweep-hourly'),
+      description: 'Expire pending referrals whose window has passed',
       schedule: scheduler.ScheduleExpression.rate(Duration.hours(1)),
       // The sweep is idempotent and the next run is an hour away: a few retries are plenty.
-      target: new schedulerTargets.LambdaInvoke(this.functions['rft-sweep'], {
+      target: new schedulerTargets.LambdaInvoke(sweep, {
         role,
         retryAttempts: 3,
         maxEventAge: Duration.hours(1),
       }),
     });
+    // The L1 resource rather than configureAsyncInvoke, whose SNS destination grants itself
+    // sns:Publish: the sweep's role holds exactly its row of the permissions matrix.
+    new lambda.CfnEventInvokeConfig(this, 'SweepFailures', {
+      functionName: sweep.functionName,
+      qualifier: '$LATEST',
+      maximumRetryAttempts: 2,
+      maximumEventAgeInSeconds: Duration.hours(1).toSeconds(),
+      destinationConfig: { onFailure: { destination: this.alarmTopic.topicArn } },
+    }).node.addDependency(this.roles['rft-sweep']);
   }
 
-  /** Alarms to an SNS topic emailed to the operator: parked jobs, and jobs waiting too long. */
-  private alarms(email: string): sns.Topic {
-    const topic = new sns.Topic(this, 'AlarmTopic', { topicName: 'rft-alarms', displayName: 'Referral tracker alarms' });
-    topic.addSubscription(new subscriptions.EmailSubscription(email));
-    const action = new cwActions.SnsAction(topic);
-    for (const name of QUEUE_NAMES) {
-      const dlq = this.deadLetterQueues[name];
-      new cloudwatch.Alarm(this, `${idOf(name)}DlqAlarm`, {
-        alarmName: `${name}-dlq-not-empty`,
-        alarmDescription: `A job failed ${MAX_RECEIVE_COUNT} times and is parked in ${name}-dlq: inspect it, fix, redrive`,
-        metric: dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
-        threshold: 0,
+  /**
+   * Alarms to the alarm topic: parked jobs, jobs waiting too long, any function's errors or
+   * throttles, and the Function URL's 5xx answers. Missing data is normal (no traffic).
+   */
+  private alarms(named: (name: string) => string): void {
+    const action = new cwActions.SnsAction(this.alarmTopic);
+    const alarm = (id: string, props: Omit<cloudwatch.AlarmProps, 'evaluationPeriods' | 'treatMissingData' | 'comparisonOperator'>) =>
+      new cloudwatch.Alarm(this, id, {
+        ...props,
+        alarmName: props.alarmName && named(props.alarmName),
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }).addAlarmAction(action);
-      new cloudwatch.Alarm(this, `${idOf(name)}AgeAlarm`, {
+    const fiveMinutes = { period: Duration.minutes(5), statistic: 'Sum' };
+    for (const name of QUEUE_NAMES) {
+      alarm(`${idOf(name)}DlqAlarm`, {
+        alarmName: `${name}-dlq-not-empty`,
+        alarmDescription: `A job failed ${MAX_RECEIVE_COUNT} times and is parked in ${name}-dlq: inspect it, fix, redrive`,
+        metric: this.deadLetterQueues[name].metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        threshold: 0,
+      });
+      alarm(`${idOf(name)}AgeAlarm`, {
         alarmName: `${name}-oldest-over-15min`,
         alarmDescription: `The oldest job in ${name} has waited over 15 minutes: is ${QUEUE_CONSUMERS[name]} failing or throttled?`,
         metric: this.queues[name].metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }),
         threshold: Duration.minutes(15).toSeconds(),
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }).addAlarmAction(action);
+      });
     }
-    return topic;
+    for (const name of FUNCTION_NAMES) {
+      const fn = this.functions[name];
+      alarm(`${idOf(name)}ErrorsAlarm`, {
+        alarmName: `${name}-errors`,
+        alarmDescription: `${name} failed (crashed, timed out, or could not start): read /aws/lambda/${named(name)}`,
+        metric: fn.metricErrors(fiveMinutes),
+        threshold: 0,
+      });
+      alarm(`${idOf(name)}ThrottlesAlarm`, {
+        alarmName: `${name}-throttled`,
+        alarmDescription: `${name} was throttled: the account's Lambda concurrency is used up (docs/operations.md, 2.5)`,
+        metric: fn.metricThrottles(fiveMinutes),
+        threshold: 0,
+      });
+    }
+    alarm('EdgeUrl5xxAlarm', {
+      alarmName: 'rft-edge-5xx',
+      alarmDescription: 'The Function URL answered 5xx: a webhook or API call was not served (the store retries webhooks)',
+      metric: new cloudwatch.Metric({
+        namespace: 'AWS/Lambda',
+        metricName: 'Url5xxCount',
+        dimensionsMap: { FunctionName: this.functions['rft-edge'].functionName },
+        ...fiveMinutes,
+      }),
+      threshold: 0,
+    });
   }
 
-  /** A monthly cost budget over the whole account bill, emailing at 80% actual and 100% forecast. */
+  /**
+   * A monthly cost budget over the whole account bill, emailing at 80% actual and 100%
+   * forecast. Budgets are global: its name carries the Region (and prefix) of this stack.
+   */
   private budget(cfg: StackConfig): void {
     const subscribers = [{ subscriptionType: 'EMAIL', address: cfg.budgetEmail }];
     new budgets.CfnBudget(this, 'MonthlyBudget', {
       budget: {
-        budgetName: 'rft-monthly-cost',
+        budgetName: `${cfg.namePrefix}rft-monthly-cost-${cfg.region}`,
         budgetType: 'COST',
         timeUnit: 'MONTHLY',
         budgetLimit: { amount: cfg.budgetAmountUsd, unit: 'USD' },
@@ -388,6 +466,27 @@ export class ReferralTrackerStack extends Stack {
         },
       ],
     });
+  }
+
+  /** cdk-nag (AwsSolutions) findings this design accepts, each acknowledged with its reason. */
+  private suppressNagFindings(): void {
+    const ack = (scope: Construct, id: string, reason: string) =>
+      Validations.of(scope).acknowledge({ id: `AwsSolutions::AwsSolutions-${id}`, reason });
+    ack(this.roles['rft-rewarder'], 'IAM5[Resource::*]',
+      'SMS straight to a phone number: AWS authorises that sns:Publish only on "*", and no topic is granted');
+    const [, model] = bedrockResources(this.config.settings.modelId, '<AWS::Partition>', this.region, this.account);
+    if (model?.includes(':bedrock:*::')) {
+      for (const fn of ['rft-minter', 'rft-rewarder'] as const) {
+        ack(this.roles[fn], `IAM5[Resource::${model}]`,
+          'an inference profile routes each call to its model in any Region it serves; the model id still pins it');
+      }
+    }
+    ack(this.node.findChild('SweepScheduleRole'), `IAM5[Resource::<${this.getLogicalId(this.functions['rft-sweep'].node.defaultChild as CfnElement)}.Arn>:*]`,
+      "CDK's scheduler target grants rft-sweep's versions with it: still that one function only");
+    ack(this.secret, 'SMG4',
+      'its keys are shared with the store or key stored hashes: rotation is a coordinated manual step (docs/operations.md, section 6)');
+    ack(this.tables['rft-clicks'], 'DDB3',
+      'the click log expires with the attribution window and is most of the writes; losing it loses only unattributed clicks');
   }
 }
 

@@ -5,9 +5,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { readConfig } from '../lib/config';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { EXAMPLE_SETTINGS_FILE, readConfig } from '../lib/config';
 import { ReferralTrackerStack } from '../lib/stack';
 
 /** The six names, written out here rather than imported, so a rename in lib/ is caught. */
@@ -37,6 +38,18 @@ export function dummyAssetRoot(): string {
   return root;
 }
 
+/**
+ * A settings file like a real deployment's: the example's, moved from FreshBox's hosts and
+ * mailboxes to `shop.example` ones (with `replace`, more changes), written to a temp file.
+ */
+export function shopSettings(replace: [string | RegExp, string][] = []): string {
+  let text = fs.readFileSync(EXAMPLE_SETTINGS_FILE, 'utf8').replaceAll('freshbox.uk', 'shop.example');
+  for (const [from, to] of replace) text = text.replace(from, to);
+  const file = path.join(tempDir('rft-settings-'), 'settings.shop.toml');
+  fs.writeFileSync(file, text);
+  return file;
+}
+
 /** What one synthesis produced. */
 export interface Synth {
   readonly stack: ReferralTrackerStack;
@@ -46,18 +59,24 @@ export interface Synth {
   readonly assemblyDir: string;
 }
 
-/** Synthesizes the stack with test context (plus `context` overrides). */
+/**
+ * Synthesizes the stack with test context (plus `context` overrides): a shop's settings,
+ * dummy binaries, and cdk-nag's AwsSolutions checks, which fail the synthesis on any finding
+ * the stack does not acknowledge.
+ */
 export function synth(context: Record<string, unknown> = {}): Synth {
   const app = new App({
     outdir: tempDir('rft-cdk-out-'),
     context: {
       'aws:cdk:bundling-stacks': [],
       lambdaAssetRoot: dummyAssetRoot(),
+      settingsFile: shopSettings(),
       budgetEmail: 'budget@example.com',
       alarmEmail: 'ops@example.com',
       ...context,
     },
   });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const config = readConfig(app.node);
   const stack = new ReferralTrackerStack(app, 'ReferralTrackerStack', {
     config,

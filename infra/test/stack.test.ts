@@ -1,6 +1,6 @@
 /**
- * ReferralTrackerStack, resource by resource: every value asserted here is one the design or
- * CONTRACT names, written out literally so a change in lib/ has to be made here too.
+ * ReferralTrackerStack, resource by resource: every value asserted here is written out
+ * literally, so a change in lib/ has to be made here too.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -8,12 +8,13 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import { ConfigError, readConfig } from '../lib/config';
-import { ReferralTrackerStack } from '../lib/stack';
-import { FUNCTIONS, functionId, resourcesOfType, synth, tempDir } from './helpers';
+import { ConfigError, bedrockResources, readConfig } from '../lib/config';
+import { ReferralTrackerStack, SECRET_PLACEHOLDER } from '../lib/stack';
+import { FUNCTIONS, functionId, resourcesOfType, shopSettings, synth, tempDir } from './helpers';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
-const { template, json, assemblyDir } = synth();
+const settingsFile = shopSettings();
+const { template, json, assemblyDir } = synth({ settingsFile });
 const R = json.Resources;
 
 /** Logical id of the only resource of `type` whose property `prop` equals `value`. */
@@ -67,7 +68,6 @@ describe('functions', () => {
         'RFT_TABLE_REWARDS', 'RFT_TABLE_AUDIT', 'RFT_SIGNUP_QUEUE_URL', 'RFT_REWARD_QUEUE_URL',
         'RFT_MINTER_FUNCTION', 'RFT_SCREEN_FUNCTION', 'RFT_REWARDER_FUNCTION', 'RUST_LOG',
       ];
-      if (name === 'rft-rewarder') keys.push('RFT_SMS_TYPE');
       assert.deepEqual(Object.keys(env).sort(), keys.sort());
       assert.equal(env.RFT_SETTINGS, '/opt/rft/settings.toml');
       assert.equal(env.RUST_LOG, 'info');
@@ -81,7 +81,6 @@ describe('functions', () => {
       assert.deepEqual(env.RFT_TABLE_AUDIT, ref(tableId('rft-audit')));
       assert.deepEqual(env.RFT_SIGNUP_QUEUE_URL, ref(queueId('rft-signup-jobs')));
       assert.deepEqual(env.RFT_REWARD_QUEUE_URL, ref(queueId('rft-reward-jobs')));
-      if (name === 'rft-rewarder') assert.equal(env.RFT_SMS_TYPE, 'Transactional');
     });
 
     it(`${name}: its own log group, kept 7 days, and its own role`, () => {
@@ -98,6 +97,22 @@ describe('functions', () => {
     });
   }
 
+  it('every environment variable the stack sets is read by the Rust code', () => {
+    const sources = rustSources().join('\n');
+    const set = new Set(
+      Object.values(resourcesOfType(json, 'AWS::Lambda::Function')).flatMap((f) => Object.keys(f.Properties.Environment.Variables)),
+    );
+    for (const key of set) assert.ok(sources.includes(`"${key}"`), `${key} is set by the stack but no Rust code reads it`);
+  });
+
+  it('rft-edge alone has reserved concurrency: aws.edge_reserved_concurrency (20), 0 meaning none', () => {
+    for (const name of FUNCTIONS) {
+      assert.equal(R[fnId(name)].Properties.ReservedConcurrentExecutions, name === 'rft-edge' ? 20 : undefined, name);
+    }
+    const custom = synth({ settingsFile: shopSettings([['edge_reserved_concurrency = 20', 'edge_reserved_concurrency = 0']]) });
+    assert.equal(custom.json.Resources[functionId(custom.json, 'rft-edge')].Properties.ReservedConcurrentExecutions, undefined);
+  });
+
   it('six log groups, all with 7-day retention', () => {
     template.resourceCountIs('AWS::Logs::LogGroup', 6);
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
@@ -109,20 +124,7 @@ describe('functions', () => {
     });
     const staged = findStagedSettings(assemblyDir);
     assert.equal(staged.length, 1, 'one asset holds rft/settings.toml');
-    assert.equal(
-      fs.readFileSync(staged[0], 'utf8'),
-      fs.readFileSync(path.join(REPO_ROOT, 'settings.example.toml'), 'utf8'),
-    );
-  });
-
-  it('context settingsFile chooses the file shipped in the layer', () => {
-    const dir = tempDir('rft-settings-test-');
-    const file = path.join(dir, 'prod.toml');
-    fs.writeFileSync(file, '[team]\nemail = "team@shop.example"\n');
-    const s = synth({ settingsFile: file });
-    const staged = findStagedSettings(s.assemblyDir);
-    assert.equal(staged.length, 1);
-    assert.equal(fs.readFileSync(staged[0], 'utf8'), '[team]\nemail = "team@shop.example"\n');
+    assert.equal(fs.readFileSync(staged[0], 'utf8'), fs.readFileSync(settingsFile, 'utf8'));
   });
 });
 
@@ -166,7 +168,7 @@ describe('tables', () => {
   const expected: Record<string, Expect> = {
     'rft-codes': {
       pk: ['code', 'S'],
-      pitr: false,
+      pitr: true,
       gsis: [{ name: 'by_referrer', pk: ['referrer_id', 'S'], sk: ['created_at', 'N'], projection: 'ALL' }],
     },
     'rft-clicks': {
@@ -181,7 +183,7 @@ describe('tables', () => {
     },
     'rft-referrals': {
       pk: ['referred_id', 'S'],
-      pitr: false,
+      pitr: true,
       gsis: [
         { name: 'by_queue', pk: ['queue', 'S'], sk: ['queue_ts', 'N'], projection: 'ALL' },
         { name: 'by_referrer', pk: ['referrer_id', 'S'], sk: ['created_at', 'N'], projection: 'ALL' },
@@ -258,18 +260,19 @@ describe('queues', () => {
     ['rft-signup-jobs', 'rft-attributor', 30],
     ['rft-reward-jobs', 'rft-rewarder', 60],
   ] as const) {
-    it(`${queue}: own DLQ after 5 receives, visibility >= 6x ${consumer}'s timeout, DLQ kept 14 days`, () => {
+    it(`${queue}: own DLQ after 5 receives, visibility >= 6x ${consumer}'s timeout, both kept 14 days`, () => {
       const p = R[queueId(queue)].Properties;
       const dlq = queueId(`${queue}-dlq`);
       assert.deepEqual(p.RedrivePolicy, { deadLetterTargetArn: getAtt(dlq, 'Arn'), maxReceiveCount: 5 });
       assert.ok(p.VisibilityTimeout >= 6 * timeout, `visibility ${p.VisibilityTimeout} >= ${6 * timeout}`);
+      assert.equal(p.MessageRetentionPeriod, 14 * 24 * 3600);
       assert.equal(R[dlq].Properties.MessageRetentionPeriod, 14 * 24 * 3600);
       assert.equal(R[dlq].Properties.RedrivePolicy, undefined);
     });
 
     // The rewarder takes one job at a time (it may wait on the store's endpoint).
     const batch = queue === 'rft-reward-jobs' ? 1 : 10;
-    it(`${consumer} consumes ${queue}: batch ${batch}, partial batch failures`, () => {
+    it(`${consumer} consumes ${queue}: batch ${batch}, partial batch failures, at most 2 at once`, () => {
       const mappings = Object.values(resourcesOfType(json, 'AWS::Lambda::EventSourceMapping')).filter(
         (m) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify(getAtt(queueId(queue), 'Arn')),
       );
@@ -277,11 +280,16 @@ describe('queues', () => {
       assert.deepEqual(mappings[0].Properties.FunctionName, ref(fnId(consumer)));
       assert.equal(mappings[0].Properties.BatchSize, batch);
       assert.deepEqual(mappings[0].Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
+      assert.deepEqual(mappings[0].Properties.ScalingConfig, { MaximumConcurrency: 2 });
     });
   }
 
-  it('exactly two event source mappings', () => {
+  it('exactly two event source mappings; aws.queue_max_concurrency sets their cap', () => {
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+    const custom = synth({ settingsFile: shopSettings([['queue_max_concurrency = 2', 'queue_max_concurrency = 7']]) });
+    for (const m of Object.values(resourcesOfType(custom.json, 'AWS::Lambda::EventSourceMapping'))) {
+      assert.deepEqual(m.Properties.ScalingConfig, { MaximumConcurrency: 7 });
+    }
   });
 });
 
@@ -328,8 +336,34 @@ describe('alarms', () => {
     });
   }
 
-  it('four alarms in all', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+  for (const name of FUNCTIONS) {
+    for (const metric of ['Errors', 'Throttles']) {
+      it(`${name}: alarm on any ${metric} in 5 minutes`, () => {
+        const hits = alarms.filter(
+          (a) =>
+            a.Properties.MetricName === metric &&
+            JSON.stringify(a.Properties.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: ref(fnId(name)) }]),
+        );
+        assert.equal(hits.length, 1);
+        const p = hits[0].Properties;
+        assert.deepEqual([p.Namespace, p.Statistic, p.Period, p.Threshold, p.ComparisonOperator], ['AWS/Lambda', 'Sum', 300, 0, 'GreaterThanThreshold']);
+        assert.deepEqual(p.AlarmActions, [ref(topicId)]);
+      });
+    }
+  }
+
+  it('rft-edge: alarm on any 5xx from its Function URL', () => {
+    const hits = alarms.filter((a) => a.Properties.MetricName === 'Url5xxCount');
+    assert.equal(hits.length, 1);
+    const p = hits[0].Properties;
+    assert.deepEqual(p.Dimensions, [{ Name: 'FunctionName', Value: ref(fnId('rft-edge')) }]);
+    assert.deepEqual([p.Statistic, p.Threshold, p.AlarmActions], ['Sum', 0, [ref(topicId)]]);
+  });
+
+  it('seventeen alarms in all, each to the one topic', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 17);
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    for (const a of alarms) assert.deepEqual(a.Properties.AlarmActions, [ref(topicId)]);
   });
 });
 
@@ -367,25 +401,75 @@ describe('sweep schedule', () => {
   });
 });
 
+describe("the sweep's failures", () => {
+  it('a failed run goes, after two retries, to the alarm topic', () => {
+    const configs = Object.values(resourcesOfType(json, 'AWS::Lambda::EventInvokeConfig'));
+    assert.equal(configs.length, 1);
+    const p = configs[0].Properties;
+    assert.deepEqual(p.FunctionName, ref(fnId('rft-sweep')));
+    assert.equal(p.MaximumRetryAttempts, 2);
+    assert.deepEqual(p.DestinationConfig, {
+      OnFailure: { Destination: ref(idWhere('AWS::SNS::Topic', 'TopicName', 'rft-alarms')) },
+    });
+  });
+});
+
 describe('secret, SES, budget', () => {
   it('exactly one secret, rft/secrets, holding the four keys as placeholders', () => {
     template.resourceCountIs('AWS::SecretsManager::Secret', 1);
     const s = R[idWhere('AWS::SecretsManager::Secret', 'Name', 'rft/secrets')].Properties;
     const value = JSON.parse(s.SecretString);
     assert.deepEqual(Object.keys(value).sort(), ['identity_key', 'ops_secret', 'signing_secret', 'store_api_key']);
-    for (const v of Object.values(value)) assert.match(String(v), /REPLACE_ME/);
+    // The functions refuse this value in every key (crates/rft-core/src/secrets.rs).
+    for (const v of Object.values(value)) assert.equal(v, SECRET_PLACEHOLDER);
+    assert.match(SECRET_PLACEHOLDER, /^REPLACE_ME/);
   });
 
-  it('an SES identity for the sending domain (context sesDomain)', () => {
+  const sendGrant = (j: typeof json, fn: string) =>
+    Object.values(resourcesOfType(j, 'AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([ref(j.Resources[functionId(j, fn)].Properties.Role['Fn::GetAtt'][0])]))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .find((st: { Action: unknown }) => st.Action === 'ses:SendEmail');
+  const identities = (st: { Resource: unknown[] }) =>
+    st.Resource.map((r) => JSON.stringify(r).match(/identity\/([^"]+)/)?.[1]);
+
+  it("the SES identity is messages.from_email's domain, and the roles may send from it", () => {
     template.resourceCountIs('AWS::SES::EmailIdentity', 1);
-    template.hasResourceProperties('AWS::SES::EmailIdentity', { EmailIdentity: 'freshbox.uk' });
-    synth({ sesDomain: 'shop.example' }).template.hasResourceProperties('AWS::SES::EmailIdentity', {
-      EmailIdentity: 'shop.example',
-    });
+    template.hasResourceProperties('AWS::SES::EmailIdentity', { EmailIdentity: 'shop.example' });
+    for (const fn of ['rft-minter', 'rft-screen', 'rft-rewarder']) {
+      assert.deepEqual(identities(sendGrant(json, fn)), ['shop.example', 'hello@shop.example'], fn);
+    }
+    const other = synth({ settingsFile: shopSettings([['hello@shop.example', 'news@mail.other.example']]) });
+    other.template.hasResourceProperties('AWS::SES::EmailIdentity', { EmailIdentity: 'mail.other.example' });
+    assert.deepEqual(identities(sendGrant(other.json, 'rft-minter')), ['mail.other.example', 'news@mail.other.example']);
   });
 
-  it('a monthly COST budget of $5 emailing at 80% actual and 100% forecast', () => {
+  it('a context sesDomain that is not the sender\'s stops synth', () => {
+    assert.throws(
+      () => synth({ sesDomain: 'freshbox.uk' }),
+      (e: Error) => e instanceof ConfigError && /messages.from_email \(hello@shop.example\) is on shop.example/.test(e.message),
+    );
+    synth({ sesDomain: 'shop.example' });
+  });
+
+  it('sesIdentityExists=true uses the existing identity: none created, no DKIM outputs, same grant', () => {
+    const existing = synth({ sesIdentityExists: 'true' });
+    existing.template.resourceCountIs('AWS::SES::EmailIdentity', 0);
+    assert.deepEqual(Object.keys(existing.json.Outputs ?? {}).filter((k) => k.startsWith('Dkim')), []);
+    assert.deepEqual(identities(sendGrant(existing.json, 'rft-rewarder')), ['shop.example', 'hello@shop.example']);
+    assert.deepEqual(Object.keys(json.Outputs ?? {}).filter((k) => k.startsWith('Dkim')).length, 3);
+  });
+
+  it('sesSandboxRecipients adds verified test recipients to the send grant', () => {
+    const sandbox = synth({ sesSandboxRecipients: 'me@shop.example, you@other.example' });
+    assert.deepEqual(identities(sendGrant(sandbox.json, 'rft-screen')), [
+      'shop.example', 'hello@shop.example', 'me@shop.example', 'you@other.example',
+    ]);
+  });
+
+  it('a monthly COST budget of $5 emailing at 80% actual and 100% forecast, named for its Region', () => {
     template.resourceCountIs('AWS::Budgets::Budget', 1);
+    template.hasResourceProperties('AWS::Budgets::Budget', { Budget: { BudgetName: 'rft-monthly-cost-eu-west-2' } });
     const subscribers = [{ SubscriptionType: 'EMAIL', Address: 'budget@example.com' }];
     template.hasResourceProperties('AWS::Budgets::Budget', {
       Budget: { BudgetType: 'COST', TimeUnit: 'MONTHLY', BudgetLimit: { Amount: 5, Unit: 'USD' } },
@@ -412,28 +496,102 @@ describe('secret, SES, budget', () => {
 describe('configuration', () => {
   const app = (context: Record<string, unknown>) => new App({ context });
 
-  it('defaults: eu-west-2, prebuilt, target/lambda, settings.example.toml, team email for alerts', () => {
-    const cfg = readConfig(app({}).node);
+  it('defaults: eu-west-2, no prefix, prebuilt, target/lambda, the team email for alerts', () => {
+    const cfg = readConfig(app({ settingsFile }).node);
     assert.equal(cfg.region, 'eu-west-2');
+    assert.equal(cfg.namePrefix, '');
     assert.equal(cfg.lambdaSource, 'prebuilt');
     assert.equal(cfg.lambdaAssetRoot, path.join(REPO_ROOT, 'target', 'lambda'));
-    assert.equal(cfg.settingsFile, path.join(REPO_ROOT, 'settings.example.toml'));
-    assert.equal(cfg.sesDomain, 'freshbox.uk');
+    assert.equal(cfg.sesDomain, 'shop.example');
+    assert.equal(cfg.createSesIdentity, true);
     assert.equal(cfg.budgetAmountUsd, 5);
-    assert.equal(cfg.budgetEmail, 'referrals@freshbox.uk');
-    assert.equal(cfg.alarmEmail, 'referrals@freshbox.uk');
+    assert.equal(cfg.budgetEmail, 'referrals@shop.example');
+    assert.equal(cfg.alarmEmail, 'referrals@shop.example');
+    assert.deepEqual([cfg.settings.edgeReservedConcurrency, cfg.settings.queueMaxConcurrency], [20, 2]);
   });
 
-  it('rejects a bad lambdaSource, budget or email', () => {
-    assert.throws(() => readConfig(app({ lambdaSource: 'docker' }).node), ConfigError);
-    assert.throws(() => readConfig(app({ budgetAmountUsd: 'lots' }).node), ConfigError);
-    assert.throws(() => readConfig(app({ alarmEmail: 'not-an-email' }).node), ConfigError);
+  it('the example settings (the default file) stop synth, naming every example value, unless demo=true', () => {
+    assert.throws(
+      () => readConfig(app({}).node),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        ['links.base_url (refer.freshbox.uk', 'store.reward_url (api.freshbox.uk', 'links.cookie_domain', 'team.email',
+          'messages.from_email', '-c demo=true'].every((part) => e.message.includes(part)),
+    );
+    const demo = readConfig(app({ demo: 'true' }).node);
+    assert.equal(demo.settingsFile, path.join(REPO_ROOT, 'settings.example.toml'));
+    assert.equal(demo.sesDomain, 'freshbox.uk');
+  });
+
+  it("one example value left (the store's host, an alert address) or this machine is enough to stop synth", () => {
+    const refuses = (context: Record<string, unknown>, part: string) =>
+      assert.throws(() => readConfig(app(context).node), (e: Error) => e instanceof ConfigError && e.message.includes(part), part);
+    refuses({ settingsFile: shopSettings([['api.shop.example', 'api.freshbox.uk']]) }, 'store.reward_url (api.freshbox.uk');
+    refuses({ settingsFile, alarmEmail: 'ops@freshbox.uk' }, 'context alarmEmail (ops@freshbox.uk');
+    refuses({ settingsFile: shopSettings([['https://api.shop.example', 'http://127.0.0.1:3001']]) }, 'store.reward_url (127.0.0.1, this machine)');
+    refuses({ settingsFile: path.join(REPO_ROOT, 'settings.local.toml') }, 'links.base_url (127.0.0.1, this machine)');
+  });
+
+  it('rejects a bad lambdaSource, budget, email, prefix or flag', () => {
+    assert.throws(() => readConfig(app({ settingsFile, lambdaSource: 'docker' }).node), ConfigError);
+    assert.throws(() => readConfig(app({ settingsFile, budgetAmountUsd: 'lots' }).node), ConfigError);
+    assert.throws(() => readConfig(app({ settingsFile, alarmEmail: 'not-an-email' }).node), ConfigError);
+    assert.throws(() => readConfig(app({ settingsFile, namePrefix: 'Staging' }).node), ConfigError);
+    assert.throws(() => readConfig(app({ settingsFile, demo: 'yes' }).node), ConfigError);
+    assert.throws(
+      () => readConfig(app({ settingsFile: shopSettings([['queue_max_concurrency = 2', 'queue_max_concurrency = 1']]) }).node),
+      /aws.queue_max_concurrency/,
+    );
+  });
+
+  it("the Bedrock grant follows messages.model_id: a profile's ARN and its model's, or one model", () => {
+    const modelGrant = (j: typeof json) =>
+      Object.values(resourcesOfType(j, 'AWS::IAM::Policy'))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement)
+        .filter((st: { Action: unknown }) => st.Action === 'bedrock:InvokeModel')
+        .map((st: { Resource: unknown }) => JSON.stringify(st.Resource));
+    assert.ok(modelGrant(json).every((r) => r.includes('global.anthropic.claude-haiku-4-5') && r.includes('foundation-model/anthropic.claude-haiku-4-5')));
+    const sonnet = 'eu.anthropic.claude-sonnet-4-5-20250929-v1:0';
+    const other = synth({ settingsFile: shopSettings([[/model_id = ".*"/, `model_id = "${sonnet}"`]]) });
+    const grants = modelGrant(other.json);
+    assert.equal(grants.length, 2, 'the minter and the rewarder');
+    for (const g of grants) {
+      assert.ok(g.includes(`inference-profile/${sonnet}`) && g.includes('bedrock:*::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0'), g);
+      assert.ok(!g.includes('haiku'), g);
+    }
+    assert.deepEqual(bedrockResources('amazon.nova-lite-v1:0', 'aws', 'eu-west-2', '1'), [
+      'arn:aws:bedrock:eu-west-2::foundation-model/amazon.nova-lite-v1:0',
+    ]);
+    assert.throws(
+      () => readConfig(app({ settingsFile: shopSettings([[/model_id = ".*"/, 'model_id = "arn:aws:bedrock:eu-west-2:1:application-inference-profile/x"']]) }).node),
+      /not an ARN/,
+    );
+  });
+
+  it('namePrefix names every resource, and the stack, for a second stack in the same account', () => {
+    const staging = synth({ namePrefix: 'staging-' });
+    const names = (type: string, prop: string) =>
+      Object.values(resourcesOfType(staging.json, type)).map((r) => String(r.Properties[prop]));
+    for (const [type, prop] of [
+      ['AWS::Lambda::Function', 'FunctionName'], ['AWS::DynamoDB::Table', 'TableName'], ['AWS::SQS::Queue', 'QueueName'],
+      ['AWS::CloudWatch::Alarm', 'AlarmName'], ['AWS::SNS::Topic', 'TopicName'], ['AWS::Scheduler::Schedule', 'Name'],
+      ['AWS::SecretsManager::Secret', 'Name'], ['AWS::Lambda::LayerVersion', 'LayerName'],
+    ]) {
+      const found = names(type, prop);
+      assert.ok(found.length > 0 && found.every((n) => /^staging-rft[-\/]/.test(n)), `${type}: ${found.join(', ')}`);
+    }
+    assert.ok(names('AWS::Logs::LogGroup', 'LogGroupName').every((n) => n.startsWith('/aws/lambda/staging-rft-')));
+    staging.template.hasResourceProperties('AWS::Budgets::Budget', { Budget: { BudgetName: 'staging-rft-monthly-cost-eu-west-2' } });
+    const env = staging.json.Resources[functionId(staging.json, 'staging-rft-edge')].Properties.Environment.Variables;
+    assert.deepEqual([env.RFT_MINTER_FUNCTION, env.RFT_SCREEN_FUNCTION, env.RFT_REWARDER_FUNCTION], [
+      'staging-rft-minter', 'staging-rft-screen', 'staging-rft-rewarder',
+    ]);
   });
 
   it('a missing prebuilt bootstrap says to run make build', () => {
     const a = new App({
       outdir: tempDir('rft-cdk-out-'),
-      context: { 'aws:cdk:bundling-stacks': [], lambdaAssetRoot: tempDir('rft-empty-') },
+      context: { 'aws:cdk:bundling-stacks': [], lambdaAssetRoot: tempDir('rft-empty-'), settingsFile },
     });
     assert.throws(
       () => new ReferralTrackerStack(a, 'S', { config: readConfig(a.node), env: { region: 'eu-west-2' } }),
@@ -452,6 +610,21 @@ describe('configuration', () => {
     }
   });
 });
+
+/** The text of every Rust source of the functions and their crates. */
+function rustSources(): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.rs')) out.push(fs.readFileSync(p, 'utf8'));
+    }
+  };
+  walk(path.join(REPO_ROOT, 'crates'));
+  walk(path.join(REPO_ROOT, 'functions'));
+  return out;
+}
 
 /** Files named rft/settings.toml inside the staged assets of a cloud assembly. */
 function findStagedSettings(dir: string): string[] {

@@ -156,10 +156,17 @@ impl AwsStack {
                 ..Endpoints::default()
             },
         );
-        let secrets = env.secrets().await.expect("the functions read the secret");
-        let _ = functions.minter.set(rft_aws::wiring::minter(&env).await);
-        let _ = functions.screen.set(rft_aws::wiring::screen(&env, &secrets).await);
-        let _ = functions.eraser.set(rft_aws::wiring::eraser(&env, &secrets).await);
+        // Each invoked function is wired as its main does, on its own copy of the environment,
+        // so the calls it makes are recorded under its name.
+        let secrets_of = |function: &str| {
+            let env = env.as_function(function);
+            async move { (env.secrets().await.expect("the functions read the secret"), env) }
+        };
+        let _ = functions.minter.set(rft_aws::wiring::minter(&env.as_function("rft-minter")).await);
+        let (secrets, screen) = secrets_of("rft-screen").await;
+        let _ = functions.screen.set(rft_aws::wiring::screen(&screen, &secrets).await);
+        let (secrets, rewarder) = secrets_of("rft-rewarder").await;
+        let _ = functions.eraser.set(rft_aws::wiring::eraser(&rewarder, &secrets).await);
         let signer = Signer::new(&secrets.signing);
         AwsStack { env, secrets, signer, bedrock, signup_queue, reward_queue, moto, store, calls }
     }
@@ -215,9 +222,15 @@ impl AwsStack {
         rft_aws::wiring::dead_ends(&self.env).await
     }
 
-    /// A fresh `rft-edge` instance (cold: nothing cached), as its Lambda handler serves it.
+    /// The environment as `function` sees it: its AWS calls are recorded under its name.
+    pub fn env_of(&self, function: &str) -> Environment {
+        self.env.as_function(function)
+    }
+
+    /// A fresh `rft-edge` instance (cold: nothing cached), started and served as its Lambda
+    /// handler is.
     pub async fn edge(&self) -> Router {
-        let edge = rft_aws::wiring::edge(&self.env, &self.secrets).await.expect("the edge wires up");
+        let edge = rft_aws::wiring::edge_at_start(&self.env_of("rft-edge")).await.expect("the edge wires up");
         rft_aws::lambda::edge_app(Arc::new(edge))
     }
 

@@ -222,11 +222,8 @@ async fn bad_missing_stale_future_and_truncated_signatures_are_401() {
     let body = r#"{"customer_id":"c_dan"}"#;
     let now = h.clock.now().as_secs();
     let good = h.signer.sign("msg_1", now, body.as_bytes()).unwrap();
-    let stranger = Signer::new(
-        &SecretSet::from_parts(&SecretSet::generate_parts()[0], &"o".repeat(16), &"k".repeat(16), &"i".repeat(16))
-            .unwrap()
-            .signing,
-    );
+    let [s, o, k, i] = SecretSet::generate_parts();
+    let stranger = Signer::new(&SecretSet::from_parts(&s, &o, &k, &i).unwrap().signing);
     let cases = [
         ("no headers", Request::builder().method(Method::POST).uri("/api/links").body(Body::from(body)).unwrap()),
         (

@@ -212,6 +212,21 @@ impl Environment {
         Environment { settings: Arc::new(settings), sdk, tables, wiring, endpoints, shared }
     }
 
+    /// This environment as `function`'s: the same configuration, with its calls recorded under
+    /// that function's name when a call counter is attached (tests run each function's wiring
+    /// on its own copy, so each one's AWS calls can be told apart).
+    pub fn as_function(&self, function: &str) -> Environment {
+        let mut endpoints = self.endpoints.clone();
+        endpoints.calls = endpoints.calls.map(|c| c.for_function(function));
+        Environment::new(
+            (*self.settings).clone(),
+            self.sdk.clone(),
+            self.tables.clone(),
+            self.wiring.clone(),
+            endpoints,
+        )
+    }
+
     fn need(value: &Option<String>, name: &'static str) -> Result<String, EnvError> {
         value.clone().ok_or(EnvError::Missing(name))
     }

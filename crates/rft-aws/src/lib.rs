@@ -9,6 +9,7 @@ pub mod env;
 pub mod invoke;
 pub mod item;
 pub mod lambda;
+pub mod logging;
 pub mod messaging;
 pub mod secrets;
 pub mod sqs;
@@ -16,5 +17,6 @@ pub mod tables;
 pub mod wiring;
 
 pub use dynamo::DynamoStore;
+pub use logging::init_tracing;
 pub use sqs::SqsQueue;
 pub use tables::TableNames;

@@ -150,10 +150,10 @@ pub async fn dead_ends(env: &Environment) -> rft_core::service::DeadEnds {
     )
 }
 
-/// `rft-sweep`: expires pending referrals past their window.
+/// `rft-sweep`: expires pending referrals past their window. No warm-up: nobody waits on an
+/// hourly batch, and the warm-up's read of `rft-codes` is one its role (rightly) may not make.
 pub async fn sweeper(env: &Environment) -> Sweeper {
-    let s = warm_stores(env).await;
-    Sweeper::new(s.referrals.clone(), Arc::new(SystemClock))
+    Sweeper::new(env.stores().referrals.clone(), Arc::new(SystemClock))
 }
 
 /// The rewarder's erasure (it alone may rewrite the ledger).

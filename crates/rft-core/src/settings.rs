@@ -123,6 +123,16 @@ pub struct Sweep {
     pub every: Duration,
 }
 
+/// How the AWS stack sizes the functions (read by infra/ at deploy; rft-local ignores it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aws {
+    /// Concurrent executions reserved for `rft-edge`, so the queue consumers can never take
+    /// the redirects' share of the account's Lambda quota; `0` reserves none.
+    pub edge_reserved_concurrency: u32,
+    /// The most concurrent invocations each SQS event source starts (Lambda allows 2 to 1000).
+    pub queue_max_concurrency: u32,
+}
+
 /// Validated settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -144,6 +154,8 @@ pub struct Settings {
     pub store: StoreSettings,
     /// `[sweep]`.
     pub sweep: Sweep,
+    /// `[aws]` (optional).
+    pub aws: Aws,
 }
 
 // ---- the file as written -------------------------------------------------------------------
@@ -166,6 +178,8 @@ struct RawFile {
     messages: RawMessages,
     store: RawStore,
     sweep: RawSweep,
+    #[serde(default)]
+    aws: RawAws,
 }
 
 #[derive(Deserialize)]
@@ -257,6 +271,19 @@ struct RawStore {
 struct RawSweep {
     #[serde(deserialize_with = "duration")]
     every: Duration,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAws {
+    edge_reserved_concurrency: u32,
+    queue_max_concurrency: u32,
+}
+
+impl Default for RawAws {
+    fn default() -> Self {
+        RawAws { edge_reserved_concurrency: 20, queue_max_concurrency: 2 }
+    }
 }
 
 // ---- validation ------------------------------------------------------------------------------
@@ -441,6 +468,25 @@ impl Settings {
             messages,
             store: StoreSettings { reward_url: http_url("store.reward_url", &raw.store.reward_url)? },
             sweep: Sweep { every: positive("sweep.every", raw.sweep.every)? },
+            aws: Aws {
+                edge_reserved_concurrency: {
+                    let n = raw.aws.edge_reserved_concurrency;
+                    if n > 1000 {
+                        return Err(SettingsError::new("aws.edge_reserved_concurrency", "must be from 0 to 1000"));
+                    }
+                    n
+                },
+                queue_max_concurrency: {
+                    let n = raw.aws.queue_max_concurrency;
+                    if !(2..=1000).contains(&n) {
+                        return Err(SettingsError::new(
+                            "aws.queue_max_concurrency",
+                            "must be from 2 to 1000 (Lambda's range for an SQS event source)",
+                        ));
+                    }
+                    n
+                },
+            },
         })
     }
 
@@ -530,6 +576,20 @@ mod tests {
             "screen.max_signups_per_ip_per_day"
         );
         assert!(err("[business]", "[business\n").key.starts_with("line "));
+    }
+
+    #[test]
+    fn the_aws_capacity_has_defaults_and_ranges() {
+        let s = Settings::parse(EXAMPLE).unwrap();
+        assert_eq!((s.aws.edge_reserved_concurrency, s.aws.queue_max_concurrency), (20, 2));
+        let without = EXAMPLE.split("\n[aws]").next().unwrap();
+        assert_eq!(Settings::parse(without).unwrap().aws, s.aws, "[aws] is optional");
+        assert_eq!(err("queue_max_concurrency = 2", "queue_max_concurrency = 1").key, "aws.queue_max_concurrency");
+        assert_eq!(
+            err("edge_reserved_concurrency = 20", "edge_reserved_concurrency = 5000").key,
+            "aws.edge_reserved_concurrency"
+        );
+        assert_eq!(err("[aws]", "[aws]\nprovisioned = 1").key, "aws.provisioned");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use rft_aws::lambda::handle_batch;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().with_current_span(false).without_time().init();
+    rft_aws::init_tracing();
     let env = Environment::from_env().await?;
     let attributor = Arc::new(rft_aws::wiring::attributor(&env).await?);
     let dead_ends = Arc::new(rft_aws::wiring::dead_ends(&env).await);

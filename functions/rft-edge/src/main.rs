@@ -7,7 +7,7 @@ use rft_aws::env::Environment;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tracing_subscriber::fmt().json().with_current_span(false).without_time().init();
+    rft_aws::init_tracing();
     let env = Environment::from_env().await?;
     let edge = rft_aws::wiring::edge_at_start(&env).await?;
     lambda_http::run(rft_aws::lambda::edge_app(Arc::new(edge))).await

@@ -9,7 +9,7 @@ use rft_aws::invoke::{MinterCall, MinterReply, serve_minter};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().with_current_span(false).without_time().init();
+    rft_aws::init_tracing();
     let env = Environment::from_env().await?;
     let minter = Arc::new(rft_aws::wiring::minter(&env).await);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<MinterCall>| {

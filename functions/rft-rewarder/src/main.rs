@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().with_current_span(false).without_time().init();
+    rft_aws::init_tracing();
     let env = Environment::from_env().await?;
     let secrets = env.secrets().await?;
     let rewarder = Arc::new(rft_aws::wiring::rewarder(&env, &secrets).await?);

@@ -9,7 +9,7 @@ use rft_aws::invoke::{ScreenCall, ScreenReply, serve_screen};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().with_current_span(false).without_time().init();
+    rft_aws::init_tracing();
     let env = Environment::from_env().await?;
     let secrets = env.secrets().await?;
     let screen = Arc::new(rft_aws::wiring::screen(&env, &secrets).await);

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().with_current_span(false).without_time().init();
+    rft_aws::init_tracing();
     let env = Environment::from_env().await?;
     let sweeper = Arc::new(rft_aws::wiring::sweeper(&env).await);
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| {

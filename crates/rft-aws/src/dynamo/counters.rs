@@ -10,7 +10,7 @@ use rft_core::Timestamp;
 use rft_core::ledger::CounterStep;
 use rft_core::ports::{CountError, Counters, StoreError};
 
-use super::{DynamoStore, is_condition_failure, unavailable};
+use super::{DynamoStore, unavailable};
 use crate::item::{Item, get_n, get_s, item, n, s};
 
 /// Counters live in `rft-clicks` (a TTL'd table) under `counter#<key>`, sort key 0.
@@ -56,7 +56,8 @@ impl Counters for DynamoStore {
     ) -> Result<u32, CountError> {
         // One conditional update covers the usual cases, an absent counter and a live one under
         // its limit. Only an expired counter TTL has not removed yet, or the limit, fails it; a
-        // conditional put then restarts an expired one. A race between the two goes round again.
+        // second conditional update then restarts an expired one. A race between the two goes
+        // round again. (Updates only: the roles that count need no PutItem on counters.)
         for _ in 0..4 {
             let mut step = self
                 .client
@@ -86,24 +87,26 @@ impl Counters for DynamoStore {
                     if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) => {}
                 Err(e) => return Err(StoreError::unavailable("increment a counter", e).into()),
             }
-            let mut fresh = counter_key(key);
-            fresh.insert("count".into(), n(1));
-            fresh.insert("expires_at".into(), n(expires_at.as_secs() + 1));
-            fresh.insert("expires_at_ms".into(), n(expires_at.as_millis()));
             let restart = self
                 .client
-                .put_item()
+                .update_item()
                 .table_name(&self.tables.clicks)
-                .set_item(Some(fresh))
+                .set_key(Some(counter_key(key)))
+                .update_expression("SET #count = :one, expires_at = :ttl, expires_at_ms = :exp")
                 .condition_expression("attribute_not_exists(#count) OR expires_at_ms <= :now")
                 .expression_attribute_names("#count", "count")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":ttl", n(expires_at.as_secs() + 1))
+                .expression_attribute_values(":exp", n(expires_at.as_millis()))
                 .expression_attribute_values(":now", n(now.as_millis()))
                 .send()
                 .await;
             match restart {
                 Ok(_) => return Ok(1),
                 // Live and present, so the update failed on the limit (unless it raced a restart).
-                Err(e) if is_condition_failure(&e) => {
+                Err(SdkError::ServiceError(e))
+                    if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+                {
                     if let Some(l) = limit
                         && Counters::count(self, key, now).await? >= l
                     {

@@ -1,0 +1,83 @@
+//! The deploy smoke test (`scripts/smoke.sh`, docs/deploy.md section 8) run against `rft-local
+//! serve`, which serves the same HTTP surface: it passes, its one email goes to SES's mailbox
+//! simulator (not to a domain that bounces or that the SES sandbox refuses), and it erases the
+//! customers it made, so a second run with the same friend address passes too.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rft_core::secrets::SecretSet;
+
+#[tokio::test]
+async fn the_smoke_test_passes_mails_only_the_simulator_and_erases_its_customers() {
+    let dir = std::env::temp_dir().join(format!("rft-smoke-{}", rft_core::ids::random_base32()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    // settings.local.toml points links and the store's reward endpoint at rft-local itself on
+    // port 3000 (make run); here, at this instance's port.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let settings = std::fs::read_to_string(format!("{root}/settings.local.toml"))
+        .unwrap()
+        .replace("127.0.0.1:3000", &format!("127.0.0.1:{port}"));
+    std::fs::write(dir.join("settings.toml"), settings).unwrap();
+    let [signing, ..] = SecretSet::generate_parts();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_rft-local"))
+        .arg("serve")
+        .arg("--settings")
+        .arg(dir.join("settings.toml"))
+        .arg("--data")
+        .arg(dir.join("data"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--outbox")
+        .arg(dir.join("outbox"))
+        .env("RFT_SIGNING_SECRET", &signing)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rft-local starts");
+    let client = rft_http::store_client::http_client().build().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
+        assert!(Instant::now() < deadline, "rft-local did not become healthy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let smoke = || {
+        let (base, signing) = (base.clone(), signing.clone());
+        tokio::task::spawn_blocking(move || {
+            Command::new("bash")
+                .arg(format!("{root}/scripts/smoke.sh"))
+                .arg(&base)
+                .env("RFT_SIGNING_SECRET", signing)
+                // settings.local.toml holds conversions sooner than 5 s after their click.
+                .env("RFT_SMOKE_MIN_CLICK_AGE", "6")
+                .env("RFT_SMOKE_TIMEOUT", "30")
+                .output()
+                .expect("bash runs")
+        })
+    };
+    let (first, second) = (smoke().await.unwrap(), smoke().await.unwrap());
+    let _ = server.kill();
+    let _ = server.wait();
+    for run in [first, second] {
+        let out = String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "the smoke test failed:\n{out}");
+        assert!(out.contains("smoke test passed"), "{out}");
+        assert_eq!(out.matches("    erased smoke_").count(), 2, "both customers erased:\n{out}");
+    }
+
+    let recipients: Vec<String> = std::fs::read_dir(dir.join("outbox"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
+                .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .filter(|m| m["channel"] == "email")
+                .map(|m| m["to"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(recipients.len(), 2, "each run's friend was thanked by email, and nobody else");
+    assert!(recipients.iter().all(|to| to.ends_with("@simulator.amazonses.com")), "{recipients:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
