@@ -155,10 +155,25 @@ def report_skips(path):
             print(f"  {line}", flush=True)
 
 
+def stop_on_sigterm():
+    """Turns SIGTERM into SystemExit, so the `finally` that stops the emulators runs (they are in
+    sessions of their own, which a signal to this process's group does not reach)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+
+
 def serve(what, port):
     """Runs one emulator in the foreground until Ctrl-C."""
     if what != "dynamodb-local":
         sys.exit(f"emulators: --serve knows only dynamodb-local, not {what}")
+    # Another server on the port would answer the readiness check in this one's place.
+    with socket.socket() as s:
+        # As a server binds: connections of an earlier one lingering in TIME_WAIT do not count.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as e:
+            sys.exit(f"emulators: cannot serve DynamoDB Local on 127.0.0.1:{port}: {e.strerror}")
+    stop_on_sigterm()
     proc = dynamodb_local(port)
     try:
         wait_http(f"http://127.0.0.1:{port}/", "DynamoDB Local", proc)
@@ -189,6 +204,7 @@ def main():
     os.makedirs(os.path.dirname(skips), exist_ok=True)
     open(skips, "w").close()
     env["RFT_TEST_SKIPS"] = skips
+    stop_on_sigterm()
     procs = start_missing(env)
     print("emulators: ready", flush=True)
     code = 1
