@@ -116,8 +116,9 @@ impl AwsStack {
         settings.store.reward_url = format!("{}/referral-rewards", store.uri()).parse().expect("a URL");
         let [sqs, ses, sns, secrets] =
             [sqs.to_owned(), endpoint(Service::SesV2), endpoint(Service::Sns), endpoint(Service::SecretsManager)];
-        // Each service the functions call gets its own endpoint below; this one is only a default.
-        let sdk = rft_aws::config::for_emulator(&sqs).await;
+        // Secrets Manager's: the harness stores the secret with it. The functions get each
+        // service's own endpoint below, so for them it is only a default.
+        let sdk = rft_aws::config::for_emulator(&secrets).await;
         let prefix = unique_prefix();
         let tables = TableNames::with_prefix(&prefix);
         rft_aws::tables::create_tables(&dynamodb_client().await, &tables).await.expect("tables");
@@ -127,7 +128,7 @@ impl AwsStack {
         let [s, o, k, i] = SecretSet::generate_parts();
         let secret_json =
             json!({ "signing_secret": s, "ops_secret": o, "store_api_key": k, "identity_key": i }).to_string();
-        let secret = aws_sdk_secretsmanager::Client::new(&rft_aws::config::for_emulator(&secrets).await)
+        let secret = aws_sdk_secretsmanager::Client::new(&sdk)
             .create_secret()
             .name(format!("{prefix}rft/secrets"))
             .secret_string(secret_json)
