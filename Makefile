@@ -23,7 +23,8 @@ run:
 	./target/release/rft-local serve --settings settings.local.toml --data data --listen 127.0.0.1:3000 --outbox outbox
 
 ## test: every test: the Rust suites with DynamoDB Local and moto started (and stopped) around
-## them, the CDK stack's tests, the pages in a headless browser, and a bounded schemathesis run
+## them (only for services AWS_ENDPOINT_URL_<SERVICE> or AWS_ENDPOINT_URL does not name; see
+## docs/emulators.md), the CDK stack's tests, the pages in a headless browser, and a bounded schemathesis run
 ## of the API against docs/openapi.yaml
 test: test-rust infra-test web-test api-test
 
@@ -71,12 +72,14 @@ java:
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(EMU)
+	rm -rf $(VENV) $(EMU) .venv-localstack
 
 # Fuzzing, the long API run, the load test: fuzz, load.
 -include mk/prove.mk
 # Browser tests of the pages: web-test.
 -include mk/web.mk
+# Emulators you start yourself (LocalStack, DynamoDB Local): localstack, dynamodb-local.
+-include mk/emulators.mk
 
 # Infrastructure (CDK), Lambda builds and deploys: infra-test, synth, deploy, build.
 -include mk/infra.mk

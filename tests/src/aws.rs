@@ -1,6 +1,7 @@
 //! The AWS wiring of the functions, run against the emulators: DynamoDB Local, moto (SQS, SES,
-//! SNS, Secrets Manager), wiremock for Bedrock, and a small stand-in for the Lambda Invoke API
-//! that runs the minter's and screen's real handlers.
+//! SNS, Secrets Manager) or whatever `AWS_ENDPOINT_URL_<SERVICE>` names per service, wiremock for
+//! Bedrock, and a small stand-in for the Lambda Invoke API that runs the minter's and screen's
+//! real handlers.
 
 use std::sync::{Arc, OnceLock};
 
@@ -20,7 +21,8 @@ use rft_core::service::{MintService, ScreenService};
 use rft_core::signature::Signer;
 use rft_core::{Settings, Timestamp};
 
-use crate::backends::{dynamodb_client, dynamodb_endpoint, moto_endpoint, unique_prefix};
+use crate::backends::{Service, dynamodb_client, dynamodb_endpoint, endpoint, moto_endpoint, unique_prefix};
+use crate::sent::{Email, Sent, Sms, since};
 
 /// The deployed functions' handlers, reachable over a fake Lambda Invoke API.
 #[derive(Default, Clone)]
@@ -78,7 +80,7 @@ pub fn converse_reply(text: &str) -> Value {
 pub struct AwsStack {
     /// The functions' environment (what `Environment::from_env` would give in AWS).
     pub env: Environment,
-    /// The secrets stored in (moto's) Secrets Manager.
+    /// The secrets stored in the emulator's Secrets Manager.
     pub secrets: SecretSet,
     /// Signs as the store does.
     pub signer: Signer,
@@ -88,8 +90,11 @@ pub struct AwsStack {
     pub signup_queue: SqsQueue,
     /// The reward queue.
     pub reward_queue: SqsQueue,
-    /// moto's endpoint (for its inspection API).
-    pub moto: String,
+    /// Reads what the SES v2 emulator sent, with what it had sent before this stack started; or
+    /// why that emulator cannot send SES v2 mail or show what it sent.
+    mail: Result<(Sent, Vec<Email>), String>,
+    /// The same for SMS through SNS.
+    sms: Result<(Sent, Vec<Sms>), String>,
     /// The store's reward endpoint's stand-in.
     pub store: MockServer,
     /// Every AWS call the functions' clients make.
@@ -102,20 +107,24 @@ impl AwsStack {
         Self::start_with(settings, &dynamodb_endpoint(), &moto_endpoint()).await
     }
 
-    /// The same, with the functions reaching DynamoDB and moto at the given endpoints (a
-    /// [`crate::switch::Switch`] in front of each, for the fault tests).
-    pub async fn start_with(mut settings: Settings, dynamodb: &str, moto: &str) -> Self {
+    /// The same, with the functions reaching DynamoDB and SQS at the given endpoints (a
+    /// [`crate::switch::Switch`] in front of either, for the fault tests); SES v2, SNS and
+    /// Secrets Manager at their own ([`endpoint`]).
+    pub async fn start_with(mut settings: Settings, dynamodb: &str, sqs: &str) -> Self {
         crate::harness::init_tracing();
         let store = MockServer::start().await;
         settings.store.reward_url = format!("{}/referral-rewards", store.uri()).parse().expect("a URL");
-        let moto = moto.to_owned();
-        let sdk = rft_aws::config::for_emulator(&moto).await;
+        let [sqs, ses, sns, secrets] =
+            [sqs.to_owned(), endpoint(Service::SesV2), endpoint(Service::Sns), endpoint(Service::SecretsManager)];
+        // Secrets Manager's: the harness stores the secret with it. The functions get each
+        // service's own endpoint below, so for them it is only a default.
+        let sdk = rft_aws::config::for_emulator(&secrets).await;
         let prefix = unique_prefix();
         let tables = TableNames::with_prefix(&prefix);
         rft_aws::tables::create_tables(&dynamodb_client().await, &tables).await.expect("tables");
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let signup_queue = SqsQueue::create(sqs.clone(), &format!("{prefix}rft-signup-jobs")).await.expect("queue");
-        let reward_queue = SqsQueue::create(sqs, &format!("{prefix}rft-reward-jobs")).await.expect("queue");
+        let queues = aws_sdk_sqs::Client::new(&rft_aws::config::for_emulator(&sqs).await);
+        let signup_queue = SqsQueue::create(queues.clone(), &format!("{prefix}rft-signup-jobs")).await.expect("queue");
+        let reward_queue = SqsQueue::create(queues, &format!("{prefix}rft-reward-jobs")).await.expect("queue");
         let [s, o, k, i] = SecretSet::generate_parts();
         let secret_json =
             json!({ "signing_secret": s, "ops_secret": o, "store_api_key": k, "identity_key": i }).to_string();
@@ -126,12 +135,20 @@ impl AwsStack {
             .send()
             .await
             .expect("secret");
-        let ses = aws_sdk_sesv2::Client::new(&sdk);
-        ses.create_email_identity()
-            .email_identity(settings.messages.from_email.as_str())
-            .send()
-            .await
-            .expect("SES identity");
+        let mail = match crate::sent::mail(&ses, settings.messages.from_email.as_str()).await {
+            Ok(sent) => {
+                let before = sent.emails().await;
+                Ok((sent, before))
+            }
+            Err(reason) => Err(reason),
+        };
+        let sms = match Sent::at(&sns).await {
+            Ok(sent) => {
+                let before = sent.sms().await;
+                Ok((sent, before))
+            }
+            Err(reason) => Err(reason),
+        };
         let bedrock = MockServer::start().await;
         let functions = Functions::default();
         let calls = rft_aws::calls::CallCounter::default();
@@ -150,10 +167,13 @@ impl AwsStack {
             },
             Endpoints {
                 dynamodb: Some(dynamodb.to_owned()),
+                sqs: Some(sqs),
+                ses: Some(ses),
+                sns: Some(sns),
+                secrets: Some(secrets),
                 bedrock: Some(bedrock.uri()),
                 lambda: Some(invoke_api),
                 calls: Some(calls.clone()),
-                ..Endpoints::default()
             },
         );
         // Each invoked function is wired as its main does, on its own copy of the environment,
@@ -168,7 +188,7 @@ impl AwsStack {
         let (secrets, rewarder) = secrets_of("rft-rewarder").await;
         let _ = functions.eraser.set(rft_aws::wiring::eraser(&rewarder, &secrets).await);
         let signer = Signer::new(&secrets.signing);
-        AwsStack { env, secrets, signer, bedrock, signup_queue, reward_queue, moto, store, calls }
+        AwsStack { env, secrets, signer, bedrock, signup_queue, reward_queue, mail, sms, store, calls }
     }
 
     /// Makes Bedrock answer `text` (after `delay`).
@@ -181,40 +201,35 @@ impl AwsStack {
             .await;
     }
 
-    /// Emails moto has "sent": (to, subject, body) for each (moto keeps the HTML part when
-    /// there is one).
-    pub async fn sent_emails(&self) -> Vec<(String, String, String)> {
-        let data: Value = fetch_json(&format!("{}/moto-api/data.json", self.moto)).await;
-        let messages = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
-        messages
-            .iter()
-            .map(|m| {
-                let to = m["destinations"]["ToAddresses"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
-                    .unwrap_or_default();
-                (
-                    to,
-                    m["subject"].as_str().unwrap_or_default().to_owned(),
-                    m["body"].as_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect()
+    /// Skips the running test ([`crate::skip`]) when this emulator cannot send SES v2 mail or
+    /// show what it sent; true then, and the test returns. A test that needs email calls it
+    /// first: `if stack.skip_without_email() { return; }`.
+    pub fn skip_without_email(&self) -> bool {
+        match &self.mail {
+            Ok(_) => false,
+            Err(reason) => {
+                crate::skip::skip(reason);
+                true
+            }
+        }
     }
 
-    /// SMS moto has "sent": (phone, message) for each.
-    pub async fn sent_sms(&self) -> Vec<(String, String)> {
-        let data: Value = fetch_json(&format!("{}/moto-api/data.json", self.moto)).await;
-        let messages = data["sns"]["SMS"].as_array().cloned().unwrap_or_default();
-        messages
-            .iter()
-            .map(|m| {
-                (
-                    m["phone_number"].as_str().unwrap_or_default().to_owned(),
-                    m["message"].as_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect()
+    /// Emails sent since this stack started (by any test sharing the emulator): (to, subject,
+    /// body) for each, the body's HTML part when there is one.
+    pub async fn sent_emails(&self) -> Vec<Email> {
+        match &self.mail {
+            Ok((sent, before)) => since(sent.emails().await, before),
+            Err(reason) => panic!("this test reads email; call skip_without_email first: {reason}"),
+        }
+    }
+
+    /// SMS sent since this stack started (by any test sharing the emulator): (phone, message)
+    /// for each.
+    pub async fn sent_sms(&self) -> Vec<Sms> {
+        match &self.sms {
+            Ok((sent, before)) => since(sent.sms().await, before),
+            Err(reason) => panic!("read the SMS SNS sent: {reason}"),
+        }
     }
 
     /// Where the consumers set aside jobs that can never succeed.
@@ -334,18 +349,4 @@ where
         }
     }
     panic!("the queue did not drain");
-}
-
-/// GETs JSON from a local emulator's inspection API.
-async fn fetch_json(url: &str) -> Value {
-    let body = tokio::task::spawn_blocking({
-        let url = url.to_owned();
-        move || {
-            let out = std::process::Command::new("curl").args(["-s", &url]).output().expect("curl runs");
-            out.stdout
-        }
-    })
-    .await
-    .expect("joined");
-    serde_json::from_slice(&body).unwrap_or(Value::Null)
 }

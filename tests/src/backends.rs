@@ -8,19 +8,66 @@ use rft_core::ports::{JobQueue, Stores};
 use rft_core::time::SystemClock;
 use rft_local::{LocalQueue, LocalStore};
 
-/// The emulator endpoint for DynamoDB: `AWS_ENDPOINT_URL` if the user set one (LocalStack),
-/// else the DynamoDB Local that `make test` started.
-pub fn dynamodb_endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL")
-        .or_else(|_| std::env::var("RFT_TEST_DYNAMODB_ENDPOINT"))
-        .expect("no DynamoDB emulator: run the tests with `make test`, which starts DynamoDB Local and moto")
+/// An AWS service the tests reach on an emulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// DynamoDB (DynamoDB Local under `make test`).
+    DynamoDb,
+    /// SQS (moto).
+    Sqs,
+    /// SES v2, the API the product sends mail through (moto).
+    SesV2,
+    /// SNS, for SMS (moto).
+    Sns,
+    /// Secrets Manager (moto).
+    SecretsManager,
 }
 
-/// The emulator endpoint for SQS, SES, SNS and Secrets Manager (moto, or `AWS_ENDPOINT_URL`).
+impl Service {
+    /// The variable the AWS SDKs read this service's endpoint from: `AWS_ENDPOINT_URL_` and the
+    /// SDK's service id upper-cased with spaces as underscores (`SESv2` is `SESV2`; SES v1's
+    /// `AWS_ENDPOINT_URL_SES` is another service, which the product does not use).
+    pub fn endpoint_var(self) -> &'static str {
+        match self {
+            Service::DynamoDb => "AWS_ENDPOINT_URL_DYNAMODB",
+            Service::Sqs => "AWS_ENDPOINT_URL_SQS",
+            Service::SesV2 => "AWS_ENDPOINT_URL_SESV2",
+            Service::Sns => "AWS_ENDPOINT_URL_SNS",
+            Service::SecretsManager => "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        }
+    }
+}
+
+/// Where the tests reach `service`, read as the AWS SDKs read it: its own
+/// `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`. `make test-rust`
+/// (`scripts/emulators.py`) sets the former for each service it starts an emulator for, so a
+/// user can point some services at an emulator of their own (say, a LocalStack) and have the
+/// rest started.
+pub fn endpoint(service: Service) -> String {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    var(service.endpoint_var()).or_else(|| var("AWS_ENDPOINT_URL")).unwrap_or_else(|| {
+        panic!(
+            "no emulator for {service:?}: set {} or AWS_ENDPOINT_URL, or run the tests with `make test-rust`, \
+             which starts DynamoDB Local and moto",
+            service.endpoint_var()
+        )
+    })
+}
+
+/// The DynamoDB emulator's endpoint.
+pub fn dynamodb_endpoint() -> String {
+    endpoint(Service::DynamoDb)
+}
+
+/// The endpoint of SQS's emulator (moto under `make test`), which the fault tests put a switch in
+/// front of to take the queues away.
 pub fn moto_endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL")
-        .or_else(|_| std::env::var("RFT_TEST_MOTO_ENDPOINT"))
-        .expect("no AWS emulator: run the tests with `make test`, which starts DynamoDB Local and moto")
+    endpoint(Service::Sqs)
+}
+
+/// SDK configuration for `service`'s emulator (fixed test credentials and region).
+pub async fn sdk_config(service: Service) -> aws_config::SdkConfig {
+    rft_aws::config::for_emulator(&endpoint(service)).await
 }
 
 /// A unique prefix so concurrent tests never share tables or queues.
@@ -35,11 +82,10 @@ pub fn local_stores() -> Stores {
 
 /// A DynamoDB client for the emulator.
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let config = rft_aws::config::for_emulator(&dynamodb_endpoint()).await;
-    aws_sdk_dynamodb::Client::new(&config)
+    aws_sdk_dynamodb::Client::new(&sdk_config(Service::DynamoDb).await)
 }
 
-/// Fresh stores on DynamoDB Local: five new tables under a unique prefix.
+/// Fresh stores on the DynamoDB emulator: five new tables under a unique prefix.
 pub async fn dynamo_stores() -> Stores {
     let client = dynamodb_client().await;
     let names = TableNames::with_prefix(&unique_prefix());
@@ -52,10 +98,9 @@ pub fn local_queue() -> Arc<dyn JobQueue> {
     Arc::new(LocalQueue::new(LocalStore::in_memory(), "rft-signup-jobs", Arc::new(SystemClock)))
 }
 
-/// A fresh queue with its DLQ on moto's SQS.
+/// A fresh queue with its DLQ on the SQS emulator.
 pub async fn sqs_queue() -> Arc<dyn JobQueue> {
-    let config = rft_aws::config::for_emulator(&moto_endpoint()).await;
-    let client = aws_sdk_sqs::Client::new(&config);
+    let client = aws_sdk_sqs::Client::new(&sdk_config(Service::Sqs).await);
     let name = format!("{}rft-signup-jobs", unique_prefix());
     Arc::new(SqsQueue::create(client, &name).await.expect("create a queue on the emulator"))
 }

@@ -1,6 +1,7 @@
 //! Test harness shared by the cross-crate tests: fresh stores on each backend (redb in memory,
-//! DynamoDB Local and moto's SQS on the emulators `make test` starts), sample records, and the
-//! storage conformance suite written once for every store implementation.
+//! DynamoDB Local and moto's SQS on the emulators `make test` starts, or the emulators
+//! `AWS_ENDPOINT_URL_<SERVICE>` names), sample records, what the emulators sent, and the storage
+//! conformance suite written once for every store implementation.
 
 pub mod aws;
 pub mod backends;
@@ -11,5 +12,7 @@ pub mod fixtures;
 pub mod harness;
 pub mod lifecycle;
 pub mod rewards;
+pub mod sent;
+pub mod skip;
 pub mod switch;
 pub mod tiers;

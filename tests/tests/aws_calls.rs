@@ -20,6 +20,10 @@ fn calls(counts: &[(&str, u64)]) -> BTreeMap<String, u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn aws_calls_per_click_sign_up_and_conversion() {
     let stack = AwsStack::start(settings_with(&[("min_click_to_conversion", "\"0s\"")])).await;
+    // The payout thanks Mara by email (an SES v2 call counted with the rest).
+    if stack.skip_without_email() {
+        return;
+    }
     stack.bedrock_says("Thanks! {{reward}} is yours.", Duration::ZERO).await;
     Mock::given(wiremock::matchers::method("POST")).respond_with(ResponseTemplate::new(201)).mount(&stack.store).await;
     let edge = stack.edge().await;
