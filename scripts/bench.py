@@ -241,7 +241,8 @@ class InstantAws:
 
 
 BENCH_SECRET = json.dumps({"signing_secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", "ops_secret": "o" * 24,
-                           "store_api_key": "k" * 24, "identity_key": "i" * 24})
+                           "store_api_key": "k" * 24, "identity_key": "i" * 24,
+                           "store_signing_secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"})
 
 
 def cold_start_once(binary, env):
