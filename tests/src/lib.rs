@@ -10,6 +10,8 @@ pub mod faults;
 pub mod fixtures;
 pub mod harness;
 pub mod lifecycle;
+pub mod provider_standins;
 pub mod rewards;
+pub mod signing_interop;
 pub mod switch;
 pub mod tiers;
