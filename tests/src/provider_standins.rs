@@ -147,11 +147,18 @@ fn json_response(status: StatusCode, body: Value) -> Response {
 /// The Stripe API key the stand-in accepts.
 pub const STRIPE_KEY: &str = "sk_test_standin_0123456789abcdef";
 
+/// A POST's form and the answer given, kept under its idempotency key.
+struct Replay {
+    form: Vec<(String, String)>,
+    status: StatusCode,
+    body: Value,
+}
+
 #[derive(Default)]
 struct StripeState {
     requests: Vec<Recorded>,
-    /// Idempotency key -> (the request's form, the answer).
-    idempotent: HashMap<String, (Vec<(String, String)>, StatusCode, Value)>,
+    /// Idempotency key -> the first request's form and answer.
+    idempotent: HashMap<String, Replay>,
     coupons: BTreeMap<String, Value>,
     promotion_codes: Vec<Value>,
     balance_transactions: Vec<Value>,
@@ -281,7 +288,7 @@ fn stripe_apply(state: &Mutex<StripeState>, rec: &Recorded) -> (StatusCode, Valu
                 "every POST needs an Idempotency-Key",
             );
         };
-        if let Some((form, status, body)) = s.idempotent.get(key) {
+        if let Some(Replay { form, status, body }) = s.idempotent.get(key) {
             if *form != rec.form {
                 return stripe_error(
                     StatusCode::BAD_REQUEST,
@@ -315,9 +322,7 @@ fn stripe_apply(state: &Mutex<StripeState>, rec: &Recorded) -> (StatusCode, Valu
         }
         ("POST", ["v1", "coupons"]) => {
             let id = rec.field("id").map(str::to_owned).unwrap_or_else(|| s.id("coupon"));
-            if s.coupons.contains_key(&id) {
-                stripe_error(StatusCode::BAD_REQUEST, "resource_already_exists", "Coupon already exists.")
-            } else {
+            if let std::collections::btree_map::Entry::Vacant(slot) = s.coupons.entry(id.clone()) {
                 let mut c = stripe_fixture("coupon");
                 c["id"] = id.clone().into();
                 c["percent_off"] = Value::Null;
@@ -328,8 +333,10 @@ fn stripe_apply(state: &Mutex<StripeState>, rec: &Recorded) -> (StatusCode, Valu
                 c["duration"] = rec.field("duration").unwrap_or("once").into();
                 c["name"] = rec.field("name").into();
                 c["valid"] = true.into();
-                s.coupons.insert(id, c.clone());
+                slot.insert(c.clone());
                 (StatusCode::OK, c)
+            } else {
+                stripe_error(StatusCode::BAD_REQUEST, "resource_already_exists", "Coupon already exists.")
             }
         }
         ("GET", ["v1", "coupons", id]) => match s.coupons.get(*id) {
@@ -418,7 +425,7 @@ fn stripe_apply(state: &Mutex<StripeState>, rec: &Recorded) -> (StatusCode, Valu
     if let Some(key) = key.filter(|_| rec.method == "POST") {
         // Stripe replays 2xx and 4xx answers under their key; 5xx are not saved.
         if !status.is_server_error() {
-            s.idempotent.insert(key, (rec.form.clone(), status, body.clone()));
+            s.idempotent.insert(key, Replay { form: rec.form.clone(), status, body: body.clone() });
         }
     }
     (status, body)

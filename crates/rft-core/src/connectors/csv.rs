@@ -11,9 +11,10 @@
 //! error does, each naming its row as a spreadsheet numbers it (the header is row 1) and its
 //! column, so a person can fix the whole file in one pass. Blank lines are skipped.
 //!
-//! The reader is RFC 4180 (quoted fields with `""` escapes, commas and line breaks inside
-//! quotes, CRLF or LF, an optional UTF-8 byte order mark), written here in a few dozen lines
-//! rather than pulling in a CSV crate for one fixed format.
+//! The reader is the `csv` crate's (RFC 4180: quoted fields with `""` escapes, commas and line
+//! breaks inside quotes, CRLF or LF); a UTF-8 byte order mark, as spreadsheets write, is
+//! dropped. Each record keeps the line it starts on, so rows after a field with a line break
+//! are still numbered as the file's lines.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -238,65 +239,25 @@ fn parse_row(row: usize, fields: &[String], width: usize) -> Result<ConversionRo
     }
 }
 
-/// Splits RFC 4180 text into records, each with the row (line) it starts on.
+/// Splits the text into records, each with the line it starts on.
 fn read_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, RowError> {
+    // The reader's positions point where it began looking (before the line breaks and blank
+    // lines ahead of a record), and its line count skips blank lines; so the record's first
+    // byte is found past the breaks, and its line is one more than the newlines before it.
+    let bytes = text.as_bytes();
+    let newlines: Vec<usize> = bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i).collect();
+    let line = |p: Option<&::csv::Position>| {
+        let mut at = p.map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
+        while bytes.get(at).is_some_and(|b| *b == b'\r' || *b == b'\n') {
+            at += 1;
+        }
+        newlines.partition_point(|&n| n < at) + 1
+    };
+    let mut reader = ::csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut records = Vec::new();
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut line = 1;
-    let mut start = 1;
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    let mut after_quote = false;
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => {
-                    quoted = false;
-                    after_quote = true;
-                }
-                '\n' => {
-                    line += 1;
-                    field.push('\n');
-                }
-                c => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            ',' => {
-                fields.push(std::mem::take(&mut field));
-                after_quote = false;
-            }
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                fields.push(std::mem::take(&mut field));
-                records.push((start, std::mem::take(&mut fields)));
-                line += 1;
-                start = line;
-                after_quote = false;
-            }
-            '"' if field.trim().is_empty() && !after_quote => {
-                field.clear();
-                quoted = true;
-            }
-            c if after_quote && !c.is_whitespace() => {
-                return Err(RowError { row: line, column: None, message: "text after a closing quote".into() });
-            }
-            _ if after_quote => {}
-            c => field.push(c),
-        }
-    }
-    if quoted {
-        return Err(RowError { row: start, column: None, message: "a quoted field is never closed".into() });
-    }
-    if !field.is_empty() || !fields.is_empty() {
-        fields.push(field);
-        records.push((start, fields));
+    for result in reader.records() {
+        let record = result.map_err(|e| RowError { row: line(e.position()), column: None, message: e.to_string() })?;
+        records.push((line(record.position()), record.iter().map(str::to_owned).collect()));
     }
     Ok(records)
 }

@@ -53,8 +53,8 @@ impl Provider {
 pub enum ProviderEvent {
     /// A new customer account.
     Signup(ProviderSignup),
-    /// A paid order that may be a referred friend's first purchase.
-    Conversion(ProviderConversion),
+    /// A paid order that may be a referred friend's first purchase (boxed: it is the largest).
+    Conversion(Box<ProviderConversion>),
     /// An order (partly) refunded.
     Refund(ProviderRefund),
     /// Verified, understood, and of no interest: answered 200 and dropped.

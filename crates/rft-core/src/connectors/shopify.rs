@@ -95,7 +95,7 @@ pub fn parse(topic: &str, webhook_id: &str, body: &[u8]) -> Result<ProviderEvent
     let event_id = webhook_id.to_owned();
     match topic {
         "customers/create" => customer(event_id, &v).map(ProviderEvent::Signup),
-        "orders/paid" => order(event_id, &v).map(ProviderEvent::Conversion),
+        "orders/paid" => order(event_id, &v).map(|c| ProviderEvent::Conversion(Box::new(c))),
         "refunds/create" => refund(event_id, &v).map(ProviderEvent::Refund),
         other => Ok(ProviderEvent::Ignored {
             event_id,

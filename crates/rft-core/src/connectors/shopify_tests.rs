@@ -28,7 +28,7 @@ fn headers(topic: &str, body: &[u8]) -> HeaderMap {
 
 fn order(json: &str) -> ProviderConversion {
     match parse("orders/paid", WEBHOOK_ID, json.as_bytes()).unwrap() {
-        ProviderEvent::Conversion(c) => c,
+        ProviderEvent::Conversion(c) => *c,
         other => panic!("{other:?}"),
     }
 }

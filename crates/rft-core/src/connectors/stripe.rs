@@ -147,11 +147,15 @@ pub fn parse_event(body: &[u8]) -> Result<ProviderEvent, ConnectorError> {
         |reason: String| ProviderEvent::Ignored { event_id: event_id.clone(), event_type: event_type.clone(), reason };
     match event_type.as_str() {
         "checkout.session.completed" => match str_at(object, "payment_status") {
-            Some("paid") => checkout_session(&event_id, object, created).map(ProviderEvent::Conversion),
+            Some("paid") => {
+                checkout_session(&event_id, object, created).map(|c| ProviderEvent::Conversion(Box::new(c)))
+            }
             other => Ok(ignored(format!("payment_status is {}, not paid", other.unwrap_or("absent")))),
         },
         "invoice.paid" => match str_at(object, "billing_reason") {
-            Some("subscription_create") => invoice(&event_id, object, created).map(ProviderEvent::Conversion),
+            Some("subscription_create") => {
+                invoice(&event_id, object, created).map(|c| ProviderEvent::Conversion(Box::new(c)))
+            }
             other => Ok(ignored(format!("billing_reason is {}, not subscription_create", other.unwrap_or("absent")))),
         },
         "customer.created" => customer(&event_id, object, created).map(ProviderEvent::Signup),

@@ -36,7 +36,7 @@ fn parse(name: &str) -> ProviderEvent {
 
 fn conversion(name: &str) -> ProviderConversion {
     match parse(name) {
-        ProviderEvent::Conversion(c) => c,
+        ProviderEvent::Conversion(c) => *c,
         other => panic!("{name}: {other:?}"),
     }
 }
