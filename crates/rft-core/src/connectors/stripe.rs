@@ -138,6 +138,10 @@ pub fn parse_event(body: &[u8]) -> Result<ProviderEvent, ConnectorError> {
         return Err(ConnectorError::Malformed { provider: "stripe", detail: "not a JSON object".into() });
     }
     let event_id = req_str(&event, "", "id")?.to_owned();
+    // The id becomes a storage key for the replay log.
+    if event_id.len() > 256 || !event_id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConnectorError::field("id", "must be at most 256 visible ASCII characters"));
+    }
     let event_type = req_str(&event, "", "type")?.to_owned();
     let created = Timestamp::from_secs(req_i64(&event, "", "created")?);
     let object = get(&event, "data.object")

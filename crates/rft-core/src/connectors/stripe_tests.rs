@@ -235,7 +235,9 @@ fn missing_or_mistyped_fields_name_their_path() {
     let e = edit("payment", &|v| v["data"]["object"]["amount_total"] = 2_000_000_000u64.into());
     assert!(e.to_string().starts_with("data.object.amount_total"), "{e}");
     let e = edit("customer", &|v| v["data"]["object"]["id"] = " ".into());
-    assert_eq!(e.to_string(), "data.object.id: is missing".replace("is missing", "must be a non-empty string"));
+    assert_eq!(e.to_string(), "data.object.id: must be a non-empty string");
+    let e = edit("plan", &|v| v["id"] = "evt 1".into());
+    assert_eq!(e.to_string(), "id: must be at most 256 visible ASCII characters");
     let e = edit("plan", &|v| v["created"] = Value::Null);
     assert_eq!(e.to_string(), "created: is missing");
     assert_eq!(parse_event(b"[1,2]").unwrap_err().status().as_u16(), 400);
