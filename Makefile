@@ -8,6 +8,9 @@ EMU := .emu
 MOTO_VERSION := 5.2.5
 DYNAMODB_LOCAL_VERSION := 10.3.0
 SCHEMATHESIS_VERSION := 4.32.5
+# The providers' own signing code, the reference the signature interop tests check against.
+STRIPE_PY_VERSION := 16.1.0
+STANDARDWEBHOOKS_PY_VERSION := 1.1.0
 # Examples per operation: a bounded run in `make test`, a long one in `make fuzz`.
 API_EXAMPLES ?= 25
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -28,7 +31,7 @@ run:
 ## of the API against docs/openapi.yaml
 test: test-rust infra-test web-test api-test
 
-test-rust: $(VENV)/.moto-$(MOTO_VERSION) $(EMU)/.dynamodb-local-$(DYNAMODB_LOCAL_VERSION) java
+test-rust: $(VENV)/.moto-$(MOTO_VERSION) $(VENV)/.signers-$(STRIPE_PY_VERSION)-$(STANDARDWEBHOOKS_PY_VERSION) $(EMU)/.dynamodb-local-$(DYNAMODB_LOCAL_VERSION) java
 	$(PY) scripts/emulators.py -- $(CARGO_TEST)
 
 # The debug rft-local that the browser tests and the API check start (built with the whole
@@ -58,6 +61,12 @@ clippy:
 $(VENV)/.moto-$(MOTO_VERSION):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet 'moto[server]==$(MOTO_VERSION)'
+	touch $@
+
+# Stripe's Python library (its test-header helper signs events) and the Standard Webhooks
+# reference library, for tests/tests/signature_interop.rs.
+$(VENV)/.signers-$(STRIPE_PY_VERSION)-$(STANDARDWEBHOOKS_PY_VERSION): $(VENV)/.moto-$(MOTO_VERSION)
+	$(VENV)/bin/pip install --quiet 'stripe==$(STRIPE_PY_VERSION)' 'standardwebhooks==$(STANDARDWEBHOOKS_PY_VERSION)'
 	touch $@
 
 $(EMU)/.dynamodb-local-$(DYNAMODB_LOCAL_VERSION):

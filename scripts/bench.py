@@ -245,7 +245,8 @@ class InstantAws:
 # Random keys: the functions refuse published examples and predictable keys at start.
 BENCH_SECRET = json.dumps({"signing_secret": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
                            "ops_secret": secrets.token_hex(32), "store_api_key": secrets.token_hex(32),
-                           "identity_key": secrets.token_hex(32)})
+                           "identity_key": secrets.token_hex(32),
+                           "store_signing_secret": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()})
 
 
 def cold_start_once(binary, env):

@@ -30,7 +30,12 @@ export interface DeploySettings {
   readonly edgeReservedConcurrency: number;
   /** `aws.queue_max_concurrency` (default 2): per SQS event source. */
   readonly queueMaxConcurrency: number;
+  /** `store.kind` (default "webhooks"): which secrets the placeholder secret must carry. */
+  readonly storeKind: StoreKind;
 }
+
+/** `store.kind`: how the programme reaches the shop. */
+export type StoreKind = 'webhooks' | 'stripe' | 'shopify';
 
 /** Resolved inputs of `ReferralTrackerStack`. */
 export interface StackConfig {
@@ -204,7 +209,12 @@ export function readDeploySettings(file: string): DeploySettings {
       `settings file ${file}: \`messages.model_id\` must be a model or inference profile id, not an ARN ("${modelId}")`,
     );
   }
+  const kind = at(toml, 'store.kind') ?? 'webhooks';
+  if (kind !== 'webhooks' && kind !== 'stripe' && kind !== 'shopify') {
+    throw new ConfigError(`settings file ${file}: \`store.kind\` must be "webhooks", "stripe" or "shopify"`);
+  }
   return {
+    storeKind: kind,
     fromEmail: email('messages.from_email'),
     teamEmail: email('team.email'),
     modelId,

@@ -136,8 +136,15 @@ export const BATCH_SIZES: Record<QueueName, number> = { 'rft-signup-jobs': SQS_B
 
 /** The one secret (a single $0.40/month line): JSON with these keys. */
 export const SECRET_NAME = 'rft/secrets';
-/** Keys of the secret's JSON (crates/rft-core/src/secrets.rs `SecretJson`). */
+/** Keys of the secret's JSON every installation has (crates/rft-core/src/secrets.rs `SecretJson`). */
 export const SECRET_KEYS = ['signing_secret', 'ops_secret', 'store_api_key', 'identity_key'] as const;
+
+/** The further keys each `store.kind` needs (docs/settings.md, "Secrets"). */
+export const SECRET_KEYS_OF_KIND = {
+  webhooks: ['store_signing_secret'],
+  stripe: ['stripe_api_key', 'stripe_webhook_secret'],
+  shopify: ['shopify_admin_token', 'shopify_webhook_secret'],
+} as const;
 
 /** Where the settings file lands inside the layer (layers are unpacked under /opt). */
 export const SETTINGS_PATH_IN_LAYER = 'rft/settings.toml';

@@ -46,6 +46,7 @@ import {
   type QueueName,
   RETENTION_DAYS,
   SECRET_KEYS,
+  SECRET_KEYS_OF_KIND,
   SECRET_NAME,
   SETTINGS_PATH_IN_LAYER,
   BATCH_SIZES,
@@ -130,7 +131,12 @@ export class ReferralTrackerStack extends Stack {
     this.secret = new secretsmanager.Secret(this, 'Secrets', {
       secretName: named(SECRET_NAME),
       description: 'Referral tracker: webhook signing secret, ops link key, store API key, identity hash key',
-      secretObjectValue: Object.fromEntries(SECRET_KEYS.map((k) => [k, SecretValue.unsafePlainText(SECRET_PLACEHOLDER)])),
+      secretObjectValue: Object.fromEntries(
+        [...SECRET_KEYS, ...SECRET_KEYS_OF_KIND[cfg.settings.storeKind]].map((k) => [
+          k,
+          SecretValue.unsafePlainText(SECRET_PLACEHOLDER),
+        ]),
+      ),
       removalPolicy: RemovalPolicy.RETAIN,
     });
 

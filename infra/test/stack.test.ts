@@ -415,14 +415,34 @@ describe("the sweep's failures", () => {
 });
 
 describe('secret, SES, budget', () => {
-  it('exactly one secret, rft/secrets, holding the four keys as placeholders', () => {
+  it('exactly one secret, rft/secrets, holding the keys a webhooks store needs as placeholders', () => {
     template.resourceCountIs('AWS::SecretsManager::Secret', 1);
     const s = R[idWhere('AWS::SecretsManager::Secret', 'Name', 'rft/secrets')].Properties;
     const value = JSON.parse(s.SecretString);
-    assert.deepEqual(Object.keys(value).sort(), ['identity_key', 'ops_secret', 'signing_secret', 'store_api_key']);
+    assert.deepEqual(Object.keys(value).sort(), [
+      'identity_key',
+      'ops_secret',
+      'signing_secret',
+      'store_api_key',
+      'store_signing_secret',
+    ]);
     // The functions refuse this value in every key (crates/rft-core/src/secrets.rs).
     for (const v of Object.values(value)) assert.equal(v, SECRET_PLACEHOLDER);
     assert.match(SECRET_PLACEHOLDER, /^REPLACE_ME/);
+  });
+
+  it('a Stripe store gets its two provider keys as placeholders instead of the store signing secret', () => {
+    const stripe = shopSettings([[/\[store\]\nreward_url = .*\n/, '[store]\nkind = "stripe"\n\n[store.stripe]\napi_base = "https://api.stripe.com"\nreferrer_reward = "balance"\n']]);
+    const j = synth({ settingsFile: stripe }).json;
+    const secret = Object.values(resourcesOfType(j, 'AWS::SecretsManager::Secret'))[0].Properties;
+    assert.deepEqual(Object.keys(JSON.parse(secret.SecretString)).sort(), [
+      'identity_key',
+      'ops_secret',
+      'signing_secret',
+      'store_api_key',
+      'stripe_api_key',
+      'stripe_webhook_secret',
+    ]);
   });
 
   const sendGrant = (j: typeof json, fn: string) =>

@@ -113,7 +113,7 @@ impl AwsStack {
     pub async fn start_with(mut settings: Settings, dynamodb: &str, sqs: &str) -> Self {
         crate::harness::init_tracing();
         let store = MockServer::start().await;
-        settings.store.reward_url = format!("{}/referral-rewards", store.uri()).parse().expect("a URL");
+        settings.store.reward_url = Some(format!("{}/referral-rewards", store.uri()).parse().expect("a URL"));
         let [sqs, ses, sns, secrets] =
             [sqs.to_owned(), endpoint(Service::SesV2), endpoint(Service::Sns), endpoint(Service::SecretsManager)];
         // Secrets Manager's: the harness stores the secret with it. The functions get each
@@ -126,8 +126,10 @@ impl AwsStack {
         let signup_queue = SqsQueue::create(queues.clone(), &format!("{prefix}rft-signup-jobs")).await.expect("queue");
         let reward_queue = SqsQueue::create(queues, &format!("{prefix}rft-reward-jobs")).await.expect("queue");
         let [s, o, k, i] = SecretSet::generate_parts();
-        let secret_json =
-            json!({ "signing_secret": s, "ops_secret": o, "store_api_key": k, "identity_key": i }).to_string();
+        let store_signing = rft_core::secrets::SigningSecret::generate().to_whsec();
+        let secret_json = json!({ "signing_secret": s, "ops_secret": o, "store_api_key": k, "identity_key": i,
+            "store_signing_secret": store_signing })
+        .to_string();
         let secret = aws_sdk_secretsmanager::Client::new(&sdk)
             .create_secret()
             .name(format!("{prefix}rft/secrets"))

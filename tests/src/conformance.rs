@@ -556,15 +556,17 @@ pub async fn counters_stop_at_their_limit_and_expire(stores: Stores) {
 /// A job sent with a delay stays invisible until the delay has passed, then arrives as any
 /// other (the fulfilment retries rely on it).
 pub async fn delayed_jobs_arrive_after_their_delay(queue: Arc<dyn JobQueue>) {
-    let visibility = Duration::from_secs(1);
-    queue.send_after(&signup_job(3), Duration::from_secs(2)).await.unwrap();
+    let visibility = Duration::from_secs(30);
+    let delay = Duration::from_secs(5);
+    let sent = tokio::time::Instant::now();
+    queue.send_after(&signup_job(3), delay).await.unwrap();
     queue.send(&signup_job(4)).await.unwrap();
     let now = receive_all(&queue, 2, visibility).await;
     assert_eq!(now.iter().map(|d| d.job.clone()).collect::<Vec<_>>(), [signup_job(4)], "only the undelayed job");
     for d in &now {
         queue.ack(&d.receipt).await.unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(2300)).await;
+    tokio::time::sleep_until(sent + delay + Duration::from_millis(300)).await;
     let later = receive_all(&queue, 1, visibility).await;
     assert_eq!(later.len(), 1, "the delayed job arrives once its delay has passed");
     assert_eq!((later[0].job.clone(), later[0].receive_count), (signup_job(3), 1));

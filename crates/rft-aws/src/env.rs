@@ -244,7 +244,8 @@ impl Environment {
     /// The secrets, from Secrets Manager.
     pub async fn secrets(&self) -> Result<SecretSet, EnvError> {
         let id = Self::need(&self.wiring.secret_id, "RFT_SECRET_ID")?;
-        Ok(crate::secrets::load(&client!(aws_sdk_secretsmanager, &self.sdk, self.endpoints, secrets), &id).await?)
+        let client = client!(aws_sdk_secretsmanager, &self.sdk, self.endpoints, secrets);
+        Ok(crate::secrets::load(&client, &id, self.settings.store.kind).await?)
     }
 
     fn queue(&self, url: &Option<String>, name: &'static str) -> Result<SqsQueue, EnvError> {

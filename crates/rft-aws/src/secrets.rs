@@ -1,7 +1,8 @@
-//! The one Secrets Manager secret (JSON: signing, ops, store and identity keys), read once at
-//! start.
+//! The one Secrets Manager secret (JSON: signing, ops, store and identity keys; the store
+//! signing secret and a connected store's credentials as its kind needs), read once at start.
 
 use rft_core::secrets::{SecretError, SecretSet};
+use rft_core::settings::StoreKind;
 
 /// Loading the secret failed.
 #[derive(Debug, thiserror::Error)]
@@ -23,8 +24,13 @@ pub enum LoadSecretError {
     Invalid(#[from] SecretError),
 }
 
-/// Reads and parses the secret `id`.
-pub async fn load(client: &aws_sdk_secretsmanager::Client, id: &str) -> Result<SecretSet, LoadSecretError> {
+/// Reads and parses the secret `id`, and checks it holds what a store of `kind` needs (a
+/// missing one stops start-up with its name).
+pub async fn load(
+    client: &aws_sdk_secretsmanager::Client,
+    id: &str,
+    kind: StoreKind,
+) -> Result<SecretSet, LoadSecretError> {
     let out = client
         .get_secret_value()
         .secret_id(id)
@@ -32,5 +38,7 @@ pub async fn load(client: &aws_sdk_secretsmanager::Client, id: &str) -> Result<S
         .await
         .map_err(|e| LoadSecretError::Fetch { id: id.to_owned(), source: Box::new(e) })?;
     let text = out.secret_string.ok_or_else(|| LoadSecretError::Empty(id.to_owned()))?;
-    Ok(SecretSet::from_json(&text)?)
+    let set = SecretSet::from_json(&text)?;
+    set.require_for(kind)?;
+    Ok(set)
 }

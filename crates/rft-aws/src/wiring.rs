@@ -116,7 +116,8 @@ pub async fn rewarder_with(
 ) -> Result<Rewarder, EnvError> {
     let s = warm_stores(env).await;
     let store = rft_http::store_client::HttpRewardClient::new(
-        env.settings.store.reward_url.as_str(),
+        // `None` for a connected store: its provider client replaces this one (wired by the services).
+        env.settings.store.reward_url.as_ref().map_or("", |u| u.as_str()),
         secrets.store_api_key.clone(),
         store_timeout,
     );

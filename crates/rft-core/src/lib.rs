@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod click;
 pub mod code;
+pub mod connectors;
 pub mod email;
 pub mod identity;
 pub mod ids;

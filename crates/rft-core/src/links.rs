@@ -127,6 +127,20 @@ impl LinkSigner {
     }
 }
 
+/// The landing URL a live code's visitor is sent to: the programme's landing URL with its own
+/// query kept and `rft=<token>&utm_source=referral&utm_medium=referral&utm_campaign=<CODE>`
+/// added. Built only from settings, never from the request, so it cannot be an open redirect.
+pub fn landing_url(landing: &url::Url, token: &crate::ids::Token, code: &crate::code::Code) -> url::Url {
+    let mut location = landing.clone();
+    location
+        .query_pairs_mut()
+        .append_pair("rft", token.as_str())
+        .append_pair("utm_source", "referral")
+        .append_pair("utm_medium", "referral")
+        .append_pair("utm_campaign", code.as_str());
+    location
+}
+
 /// The full URL of an ops decision link, valid until `exp`.
 pub fn decision_url(
     base_url: &str,

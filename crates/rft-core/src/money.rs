@@ -31,19 +31,58 @@ impl Currency {
 
     /// Formats an amount for people: `£10.00`, `€5.50`, `1,000 JPY` stays simple.
     pub fn format(&self, amount_minor: u64) -> String {
-        let (symbol, decimals) = match self.0.as_str() {
-            "GBP" => ("£", 2),
-            "EUR" => ("€", 2),
-            "USD" | "AUD" | "CAD" | "NZD" => ("$", 2),
-            "JPY" | "KRW" => ("", 0),
-            _ => ("", 2),
+        let symbol = match self.0.as_str() {
+            "GBP" => "£",
+            "EUR" => "€",
+            "USD" | "AUD" | "CAD" | "NZD" => "$",
+            _ => "",
         };
+        let decimals = self.exponent();
         let number = if decimals == 0 {
             amount_minor.to_string()
         } else {
-            format!("{}.{:02}", amount_minor / 100, amount_minor % 100)
+            let unit = 10u64.pow(decimals);
+            format!("{}.{:0width$}", amount_minor / unit, amount_minor % unit, width = decimals as usize)
         };
         if symbol.is_empty() { format!("{number} {}", self.0) } else { format!("{symbol}{number}") }
+    }
+
+    /// Digits after the decimal point in this currency's minor unit (ISO 4217): 0 for the yen,
+    /// 3 for the Gulf dinars, 2 for everything else. Stores that send decimal strings (Shopify's
+    /// `"199.00"`) are converted with it.
+    pub fn exponent(&self) -> u32 {
+        match self.0.as_str() {
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX" | "UYI" | "VND"
+            | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+            "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+            _ => 2,
+        }
+    }
+
+    /// Parses a decimal amount in major units (`"199.00"`, `"199"`, `"1.5"`) into minor units
+    /// of this currency. Digits beyond the currency's exponent must be zeros: a price of
+    /// `"1.005"` GBP is not a price, and rounding it would invent money.
+    pub fn parse_major(&self, text: &str) -> Result<u64, AmountError> {
+        let t = text.trim();
+        let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || !digits(whole) || !digits(frac) || whole.len() > 12 {
+            return Err(AmountError);
+        }
+        let exp = self.exponent() as usize;
+        let (kept, rest) = frac.split_at(frac.len().min(exp));
+        if rest.bytes().any(|b| b != b'0') {
+            return Err(AmountError);
+        }
+        let mut minor: u64 = whole.parse().map_err(|_| AmountError)?;
+        for i in 0..exp {
+            let d = kept.as_bytes().get(i).map_or(0, |b| u64::from(b - b'0'));
+            minor = minor.checked_mul(10).and_then(|m| m.checked_add(d)).ok_or(AmountError)?;
+        }
+        if minor > MAX_AMOUNT_MINOR {
+            return Err(AmountError);
+        }
+        Ok(minor)
     }
 }
 
@@ -251,5 +290,23 @@ mod tests {
         assert_eq!(Currency::parse("chf").unwrap().format(5), "0.05 CHF");
         assert!(Currency::parse("POUND").is_err());
         assert!(Money::new(MAX_AMOUNT_MINOR + 1, gbp).is_err());
+        assert_eq!(Currency::parse("JPY").unwrap().format(1000), "1000 JPY");
+        assert_eq!(Currency::parse("KWD").unwrap().format(1500), "1.500 KWD");
+    }
+
+    #[test]
+    fn decimal_prices_become_minor_units_by_the_currencys_exponent() {
+        let c = |s: &str| Currency::parse(s).unwrap();
+        assert_eq!(c("GBP").parse_major("199.00"), Ok(19_900));
+        assert_eq!(c("GBP").parse_major("199"), Ok(19_900));
+        assert_eq!(c("GBP").parse_major("1.5"), Ok(150));
+        assert_eq!(c("GBP").parse_major("0.010"), Ok(1));
+        assert_eq!(c("JPY").parse_major("1200"), Ok(1_200));
+        assert_eq!(c("JPY").parse_major("1200.00"), Ok(1_200));
+        assert_eq!(c("KWD").parse_major("12.345"), Ok(12_345));
+        for bad in ["", ".5", "1.005", "-1.00", "1,00", "1.2.3", "abc", "1e3", " 1 . 0", "99999999999999"] {
+            assert_eq!(c("GBP").parse_major(bad), Err(AmountError), "{bad:?}");
+        }
+        assert_eq!(c("JPY").parse_major("1.5"), Err(AmountError));
     }
 }

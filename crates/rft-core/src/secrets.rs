@@ -89,6 +89,26 @@ pub enum SecretError {
     /// The JSON secret is malformed.
     #[error("the secret JSON is invalid: {0}")]
     Json(#[from] serde_json::Error),
+    /// A provider credential is not in the provider's format.
+    #[error("{name} {expected}")]
+    BadProviderSecret {
+        /// Which secret.
+        name: &'static str,
+        /// What it should look like.
+        expected: &'static str,
+    },
+    /// The store's kind needs a secret that was not given.
+    #[error(
+        "store.kind = \"{kind}\" needs the secret {name}: set {env} locally, or the {name} key of the Secrets Manager secret in AWS"
+    )]
+    Missing {
+        /// The secret's name (its Secrets Manager JSON key).
+        name: &'static str,
+        /// Its environment variable locally.
+        env: &'static str,
+        /// The store kind that needs it.
+        kind: &'static str,
+    },
 }
 
 /// The floor for a key that signs or keys hashes, in bits as [`estimated_bits`] counts them.
@@ -132,6 +152,14 @@ fn strong(value: &str, name: &'static str) -> Result<(), SecretError> {
     Ok(())
 }
 
+/// A signing key that is neither an example nor predictable.
+fn strong_signing_secret(value: &str, name: &'static str) -> Result<SigningSecret, SecretError> {
+    not_an_example(value, name)?;
+    let key = SigningSecret::parse(value, name)?;
+    strong(value.trim().trim_start_matches("whsec_"), name)?;
+    Ok(key)
+}
+
 /// One Standard Webhooks signing key (`whsec_` + base64).
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningSecret {
@@ -171,6 +199,110 @@ impl SigningSecret {
     }
 }
 
+/// Credentials a connected store hands over: each present only if given. Which ones a store
+/// needs depends on `store.kind` ([`SecretSet::require_for`]); none is ever generated, they come
+/// from the provider.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProviderSecrets {
+    /// Stripe secret or restricted API key (`sk_...`, `rk_...`).
+    pub stripe_api_key: Option<SecretString>,
+    /// Stripe webhook endpoint signing secret (`whsec_...`), used as text.
+    pub stripe_webhook_secret: Option<SecretString>,
+    /// Shopify Admin API access token (`shpat_...`).
+    pub shopify_admin_token: Option<SecretString>,
+    /// Shopify webhook signing secret (the app's client secret).
+    pub shopify_webhook_secret: Option<SecretString>,
+}
+
+/// One provider secret's name, environment variable and check.
+struct ProviderSecretSpec {
+    name: &'static str,
+    env: &'static str,
+    prefixes: &'static [&'static str],
+    expected: &'static str,
+}
+
+const STRIPE_API_KEY: ProviderSecretSpec = ProviderSecretSpec {
+    name: "stripe_api_key",
+    env: "RFT_STRIPE_API_KEY",
+    prefixes: &["sk_", "rk_"],
+    expected: "must be a Stripe secret or restricted key (sk_... or rk_..., not the publishable pk_...)",
+};
+const STRIPE_WEBHOOK_SECRET: ProviderSecretSpec = ProviderSecretSpec {
+    name: "stripe_webhook_secret",
+    env: "RFT_STRIPE_WEBHOOK_SECRET",
+    prefixes: &["whsec_"],
+    expected: "must be the webhook endpoint's signing secret, whsec_...",
+};
+const SHOPIFY_ADMIN_TOKEN: ProviderSecretSpec = ProviderSecretSpec {
+    name: "shopify_admin_token",
+    env: "RFT_SHOPIFY_ADMIN_TOKEN",
+    prefixes: &[],
+    expected: "must be the custom app's Admin API access token (shpat_..., at least 16 characters)",
+};
+const SHOPIFY_WEBHOOK_SECRET: ProviderSecretSpec = ProviderSecretSpec {
+    name: "shopify_webhook_secret",
+    env: "RFT_SHOPIFY_WEBHOOK_SECRET",
+    prefixes: &[],
+    expected: "must be the webhook signing secret shown by Shopify (at least 16 characters)",
+};
+
+impl ProviderSecretSpec {
+    fn parse(&self, raw: Option<&str>) -> Result<Option<SecretString>, SecretError> {
+        let Some(v) = raw.map(str::trim).filter(|v| !v.is_empty()) else { return Ok(None) };
+        not_an_example(v, self.name)?;
+        let prefix_ok = self.prefixes.is_empty() || self.prefixes.iter().any(|p| v.starts_with(p));
+        if !prefix_ok || v.len() < 16 || v.chars().any(char::is_whitespace) {
+            return Err(SecretError::BadProviderSecret { name: self.name, expected: self.expected });
+        }
+        Ok(Some(SecretString(v.to_owned())))
+    }
+}
+
+/// The names and environment variables of the provider secrets, for loaders:
+/// `(stripe_api_key, RFT_STRIPE_API_KEY)`, ...
+pub const PROVIDER_SECRETS: [(&str, &str); 4] = [
+    (STRIPE_API_KEY.name, STRIPE_API_KEY.env),
+    (STRIPE_WEBHOOK_SECRET.name, STRIPE_WEBHOOK_SECRET.env),
+    (SHOPIFY_ADMIN_TOKEN.name, SHOPIFY_ADMIN_TOKEN.env),
+    (SHOPIFY_WEBHOOK_SECRET.name, SHOPIFY_WEBHOOK_SECRET.env),
+];
+
+impl ProviderSecrets {
+    /// Checks the given values (absent or blank ones stay absent).
+    pub fn parse(
+        stripe_api_key: Option<&str>,
+        stripe_webhook_secret: Option<&str>,
+        shopify_admin_token: Option<&str>,
+        shopify_webhook_secret: Option<&str>,
+    ) -> Result<Self, SecretError> {
+        Ok(ProviderSecrets {
+            stripe_api_key: STRIPE_API_KEY.parse(stripe_api_key)?,
+            stripe_webhook_secret: STRIPE_WEBHOOK_SECRET.parse(stripe_webhook_secret)?,
+            shopify_admin_token: SHOPIFY_ADMIN_TOKEN.parse(shopify_admin_token)?,
+            shopify_webhook_secret: SHOPIFY_WEBHOOK_SECRET.parse(shopify_webhook_secret)?,
+        })
+    }
+}
+
+/// A Stripe store's two credentials.
+#[derive(Clone, Copy, Debug)]
+pub struct StripeKeys<'a> {
+    /// For API calls.
+    pub api_key: &'a SecretString,
+    /// For `Stripe-Signature`.
+    pub webhook_secret: &'a SecretString,
+}
+
+/// A Shopify shop's two credentials.
+#[derive(Clone, Copy, Debug)]
+pub struct ShopifyKeys<'a> {
+    /// For Admin API calls.
+    pub admin_token: &'a SecretString,
+    /// For `X-Shopify-Hmac-Sha256`.
+    pub webhook_secret: &'a SecretString,
+}
+
 /// Every secret the programme uses.
 #[derive(Clone, Debug)]
 pub struct SecretSet {
@@ -183,6 +315,11 @@ pub struct SecretSet {
     pub store_api_key: SecretString,
     /// Keys identity hashes. Never rotate it casually: claims are matched by these hashes.
     pub identity: SecretBytes,
+    /// Signs our calls to the store's `reward_url` (Standard Webhooks), so the store can check
+    /// them. Required for `store.kind = "webhooks"` ([`SecretSet::require_for`]).
+    pub store_signing: Option<SigningSecret>,
+    /// A connected store's credentials.
+    pub providers: ProviderSecrets,
 }
 
 /// The JSON shape of the one Secrets Manager secret.
@@ -193,24 +330,23 @@ struct SecretJson {
     ops_secret: String,
     store_api_key: String,
     identity_key: String,
+    store_signing_secret: Option<String>,
+    stripe_api_key: Option<String>,
+    stripe_webhook_secret: Option<String>,
+    shopify_admin_token: Option<String>,
+    shopify_webhook_secret: Option<String>,
 }
 
 impl SecretSet {
     /// Builds the set from raw values; `signing` may hold several space-separated secrets.
-    /// Every key must be a real one (no placeholder, no published example), at least 16
-    /// characters; the keys that sign or key hashes (each signing secret, `ops_secret`,
-    /// `identity_key`) must also look random ([`MIN_KEY_BITS`]).
+    /// The store signing secret is freshly generated and no provider secret is set: loaders
+    /// replace them with [`SecretSet::with_store_signing`] and [`SecretSet::with_providers`];
+    /// tests read the generated one from the set.
     pub fn from_parts(signing: &str, ops: &str, store_api_key: &str, identity: &str) -> Result<Self, SecretError> {
         let signing = signing
             .split([' ', ','])
             .filter(|s| !s.is_empty())
-            .map(|s| {
-                let name = "signing_secret";
-                not_an_example(s, name)?;
-                let key = SigningSecret::parse(s, name)?;
-                strong(s.trim().trim_start_matches("whsec_"), name)?;
-                Ok(key)
-            })
+            .map(|s| strong_signing_secret(s, "signing_secret"))
             .collect::<Result<Vec<_>, SecretError>>()?;
         if signing.is_empty() {
             return Err(SecretError::BadSigningSecret { name: "signing_secret" });
@@ -227,14 +363,102 @@ impl SecretSet {
             ops: SecretBytes(ops.as_bytes().to_vec()),
             store_api_key: SecretString(store_api_key.to_owned()),
             identity: SecretBytes(identity.as_bytes().to_vec()),
+            store_signing: Some(SigningSecret::generate()),
+            providers: ProviderSecrets::default(),
         })
     }
 
-    /// Parses the Secrets Manager JSON:
-    /// `{"signing_secret","ops_secret","store_api_key","identity_key"}`.
+    /// Sets the store signing secret (`whsec_` + base64); `None` leaves it unset.
+    pub fn with_store_signing(mut self, whsec: Option<&str>) -> Result<Self, SecretError> {
+        self.store_signing = whsec
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| strong_signing_secret(s, "store_signing_secret"))
+            .transpose()?;
+        Ok(self)
+    }
+
+    /// Sets the connected store's credentials.
+    pub fn with_providers(mut self, providers: ProviderSecrets) -> Self {
+        self.providers = providers;
+        self
+    }
+
+    /// Parses the Secrets Manager JSON: `{"signing_secret","ops_secret","store_api_key",
+    /// "identity_key"}` and, as the store's kind needs them, `"store_signing_secret"`,
+    /// `"stripe_api_key"`, `"stripe_webhook_secret"`, `"shopify_admin_token"`,
+    /// `"shopify_webhook_secret"`. Check them against the settings with
+    /// [`SecretSet::require_for`].
     pub fn from_json(json: &str) -> Result<Self, SecretError> {
         let s: SecretJson = serde_json::from_str(json)?;
-        Self::from_parts(&s.signing_secret, &s.ops_secret, &s.store_api_key, &s.identity_key)
+        let providers = ProviderSecrets::parse(
+            s.stripe_api_key.as_deref(),
+            s.stripe_webhook_secret.as_deref(),
+            s.shopify_admin_token.as_deref(),
+            s.shopify_webhook_secret.as_deref(),
+        )?;
+        Ok(Self::from_parts(&s.signing_secret, &s.ops_secret, &s.store_api_key, &s.identity_key)?
+            .with_store_signing(s.store_signing_secret.as_deref())?
+            .with_providers(providers))
+    }
+
+    /// Checks that every secret the store's kind needs is present, naming the first missing:
+    /// `webhooks` needs `store_signing_secret`; `stripe` its API key and webhook secret;
+    /// `shopify` its admin token and webhook secret.
+    pub fn require_for(&self, kind: crate::settings::StoreKind) -> Result<(), SecretError> {
+        use crate::settings::StoreKind;
+        let missing = |name, env| SecretError::Missing { name, env, kind: kind.as_str() };
+        let need = |present: bool, spec: &ProviderSecretSpec| {
+            if present { Ok(()) } else { Err(missing(spec.name, spec.env)) }
+        };
+        let p = &self.providers;
+        match kind {
+            StoreKind::Webhooks => {
+                if self.store_signing.is_none() {
+                    return Err(missing("store_signing_secret", "RFT_STORE_SIGNING_SECRET"));
+                }
+            }
+            StoreKind::Stripe => {
+                need(p.stripe_api_key.is_some(), &STRIPE_API_KEY)?;
+                need(p.stripe_webhook_secret.is_some(), &STRIPE_WEBHOOK_SECRET)?;
+            }
+            StoreKind::Shopify => {
+                need(p.shopify_admin_token.is_some(), &SHOPIFY_ADMIN_TOKEN)?;
+                need(p.shopify_webhook_secret.is_some(), &SHOPIFY_WEBHOOK_SECRET)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The store signing secret, or the error naming it.
+    pub fn store_signing(&self) -> Result<&SigningSecret, SecretError> {
+        self.store_signing.as_ref().ok_or(SecretError::Missing {
+            name: "store_signing_secret",
+            env: "RFT_STORE_SIGNING_SECRET",
+            kind: "webhooks",
+        })
+    }
+
+    /// The Stripe credentials, or the error naming the first missing one.
+    pub fn stripe(&self) -> Result<StripeKeys<'_>, SecretError> {
+        self.require_for(crate::settings::StoreKind::Stripe)?;
+        match (&self.providers.stripe_api_key, &self.providers.stripe_webhook_secret) {
+            (Some(api_key), Some(webhook_secret)) => Ok(StripeKeys { api_key, webhook_secret }),
+            _ => Err(SecretError::Missing { name: STRIPE_API_KEY.name, env: STRIPE_API_KEY.env, kind: "stripe" }),
+        }
+    }
+
+    /// The Shopify credentials, or the error naming the first missing one.
+    pub fn shopify(&self) -> Result<ShopifyKeys<'_>, SecretError> {
+        self.require_for(crate::settings::StoreKind::Shopify)?;
+        match (&self.providers.shopify_admin_token, &self.providers.shopify_webhook_secret) {
+            (Some(admin_token), Some(webhook_secret)) => Ok(ShopifyKeys { admin_token, webhook_secret }),
+            _ => Err(SecretError::Missing {
+                name: SHOPIFY_ADMIN_TOKEN.name,
+                env: SHOPIFY_ADMIN_TOKEN.env,
+                kind: "shopify",
+            }),
+        }
     }
 
     /// Random values for a first local start: (signing, ops, store key, identity key).
@@ -271,6 +495,78 @@ mod tests {
         assert_eq!(set.signing.len(), 2);
         assert!(SecretSet::from_parts("whsec_short", &o, &k, &i).is_err());
         assert!(SecretSet::from_json(r#"{"signing_secret":"x"}"#).is_err());
+    }
+
+    fn base_json(extra: &str) -> String {
+        let [s, o, k, i] = SecretSet::generate_parts();
+        format!(r#"{{"signing_secret":"{s}","ops_secret":"{o}","store_api_key":"{k}","identity_key":"{i}"{extra}}}"#)
+    }
+
+    #[test]
+    fn the_json_may_carry_the_store_signing_and_provider_secrets() {
+        use crate::settings::StoreKind;
+        let store = SigningSecret::generate().to_whsec();
+        let set = SecretSet::from_json(&base_json(&format!(
+            r#","store_signing_secret":"{store}","stripe_api_key":"rk_test_abcdefghijklmnop","stripe_webhook_secret":"whsec_abcdefghijklmnop""#
+        )))
+        .unwrap();
+        assert_eq!(set.store_signing().unwrap().to_whsec(), store);
+        assert_eq!(set.require_for(StoreKind::Webhooks).map_err(|e| e.to_string()), Ok(()));
+        let stripe = set.stripe().unwrap();
+        assert_eq!(stripe.api_key.expose(), "rk_test_abcdefghijklmnop");
+        assert_eq!(stripe.webhook_secret.expose(), "whsec_abcdefghijklmnop");
+        let e = set.require_for(StoreKind::Shopify).unwrap_err().to_string();
+        assert!(e.contains("shopify_admin_token") && e.contains("RFT_SHOPIFY_ADMIN_TOKEN"), "{e}");
+        assert!(!format!("{set:?}").contains("abcdefghijklmnop"));
+    }
+
+    #[test]
+    fn a_kind_without_its_secrets_is_named() {
+        use crate::settings::StoreKind;
+        let bare = SecretSet::from_json(&base_json("")).unwrap();
+        let e = bare.require_for(StoreKind::Webhooks).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "store.kind = \"webhooks\" needs the secret store_signing_secret: set RFT_STORE_SIGNING_SECRET"
+            ),
+            "{e}"
+        );
+        let e = bare.require_for(StoreKind::Stripe).unwrap_err().to_string();
+        assert!(e.contains("needs the secret stripe_api_key"), "{e}");
+        let half = bare
+            .clone()
+            .with_providers(ProviderSecrets::parse(Some("sk_test_0123456789abcdef"), None, None, None).unwrap());
+        assert!(half.require_for(StoreKind::Stripe).unwrap_err().to_string().contains("stripe_webhook_secret"));
+        let shop = bare.with_providers(
+            ProviderSecrets::parse(None, None, Some("shpat_0123456789abcdef"), Some("0123456789abcdef0123")).unwrap(),
+        );
+        assert!(shop.shopify().is_ok());
+        let [s, o, k, i] = SecretSet::generate_parts();
+        assert!(
+            SecretSet::from_parts(&s, &o, &k, &i).unwrap().require_for(StoreKind::Webhooks).is_ok(),
+            "from_parts generates a store signing secret"
+        );
+    }
+
+    #[test]
+    fn provider_secrets_in_the_wrong_format_are_named() {
+        let e = |r: Result<ProviderSecrets, SecretError>| r.unwrap_err().to_string();
+        assert!(
+            e(ProviderSecrets::parse(Some("pk_live_0123456789abcdef"), None, None, None))
+                .starts_with("stripe_api_key ")
+        );
+        assert!(
+            e(ProviderSecrets::parse(None, Some("0123456789abcdef0123"), None, None))
+                .starts_with("stripe_webhook_secret ")
+        );
+        assert!(e(ProviderSecrets::parse(None, None, Some("short"), None)).starts_with("shopify_admin_token "));
+        assert!(
+            e(ProviderSecrets::parse(None, None, None, Some("has spaces in it ok")))
+                .starts_with("shopify_webhook_secret ")
+        );
+        assert_eq!(ProviderSecrets::parse(Some("  "), None, None, None).unwrap(), ProviderSecrets::default());
+        assert!(SecretSet::from_json(&base_json(r#","store_signing_secret":"nope""#)).is_err());
+        assert!(SecretSet::from_json(&base_json(r#","stripe_key":"x""#)).is_err(), "unknown keys are refused");
     }
 
     /// The stack creates the secret with this in every key (infra/lib/stack.ts); a deployment

@@ -68,6 +68,8 @@ pub struct Rewards {
     pub friend: Reward,
     /// The referrer's tiers, ascending.
     pub tiers: Vec<Tier>,
+    /// A conversion pays only after this long without a refund of its order (`0s`: at once).
+    pub confirm_after: Duration,
 }
 
 /// Fraud-screen thresholds.
@@ -109,11 +111,96 @@ pub struct Messages {
     pub max_invite_chars: usize,
 }
 
-/// The store's side.
+/// How the store is connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    /// The store signs our own webhooks and serves `reward_url` (it writes code).
+    Webhooks,
+    /// A Stripe account: its own webhooks in, rewards through the Stripe API.
+    Stripe,
+    /// A Shopify shop: its own webhooks in, rewards through the Admin GraphQL API.
+    Shopify,
+}
+
+impl StoreKind {
+    /// The settings spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Webhooks => "webhooks",
+            StoreKind::Stripe => "stripe",
+            StoreKind::Shopify => "shopify",
+        }
+    }
+}
+
+/// How a Stripe shop's referrer is rewarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StripeReferrerReward {
+    /// A credit on the customer's balance, used on their next invoice.
+    Balance,
+    /// A single-use promotion code, emailed to them.
+    PromotionCode,
+}
+
+/// How a Shopify shop's referrer is rewarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShopifyReferrerReward {
+    /// Store credit on the customer's account.
+    StoreCredit,
+    /// A single-use discount code, emailed to them.
+    DiscountCode,
+}
+
+/// `[store.stripe]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StripeSettings {
+    /// The API's origin (tests point it at a stand-in); no trailing slash.
+    pub api_base: Url,
+    /// Balance credit or a promotion code.
+    pub referrer_reward: StripeReferrerReward,
+}
+
+/// `[store.shopify]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopifySettings {
+    /// The shop's `*.myshopify.com` domain.
+    pub shop: String,
+    /// The Admin API version, `YYYY-MM`.
+    pub api_version: String,
+    /// The Admin API's origin, `https://<shop>` unless a test points it at a stand-in.
+    pub api_base: Url,
+    /// Store credit or a discount code.
+    pub referrer_reward: ShopifyReferrerReward,
+}
+
+/// The Shopify Admin API version used when the settings name none.
+pub const DEFAULT_SHOPIFY_API_VERSION: &str = "2025-10";
+
+/// The Stripe API origin used when the settings name none.
+pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
+
+/// The store's side. Exactly the part for `kind` is present: `reward_url` for `webhooks`,
+/// `stripe` for `stripe`, `shopify` for `shopify`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreSettings {
-    /// Where rewards are fulfilled.
-    pub reward_url: Url,
+    /// How the store is connected.
+    pub kind: StoreKind,
+    /// Where rewards are fulfilled (`webhooks` only).
+    pub reward_url: Option<Url>,
+    /// `[store.stripe]` (`stripe` only).
+    pub stripe: Option<StripeSettings>,
+    /// `[store.shopify]` (`shopify` only).
+    pub shopify: Option<ShopifySettings>,
+}
+
+/// Links after a first order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Enrolment {
+    /// A customer's first paid order mints their link and emails it to them.
+    pub on_first_order: bool,
 }
 
 /// The expiry sweep.
@@ -152,6 +239,8 @@ pub struct Settings {
     pub messages: Messages,
     /// `[store]`.
     pub store: StoreSettings,
+    /// `[enrolment]`.
+    pub enrolment: Enrolment,
     /// `[sweep]`.
     pub sweep: Sweep,
     /// `[aws]` (optional).
@@ -177,6 +266,8 @@ struct RawFile {
     team: RawTeam,
     messages: RawMessages,
     store: RawStore,
+    #[serde(default)]
+    enrolment: RawEnrolment,
     sweep: RawSweep,
     #[serde(default)]
     aws: RawAws,
@@ -211,6 +302,8 @@ struct RawAttribution {
 struct RawRewards {
     referrer: RawReward,
     friend: RawReward,
+    #[serde(default, deserialize_with = "duration")]
+    confirm_after: Duration,
 }
 
 #[derive(Deserialize)]
@@ -263,7 +356,48 @@ struct RawMessages {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStore {
-    reward_url: String,
+    #[serde(default = "default_store_kind")]
+    kind: StoreKind,
+    reward_url: Option<String>,
+    stripe: Option<RawStripe>,
+    shopify: Option<RawShopify>,
+}
+
+fn default_store_kind() -> StoreKind {
+    StoreKind::Webhooks
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStripe {
+    api_base: Option<String>,
+    #[serde(default = "default_stripe_reward")]
+    referrer_reward: StripeReferrerReward,
+}
+
+fn default_stripe_reward() -> StripeReferrerReward {
+    StripeReferrerReward::Balance
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShopify {
+    shop: String,
+    api_version: Option<String>,
+    api_base: Option<String>,
+    #[serde(default = "default_shopify_reward")]
+    referrer_reward: ShopifyReferrerReward,
+}
+
+fn default_shopify_reward() -> ShopifyReferrerReward {
+    ShopifyReferrerReward::StoreCredit
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEnrolment {
+    #[serde(default)]
+    on_first_order: bool,
 }
 
 #[derive(Deserialize)]
@@ -336,6 +470,82 @@ fn domain_name(key: &str, raw: &str, allow_leading_dot: bool) -> Result<String, 
     ok.then_some(d.clone()).ok_or_else(|| SettingsError::new(key, format!("{raw:?} is not a domain name")))
 }
 
+/// An API origin: http(s), no query or fragment, no trailing slash.
+fn api_base(key: &str, raw: &str) -> Result<Url, SettingsError> {
+    let mut u = http_url(key, raw)?;
+    if u.query().is_some() {
+        return Err(SettingsError::new(key, "must not have a query"));
+    }
+    let trimmed = u.path().trim_end_matches('/').to_owned();
+    u.set_path(&trimmed);
+    Ok(u)
+}
+
+fn store(raw: RawStore) -> Result<StoreSettings, SettingsError> {
+    let reward_url = raw.reward_url.as_deref().map(|u| http_url("store.reward_url", u)).transpose()?;
+    // A section for another kind is still checked, so a typo there is caught before a switch.
+    let stripe = match (raw.stripe, raw.kind) {
+        (Some(s), _) => Some(stripe(s)?),
+        (None, StoreKind::Stripe) => Some(stripe(RawStripe::default_section())?),
+        (None, _) => None,
+    };
+    let shopify = raw.shopify.map(shopify).transpose()?;
+    let missing =
+        |key: &str| SettingsError::new(key, format!("is required when store.kind is \"{}\"", raw.kind.as_str()));
+    match raw.kind {
+        StoreKind::Webhooks if reward_url.is_none() => return Err(missing("store.reward_url")),
+        StoreKind::Shopify if shopify.is_none() => return Err(missing("store.shopify.shop")),
+        _ => {}
+    }
+    Ok(StoreSettings {
+        kind: raw.kind,
+        reward_url: reward_url.filter(|_| raw.kind == StoreKind::Webhooks),
+        stripe: stripe.filter(|_| raw.kind == StoreKind::Stripe),
+        shopify: shopify.filter(|_| raw.kind == StoreKind::Shopify),
+    })
+}
+
+impl RawStripe {
+    fn default_section() -> Self {
+        RawStripe { api_base: None, referrer_reward: default_stripe_reward() }
+    }
+}
+
+fn stripe(raw: RawStripe) -> Result<StripeSettings, SettingsError> {
+    Ok(StripeSettings {
+        api_base: api_base("store.stripe.api_base", raw.api_base.as_deref().unwrap_or(DEFAULT_STRIPE_API_BASE))?,
+        referrer_reward: raw.referrer_reward,
+    })
+}
+
+fn shopify(raw: RawShopify) -> Result<ShopifySettings, SettingsError> {
+    let shop = domain_name("store.shopify.shop", &raw.shop, false)?;
+    if !shop.ends_with(".myshopify.com") {
+        return Err(SettingsError::new(
+            "store.shopify.shop",
+            "must be the shop's myshopify.com domain (the Admin API is served only there), e.g. freshbox.myshopify.com",
+        ));
+    }
+    let api_version = raw.api_version.as_deref().unwrap_or(DEFAULT_SHOPIFY_API_VERSION).trim().to_owned();
+    let valid_version = api_version.len() == 7
+        && api_version.as_bytes()[4] == b'-'
+        && api_version[..4].bytes().all(|b| b.is_ascii_digit())
+        && matches!(&api_version[5..], "01" | "04" | "07" | "10");
+    if !valid_version {
+        return Err(SettingsError::new(
+            "store.shopify.api_version",
+            "must be a Shopify API version such as \"2025-10\" (YYYY-01, -04, -07 or -10)",
+        ));
+    }
+    let default_base = format!("https://{shop}");
+    Ok(ShopifySettings {
+        api_base: api_base("store.shopify.api_base", raw.api_base.as_deref().unwrap_or(&default_base))?,
+        shop,
+        api_version,
+        referrer_reward: raw.referrer_reward,
+    })
+}
+
 fn reward(side: &str, raw: RawReward) -> Result<(Reward, Vec<Tier>), SettingsError> {
     let key = |k: &str| format!("rewards.{side}.{k}");
     let currency = Currency::parse(&raw.currency).map_err(|e| SettingsError::new(&key("currency"), e.to_string()))?;
@@ -405,6 +615,10 @@ impl Settings {
         }
         let (referrer, tiers) = reward("referrer", raw.rewards.referrer)?;
         let (friend, _) = reward("friend", raw.rewards.friend)?;
+        let confirm_after = raw.rewards.confirm_after;
+        if confirm_after > Duration::from_secs(365 * 86_400) {
+            return Err(SettingsError::new("rewards.confirm_after", "must be at most 365d"));
+        }
         let s = &raw.screen;
         let screen = Screen {
             max_clicks_per_code_per_hour: at_least_one(
@@ -459,14 +673,15 @@ impl Settings {
             },
             links,
             attribution: Attribution { window, fingerprint_fallback: raw.attribution.fingerprint_fallback },
-            rewards: Rewards { referrer, friend, tiers },
+            rewards: Rewards { referrer, friend, tiers, confirm_after },
             screen,
             team: Team {
                 email: email("team.email", &raw.team.email)?,
                 ops_link_ttl: positive("team.ops_link_ttl", raw.team.ops_link_ttl)?,
             },
             messages,
-            store: StoreSettings { reward_url: http_url("store.reward_url", &raw.store.reward_url)? },
+            store: store(raw.store)?,
+            enrolment: Enrolment { on_first_order: raw.enrolment.on_first_order },
             sweep: Sweep { every: positive("sweep.every", raw.sweep.every)? },
             aws: Aws {
                 edge_reserved_concurrency: {
@@ -576,6 +791,104 @@ mod tests {
             "screen.max_signups_per_ip_per_day"
         );
         assert!(err("[business]", "[business\n").key.starts_with("line "));
+    }
+
+    const REWARD_URL: &str = "reward_url = \"https://api.freshbox.uk/referral-rewards\"";
+
+    fn with_store(store: &str) -> Result<Settings, SettingsError> {
+        assert!(EXAMPLE.contains(REWARD_URL));
+        Settings::parse(&EXAMPLE.replacen(REWARD_URL, store, 1))
+    }
+
+    #[test]
+    fn the_store_defaults_to_our_own_webhooks_and_the_new_sections_to_off() {
+        let s = Settings::parse(EXAMPLE).unwrap();
+        assert_eq!(s.store.kind, StoreKind::Webhooks);
+        assert_eq!(s.store.reward_url.unwrap().as_str(), "https://api.freshbox.uk/referral-rewards");
+        assert_eq!((s.store.stripe, s.store.shopify), (None, None));
+        assert_eq!(s.rewards.confirm_after, Duration::ZERO);
+        assert!(!s.enrolment.on_first_order);
+    }
+
+    #[test]
+    fn a_stripe_store_needs_no_reward_url_and_has_defaults() {
+        let s = with_store("kind = \"stripe\"").unwrap();
+        let stripe = s.store.stripe.unwrap();
+        assert_eq!(stripe.api_base.as_str(), "https://api.stripe.com/");
+        assert_eq!(stripe.referrer_reward, StripeReferrerReward::Balance);
+        assert_eq!(s.store.reward_url, None);
+        let s = with_store(
+            "kind = \"stripe\"\n[store.stripe]\napi_base = \"http://127.0.0.1:9000/\"\nreferrer_reward = \"promotion_code\"",
+        )
+        .unwrap();
+        let stripe = s.store.stripe.unwrap();
+        assert_eq!(stripe.api_base.as_str(), "http://127.0.0.1:9000/");
+        assert_eq!(stripe.referrer_reward, StripeReferrerReward::PromotionCode);
+    }
+
+    #[test]
+    fn a_shopify_store_names_its_shop() {
+        let s = with_store("kind = \"shopify\"\n[store.shopify]\nshop = \"FreshBox.myshopify.com\"").unwrap();
+        let shop = s.store.shopify.unwrap();
+        assert_eq!(shop.shop, "freshbox.myshopify.com");
+        assert_eq!(shop.api_version, "2025-10");
+        assert_eq!(shop.api_base.as_str(), "https://freshbox.myshopify.com/");
+        assert_eq!(shop.referrer_reward, ShopifyReferrerReward::StoreCredit);
+        let s = with_store(
+            "kind = \"shopify\"\n[store.shopify]\nshop = \"freshbox.myshopify.com\"\napi_version = \"2026-01\"\n\
+             api_base = \"http://127.0.0.1:9001\"\nreferrer_reward = \"discount_code\"",
+        )
+        .unwrap();
+        let shop = s.store.shopify.unwrap();
+        assert_eq!((shop.api_version.as_str(), shop.api_base.as_str()), ("2026-01", "http://127.0.0.1:9001/"));
+        assert_eq!(shop.referrer_reward, ShopifyReferrerReward::DiscountCode);
+    }
+
+    #[test]
+    fn store_mistakes_are_named() {
+        let key = |store: &str| with_store(store).unwrap_err().key;
+        assert_eq!(key("kind = \"woo\""), "store.kind");
+        assert_eq!(key("kind = \"webhooks\""), "store.reward_url");
+        assert_eq!(key("kind = \"shopify\""), "store.shopify.shop");
+        assert_eq!(key("kind = \"shopify\"\n[store.shopify]\napi_version = \"2025-10\""), "store.shopify.shop");
+        assert_eq!(key("kind = \"shopify\"\n[store.shopify]\nshop = \"freshbox.uk\""), "store.shopify.shop");
+        assert_eq!(
+            key("kind = \"shopify\"\n[store.shopify]\nshop = \"a.myshopify.com\"\napi_version = \"2025-11\""),
+            "store.shopify.api_version"
+        );
+        assert_eq!(
+            key("kind = \"stripe\"\n[store.stripe]\nreferrer_reward = \"cash\""),
+            "store.stripe.referrer_reward"
+        );
+        assert_eq!(key("kind = \"stripe\"\n[store.stripe]\napi_base = \"ftp://x\""), "store.stripe.api_base");
+        assert_eq!(key("kind = \"stripe\"\n[store.stripe]\napi_key = \"sk_live\""), "store.stripe.api_key");
+        // Another kind's section is still checked.
+        assert_eq!(
+            key(&format!("{REWARD_URL}\n[store.stripe]\nreferer_reward = \"balance\"")),
+            "store.stripe.referer_reward"
+        );
+    }
+
+    #[test]
+    fn confirm_after_and_enrolment_are_read() {
+        let s = Settings::parse(
+            &EXAMPLE
+                .replacen("[rewards.referrer]", "[rewards]\nconfirm_after = \"14d\"\n\n[rewards.referrer]", 1)
+                .replacen("[sweep]", "[enrolment]\non_first_order = true\n\n[sweep]", 1),
+        )
+        .unwrap();
+        assert_eq!(s.rewards.confirm_after, Duration::from_secs(14 * 86_400));
+        assert!(s.enrolment.on_first_order);
+        assert_eq!(
+            err("[rewards.referrer]", "[rewards]\nconfirm_after = \"soon\"\n[rewards.referrer]").key,
+            "rewards.confirm_after"
+        );
+        assert_eq!(
+            err("[rewards.referrer]", "[rewards]\nconfirm_after = \"400d\"\n[rewards.referrer]").key,
+            "rewards.confirm_after"
+        );
+        assert_eq!(err("[sweep]", "[enrolment]\non_first_order = \"yes\"\n[sweep]").key, "enrolment.on_first_order");
+        assert_eq!(err("[sweep]", "[enrolment]\non_first = true\n[sweep]").key, "enrolment.on_first");
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod body;
 pub mod error;
 pub mod ops;
 pub mod portal;
+pub mod providers;
 pub mod redirect;
 pub mod signed;
 pub mod store_client;

@@ -1,12 +1,17 @@
-//! Local secrets: from `RFT_SIGNING_SECRET`, `RFT_OPS_SECRET`, `RFT_STORE_API_KEY` and
-//! `RFT_IDENTITY_KEY`; any that are missing are generated once, saved in the data directory
-//! (mode 0600) and reused on the next start, so links and signatures survive restarts.
+//! Local secrets: from `RFT_SIGNING_SECRET`, `RFT_OPS_SECRET`, `RFT_STORE_API_KEY`,
+//! `RFT_IDENTITY_KEY` and `RFT_STORE_SIGNING_SECRET`; any that are missing are generated once,
+//! saved in the data directory (mode 0600) and reused on the next start, so links and
+//! signatures survive restarts. A connected store's credentials (`RFT_STRIPE_API_KEY`,
+//! `RFT_STRIPE_WEBHOOK_SECRET`, `RFT_SHOPIFY_ADMIN_TOKEN`, `RFT_SHOPIFY_WEBHOOK_SECRET`) come
+//! from the provider, so they are never generated: from the environment, or from the same file
+//! if put there by hand; a store kind whose credentials are missing stops start-up naming them.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use rft_core::secrets::{SecretError, SecretSet};
+use rft_core::secrets::{PROVIDER_SECRETS, ProviderSecrets, SecretError, SecretSet, SigningSecret};
+use rft_core::settings::StoreKind;
 
 /// The file in the data directory holding generated secrets.
 pub const FILE: &str = "secrets.json";
@@ -17,6 +22,16 @@ struct Saved {
     ops_secret: Option<String>,
     store_api_key: Option<String>,
     identity_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    store_signing_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stripe_api_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stripe_webhook_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shopify_admin_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shopify_webhook_secret: Option<String>,
 }
 
 /// Why local secrets could not be loaded.
@@ -53,8 +68,9 @@ pub struct Loaded {
     pub shown: Vec<(&'static str, String, bool)>,
 }
 
-/// Loads secrets from the environment, falling back to (and filling) `dir/secrets.json`.
-pub fn load(dir: &Path) -> Result<Loaded, LocalSecretsError> {
+/// Loads secrets from the environment, falling back to (and filling) `dir/secrets.json`, and
+/// checks a store of `kind` has what it needs.
+pub fn load(dir: &Path, kind: StoreKind) -> Result<Loaded, LocalSecretsError> {
     let path = dir.join(FILE);
     let path_s = path.display().to_string();
     let mut saved: Saved = match std::fs::read(&path) {
@@ -82,7 +98,27 @@ pub fn load(dir: &Path) -> Result<Loaded, LocalSecretsError> {
     let ops = pick("RFT_OPS_SECRET", &mut saved.ops_secret, &generated[1]);
     let store = pick("RFT_STORE_API_KEY", &mut saved.store_api_key, &generated[2]);
     let identity = pick("RFT_IDENTITY_KEY", &mut saved.identity_key, &generated[3]);
-    let set = SecretSet::from_parts(&signing, &ops, &store, &identity)?;
+    let store_signing =
+        pick("RFT_STORE_SIGNING_SECRET", &mut saved.store_signing_secret, &SigningSecret::generate().to_whsec());
+    let provider = |env: &str, slot: &Option<String>| std::env::var(env).ok().or_else(|| slot.clone());
+    let given = [
+        provider(PROVIDER_SECRETS[0].1, &saved.stripe_api_key),
+        provider(PROVIDER_SECRETS[1].1, &saved.stripe_webhook_secret),
+        provider(PROVIDER_SECRETS[2].1, &saved.shopify_admin_token),
+        provider(PROVIDER_SECRETS[3].1, &saved.shopify_webhook_secret),
+    ];
+    for ((_, env), value) in PROVIDER_SECRETS.iter().zip(&given) {
+        // Never printed: these unlock the shop's own account.
+        if value.is_some() {
+            shown.push((*env, "(set)".to_owned(), false));
+        }
+    }
+    let providers =
+        ProviderSecrets::parse(given[0].as_deref(), given[1].as_deref(), given[2].as_deref(), given[3].as_deref())?;
+    let set = SecretSet::from_parts(&signing, &ops, &store, &identity)?
+        .with_store_signing(Some(&store_signing))?
+        .with_providers(providers);
+    set.require_for(kind)?;
     if changed {
         write_private(&path, &serde_json::to_vec_pretty(&saved).expect("strings serialise"))
             .map_err(|source| LocalSecretsError::Io { path: path_s, source })?;

@@ -45,7 +45,7 @@ pub async fn run(settings_path: PathBuf, data: PathBuf, listen: SocketAddr, outb
     let settings = Arc::new(load_settings(&settings_path)?);
     std::fs::create_dir_all(&data)
         .with_context(|| format!("could not create the data directory {}", data.display()))?;
-    let secrets = crate::secrets::load(&data)?;
+    let secrets = crate::secrets::load(&data, settings.store.kind)?;
     let store = LocalStore::open(&data)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let signup_queue = LocalQueue::new(store.clone(), SIGNUP_QUEUE, clock.clone());
@@ -60,7 +60,8 @@ pub async fn run(settings_path: PathBuf, data: PathBuf, listen: SocketAddr, outb
         ),
         writer: Arc::new(TemplatesOnly),
         rewards: Arc::new(rft_http::store_client::HttpRewardClient::new(
-            settings.store.reward_url.as_str(),
+            // `None` for a connected store: its provider client replaces this one (wired by the services).
+            settings.store.reward_url.as_ref().map_or("", |u| u.as_str()),
             secrets.set.store_api_key.clone(),
             rft_http::store_client::TIMEOUT,
         )),
