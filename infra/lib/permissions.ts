@@ -183,6 +183,8 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
   'rft-sweep': [
     LOGGING,
     ddb(['Query'], 'rft-referrals', 'by_queue'),
+    // Conversions past their confirmation period are handed to the rewarder.
+    { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
     ddb(['PutItem'], 'rft-referrals'),
     ddb(['PutItem'], 'rft-audit'),
     {

@@ -153,6 +153,44 @@ pub async fn racing_payouts_of_one_referral_pay_once(stores: Stores) {
     assert_eq!(eventually(paid, |n| *n >= 1).await, 1, "one paid audit row");
 }
 
+/// A refund is remembered per order whatever arrives first: a payout whose converting order was
+/// refunded is refused as a whole, and a refund after a payout finds the referral by the order.
+pub async fn refunds_are_remembered_per_order(stores: Stores) {
+    let r = referral("c_mara", "c_dan", "7QK2A9", T0);
+    let opened = stores
+        .referrals
+        .open(
+            &r,
+            &[IdentityKey::Customer(r.referred_id.clone())],
+            &audit(AuditKind::Attributed, r.referral_id.as_str(), T0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(opened, Opened::Created);
+    let early = stores.orders.refund_order(&crate::fixtures::order_of(&r), T0).await.unwrap();
+    assert_eq!((early.referral_id, early.refunded_at), (None, Some(T0)), "a refund before its conversion is kept");
+    let again =
+        stores.orders.refund_order(&crate::fixtures::order_of(&r), T0.plus(Duration::from_secs(9))).await.unwrap();
+    assert_eq!(again.refunded_at, Some(T0), "the first refund's time stays");
+    let commit = reward_commit(&r, 0, T0.plus(Duration::from_secs(5)));
+    assert!(matches!(stores.ledger.commit_reward(&commit).await, Err(CommitError::Refunded)));
+    assert!(stores.ledger.rows(&r.referral_id).await.unwrap().is_empty(), "nothing of the payout was written");
+    assert_eq!(stores.referrals.get(&r.referral_id).await.unwrap().unwrap().state, ReferralState::Pending);
+    assert_eq!(stores.counters.count(crate::fixtures::PAYOUTS_COUNTER, T0).await.unwrap(), 0);
+    assert_eq!(stores.ledger.tally(&customer("c_dan")).await.unwrap(), 0);
+
+    let mut fine = reward_commit(&r, 0, T0.plus(Duration::from_secs(5)));
+    fine.order_id = Some("o_fine".into());
+    stores.ledger.commit_reward(&fine).await.unwrap();
+    let linked = stores.orders.order("o_fine").await.unwrap().unwrap();
+    assert_eq!((linked.referral_id.as_ref(), linked.refunded_at), (Some(&r.referral_id), None));
+    let later = stores.orders.refund_order("o_fine", T0.plus(Duration::from_secs(60))).await.unwrap();
+    assert_eq!(later.referral_id.as_ref(), Some(&r.referral_id), "a later refund finds the referral by its order");
+    let held = stores.orders.link_order("o_held", &r.referral_id).await.unwrap();
+    assert_eq!((held.referral_id.as_ref(), held.refunded_at), (Some(&r.referral_id), None));
+    assert!(stores.orders.order("o_never").await.unwrap().is_none());
+}
+
 /// Payouts of different referrals by one referrer step the tally one at a time: a commit that
 /// read a stale tally is refused, so no two payouts get the same position on the ladder.
 pub async fn the_referrer_tally_never_skips_or_repeats(stores: Stores) {

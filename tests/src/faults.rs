@@ -235,6 +235,19 @@ impl Counters for Faulty {
 }
 
 #[async_trait]
+impl OrderStore for Faulty {
+    async fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        guarded!(self, "orders.order", store_fault(), self.stores.orders.order(id).await)
+    }
+    async fn link_order(&self, id: &str, r: &ReferralId) -> Result<OrderRecord, StoreError> {
+        guarded!(self, "orders.link_order", store_fault(), self.stores.orders.link_order(id, r).await)
+    }
+    async fn refund_order(&self, id: &str, at: Timestamp) -> Result<OrderRecord, StoreError> {
+        guarded!(self, "orders.refund_order", store_fault(), self.stores.orders.refund_order(id, at).await)
+    }
+}
+
+#[async_trait]
 impl Screener for Faulty {
     async fn screen(&self, case: &ScreenCase) -> Result<Verdict, ScreenError> {
         guarded!(self, "screener.screen", ScreenError(Box::new(Injected)), self.screener.screen(case).await)

@@ -99,6 +99,7 @@ pub fn referral(friend: &str, referrer: &str, c: &str, at: Timestamp) -> Referra
         attribution_token: None,
         conversion: None,
         refunded: None,
+        confirms_at: None,
         created_at: at,
         updated_at: at,
         expires_at: at.plus(Duration::from_secs(30 * 86_400)),
@@ -142,7 +143,13 @@ pub fn reward_commit(r: &Referral, tally: u32, at: Timestamp) -> RewardCommit {
         tally: TallyStep { referrer_id: r.referrer_id.clone(), expected: tally },
         audit: audit(AuditKind::Paid, r.referral_id.as_str(), at),
         counters: vec![CounterStep { key: PAYOUTS_COUNTER.into(), expires_at: Timestamp::NEVER }],
+        order_id: Some(order_of(r)),
     }
+}
+
+/// The converting order a fixture payout links.
+pub fn order_of(r: &Referral) -> String {
+    format!("o_{}", r.referral_id)
 }
 
 /// The counter every fixture payout moves in its transaction.

@@ -363,9 +363,15 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
     lines(&stack)
 }
 
-/// The hourly sweep, on a stack whose window is short enough to expire a referral.
+/// The hourly sweep, on a stack whose window is short enough to expire a referral and whose
+/// confirmation period short enough for a conversion to come due.
 async fn drive_the_sweep() -> BTreeMap<String, BTreeSet<String>> {
-    let stack = AwsStack::start(settings_with(&[("window", "\"2s\"")])).await;
+    let stack = AwsStack::start(settings_with(&[
+        ("window", "\"4s\""),
+        ("confirm_after", "\"1s\""),
+        ("min_click_to_conversion", "\"0s\""),
+    ]))
+    .await;
     stack.bedrock_says("{{link}}", Duration::ZERO).await;
     let edge = stack.edge().await;
     let (_, dan) = post(&stack, &edge, "/api/links", json!({"customer_id": "c_dan"})).await;
@@ -377,9 +383,23 @@ async fn drive_the_sweep() -> BTreeMap<String, BTreeSet<String>> {
         json!({"customer_id": "c_mara", "email": "mara@example.com", "attribution_token": token}),
     )
     .await;
+    let token = click(&edge, dan["code"].as_str().unwrap(), "198.51.100.2", None).await;
+    post(
+        &stack,
+        &edge,
+        "/webhooks/signup",
+        json!({"customer_id": "c_kim", "email": "kim@example.com", "attribution_token": token}),
+    )
+    .await;
     deliver(&stack, &stack.signup_queue, "rft-attributor").await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let sweeper = rft_aws::wiring::sweeper(&stack.env_of("rft-sweep")).await;
-    assert_eq!(sweeper.run().await.expect("the sweep runs"), 1);
+    let conversion = json!({"customer_id": "c_kim", "order_id": "o_1", "amount_minor": 3999, "currency": "GBP"});
+    post(&stack, &edge, "/webhooks/conversion", conversion).await;
+    deliver(&stack, &stack.reward_queue, "rft-rewarder").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let sweeper = rft_aws::wiring::sweeper(&stack.env_of("rft-sweep")).await.expect("wires");
+    assert_eq!(sweeper.run().await.expect("the sweep runs"), 1, "Mara's referral expired");
+    assert_eq!(deliver(&stack, &stack.reward_queue, "rft-rewarder").await, 0, "Kim's conversion came due and paid");
+    let (_, _, kim) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_kim", "")).await;
+    assert_eq!(kim["state"], "rewarded", "{kim}");
     lines(&stack).into_iter().filter(|(f, _)| f == "rft-sweep").collect()
 }

@@ -128,6 +128,7 @@ pub async fn rewarder_with(
             ledger: s.ledger.clone(),
             audit: s.audit.clone(),
             counters: s.counters.clone(),
+            orders: s.orders.clone(),
             screener: Arc::new(env.screener()?),
             store: Arc::new(store),
             messenger: Arc::new(env.messenger(true)),
@@ -153,8 +154,8 @@ pub async fn dead_ends(env: &Environment) -> rft_core::service::DeadEnds {
 
 /// `rft-sweep`: expires pending referrals past their window. No warm-up: nobody waits on an
 /// hourly batch, and the warm-up's read of `rft-codes` is one its role (rightly) may not make.
-pub async fn sweeper(env: &Environment) -> Sweeper {
-    Sweeper::new(env.stores().referrals.clone(), Arc::new(SystemClock))
+pub async fn sweeper(env: &Environment) -> Result<Sweeper, EnvError> {
+    Ok(Sweeper::new(env.stores().referrals.clone(), Arc::new(env.reward_queue()?), Arc::new(SystemClock)))
 }
 
 /// The rewarder's erasure (it alone may rewrite the ledger).

@@ -35,6 +35,11 @@ pub enum AuditKind {
     RefundFlagged,
     /// A refund that needed nothing.
     RefundIgnored,
+    /// A refund remembered for its order (and, where the referral is held, put before the person
+    /// deciding).
+    RefundNoted,
+    /// A clean conversion waits out the confirmation period before it pays.
+    ConversionNoted,
     /// A ledger row could not be fulfilled within the retry budget.
     FulfilmentParked,
     /// A customer's personal data was erased.

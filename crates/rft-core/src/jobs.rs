@@ -79,6 +79,14 @@ pub struct DecisionJob {
     pub decided_at: Timestamp,
 }
 
+/// A conversion that waited out `rewards.confirm_after` without a refund: pay it now. The sweep
+/// queues it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmJob {
+    /// The referral whose conversion came due.
+    pub referral_id: ReferralId,
+}
+
 /// Where a thank-you goes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "channel", content = "to", rename_all = "snake_case")]
@@ -138,6 +146,8 @@ pub enum Job {
     Refund(RefundJob),
     /// For the rewarder.
     Decision(DecisionJob),
+    /// For the rewarder: a conversion past its confirmation period.
+    Confirm(ConfirmJob),
     /// For the rewarder: one store call for one side.
     Fulfil(FulfilJob),
     /// For the rewarder: one side's thank-you.
@@ -152,6 +162,7 @@ impl Job {
             Job::Conversion(_) => "conversion",
             Job::Refund(_) => "refund",
             Job::Decision(_) => "decision",
+            Job::Confirm(_) => "confirm",
             Job::Fulfil(_) => "fulfil",
             Job::Thank(_) => "thank",
         }
@@ -164,6 +175,7 @@ impl Job {
             Job::Conversion(j) => j.customer_id.to_string(),
             Job::Refund(j) => j.customer_id.to_string(),
             Job::Decision(j) => j.referral_id.to_string(),
+            Job::Confirm(j) => j.referral_id.to_string(),
             Job::Fulfil(j) => j.referral_id.to_string(),
             Job::Thank(j) => j.row.referral_id.to_string(),
         }

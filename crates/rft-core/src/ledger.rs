@@ -181,6 +181,9 @@ pub struct RewardCommit {
     /// Counters that count payouts (programme totals), each moved by one in the same
     /// transaction, so they agree with the ledger exactly.
     pub counters: Vec<CounterStep>,
+    /// The converting order, linked to the referral in the same transaction on the condition
+    /// that it was not refunded: a refund that overtook its conversion stops the payout.
+    pub order_id: Option<String>,
 }
 
 /// One counter moved by one inside a payout's transaction.

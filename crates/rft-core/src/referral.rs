@@ -67,6 +67,8 @@ pub enum StateEvent {
     Reject,
     /// The window passed.
     Expire,
+    /// The converting order was refunded before anything was paid.
+    Refunded,
 }
 
 /// An event that does not apply in the referral's state.
@@ -92,6 +94,7 @@ pub fn transition(from: ReferralState, event: StateEvent) -> Result<ReferralStat
         (Held, Approve { converted: true }) => Rewarded,
         (Held, Approve { converted: false }) => Pending,
         (Held, Reject) => Rejected,
+        (Pending | Held, Refunded) => Rejected,
         _ => return Err(IllegalTransition { from, event }),
     };
     Ok(to)
@@ -215,6 +218,10 @@ pub struct Referral {
     /// The converting order's refund, once one arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refunded: Option<RefundFacts>,
+    /// When a clean conversion that waits out `rewards.confirm_after` becomes payable (the
+    /// sweep queues it then); `None` when nothing is waiting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirms_at: Option<Timestamp>,
     /// Opened at.
     pub created_at: Timestamp,
     /// Last changed at.
@@ -264,7 +271,10 @@ impl Referral {
             return Some((ReviewQueue::RefundReview, self.updated_at));
         }
         match self.state {
-            ReferralState::Pending => Some((ReviewQueue::PendingExpiry, self.expires_at)),
+            ReferralState::Pending => match self.confirms_at {
+                Some(at) => Some((ReviewQueue::Confirming, at)),
+                None => Some((ReviewQueue::PendingExpiry, self.expires_at)),
+            },
             ReferralState::Held => Some((ReviewQueue::Held, self.updated_at)),
             _ => None,
         }
@@ -281,6 +291,8 @@ pub enum ReviewQueue {
     Held,
     /// Rewarded then refunded, oldest first.
     RefundReview,
+    /// Converted cleanly, waiting out `rewards.confirm_after`, by when it becomes payable.
+    Confirming,
 }
 
 impl ReviewQueue {
@@ -290,6 +302,7 @@ impl ReviewQueue {
             ReviewQueue::PendingExpiry => "pending_expiry",
             ReviewQueue::Held => "held",
             ReviewQueue::RefundReview => "refund_review",
+            ReviewQueue::Confirming => "confirming",
         }
     }
 }
@@ -301,8 +314,8 @@ mod tests {
     use super::*;
 
     const ALL_STATES: [ReferralState; 6] = [Pending, Held, Rewarded, Blocked, Rejected, Expired];
-    const ALL_EVENTS: [StateEvent; 7] =
-        [Convert, Hold, Block, Approve { converted: true }, Approve { converted: false }, Reject, Expire];
+    const ALL_EVENTS: [StateEvent; 8] =
+        [Convert, Hold, Block, Approve { converted: true }, Approve { converted: false }, Reject, Expire, Refunded];
 
     #[test]
     fn the_legal_moves_are_exactly_these() {
@@ -317,11 +330,13 @@ mod tests {
                 (Pending, Hold, Held),
                 (Pending, Block, Blocked),
                 (Pending, Expire, Expired),
+                (Pending, Refunded, Rejected),
                 (Held, Hold, Held),
                 (Held, Block, Blocked),
                 (Held, Approve { converted: true }, Rewarded),
                 (Held, Approve { converted: false }, Pending),
                 (Held, Reject, Rejected),
+                (Held, Refunded, Rejected),
             ]
         );
     }

@@ -80,13 +80,22 @@
     return el('article', { className: 'card case-card', 'data-testid': 'case', 'data-referral-id': id, 'data-referred-id': c.referred_id, 'aria-labelledby': headingId }, [
       el('h3', { id: headingId, text: c.referrer_id + ' \u2192 ' + c.referred_id }),
       el('p', { className: 'meta' }, ['Referral ', el('span', { className: 'mono', text: id })]),
-      kind === 'refund' ? el('p', { className: 'flag', text: 'The converting order was refunded after the reward.' }) : null,
+      refundNote(c, kind),
       chips,
       dl,
       el('h4', { className: 'evidence-heading', text: 'Why it is here' }),
       evList,
       actions
     ]);
+  }
+
+  // A refund of the converting order, shown beside the decision: after a reward a person decides
+  // whether it stands; while held, approving cannot pay.
+  function refundNote(c, kind) {
+    if (!c.refund && kind !== 'refund') return null;
+    var order = c.refund ? 'Order ' + c.refund.order_id + ' was refunded (' + when(c.refund.at) + ')' : 'The converting order was refunded';
+    var text = kind === 'refund' ? order + ', after the reward.' : order + ': approving cannot pay this referral.';
+    return el('p', { className: 'flag', 'data-testid': 'refund', text: text });
   }
 
   function renderList(listId, countId, cases, kind, emptyText) {

@@ -99,10 +99,19 @@ pub fn case_html(r: &Referral) -> String {
             format!("order {} ({}), {}", escape_html(&c.order_id), c.currency.format(c.amount_minor), c.occurred_at)
         })
         .unwrap_or_else(|| "not yet".into());
-    let flags = if r.flags.contains(&Flag::RefundReview) {
-        "<p class=\"flag\">The converting order was refunded after the reward.</p>"
-    } else {
-        ""
+    let flags = match (&r.refunded, r.flags.contains(&Flag::RefundReview)) {
+        (Some(refund), true) => format!(
+            "<p class=\"flag\">Order {} was refunded at {}, after the reward.</p>",
+            escape_html(&refund.order_id),
+            refund.at
+        ),
+        (Some(refund), false) => format!(
+            "<p class=\"flag\">Order {} was refunded at {}: approving cannot pay this referral.</p>",
+            escape_html(&refund.order_id),
+            refund.at
+        ),
+        (None, true) => "<p class=\"flag\">The converting order was refunded after the reward.</p>".to_owned(),
+        (None, false) => String::new(),
     };
     format!(
         "<dl class=\"case\"><dt>Referral</dt><dd>{id}</dd><dt>Referrer</dt><dd>{referrer} (code {code})</dd>\

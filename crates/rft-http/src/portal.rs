@@ -189,6 +189,7 @@ fn case_json(edge: &Edge, r: &Referral, exp: Timestamp) -> Value {
             "amount": c.currency.format(c.amount_minor),
             "occurred_at": c.occurred_at.to_rfc3339(),
         })),
+        "refund": r.refunded.as_ref().map(|f| json!({ "order_id": f.order_id, "at": f.at.to_rfc3339() })),
         "created_at": r.created_at.to_rfc3339(),
         "updated_at": r.updated_at.to_rfc3339(),
         "approve_url": link(Action::Approve),

@@ -137,6 +137,7 @@ impl System {
                 ledger: s.ledger.clone(),
                 audit: s.audit.clone(),
                 counters: s.counters.clone(),
+                orders: s.orders.clone(),
                 screener: screen.clone(),
                 store: ports.rewards.clone(),
                 messenger: ports.messenger.clone(),
@@ -148,7 +149,7 @@ impl System {
             settings.clone(),
             policy,
         ));
-        let sweeper = Arc::new(Sweeper::new(s.referrals.clone(), ports.clock.clone()));
+        let sweeper = Arc::new(Sweeper::new(s.referrals.clone(), ports.reward_jobs.clone(), ports.clock.clone()));
         let eraser = Arc::new(rft_core::service::erase::Eraser::new(s.clone(), hasher.clone(), ports.clock.clone()));
         let edge = Arc::new(Edge {
             redirector: Redirector::new(

@@ -1,5 +1,6 @@
-//! rft-sweep: run hourly by EventBridge Scheduler; expires pending referrals whose window has
-//! passed, reading the pending-expiry index (never a table scan).
+//! rft-sweep: run hourly by EventBridge Scheduler; hands conversions that waited out their
+//! confirmation period to the rewarder, and expires pending referrals whose window has passed,
+//! reading review-queue indexes (never a table scan).
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use serde_json::{Value, json};
 async fn main() -> Result<(), Error> {
     rft_aws::init_tracing();
     let env = Environment::from_env().await?;
-    let sweeper = Arc::new(rft_aws::wiring::sweeper(&env).await);
+    let sweeper = Arc::new(rft_aws::wiring::sweeper(&env).await?);
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| {
         let sweeper = sweeper.clone();
         async move {

@@ -55,6 +55,10 @@ impl LedgerStore for DynamoStore {
             .transact_items(tx_put(row(&commit.rows[1])))
             .transact_items(TransactWriteItem::builder().update(tally).build())
             .transact_items(tx_put(put(&self.tables.audit, audit_item(&commit.audit), None)));
+        if let Some(order_id) = &commit.order_id {
+            let link = self.order_link_step(order_id, &commit.referral.referral_id);
+            transaction = transaction.transact_items(TransactWriteItem::builder().update(link).build());
+        }
         for step in &commit.counters {
             transaction =
                 transaction.transact_items(TransactWriteItem::builder().update(self.counter_step(step)).build());
@@ -68,6 +72,8 @@ impl LedgerStore for DynamoStore {
             CommitError::AlreadyPaid
         } else if failed.contains(&3) {
             CommitError::TallyMoved
+        } else if commit.order_id.is_some() && failed.contains(&5) {
+            CommitError::Refunded
         } else {
             CommitError::Store(StoreError::unavailable("commit a payout", format!("cancelled items {failed:?}")))
         })

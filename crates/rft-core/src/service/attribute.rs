@@ -259,6 +259,7 @@ impl Attributor {
             attribution_token: job.attribution_token.clone(),
             conversion: None,
             refunded: None,
+            confirms_at: None,
             created_at: now,
             updated_at: now,
             expires_at: at.plus(code.terms.window()),

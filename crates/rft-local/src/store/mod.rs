@@ -21,6 +21,7 @@ mod codes;
 mod counters;
 mod inspect;
 mod ledger;
+mod orders;
 mod referrals;
 mod webhooks;
 
@@ -49,6 +50,7 @@ pub(crate) const AUDIT: TableDefinition<(&str, i64), Bytes> = TableDefinition::n
 pub(crate) const AUDIT_BY_SUBJECT: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("audit_by_subject");
 pub(crate) const WEBHOOKS: TableDefinition<&str, Bytes> = TableDefinition::new("webhooks");
 pub(crate) const COUNTERS: TableDefinition<&str, (u32, i64)> = TableDefinition::new("counters");
+pub(crate) const ORDERS: TableDefinition<&str, Bytes> = TableDefinition::new("orders");
 
 /// The embedded store. Cheap to clone; clones share the database.
 #[derive(Clone)]
@@ -77,6 +79,7 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
     txn.open_table(AUDIT_BY_SUBJECT)?;
     txn.open_table(WEBHOOKS)?;
     txn.open_table(COUNTERS)?;
+    txn.open_table(ORDERS)?;
     crate::queue::create_tables(txn)?;
     Ok(())
 }

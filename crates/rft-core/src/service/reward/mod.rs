@@ -28,8 +28,8 @@ use crate::ids::CustomerId;
 use crate::jobs::{Job, JobFailure};
 use crate::links::LinkSigner;
 use crate::ports::{
-    AuditStore, CodeStore, Counters, JobQueue, LedgerStore, MessageError, Messenger, QueueError, ReferralStore,
-    RewardClient, ScreenError, Screener, StoreError, TextWriter,
+    AuditStore, CodeStore, Counters, JobQueue, LedgerStore, MessageError, Messenger, OrderStore, QueueError,
+    ReferralStore, RewardClient, ScreenError, Screener, StoreError, TextWriter,
 };
 use crate::settings::Settings;
 use crate::time::Clock;
@@ -115,6 +115,8 @@ pub struct RewarderPorts {
     pub audit: Arc<dyn AuditStore>,
     /// Velocity counters.
     pub counters: Arc<dyn Counters>,
+    /// The store's orders (refunds).
+    pub orders: Arc<dyn OrderStore>,
     /// The screen.
     pub screener: Arc<dyn Screener>,
     /// The store's reward endpoint.
@@ -154,6 +156,7 @@ impl Rewarder {
             Job::Conversion(c) => self.conversion(&c).await,
             Job::Refund(r) => self.refund(&r).await,
             Job::Decision(d) => self.decision(&d).await,
+            Job::Confirm(c) => self.confirm(&c).await,
             Job::Fulfil(f) => self.fulfil(&f).await,
             Job::Thank(t) => self.thank(&t).await,
             Job::Signup(_) => Err(RewardError::Unprocessable("a sign-up job does not belong on the reward queue")),

@@ -9,7 +9,7 @@ use crate::identity::IdentityKey;
 use crate::jobs::{DecisionJob, RefundJob};
 use crate::links::Action;
 use crate::ports::WriteError;
-use crate::referral::{Flag, Referral, ReferralState, StateEvent};
+use crate::referral::{Flag, Referral, ReferralState, RefundFacts, StateEvent};
 use crate::screen::Verdict;
 
 impl Rewarder {
@@ -47,40 +47,88 @@ impl Rewarder {
         self.mark_notified(&referral).await
     }
 
-    /// An order refunded: after a reward, the referral is flagged for a person and the team
-    /// is emailed; nothing is clawed back. Any other refund is audited.
+    /// An order refunded. The refund is remembered for the order whatever happens next (a
+    /// conversion that arrives after it pays nothing). If a referral converted with the order:
+    /// after a reward it is flagged for a person and the team emailed (nothing is clawed back);
+    /// a held one keeps the refund beside the decision (approving it cannot pay) and the team is
+    /// emailed again; one waiting out its confirmation period is rejected, paying nobody.
     pub async fn refund(&self, job: &RefundJob) -> Result<(), RewardError> {
         let now = self.ports.clock.now();
-        let found = self.ports.referrals.find(&IdentityKey::Customer(job.customer_id.clone())).await?;
-        let rewarded = found.filter(|r| {
-            r.state == ReferralState::Rewarded && r.conversion.as_ref().is_some_and(|c| c.order_id == job.order_id)
-        });
-        let Some(referral) = rewarded else {
-            let facts = json!({ "order_id": job.order_id, "webhook_id": job.webhook_id, "reason": "not a rewarded referral's converting order" });
-            self.append(AuditEvent::new(AuditKind::RefundIgnored, job.customer_id.as_str(), now, facts)).await;
-            return Ok(());
-        };
-        let referral = if referral.flags.contains(&Flag::RefundReview) {
-            referral
-        } else {
-            let mut flagged = referral.successor(now);
-            flagged.flags.push(Flag::RefundReview);
-            flagged.review_notified_at = None;
-            let facts =
-                json!({ "order_id": job.order_id, "refunded_at": job.occurred_at, "webhook_id": job.webhook_id });
-            let event = AuditEvent::new(AuditKind::RefundFlagged, referral.referral_id.as_str(), now, facts);
-            match self.ports.referrals.save(&flagged, referral.version, Some(&event)).await {
-                Ok(()) => flagged,
-                Err(WriteError::Conflict) => return Err(RewardError::Contended),
-                Err(WriteError::Store(e)) => return Err(e.into()),
+        let order = self.ports.orders.refund_order(&job.order_id, job.occurred_at.min(now)).await?;
+        let refund = RefundFacts { order_id: order.order_id.clone(), at: order.refunded_at.unwrap_or(now) };
+        for _ in 0..RACE_ROUNDS {
+            let found = match &order.referral_id {
+                Some(id) => self.ports.referrals.get(id).await?,
+                None => self.ports.referrals.find(&IdentityKey::Customer(job.customer_id.clone())).await?,
+            };
+            let converted_with_it = found.filter(|r| r.conversion.as_ref().is_some_and(|c| c.order_id == job.order_id));
+            let Some(referral) = converted_with_it else {
+                let facts = json!({ "order_id": job.order_id, "webhook_id": job.webhook_id, "refunded_at": refund.at,
+                    "reason": "remembered for the order: no referral converted with it (yet)" });
+                self.append(AuditEvent::new(AuditKind::RefundNoted, job.customer_id.as_str(), now, facts)).await;
+                return Ok(());
+            };
+            match self.refund_once(&referral, &refund, job).await {
+                Ok(()) => return Ok(()),
+                Err(Retry::Reload) => continue,
+                Err(Retry::Failed(e)) => return Err(e),
             }
-        };
-        if referral.review_notified_at.is_some() {
-            return Ok(());
         }
-        let message = crate::team_mail::refund_review(&self.settings, &self.ports.links, &referral, &job.order_id, now);
-        self.ports.messenger.send(&message).await?;
-        self.mark_notified(&referral).await
+        Err(RewardError::Contended)
+    }
+
+    async fn refund_once(&self, referral: &Referral, refund: &RefundFacts, job: &RefundJob) -> Result<(), Retry> {
+        let now = self.ports.clock.now();
+        let id = referral.referral_id.as_str();
+        let facts = json!({ "order_id": job.order_id, "refunded_at": refund.at, "webhook_id": job.webhook_id });
+        match referral.state {
+            ReferralState::Rewarded => {
+                let flagged = if referral.flags.contains(&Flag::RefundReview) {
+                    referral.clone()
+                } else {
+                    let mut flagged = referral.successor(now);
+                    flagged.flags.push(Flag::RefundReview);
+                    flagged.refunded = Some(refund.clone());
+                    flagged.review_notified_at = None;
+                    let event = AuditEvent::new(AuditKind::RefundFlagged, id, now, facts);
+                    self.save(&flagged, referral.version, Some(&event)).await?;
+                    flagged
+                };
+                if flagged.review_notified_at.is_none() {
+                    let message = crate::team_mail::refund_review(
+                        &self.settings,
+                        &self.ports.links,
+                        &flagged,
+                        &job.order_id,
+                        now,
+                    );
+                    self.ports.messenger.send(&message).await?;
+                    self.mark_notified(&flagged).await?;
+                }
+                Ok(())
+            }
+            ReferralState::Held => {
+                let noted = if referral.refunded.is_some() {
+                    referral.clone()
+                } else {
+                    let mut noted = referral.successor(now);
+                    noted.refunded = Some(refund.clone());
+                    noted.review_notified_at = None;
+                    let event = AuditEvent::new(AuditKind::RefundNoted, id, now, facts);
+                    self.save(&noted, referral.version, Some(&event)).await?;
+                    noted
+                };
+                // The person deciding sees the refund beside the hold (and approving cannot pay).
+                Ok(self.notify_hold(noted).await?)
+            }
+            ReferralState::Pending => self.reject_refunded(referral, refund.clone()).await,
+            ReferralState::Blocked | ReferralState::Rejected | ReferralState::Expired => {
+                let facts =
+                    json!({ "order_id": job.order_id, "webhook_id": job.webhook_id, "reason": "nothing was payable" });
+                self.append(AuditEvent::new(AuditKind::RefundIgnored, id, now, facts)).await;
+                Ok(())
+            }
+        }
     }
 
     /// A person's decision from an ops link. Repeating one has no second effect.
@@ -104,6 +152,11 @@ impl Rewarder {
         let id = referral.referral_id.as_str();
         let facts = |what: &str| json!({ "action": job.action, "decided_at": job.decided_at, "what": what, "cleared": referral.reasons() });
         match (referral.state, job.action) {
+            (ReferralState::Held, Action::Approve) if let Some(refund) = &referral.refunded => {
+                let what = "approval cannot pay: the converting order was refunded";
+                self.append(AuditEvent::new(AuditKind::Rejected, id, now, facts(what))).await;
+                self.reject_refunded(&referral, refund.clone()).await
+            }
             (ReferralState::Held, Action::Approve) if referral.conversion.is_some() => {
                 self.append(AuditEvent::new(AuditKind::Approved, id, now, facts("approved after conversion: paying")))
                     .await;

@@ -1,0 +1,35 @@
+//! The store's orders as the programme has seen them (`order#<id>` items in `rft-referrals`).
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+use crate::ids::ReferralId;
+use crate::time::Timestamp;
+
+/// One order: which referral converted with it, and whether it was refunded. Remembered
+/// whatever the referral's state and whatever order the webhooks arrive in, so a refund that
+/// overtakes its conversion still stops the payout (docs/invariants.md, invariant 11). It holds
+/// no personal data: the store's order id, our referral id, a time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    /// The store's order id.
+    pub order_id: String,
+    /// The referral whose conversion this order is, once one was noted.
+    pub referral_id: Option<ReferralId>,
+    /// When the store says the order was refunded (the first refund seen).
+    pub refunded_at: Option<Timestamp>,
+}
+
+/// Orders, for refunds.
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    /// The order's record, if the programme has seen it.
+    async fn order(&self, order_id: &str) -> Result<Option<OrderRecord>, StoreError>;
+    /// Notes that `referral` converted with the order, and returns the record as it now stands
+    /// (a refund noted earlier stays).
+    async fn link_order(&self, order_id: &str, referral: &ReferralId) -> Result<OrderRecord, StoreError>;
+    /// Notes the order's refund (an earlier refund's time is kept), and returns the record as it
+    /// now stands (with the referral it converted, if known).
+    async fn refund_order(&self, order_id: &str, at: Timestamp) -> Result<OrderRecord, StoreError>;
+}
