@@ -154,6 +154,8 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     ddb(['Query'], 'rft-referrals', 'by_referrer'),
     ddb(['Query'], 'rft-referrals', 'by_claimant'),
     { ...ddb(['DeleteItem'], 'rft-referrals'), condition: CLAIM_KEYS_ONLY },
+    // An order's record: its refund, and the referral that converted with it.
+    { ...ddb(['UpdateItem'], 'rft-referrals'), condition: leadingKeys('order#') },
     ddb(['GetItem', 'PutItem'], 'rft-codes'),
     ddb(['Query'], 'rft-codes', 'by_referrer'),
     { ...ddb(['DeleteItem'], 'rft-codes'), condition: GUARD_KEYS_ONLY },
