@@ -159,8 +159,8 @@ impl ReferralStore for Faulty {
             self.stores.referrals.save(r, v, audit).await
         )
     }
-    async fn forget_claims(&self, c: &CustomerId) -> Result<usize, StoreError> {
-        guarded!(self, "referrals.forget_claims", store_fault(), self.stores.referrals.forget_claims(c).await)
+    async fn tombstone_claims(&self, c: &CustomerId) -> Result<usize, StoreError> {
+        guarded!(self, "referrals.tombstone_claims", store_fault(), self.stores.referrals.tombstone_claims(c).await)
     }
     async fn referrals_of(&self, c: &CustomerId) -> Result<Vec<Referral>, StoreError> {
         guarded!(self, "referrals.referrals_of", store_fault(), self.stores.referrals.referrals_of(c).await)

@@ -105,6 +105,7 @@ pub fn referral(friend: &str, referrer: &str, c: &str, at: Timestamp) -> Referra
         expires_at: at.plus(Duration::from_secs(30 * 86_400)),
         review_notified_at: None,
         cleared_rules: Vec::new(),
+        referrer_forfeited_at: None,
         version: 1,
     }
 }

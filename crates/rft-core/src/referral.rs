@@ -232,6 +232,10 @@ pub struct Referral {
     /// reward), so a retried job emails once.
     #[serde(default)]
     pub review_notified_at: Option<Timestamp>,
+    /// When the referrer was erased before this referral paid: their side is then written as
+    /// forfeited (kept in the ledger, never sent to the store); the friend's still pays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer_forfeited_at: Option<Timestamp>,
     /// Screen rules a person cleared by approving; they no longer hold this referral.
     #[serde(default)]
     pub cleared_rules: Vec<String>,

@@ -1,6 +1,7 @@
 //! `ReferralStore` on `rft-referrals`: a referral and its identity claims are opened in one transaction; every later change is conditional on the version.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::Put;
 
 use rft_core::ports::{Opened, ReferralStore, StoreError, WriteError};
@@ -135,7 +136,7 @@ impl ReferralStore for DynamoStore {
         }
     }
 
-    async fn forget_claims(&self, claimant: &CustomerId) -> Result<usize, StoreError> {
+    async fn tombstone_claims(&self, claimant: &CustomerId) -> Result<usize, StoreError> {
         let q = self
             .client
             .query()
@@ -143,18 +144,46 @@ impl ReferralStore for DynamoStore {
             .index_name(REFERRALS_BY_CLAIMANT)
             .key_condition_expression("claimant = :c")
             .expression_attribute_values(":c", s(claimant.as_str()));
-        let items = self.query_all("list claims to forget", q).await?;
+        let items = self.query_all("list claims to tombstone", q).await?;
+        let id_claim = claim_key(&IdentityKey::Customer(claimant.clone()));
         for it in &items {
             let key = get_s(it, "referred_id").unwrap_or_default();
-            self.client
-                .delete_item()
-                .table_name(&self.tables.referrals)
-                .key("referred_id", s(key))
-                .condition_expression("claimant = :c")
-                .expression_attribute_values(":c", s(claimant.as_str()))
-                .send()
-                .await
-                .map_err(unavailable("forget an identity claim"))?;
+            if key == id_claim {
+                // It holds the customer id itself: it goes.
+                let deleted = self
+                    .client
+                    .delete_item()
+                    .table_name(&self.tables.referrals)
+                    .key("referred_id", s(key))
+                    .condition_expression("claimant = :c")
+                    .expression_attribute_values(":c", s(claimant.as_str()))
+                    .send()
+                    .await;
+                match deleted {
+                    Ok(_) => {}
+                    // Done by an earlier, interrupted erasure.
+                    Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {}
+                    Err(e) => return Err(StoreError::unavailable("forget a customer-id claim", e)),
+                }
+            } else {
+                // A keyed hash: it stays as the tombstone, without saying whose it was (which
+                // also takes it out of the claimant index).
+                let stripped = self
+                    .client
+                    .update_item()
+                    .table_name(&self.tables.referrals)
+                    .key("referred_id", s(key))
+                    .update_expression("REMOVE claimant")
+                    .condition_expression("claimant = :c")
+                    .expression_attribute_values(":c", s(claimant.as_str()))
+                    .send()
+                    .await;
+                match stripped {
+                    Ok(_) => {}
+                    Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {}
+                    Err(e) => return Err(StoreError::unavailable("tombstone an identity claim", e)),
+                }
+            }
         }
         Ok(items.len())
     }

@@ -38,8 +38,12 @@ pub trait ReferralStore: Send + Sync {
         expected_version: u64,
         audit: Option<&AuditEvent>,
     ) -> Result<(), WriteError>;
-    /// Erasure: deletes every identity claim a customer's sign-ups created; returns how many.
-    async fn forget_claims(&self, claimant: &CustomerId) -> Result<usize, StoreError>;
+    /// Erasure: the claims a customer's sign-ups created become tombstones. The customer-id
+    /// claim is deleted (it holds the id itself); each hashed claim (email, payment, device) is
+    /// kept, still naming its referral, but no longer says whose sign-up made it, so the person
+    /// signing up again joins the old referral and is never paid twice (docs/invariants.md,
+    /// invariant 12). Returns how many claims it changed.
+    async fn tombstone_claims(&self, claimant: &CustomerId) -> Result<usize, StoreError>;
     /// Every referral crediting a referrer, oldest first (the referrer's stats).
     async fn referrals_of(&self, referrer: &CustomerId) -> Result<Vec<Referral>, StoreError>;
     /// Referrals in a review queue whose queue time is at or before `until`, oldest first.

@@ -265,6 +265,7 @@ impl Attributor {
             expires_at: at.plus(code.terms.window()),
             review_notified_at: None,
             cleared_rules: Vec::new(),
+            referrer_forfeited_at: None,
             version: 1,
         };
         let kind = match state {

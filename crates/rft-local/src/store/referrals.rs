@@ -148,9 +148,9 @@ impl ReferralStore for LocalStore {
         .await?
     }
 
-    async fn forget_claims(&self, claimant: &CustomerId) -> Result<usize, StoreError> {
+    async fn tombstone_claims(&self, claimant: &CustomerId) -> Result<usize, StoreError> {
         let claimant = claimant.clone();
-        self.write_ok("forget identity claims", move |txn| {
+        self.write_ok("tombstone identity claims", move |txn| {
             let mut index = txn.open_table(CLAIMS_BY_CLAIMANT)?;
             let c = claimant.as_str();
             let mut keys: Vec<String> = Vec::new();
@@ -159,9 +159,13 @@ impl ReferralStore for LocalStore {
                 keys.push(k.value().1.to_owned());
             }
             let mut claims = txn.open_table(CLAIMS)?;
+            let id_claim = IdentityKey::Customer(claimant.clone()).storage_key();
             for key in &keys {
-                claims.remove(key.as_str())?;
+                // The claimant index entry goes; the hashed claim itself stays as the tombstone.
                 index.remove((c, key.as_str()))?;
+                if *key == id_claim {
+                    claims.remove(key.as_str())?;
+                }
             }
             Ok(keys.len())
         })

@@ -17,6 +17,9 @@ use crate::service::attribute::PROGRAMME_CONVERSIONS;
 use crate::service::velocity::{self, CONVERSIONS_PER_REFERRER, DAY};
 use crate::time::Timestamp;
 
+/// Why a side is forfeited when its customer is erased before it was sent.
+pub const FORFEITED_BY_ERASURE: &str = "the customer was erased before the reward was sent";
+
 impl Rewarder {
     /// A genuine first purchase.
     pub async fn conversion(&self, job: &ConversionJob) -> Result<(), RewardError> {
@@ -241,15 +244,19 @@ impl Rewarder {
             let nth = tally + 1;
             let mut paid = referral.successor(now);
             paid.apply(event, now).map_err(|_| Retry::Reload)?;
+            let mut referrer_row = LedgerRow::owed(
+                paid.referral_id.clone(),
+                Side::Referrer,
+                paid.referrer_id.clone(),
+                paid.terms.referrer_reward_for(nth),
+                Some(nth),
+                now,
+            );
+            if let Some(at) = paid.referrer_forfeited_at {
+                referrer_row.fulfilment = Fulfilment::Forfeited { at, reason: FORFEITED_BY_ERASURE.to_owned() };
+            }
             let rows = [
-                LedgerRow::owed(
-                    paid.referral_id.clone(),
-                    Side::Referrer,
-                    paid.referrer_id.clone(),
-                    paid.terms.referrer_reward_for(nth),
-                    Some(nth),
-                    now,
-                ),
+                referrer_row,
                 LedgerRow::owed(
                     paid.referral_id.clone(),
                     Side::Friend,

@@ -16,6 +16,8 @@
 //! See docs/architecture.md ("Conversion") and docs/invariants.md.
 
 mod conversion;
+
+pub use conversion::FORFEITED_BY_ERASURE;
 mod fulfil;
 mod review;
 mod thanks;
