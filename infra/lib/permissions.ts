@@ -100,6 +100,8 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     LOGGING,
     ddb(['GetItem'], 'rft-codes'),
     ddb(['Query'], 'rft-codes', 'by_referrer'),
+    // The ops queue's flagged codes.
+    ddb(['Query'], 'rft-codes', 'by_flag'),
     // Clicks; counter reads (the programme's totals) for the referrer's stats.
     ddb(['PutItem', 'GetItem'], 'rft-clicks'),
     ddb(['Query'], 'rft-clicks', 'by_code'),
@@ -133,8 +135,10 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     // by conditional updates, read by the screen).
     ddb(['Query', 'UpdateItem'], 'rft-clicks'),
     ddb(['Query'], 'rft-clicks', 'by_browser'),
-    ddb(['GetItem'], 'rft-codes'),
+    // A code caught spraying is flagged, and its pending referrals (by referrer) held.
+    ddb(['GetItem', 'UpdateItem'], 'rft-codes'),
     ddb(['GetItem', 'PutItem'], 'rft-referrals'),
+    ddb(['Query'], 'rft-referrals', 'by_referrer'),
     ddb(['PutItem'], 'rft-audit'),
     consume('rft-signup-jobs'),
     invoke('rft-screen'),
@@ -156,7 +160,10 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     { ...ddb(['DeleteItem'], 'rft-referrals'), condition: CLAIM_KEYS_ONLY },
     // An order's record: its refund, and the referral that converted with it.
     { ...ddb(['UpdateItem'], 'rft-referrals'), condition: leadingKeys('order#') },
-    ddb(['GetItem', 'PutItem'], 'rft-codes'),
+    // Erasure keeps a customer's hashed claims as tombstones, removing whose they were.
+    { ...ddb(['UpdateItem'], 'rft-referrals'), condition: CLAIM_KEYS_ONLY },
+    // Codes: read for the screen and thanks, flagged and cleared, forgotten by erasure.
+    ddb(['GetItem', 'PutItem', 'UpdateItem'], 'rft-codes'),
     ddb(['Query'], 'rft-codes', 'by_referrer'),
     { ...ddb(['DeleteItem'], 'rft-codes'), condition: GUARD_KEYS_ONLY },
     // Conversion velocity counters and the programme's totals (items in rft-clicks: counted

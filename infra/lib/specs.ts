@@ -68,7 +68,11 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
   'rft-codes': {
     pk: S('code'),
     pitr: true,
-    gsis: [{ name: 'by_referrer', pk: S('referrer_id'), sk: N('created_at') }],
+    gsis: [
+      { name: 'by_referrer', pk: S('referrer_id'), sk: N('created_at') },
+      // Sparse: only flagged codes carry flag_queue (the ops queue's flagged codes).
+      { name: 'by_flag', pk: S('flag_queue'), sk: N('flagged_at') },
+    ],
   },
   'rft-clicks': {
     pk: S('attribution_id'),

@@ -169,7 +169,10 @@ describe('tables', () => {
     'rft-codes': {
       pk: ['code', 'S'],
       pitr: true,
-      gsis: [{ name: 'by_referrer', pk: ['referrer_id', 'S'], sk: ['created_at', 'N'], projection: 'ALL' }],
+      gsis: [
+        { name: 'by_referrer', pk: ['referrer_id', 'S'], sk: ['created_at', 'N'], projection: 'ALL' },
+        { name: 'by_flag', pk: ['flag_queue', 'S'], sk: ['flagged_at', 'N'], projection: 'ALL' },
+      ],
     },
     'rft-clicks': {
       pk: ['attribution_id', 'S'],

@@ -191,6 +191,28 @@ pub async fn refunds_are_remembered_per_order(stores: Stores) {
     assert!(stores.orders.order("o_never").await.unwrap().is_none());
 }
 
+/// A code is flagged once (the first flag stays), listed while active and flagged, and its
+/// flag cleared.
+pub async fn flagged_codes_are_listed_until_cleared(stores: Stores) {
+    let record = code_record("7QK2A9", "c_dan", T0);
+    stores.codes.claim(&record).await.unwrap();
+    let flag = |secs| rft_core::code::CodeFlag { evidence: vec![], at: T0.plus(Duration::from_secs(secs)) };
+    assert!(stores.codes.flag(&record.code, &flag(1)).await.unwrap(), "newly flagged");
+    assert!(!stores.codes.flag(&record.code, &flag(2)).await.unwrap(), "flagged already");
+    let listed = eventually(|| async { stores.codes.flagged(10).await.unwrap() }, |l| !l.is_empty()).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].flag.as_ref().map(|f| f.at), Some(T0.plus(Duration::from_secs(1))), "the first flag stays");
+    assert_eq!(stores.codes.get(&record.code).await.unwrap().unwrap().flag, listed[0].flag);
+    let cleared = stores.codes.clear_flag(&record.code).await.unwrap().unwrap();
+    assert_eq!(cleared.flag, None);
+    assert!(eventually(|| async { stores.codes.flagged(10).await.unwrap() }, |l| l.is_empty()).await.is_empty());
+    assert!(stores.codes.clear_flag(&code_record("ZZZZZZ", "x", T0).code).await.unwrap().is_none());
+    // A retired code leaves the list even while flagged.
+    assert!(stores.codes.flag(&record.code, &flag(3)).await.unwrap());
+    stores.codes.retire(&record.code, T0).await.unwrap();
+    assert!(eventually(|| async { stores.codes.flagged(10).await.unwrap() }, |l| l.is_empty()).await.is_empty());
+}
+
 /// Payouts of different referrals by one referrer step the tally one at a time: a commit that
 /// read a stale tally is refused, so no two payouts get the same position on the ladder.
 pub async fn the_referrer_tally_never_skips_or_repeats(stores: Stores) {

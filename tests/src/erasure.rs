@@ -160,7 +160,12 @@ pub async fn erasing_a_referrer_forfeits_their_unpaid_side(h: Harness) {
     // Owed, the store down, then the referrer erased: the queued retry sends nothing for them.
     let id2 = crate::rewards::referred(&h, "c_kim", json!({})).await;
     h.store.set(crate::harness::StoreMode::FailNext(2));
-    h.call(h.signed(Method::POST, "/webhooks/conversion", &json!({"customer_id": "c_kim", "order_id": "o_2", "amount_minor": 3999, "currency": "GBP"}).to_string())).await;
+    h.call(h.signed(
+        Method::POST,
+        "/webhooks/conversion",
+        &json!({"customer_id": "c_kim", "order_id": "o_2", "amount_minor": 3999, "currency": "GBP"}).to_string(),
+    ))
+    .await;
     h.system.drain_rewards().await;
     h.call(h.signed(Method::POST, "/api/customers/c_dan/erase", "")).await;
     h.settle().await;

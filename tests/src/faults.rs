@@ -130,6 +130,15 @@ impl CodeStore for Faulty {
     async fn retire(&self, code: &Code, at: Timestamp) -> Result<Option<CodeRecord>, StoreError> {
         guarded!(self, "codes.retire", store_fault(), self.stores.codes.retire(code, at).await)
     }
+    async fn flag(&self, code: &Code, flag: &rft_core::code::CodeFlag) -> Result<bool, StoreError> {
+        guarded!(self, "codes.flag", store_fault(), self.stores.codes.flag(code, flag).await)
+    }
+    async fn clear_flag(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError> {
+        guarded!(self, "codes.clear_flag", store_fault(), self.stores.codes.clear_flag(code).await)
+    }
+    async fn flagged(&self, limit: usize) -> Result<Vec<CodeRecord>, StoreError> {
+        guarded!(self, "codes.flagged", store_fault(), self.stores.codes.flagged(limit).await)
+    }
     async fn forget_referrer(&self, code: &Code, opaque: &CustomerId, at: Timestamp) -> Result<(), StoreError> {
         guarded!(
             self,

@@ -59,6 +59,7 @@ pub fn code_record(c: &str, owner: &str, at: Timestamp) -> CodeRecord {
         invite: "Try FreshBox: {{link}}".into(),
         created_at: at,
         retired_at: None,
+        flag: None,
     }
 }
 

@@ -422,6 +422,11 @@ impl Harness {
     }
 }
 
+/// The ops queue page's path with a fresh signed link.
+pub fn ops_queue_path(h: &Harness) -> String {
+    rft_http::portal::ops_queue_path(&h.system.edge)
+}
+
 /// The `rft` token in a redirect's `Set-Cookie`.
 pub fn token_of(answer: &Answer) -> String {
     let cookie = answer.header("set-cookie").expect("a live code sets the cookie");

@@ -366,3 +366,50 @@ pub async fn a_conversion_pays_after_its_confirmation_period_unless_refunded(h: 
     h.settle().await;
     assert_eq!(h.store.applied().len(), 2, "only Mara's two sides were ever paid");
 }
+
+/// A code caught spraying is flagged: its pending referrals are held with the rule, new
+/// sign-ups through it are held, the ops queue lists it, and clearing the flag returns its
+/// referrals to pending, after which a conversion pays.
+pub async fn a_flagged_codes_referrals_wait_until_a_person_clears_it(h: Harness) {
+    let code = h.mint("c_dan", json!({"email": "dan@example.com"})).await.json["code"].as_str().unwrap().to_owned();
+    let signup = |friend: &str| json!({"customer_id": friend, "email": format!("{friend}@example.com"), "code": code});
+    for friend in ["c_ann", "c_bob"] {
+        h.signup(signup(friend)).await;
+        assert_eq!(h.referral(friend).await.json["state"], "pending", "{friend}");
+    }
+    h.signup(signup("c_cat")).await;
+    let cat = h.referral("c_cat").await;
+    assert_eq!(cat.json["state"], "held", "the third sign-up in the hour trips the code's rule");
+    for friend in ["c_ann", "c_bob"] {
+        let held = h.referral(friend).await;
+        assert_eq!(held.json["state"], "held", "{friend}: a flagged code's pending referral is held");
+        assert_eq!(held.json["reasons"], json!(["code_flagged"]), "{friend}");
+    }
+    h.clock.advance(Duration::from_secs(7200));
+    h.signup(signup("c_dee")).await;
+    assert_eq!(h.referral("c_dee").await.json["state"], "held", "new sign-ups through a flagged code are held");
+
+    let queue = crate::harness::ops_queue_path(&h).replacen("/ops?", "/ops/data?", 1);
+    let data = h.call(Request::builder().uri(&queue).body(Body::empty()).unwrap()).await;
+    assert_eq!(data.json["flagged_codes"][0]["code"], code.as_str(), "{:?}", data.json);
+    let clear = data.json["flagged_codes"][0]["clear_url"].as_str().unwrap().to_owned();
+    let page = h.call(Request::builder().uri(&clear).body(Body::empty()).unwrap()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(h.referral("c_ann").await.json["state"], "held", "GET changes nothing");
+    let cleared = h.call(Request::builder().method(Method::POST).uri(&clear).body(Body::empty()).unwrap()).await;
+    assert_eq!(cleared.status, StatusCode::OK);
+    h.settle().await;
+    for friend in ["c_ann", "c_bob", "c_cat", "c_dee"] {
+        let back = h.referral(friend).await;
+        assert_eq!(
+            (back.json["state"].as_str(), back.json["reasons"].clone()),
+            (Some("pending"), json!([])),
+            "{friend}"
+        );
+    }
+    let data = h.call(Request::builder().uri(&queue).body(Body::empty()).unwrap()).await;
+    assert_eq!(data.json["flagged_codes"], json!([]), "the flag is gone");
+    h.clock.advance(Duration::from_secs(120));
+    h.convert("c_ann", "o_1").await;
+    assert_eq!(h.referral("c_ann").await.json["state"], "rewarded", "a cleared referral pays on conversion");
+}

@@ -37,7 +37,7 @@ const VISIBILITY: Duration = Duration::from_secs(30);
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_recorded_aws_calls_are_what_the_functions_make() {
     let mut recorded = drive_every_path().await;
-    for (function, lines) in drive_the_sweep().await {
+    for (function, lines) in drive_the_sweep().await.into_iter().chain(drive_a_flagged_code().await) {
         recorded.entry(function).or_default().extend(lines);
     }
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(CALLS_FILE);
@@ -360,6 +360,39 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
         let (status, body) = post(&stack, &edge, &format!("/api/customers/{customer}/erase"), json!({})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
+    lines(&stack)
+}
+
+/// A code caught spraying: flagged by the attributor (its pending referral held), listed on
+/// the ops queue, cleared by a person (the rewarder releases its referrals), then retired.
+async fn drive_a_flagged_code() -> BTreeMap<String, BTreeSet<String>> {
+    let stack = AwsStack::start(settings_with(&[("max_signups_per_code_per_hour", "1")])).await;
+    stack.bedrock_says("{{link}}", Duration::ZERO).await;
+    let edge = stack.edge().await;
+    let (_, dan) = post(&stack, &edge, "/api/links", json!({"customer_id": "c_dan"})).await;
+    let code = dan["code"].as_str().unwrap().to_owned();
+    for friend in ["c_ann", "c_bob"] {
+        let body = json!({"customer_id": friend, "email": format!("{friend}@example.com"), "code": code});
+        post(&stack, &edge, "/webhooks/signup", body).await;
+        deliver(&stack, &stack.signup_queue, "rft-attributor").await;
+    }
+    let (_, _, ann) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_ann", "")).await;
+    assert_eq!(ann["state"], "held", "the flag holds the code's pending referral: {ann}");
+    let base = stack.env.settings.links.base_url.as_str().trim_end_matches('/').to_owned();
+    let ops = LinkSigner::new(stack.secrets.ops.clone());
+    let in_a_day = rft_core::Clock::now(&rft_core::time::SystemClock).plus(Duration::from_secs(86_400));
+    let queue = queue_url(&base, &ops, in_a_day).strip_prefix(&base).unwrap().replacen("/ops", "/ops/data", 1);
+    let (_, _, data) = call(&edge, get(&queue)).await;
+    let clear = data["flagged_codes"][0]["clear_url"].as_str().expect("the code is listed").to_owned();
+    let retire = data["flagged_codes"][0]["retire_url"].as_str().unwrap().to_owned();
+    call(&edge, Request::builder().method(Method::POST).uri(&clear).body(Body::empty()).unwrap()).await;
+    assert_eq!(deliver(&stack, &stack.reward_queue, "rft-rewarder").await, 0);
+    let (_, _, ann) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_ann", "")).await;
+    assert_eq!(ann["state"], "pending", "clearing the flag releases it: {ann}");
+    let flag_again = json!({"customer_id": "c_cat", "email": "cat@example.com", "code": code});
+    post(&stack, &edge, "/webhooks/signup", flag_again).await;
+    deliver(&stack, &stack.signup_queue, "rft-attributor").await;
+    call(&edge, Request::builder().method(Method::POST).uri(&retire).body(Body::empty()).unwrap()).await;
     lines(&stack)
 }
 

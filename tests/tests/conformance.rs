@@ -25,6 +25,7 @@ store_properties!(
     retiring_frees_the_customer_for_a_new_code,
     racing_payouts_of_one_referral_pay_once,
     refunds_are_remembered_per_order,
+    flagged_codes_are_listed_until_cleared,
     the_referrer_tally_never_skips_or_repeats,
     identity_claims_collapse_one_person_into_one_referral,
     racing_sign_ups_of_one_person_open_one_referral,

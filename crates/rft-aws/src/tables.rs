@@ -24,6 +24,8 @@ pub struct TableNames {
 
 /// GSI on `rft-codes` listing a customer's codes.
 pub const CODES_BY_REFERRER: &str = "by_referrer";
+/// Sparse GSI on `rft-codes`: only flagged codes carry `flag_queue` (the ops queue).
+pub const CODES_BY_FLAG: &str = "by_flag";
 /// GSI on `rft-clicks` counting a code's clicks (velocity).
 pub const CLICKS_BY_CODE: &str = "by_code";
 /// Sparse GSI on `rft-clicks`: clicks by browser hash (the optional fingerprint fallback).
@@ -115,8 +117,11 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), Pr
             name: names.codes.clone(),
             pk: ("code", S),
             sk: None,
-            extra_attrs: vec![("referrer_id", S), ("created_at", N)],
-            gsis: vec![gsi(CODES_BY_REFERRER, "referrer_id", "created_at", all())],
+            extra_attrs: vec![("referrer_id", S), ("created_at", N), ("flag_queue", S), ("flagged_at", N)],
+            gsis: vec![
+                gsi(CODES_BY_REFERRER, "referrer_id", "created_at", all()),
+                gsi(CODES_BY_FLAG, "flag_queue", "flagged_at", all()),
+            ],
             ttl: None,
         },
         Spec {

@@ -87,6 +87,16 @@ pub struct ConfirmJob {
     pub referral_id: ReferralId,
 }
 
+/// A person cleared a flagged code from the ops queue: its referrals held by the code's rules
+/// are released.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClearFlagJob {
+    /// The code.
+    pub code: Code,
+    /// When the button was pressed.
+    pub decided_at: Timestamp,
+}
+
 /// Where a thank-you goes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "channel", content = "to", rename_all = "snake_case")]
@@ -148,6 +158,8 @@ pub enum Job {
     Decision(DecisionJob),
     /// For the rewarder: a conversion past its confirmation period.
     Confirm(ConfirmJob),
+    /// For the rewarder: a flagged code cleared by a person.
+    ClearFlag(ClearFlagJob),
     /// For the rewarder: one store call for one side.
     Fulfil(FulfilJob),
     /// For the rewarder: one side's thank-you.
@@ -163,6 +175,7 @@ impl Job {
             Job::Refund(_) => "refund",
             Job::Decision(_) => "decision",
             Job::Confirm(_) => "confirm",
+            Job::ClearFlag(_) => "clear_flag",
             Job::Fulfil(_) => "fulfil",
             Job::Thank(_) => "thank",
         }
@@ -176,6 +189,7 @@ impl Job {
             Job::Refund(j) => j.customer_id.to_string(),
             Job::Decision(j) => j.referral_id.to_string(),
             Job::Confirm(j) => j.referral_id.to_string(),
+            Job::ClearFlag(j) => j.code.to_string(),
             Job::Fulfil(j) => j.referral_id.to_string(),
             Job::Thank(j) => j.row.referral_id.to_string(),
         }

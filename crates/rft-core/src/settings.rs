@@ -795,9 +795,15 @@ mod tests {
 
     const REWARD_URL: &str = "reward_url = \"https://api.freshbox.uk/referral-rewards\"";
 
+    /// The example's `[store]` table replaced by `store` (its `kind` line and its reward URL).
     fn with_store(store: &str) -> Result<Settings, SettingsError> {
         assert!(EXAMPLE.contains(REWARD_URL));
-        Settings::parse(&EXAMPLE.replacen(REWARD_URL, store, 1))
+        Settings::parse(&without_kind(EXAMPLE).replacen(REWARD_URL, store, 1))
+    }
+
+    /// The example without its `store.kind` line (the default is the same).
+    fn without_kind(text: &str) -> String {
+        text.lines().filter(|l| !l.starts_with("kind = \"webhooks\"")).collect::<Vec<_>>().join("\n")
     }
 
     #[test]
@@ -871,24 +877,18 @@ mod tests {
 
     #[test]
     fn confirm_after_and_enrolment_are_read() {
-        let s = Settings::parse(
-            &EXAMPLE
-                .replacen("[rewards.referrer]", "[rewards]\nconfirm_after = \"14d\"\n\n[rewards.referrer]", 1)
-                .replacen("[sweep]", "[enrolment]\non_first_order = true\n\n[sweep]", 1),
-        )
+        let s = Settings::parse(&EXAMPLE.replacen("confirm_after = \"0s\"", "confirm_after = \"14d\"", 1).replacen(
+            "on_first_order = false",
+            "on_first_order = true",
+            1,
+        ))
         .unwrap();
         assert_eq!(s.rewards.confirm_after, Duration::from_secs(14 * 86_400));
         assert!(s.enrolment.on_first_order);
-        assert_eq!(
-            err("[rewards.referrer]", "[rewards]\nconfirm_after = \"soon\"\n[rewards.referrer]").key,
-            "rewards.confirm_after"
-        );
-        assert_eq!(
-            err("[rewards.referrer]", "[rewards]\nconfirm_after = \"400d\"\n[rewards.referrer]").key,
-            "rewards.confirm_after"
-        );
-        assert_eq!(err("[sweep]", "[enrolment]\non_first_order = \"yes\"\n[sweep]").key, "enrolment.on_first_order");
-        assert_eq!(err("[sweep]", "[enrolment]\non_first = true\n[sweep]").key, "enrolment.on_first");
+        assert_eq!(err("confirm_after = \"0s\"", "confirm_after = \"soon\"").key, "rewards.confirm_after");
+        assert_eq!(err("confirm_after = \"0s\"", "confirm_after = \"400d\"").key, "rewards.confirm_after");
+        assert_eq!(err("on_first_order = false", "on_first_order = \"yes\"").key, "enrolment.on_first_order");
+        assert_eq!(err("on_first_order = false", "on_first = true").key, "enrolment.on_first");
     }
 
     #[test]

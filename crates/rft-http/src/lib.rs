@@ -21,6 +21,7 @@ pub mod api;
 pub mod body;
 pub mod error;
 pub mod ops;
+pub mod ops_codes;
 pub mod portal;
 pub mod providers;
 pub mod redirect;
@@ -88,6 +89,7 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .route("/ops", get(portal::ops_queue))
         .route("/ops/data", get(portal::ops_data))
         .route("/ops/referrals/{id}/{action}", get(ops::show).post(ops::decide))
+        .route("/ops/codes/{code}/{action}", get(ops_codes::show).post(ops_codes::act))
         .merge(signed_routes)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

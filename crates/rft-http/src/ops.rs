@@ -34,7 +34,8 @@ pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
     response
 }
 
-fn forbidden(e: LinkError) -> Response {
+/// The 403 page for a forged or expired link.
+pub fn forbidden(e: LinkError) -> Response {
     let why = match e {
         LinkError::Expired => "This link has expired. Ask for a fresh one from the referrals team.",
         LinkError::Forged => "This link is not valid.",
@@ -47,7 +48,7 @@ fn not_found() -> Response {
 }
 
 /// The `exp` and `sig` query parameters.
-fn exp_sig(query: Option<&str>) -> (String, String) {
+pub fn exp_sig(query: Option<&str>) -> (String, String) {
     let mut exp = String::new();
     let mut sig = String::new();
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use rft_core::ids::FirstName;
-use rft_core::links::{Action, LinkPurpose, decision_url, queue_url};
+use rft_core::links::{Action, CodeAction, LinkPurpose, code_action_url, decision_url, queue_url};
 use rft_core::ports::InviteRequest;
 use rft_core::referral::ReviewQueue;
 use rft_core::service::stats::{PORTAL_TTL, referrer_stats};
@@ -197,6 +197,18 @@ fn case_json(edge: &Edge, r: &Referral, exp: Timestamp) -> Value {
     })
 }
 
+fn flagged_code_json(edge: &Edge, c: &rft_core::CodeRecord, exp: Timestamp) -> Value {
+    let link = |action| code_action_url("", &edge.links, &c.code, action, exp);
+    json!({
+        "code": c.code,
+        "referrer_id": c.referrer_id,
+        "flagged_at": c.flag.as_ref().map(|f| f.at.to_rfc3339()),
+        "evidence": c.flag.as_ref().map(|f| f.evidence.clone()).unwrap_or_default(),
+        "clear_url": link(CodeAction::Clear),
+        "retire_url": link(CodeAction::Retire),
+    })
+}
+
 /// `GET /ops/data`: the queue's cases with their two-step decision links.
 pub async fn ops_data(State(edge): State<Arc<Edge>>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
     if !queue_link_ok(&edge, query.as_deref()) {
@@ -216,9 +228,15 @@ pub async fn ops_data(State(edge): State<Arc<Edge>>, RawQuery(query): RawQuery) 
     }
     let refund_review = lists.pop().unwrap_or_default();
     let held = lists.pop().unwrap_or_default();
-    let mut response =
-        Json(json!({ "business": edge.settings.business.name, "held": held, "refund_review": refund_review }))
-            .into_response();
+    let flagged = edge.stores.codes.flagged(200).await.map_err(|e| ApiError::internal("reading flagged codes", &e))?;
+    let flagged_codes: Vec<Value> = flagged.iter().map(|c| flagged_code_json(&edge, c, exp)).collect();
+    let mut response = Json(json!({
+        "business": edge.settings.business.name,
+        "held": held,
+        "refund_review": refund_review,
+        "flagged_codes": flagged_codes,
+    }))
+    .into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }

@@ -1,18 +1,96 @@
 //! `CodeStore` on `rft-codes`: a code and its "one active code per customer" guard are claimed in one transaction.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 
+use rft_core::code::CodeFlag;
 use rft_core::ports::{ClaimError, CodeStore, StoreError};
 use rft_core::{Code, CodeRecord, CodeStatus, CustomerId, Timestamp};
 
-use super::items::{code_item, guard_key};
+use super::items::{FLAG_QUEUE, code_item, guard_key};
 use super::{DynamoStore, NOT_EXISTS, cancelled_items, put, tx_put, unavailable};
-use crate::item::{doc, from_doc, get_s, item, s};
-use crate::tables::CODES_BY_REFERRER;
+use crate::item::{doc, from_doc, get_s, item, n, s};
+use crate::tables::{CODES_BY_FLAG, CODES_BY_REFERRER};
+
+impl DynamoStore {
+    /// Rewrites a code's record as `change` makes it, on the condition that it did not change
+    /// meanwhile (codes carry no version: the stored record itself is the condition). Returns
+    /// the record before and after, or `None` if there is no such code or `change` declined.
+    async fn update_code(
+        &self,
+        code: &Code,
+        change: impl Fn(&CodeRecord) -> Option<CodeRecord>,
+    ) -> Result<Option<(CodeRecord, CodeRecord)>, StoreError> {
+        for _ in 0..4 {
+            let key = item([("code", s(code.as_str()))]);
+            let Some(found) = self.get_item("read a code", &self.tables.codes, key.clone()).await? else {
+                return Ok(None);
+            };
+            let before: CodeRecord = from_doc(&found, code.as_str())?;
+            let Some(after) = change(&before) else { return Ok(None) };
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(&self.tables.codes)
+                .set_key(Some(key))
+                .condition_expression("#doc = :old")
+                .expression_attribute_names("#doc", "doc")
+                .expression_attribute_values(":old", found.get("doc").cloned().unwrap_or_else(|| s("")))
+                .expression_attribute_values(":doc", doc(&after));
+            update = match &after.flag {
+                Some(flag) => update
+                    .update_expression("SET #doc = :doc, flag_queue = :q, flagged_at = :at")
+                    .expression_attribute_values(":q", s(FLAG_QUEUE))
+                    .expression_attribute_values(":at", n(flag.at.as_millis())),
+                None => update.update_expression("SET #doc = :doc REMOVE flag_queue, flagged_at"),
+            };
+            match update.send().await {
+                Ok(_) => return Ok(Some((before, after))),
+                Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => continue,
+                Err(e) => return Err(StoreError::unavailable("update a code", e)),
+            }
+        }
+        Err(StoreError::unavailable("update a code", "the code kept changing"))
+    }
+}
 
 #[async_trait]
 impl CodeStore for DynamoStore {
+    async fn flag(&self, code: &Code, flag: &CodeFlag) -> Result<bool, StoreError> {
+        let changed = self
+            .update_code(code, |r| r.flag.is_none().then(|| CodeRecord { flag: Some(flag.clone()), ..r.clone() }))
+            .await?;
+        Ok(changed.is_some())
+    }
+
+    async fn clear_flag(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError> {
+        match self.update_code(code, |r| r.flag.is_some().then(|| CodeRecord { flag: None, ..r.clone() })).await? {
+            Some((_, after)) => Ok(Some(after)),
+            None => CodeStore::get(self, code).await,
+        }
+    }
+
+    async fn flagged(&self, limit: usize) -> Result<Vec<CodeRecord>, StoreError> {
+        let q = self
+            .client
+            .query()
+            .table_name(&self.tables.codes)
+            .index_name(CODES_BY_FLAG)
+            .key_condition_expression("flag_queue = :q")
+            .expression_attribute_values(":q", s(FLAG_QUEUE));
+        let items = self.query_all("list flagged codes", q).await?;
+        let mut out = Vec::new();
+        for it in &items {
+            let record: CodeRecord = from_doc(it, get_s(it, "code").unwrap_or_default())?;
+            if record.is_active() && record.flag.is_some() {
+                out.push(record);
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
+
     async fn claim(&self, record: &CodeRecord) -> Result<(), ClaimError> {
         let mut req = self.client.transact_write_items().transact_items(tx_put(
             Put::builder()

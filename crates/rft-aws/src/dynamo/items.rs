@@ -6,14 +6,22 @@ use rft_core::{AuditEvent, Click, CodeRecord, CustomerId, IdentityKey, LedgerRow
 use crate::item::{Item, doc, item, n, s};
 
 pub(super) fn code_item(r: &CodeRecord) -> Item {
-    item([
+    let mut it = item([
         ("code", s(r.code.as_str())),
         ("referrer_id", s(r.referrer_id.as_str())),
         ("status", s(r.status.as_str())),
         ("created_at", n(r.created_at.as_millis())),
         ("doc", doc(r)),
-    ])
+    ]);
+    if let Some(flag) = &r.flag {
+        it.insert("flag_queue".into(), s(FLAG_QUEUE));
+        it.insert("flagged_at".into(), n(flag.at.as_millis()));
+    }
+    it
 }
+
+/// The one partition of the sparse `by_flag` index.
+pub(super) const FLAG_QUEUE: &str = "flagged";
 
 /// The "one active code per customer" guard lives in `rft-codes` beside the codes; its key
 /// cannot collide with a code (codes are six alphabet characters).

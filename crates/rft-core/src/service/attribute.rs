@@ -20,6 +20,7 @@ use crate::ports::{
 };
 use crate::referral::{FriendProfile, Method, Outcome, Referral, ReferralState};
 use crate::screen::Stage;
+use crate::service::flags::{CodeFlags, flagged_evidence};
 use crate::service::velocity::{self, DAY, HOUR, SIGNUPS_PER_CODE, SIGNUPS_PER_IP};
 use crate::time::{Clock, Timestamp};
 
@@ -228,10 +229,15 @@ impl Attributor {
             touched_at: touch.at,
             at,
         };
-        let verdict = self.screener.screen(&case).await?;
+        let mut verdict = self.screener.screen(&case).await?;
         if verdict.flag_code {
-            let facts = json!({ "evidence": verdict.evidence, "customer_id": job.customer_id });
-            self.append(AuditEvent::new(AuditKind::CodeFlagged, code.code.as_str(), now, facts)).await;
+            CodeFlags::new(self.codes.clone(), self.referrals.clone(), self.audit.clone())
+                .flag(&code, &verdict.evidence, now)
+                .await?;
+        }
+        if let Some(flag) = &code.flag {
+            verdict.evidence.push(flagged_evidence(flag));
+            verdict.outcome = verdict.outcome.max(Outcome::Hold);
         }
         let state = match verdict.outcome {
             Outcome::Pass => ReferralState::Pending,
@@ -357,6 +363,7 @@ mod tests {
                 invite: String::new(),
                 created_at: Timestamp::EPOCH,
                 retired_at: None,
+                flag: None,
             },
         )
     }

@@ -10,12 +10,12 @@ use crate::audit::{AuditEvent, AuditKind};
 use crate::click::TouchKey;
 use crate::identity::{Field, IdentityHasher, IdentityKey};
 use crate::ids::CustomerId;
-use crate::ports::{BoxError, Erasure, StoreError, Stores, WriteError};
 use crate::ledger::{Fulfilment, LedgerRow};
+use crate::ports::{BoxError, Erasure, StoreError, Stores, WriteError};
 use crate::referral::{FriendProfile, ReferralState};
 use crate::service::reward::FORFEITED_BY_ERASURE;
-use crate::time::Timestamp;
 use crate::time::Clock;
+use crate::time::Timestamp;
 
 /// The eraser.
 pub struct Eraser {

@@ -114,6 +114,7 @@ impl Minter for MintService {
                 },
                 created_at: now,
                 retired_at: None,
+                flag: None,
             };
             match self.codes.claim(&record).await {
                 Ok(()) => {

@@ -4,6 +4,7 @@
 pub mod attribute;
 pub mod dead_end;
 pub mod erase;
+pub mod flags;
 pub mod mint;
 pub mod redirect;
 pub mod reward;

@@ -3,13 +3,85 @@
 use async_trait::async_trait;
 use redb::ReadableTable;
 
+use rft_core::code::CodeFlag;
 use rft_core::ports::{ClaimError, CodeStore, StoreError};
 use rft_core::{Code, CodeRecord, CodeStatus, CustomerId, Timestamp};
 
-use super::{ACTIVE_CODE, CODES, CODES_BY_REFERRER, LocalStore, decode, decode_w, encode};
+use super::{ACTIVE_CODE, CODES, CODES_BY_REFERRER, FLAGGED_CODES, LocalStore, decode, decode_w, encode};
+
+/// Reads, changes and writes one code inside a write transaction; `None` if there is none.
+fn update_code(
+    txn: &redb::WriteTransaction,
+    code: &Code,
+    change: impl FnOnce(&mut CodeRecord),
+) -> Result<Option<(CodeRecord, CodeRecord)>, redb::Error> {
+    let mut codes = txn.open_table(CODES)?;
+    let Some(before) =
+        codes.get(code.as_str())?.map(|v| decode_w::<CodeRecord>(code.as_str(), v.value())).transpose()?
+    else {
+        return Ok(None);
+    };
+    let mut after = before.clone();
+    change(&mut after);
+    codes.insert(code.as_str(), encode(&after).as_slice())?;
+    Ok(Some((before, after)))
+}
 
 #[async_trait]
 impl CodeStore for LocalStore {
+    async fn flag(&self, code: &Code, flag: &CodeFlag) -> Result<bool, StoreError> {
+        let (code, flag) = (code.clone(), flag.clone());
+        self.write_ok("flag a code", move |txn| {
+            let changed = update_code(txn, &code, |r| {
+                r.flag.get_or_insert(flag);
+            })?;
+            let Some((before, after)) = changed else { return Ok(false) };
+            if before.flag.is_some() {
+                return Ok(false);
+            }
+            if let Some(f) = &after.flag {
+                txn.open_table(FLAGGED_CODES)?.insert((f.at.as_millis(), code.as_str()), ())?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn clear_flag(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError> {
+        let code = code.clone();
+        self.write_ok("clear a code's flag", move |txn| {
+            let Some((before, after)) = update_code(txn, &code, |r| r.flag = None)? else { return Ok(None) };
+            if let Some(f) = &before.flag {
+                txn.open_table(FLAGGED_CODES)?.remove((f.at.as_millis(), code.as_str()))?;
+            }
+            Ok(Some(after))
+        })
+        .await
+    }
+
+    async fn flagged(&self, limit: usize) -> Result<Vec<CodeRecord>, StoreError> {
+        self.read("list flagged codes", move |txn| {
+            let index = txn.open_table(FLAGGED_CODES)?;
+            let codes = txn.open_table(CODES)?;
+            let mut out = Vec::new();
+            for entry in index.iter()? {
+                let (key, _) = entry?;
+                let code = key.value().1;
+                if let Some(v) = codes.get(code)? {
+                    let record: CodeRecord = decode(code, v.value())?;
+                    if record.is_active() {
+                        out.push(record);
+                    }
+                }
+                if out.len() >= limit {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn claim(&self, record: &CodeRecord) -> Result<(), ClaimError> {
         let record = record.clone();
         self.write("claim a code", move |txn| {

@@ -99,6 +99,11 @@ impl Rewarder {
         screened.friend.identity.merge(&job.identity);
         screened.conversion = Some(conversion.clone());
         let verdict = self.screen_conversion(&screened, code.as_ref(), conversion).await?;
+        if verdict.flag_code
+            && let Some(code) = &code
+        {
+            self.code_flags().flag(code, &verdict.evidence, now).await?;
+        }
         if verdict.outcome == Outcome::Pass {
             let confirm_after = self.settings.rewards.confirm_after;
             if confirm_after.is_zero() {
@@ -210,6 +215,9 @@ impl Rewarder {
             at: conversion.occurred_at,
         };
         let mut verdict = self.ports.screener.screen(&case).await?;
+        if let Some(flag) = code.and_then(|c| c.flag.as_ref()) {
+            verdict.evidence.push(crate::service::flags::flagged_evidence(flag));
+        }
         verdict.evidence.retain(|e| !referral.cleared_rules.contains(&e.rule));
         verdict.outcome = verdict.evidence.iter().map(|e| e.outcome).max().unwrap_or(Outcome::Pass);
         Ok(verdict)

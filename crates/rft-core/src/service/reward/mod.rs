@@ -159,10 +159,20 @@ impl Rewarder {
             Job::Refund(r) => self.refund(&r).await,
             Job::Decision(d) => self.decision(&d).await,
             Job::Confirm(c) => self.confirm(&c).await,
+            Job::ClearFlag(c) => self.clear_flag(&c).await,
             Job::Fulfil(f) => self.fulfil(&f).await,
             Job::Thank(t) => self.thank(&t).await,
             Job::Signup(_) => Err(RewardError::Unprocessable("a sign-up job does not belong on the reward queue")),
         }
+    }
+
+    /// Flags and holds, over the rewarder's own stores.
+    fn code_flags(&self) -> crate::service::flags::CodeFlags {
+        crate::service::flags::CodeFlags::new(
+            self.ports.codes.clone(),
+            self.ports.referrals.clone(),
+            self.ports.audit.clone(),
+        )
     }
 
     /// Appends an audit row that is not part of a state change; a failure is logged, not fatal

@@ -6,11 +6,12 @@ use serde_json::json;
 use super::{RACE_ROUNDS, Retry, RewardError, Rewarder};
 use crate::audit::{AuditEvent, AuditKind};
 use crate::identity::IdentityKey;
-use crate::jobs::{DecisionJob, RefundJob};
+use crate::jobs::{ClearFlagJob, DecisionJob, RefundJob};
 use crate::links::Action;
 use crate::ports::WriteError;
 use crate::referral::{Flag, Referral, ReferralState, RefundFacts, StateEvent};
 use crate::screen::Verdict;
+use crate::service::flags::is_code_rule;
 
 impl Rewarder {
     /// Saves a changed referral under its version condition, with its audit row.
@@ -129,6 +130,34 @@ impl Rewarder {
                 Ok(())
             }
         }
+    }
+
+    /// A person cleared a flagged code: each referral the code's rules held is released (paid if
+    /// converted, else back to pending, those rules cleared); one that another rule also holds
+    /// loses the code's rules and waits for its own decision.
+    pub async fn clear_flag(&self, job: &ClearFlagJob) -> Result<(), RewardError> {
+        let now = self.ports.clock.now();
+        for held in self.code_flags().clear(&job.code, now).await? {
+            if held.reasons().iter().all(|r| is_code_rule(r)) {
+                let decision = DecisionJob {
+                    referral_id: held.referral_id.clone(),
+                    action: Action::Approve,
+                    decided_at: job.decided_at,
+                };
+                self.decision(&decision).await?;
+                continue;
+            }
+            let mut stripped = held.successor(now);
+            stripped.cleared_rules.extend(held.reasons().into_iter().filter(|r| is_code_rule(r)));
+            stripped.evidence.retain(|e| !is_code_rule(&e.rule));
+            let facts = json!({ "what": "the code's flag was cleared; other rules still hold it", "code": job.code });
+            let event = AuditEvent::new(AuditKind::Approved, held.referral_id.as_str(), now, facts);
+            match self.save(&stripped, held.version, Some(&event)).await {
+                Ok(()) | Err(Retry::Reload) => {}
+                Err(Retry::Failed(e)) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// A person's decision from an ops link. Repeating one has no second effect.
