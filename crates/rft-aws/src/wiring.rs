@@ -119,6 +119,7 @@ pub async fn rewarder_with(
         // `None` for a connected store: its provider client replaces this one (wired by the services).
         env.settings.store.reward_url.as_ref().map_or("", |u| u.as_str()),
         secrets.store_api_key.clone(),
+        secrets.store_signing.as_ref(),
         store_timeout,
     );
     Ok(Rewarder::new(

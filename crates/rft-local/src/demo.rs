@@ -28,13 +28,23 @@ pub struct Demo {
     signer: Signer,
     outbox: PathBuf,
     store_key: SecretString,
+    /// Checks the tracker's Standard Webhooks signature on each reward call, as a store would.
+    reward_calls: Option<Signer>,
     fulfilled: Mutex<Vec<Value>>,
 }
 
 impl Demo {
-    /// A demo over a running system, its outbox directory and the store API key it expects.
-    pub fn new(system: Arc<System>, signer: Signer, outbox: PathBuf, store_key: SecretString) -> Self {
-        Demo { system, signer, outbox, store_key, fulfilled: Mutex::new(Vec::new()) }
+    /// A demo over a running system, its outbox directory, the store API key it expects and
+    /// the store signing secret the tracker signs reward calls with.
+    pub fn new(
+        system: Arc<System>,
+        signer: Signer,
+        outbox: PathBuf,
+        store_key: SecretString,
+        store_signing: Option<&rft_core::secrets::SigningSecret>,
+    ) -> Self {
+        let reward_calls = store_signing.map(|s| Signer::new(std::slice::from_ref(s)));
+        Demo { system, signer, outbox, store_key, reward_calls, fulfilled: Mutex::new(Vec::new()) }
     }
 }
 
@@ -136,6 +146,11 @@ async fn store_endpoint(State(demo): State<Arc<Demo>>, headers: HeaderMap, body:
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     if bearer != Some(demo.store_key.expose()) {
         return (StatusCode::UNAUTHORIZED, "bad key").into_response();
+    }
+    if let Some(signer) = &demo.reward_calls
+        && let Err(e) = signer.verify(&headers, &body, demo.system.ports.clock.now())
+    {
+        return (StatusCode::UNAUTHORIZED, format!("bad signature: {e}")).into_response();
     }
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let Ok(mut reward) = serde_json::from_slice::<Value>(&body) else {
