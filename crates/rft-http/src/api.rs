@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -14,6 +14,7 @@ use rft_core::ids::{FirstName, Phone};
 use rft_core::ports::{InviteRequest, MintError, MintRequest};
 use rft_core::{Code, CodeRecord, CustomerId, Email, IdentityFacts, IdentityKey, Referral, identity::Field};
 
+use crate::params::ApiPath;
 use crate::Edge;
 use crate::body::parse_json;
 use crate::error::ApiError;
@@ -77,7 +78,7 @@ pub async fn links(State(edge): State<Arc<Edge>>, body: Bytes) -> Result<Respons
 }
 
 /// `POST /api/codes/{code}/retire`.
-pub async fn retire(State(edge): State<Arc<Edge>>, Path(code): Path<String>) -> Result<Response, ApiError> {
+pub async fn retire(State(edge): State<Arc<Edge>>, ApiPath(code): ApiPath<String>) -> Result<Response, ApiError> {
     let code = Code::parse(&code).map_err(|_| ApiError::not_found(format!("no code {code:?}")))?;
     let retired = edge.minter.retire(&code).await.map_err(mint_error)?;
     edge.redirector.forget(&code);
@@ -108,7 +109,7 @@ pub fn referral_json(r: &Referral) -> Value {
 }
 
 /// `GET /api/referrals/{customer_id}`.
-pub async fn referral(State(edge): State<Arc<Edge>>, Path(customer): Path<String>) -> Result<Response, ApiError> {
+pub async fn referral(State(edge): State<Arc<Edge>>, ApiPath(customer): ApiPath<String>) -> Result<Response, ApiError> {
     let customer = CustomerId::parse(&customer).map_err(|_| ApiError::not_found("no referral for that customer"))?;
     let found = edge
         .stores
@@ -147,7 +148,7 @@ pub async fn invites(State(edge): State<Arc<Edge>>, body: Bytes) -> Result<Respo
 
 /// `POST /api/customers/{customer_id}/erase`: forget a customer's personal data (200 also when
 /// there was nothing to forget).
-pub async fn erase(State(edge): State<Arc<Edge>>, Path(customer): Path<String>) -> Result<Response, ApiError> {
+pub async fn erase(State(edge): State<Arc<Edge>>, ApiPath(customer): ApiPath<String>) -> Result<Response, ApiError> {
     let customer = CustomerId::parse(&customer).map_err(|e| ApiError::invalid_field(format!("customer_id: {e}")))?;
     edge.erasure.erase(&customer).await.map_err(|e| ApiError::internal("erasing the customer", e.as_ref()))?;
     Ok((StatusCode::OK, Json(json!({ "erased": true }))).into_response())

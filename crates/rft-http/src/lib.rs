@@ -22,6 +22,7 @@ pub mod body;
 pub mod error;
 pub mod ops;
 pub mod ops_codes;
+pub mod params;
 pub mod portal;
 pub mod providers;
 pub mod redirect;

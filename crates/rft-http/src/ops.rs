@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
+
+use crate::params::PagePath;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
@@ -134,7 +136,7 @@ fn decidable(r: &Referral) -> bool {
 /// `GET /ops/referrals/{id}/{action}`: shows the case and a confirm button; changes nothing.
 pub async fn show(
     State(edge): State<Arc<Edge>>,
-    Path((id, action)): Path<(String, String)>,
+    PagePath((id, action)): PagePath<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let (id, action) = match verify(&edge, &id, &action, query.as_deref()) {
@@ -176,7 +178,7 @@ pub async fn show(
 /// `POST /ops/referrals/{id}/{action}`: queues the decision for the rewarder.
 pub async fn decide(
     State(edge): State<Arc<Edge>>,
-    Path((id, action)): Path<(String, String)>,
+    PagePath((id, action)): PagePath<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let (id, action) = match verify(&edge, &id, &action, query.as_deref()) {

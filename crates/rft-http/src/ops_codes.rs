@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
+
+use crate::params::PagePath;
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -72,7 +74,7 @@ pub fn code_html(record: &CodeRecord) -> String {
 /// `GET /ops/codes/{code}/{action}`: shows the code and a confirm button; changes nothing.
 pub async fn show(
     State(edge): State<Arc<Edge>>,
-    Path((code, action)): Path<(String, String)>,
+    PagePath((code, action)): PagePath<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let (code, action) = match verify(&edge, &code, &action, query.as_deref()) {
@@ -111,7 +113,7 @@ pub async fn show(
 /// retires the code.
 pub async fn act(
     State(edge): State<Arc<Edge>>,
-    Path((code, action)): Path<(String, String)>,
+    PagePath((code, action)): PagePath<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let (code, action) = match verify(&edge, &code, &action, query.as_deref()) {

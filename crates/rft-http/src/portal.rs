@@ -151,7 +151,7 @@ pub async fn me_invite(
 /// `GET /api/referrers/{customer_id}/stats` (signed).
 pub async fn stats(
     State(edge): State<Arc<Edge>>,
-    axum::extract::Path(customer): axum::extract::Path<String>,
+    crate::params::ApiPath(customer): crate::params::ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let customer = CustomerId::parse(&customer).map_err(|_| ApiError::not_found("no referrer by that id"))?;
     Ok(Json(referrer_json(&edge, &customer).await?).into_response())
