@@ -220,6 +220,7 @@ pub async fn early_and_unattributed_conversions(h: Harness) {
         currency: rft_core::Currency::parse("GBP").unwrap(),
         identity: Default::default(),
         occurred_at: h.clock_now(),
+        discount_code: None,
     };
     let early = h.system.rewarder.conversion(&job("c_mara")).await;
     assert!(matches!(early, Err(rft_core::service::reward::RewardError::NotYetAttributed(_))), "{early:?}");

@@ -53,6 +53,23 @@ pub struct ConversionJob {
     pub identity: HashedIdentity,
     /// When the purchase happened.
     pub occurred_at: Timestamp,
+    /// A referral code the checkout used as its discount code (a connected store's order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_code: Option<Code>,
+}
+
+/// A paid order from a connected store (or a CSV import) that carries its own touch: the
+/// attributor attributes it as a sign-up would be (unless the customer is not new), then hands
+/// the conversion to the rewarder, so a guest checkout with no sign-up still pays.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutJob {
+    /// The sign-up the order implies: its customer, email, touches and identity.
+    pub signup: SignupJob,
+    /// The conversion itself.
+    pub conversion: ConversionJob,
+    /// Whether the provider says the customer had orders before this one.
+    #[serde(default)]
+    pub earlier_orders: Option<bool>,
 }
 
 /// An order refunded.
@@ -60,10 +77,13 @@ pub struct ConversionJob {
 pub struct RefundJob {
     /// The signed request's id.
     pub webhook_id: String,
-    /// The customer refunded.
-    pub customer_id: CustomerId,
+    /// The customer refunded, when the refund names one (a Shopify refund names only its order).
+    pub customer_id: Option<CustomerId>,
     /// The order refunded.
     pub order_id: String,
+    /// Other ids the same order may be known by (Stripe: its payment intent).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub order_aliases: Vec<String>,
     /// When.
     pub occurred_at: Timestamp,
 }
@@ -150,6 +170,8 @@ pub struct ThankJob {
 pub enum Job {
     /// For the attributor.
     Signup(SignupJob),
+    /// For the attributor, then the rewarder.
+    Checkout(CheckoutJob),
     /// For the rewarder.
     Conversion(ConversionJob),
     /// For the rewarder.
@@ -171,6 +193,7 @@ impl Job {
     pub fn kind(&self) -> &'static str {
         match self {
             Job::Signup(_) => "signup",
+            Job::Checkout(_) => "checkout",
             Job::Conversion(_) => "conversion",
             Job::Refund(_) => "refund",
             Job::Decision(_) => "decision",
@@ -185,8 +208,9 @@ impl Job {
     pub fn subject(&self) -> String {
         match self {
             Job::Signup(j) => j.customer_id.to_string(),
+            Job::Checkout(j) => j.signup.customer_id.to_string(),
             Job::Conversion(j) => j.customer_id.to_string(),
-            Job::Refund(j) => j.customer_id.to_string(),
+            Job::Refund(j) => j.customer_id.as_ref().map_or_else(|| format!("order#{}", j.order_id), |c| c.to_string()),
             Job::Decision(j) => j.referral_id.to_string(),
             Job::Confirm(j) => j.referral_id.to_string(),
             Job::ClearFlag(j) => j.code.to_string(),

@@ -156,6 +156,10 @@ pub struct ConversionFacts {
     pub currency: Currency,
     /// When the purchase happened.
     pub occurred_at: Timestamp,
+    /// The referral code the checkout used as its discount code, if it did: the friend's reward
+    /// was then applied at checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_code: Option<Code>,
 }
 
 /// A refund of the referral's converting order (kept whatever the state, so a held referral can

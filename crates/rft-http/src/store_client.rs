@@ -64,11 +64,8 @@ impl RewardClient for HttpRewardClient {
                 call = call.header(name, value);
             }
         }
-        let response = call
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| FulfilError { status: None, source: Some(Box::new(e)) })?;
+        let response =
+            call.body(body).send().await.map_err(|e| FulfilError { status: None, source: Some(Box::new(e)) })?;
         let status = response.status();
         if status.is_success() {
             Ok(FulfilOutcome::Applied)

@@ -39,6 +39,7 @@ impl Rewarder {
             amount_minor: job.amount_minor,
             currency: job.currency.clone(),
             occurred_at: job.occurred_at.min(now),
+            discount_code: job.discount_code.clone(),
         };
         for _ in 0..RACE_ROUNDS {
             match self.convert_once(&referral, &conversion, job).await {
