@@ -18,6 +18,7 @@ use rft_core::signature::Signer;
 use rft_core::{Clock, Settings};
 
 pub mod api;
+pub mod assemble;
 pub mod body;
 pub mod error;
 pub mod ops;
@@ -28,6 +29,7 @@ pub mod signed;
 pub mod store_client;
 pub mod webhooks;
 
+pub use assemble::EdgePorts;
 pub use error::ApiError;
 
 /// The client's IP, put in the request's extensions by the runtime (the Function URL's source
