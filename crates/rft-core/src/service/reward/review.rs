@@ -150,3 +150,7 @@ impl Rewarder {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "review_tests.rs"]
+mod tests;
