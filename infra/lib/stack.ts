@@ -92,7 +92,7 @@ export class ReferralTrackerStack extends Stack {
     super(scope, id, props);
     const cfg = props.config;
     this.config = cfg;
-    // Physical names: the design's, after the optional prefix that lets a second stack (staging)
+    // Physical names: the tables' and queues' own, after the optional prefix that lets a second stack (staging)
     // live in the same account and Region.
     const named = (name: string) => `${cfg.namePrefix}${name}`;
 

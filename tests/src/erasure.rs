@@ -1,4 +1,4 @@
-//! Erasure (invariant 10, CONTRACT §1.4b): after `POST /api/customers/{id}/erase`, nothing stored
+//! Erasure (docs/invariants.md, invariant 10): after `POST /api/customers/{id}/erase`, nothing stored
 //! carries the customer's email, name, identity hashes or click rows; ledger amounts and audit
 //! decisions remain, under an opaque id.
 

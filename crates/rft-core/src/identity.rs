@@ -1,5 +1,5 @@
 //! Identity fields (payment fingerprint, device, address, IP, email) are compared, never kept:
-//! each is normalised and stored only as a keyed hash (invariant 10).
+//! each is normalised and stored only as a keyed hash (docs/invariants.md, invariant 10).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -182,7 +182,7 @@ impl HashedIdentity {
 }
 
 /// One key under which a referred person is claimed: whoever holds any of these keys first
-/// owns the referral, so a second sign-up sharing one collapses into it (invariant 3).
+/// owns the referral, so a second sign-up sharing one collapses into it (docs/invariants.md, invariant 3).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum IdentityKey {
     /// The store's customer id.

@@ -41,7 +41,7 @@ pub struct ClientIp(pub IpAddr);
 pub struct Edge {
     /// Validated settings.
     pub settings: Arc<Settings>,
-    /// Now.
+    /// The clock every handler reads (a manual one in tests).
     pub clock: Arc<dyn Clock>,
     /// Verifies the store's signatures.
     pub signer: Signer,
@@ -51,7 +51,7 @@ pub struct Edge {
     pub links: LinkSigner,
     /// Stores (the edge reads referrals and writes webhook ids).
     pub stores: Stores,
-    /// The redirect.
+    /// The redirect, with its per-process code cache.
     pub redirector: Redirector,
     /// Minting, retiring, invites.
     pub minter: Arc<dyn Minter>,

@@ -1,4 +1,4 @@
-//! The store's reward endpoint over HTTP (CONTRACT §4): `POST` with the Bearer key and
+//! The store's reward endpoint over HTTP (docs/settings.md, `reward_url`): `POST` with the Bearer key and
 //! `Idempotency-Key: <referral_id>:<side>`; any 2xx applies, 409 means applied before, anything
 //! else (or silence past the timeout) is a failure to retry.
 

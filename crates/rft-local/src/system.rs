@@ -25,7 +25,7 @@ use rft_http::{Edge, EdgePorts};
 /// The ports a system runs on.
 #[derive(Clone)]
 pub struct Ports {
-    /// The six stores.
+    /// The seven stores.
     pub stores: Stores,
     /// The attributor's queue.
     pub signup_jobs: Arc<dyn JobQueue>,
@@ -37,7 +37,7 @@ pub struct Ports {
     pub writer: Arc<dyn TextWriter>,
     /// The store's reward endpoint.
     pub rewards: Arc<dyn RewardClient>,
-    /// Now.
+    /// The clock every service reads (a manual one in tests).
     pub clock: Arc<dyn Clock>,
 }
 

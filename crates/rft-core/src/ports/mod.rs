@@ -89,7 +89,7 @@ pub enum WriteError {
     Store(#[from] StoreError),
 }
 
-/// The six stores over one backend, as the services use them.
+/// The seven stores over one backend, as the services use them.
 #[derive(Clone)]
 pub struct Stores {
     /// `rft-codes`.
@@ -109,7 +109,7 @@ pub struct Stores {
 }
 
 impl Stores {
-    /// All six ports from one backend that implements them all.
+    /// All seven from one backend that implements them all.
     pub fn from_backend<S>(backend: Arc<S>) -> Self
     where
         S: CodeStore + ClickStore + ReferralStore + LedgerStore + AuditStore + WebhookLog + Counters + 'static,
