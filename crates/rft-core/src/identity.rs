@@ -206,6 +206,15 @@ impl IdentityKey {
         }
     }
 
+    /// Whose sign-up a set of claims comes from: the customer id among them (stores file claims
+    /// under it, so erasure finds them).
+    pub fn claimant(claims: &[IdentityKey]) -> Option<&CustomerId> {
+        claims.iter().find_map(|k| match k {
+            IdentityKey::Customer(c) => Some(c),
+            _ => None,
+        })
+    }
+
     /// Every claim key for a person: their customer id and each hashed durable field.
     pub fn all_for(customer: &CustomerId, identity: &HashedIdentity) -> Vec<IdentityKey> {
         let mut keys = vec![IdentityKey::Customer(customer.clone())];

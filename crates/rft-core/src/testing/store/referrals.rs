@@ -19,13 +19,7 @@ impl ReferralStore for MemoryStore {
         audit: &AuditEvent,
     ) -> Result<Opened, StoreError> {
         let mut s = self.enter("open")?;
-        let claimant = claims
-            .iter()
-            .find_map(|k| match k {
-                IdentityKey::Customer(c) => Some(c.clone()),
-                _ => None,
-            })
-            .unwrap_or_else(|| referral.referred_id.clone());
+        let claimant = IdentityKey::claimant(claims).unwrap_or(&referral.referred_id).clone();
         let held = claims.iter().find_map(|k| s.claims.get(&k.storage_key()).map(|c| c.referral.clone()));
         let owner = held.clone().unwrap_or_else(|| referral.referral_id.clone());
         for key in claims {
