@@ -2,7 +2,7 @@
  * Least privilege, in one place: what each function's role may do, as data. The stack turns
  * every grant into one IAM statement on that function's own role and adds nothing else.
  *
- * The matrix follows the code's calls: tests/tests/aws_permissions.rs drives every function's
+ * The matrix follows the code's calls: tests/it/aws_permissions.rs drives every function's
  * wiring down every path on the emulators and records each IAM action its calls needed into
  * test/aws-calls.json; test/permissions.test.ts fails on a grant no call needs or a call no
  * grant allows, naming it, and checks the synthesized roles hold exactly this matrix. Grants

@@ -2,7 +2,7 @@
  * Least privilege, checked twice:
  *
  * 1. The matrix follows the code's calls. test/aws-calls.json holds what each function's code
- *    calls in AWS, recorded on the emulators by tests/tests/aws_permissions.rs; every grant of
+ *    calls in AWS, recorded on the emulators by tests/it/aws_permissions.rs; every grant of
  *    lib/permissions.ts that is not for the platform must be needed by a call, and every call
  *    allowed by a grant (a `dynamodb:LeadingKeys` condition included). A difference fails and
  *    names the grant to add or remove.

@@ -1,4 +1,4 @@
-//! Reward tiers (seed 000): the referrer's n-th rewarded referral pays the n-th step, also when
+//! Reward tiers (docs/settings.md, `tiers`): the referrer's n-th rewarded referral pays the n-th step, also when
 //! friends convert at the same moment; terms stay as pinned at mint.
 
 use std::sync::Arc;

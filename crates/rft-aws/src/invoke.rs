@@ -278,7 +278,7 @@ impl Screener for LambdaScreener {
 pub enum RewarderCall {
     /// Forget a customer.
     Erase {
-        /// Whom.
+        /// The customer to forget.
         customer_id: rft_core::CustomerId,
     },
 }
@@ -302,7 +302,7 @@ pub enum RewarderReply {
     Erased,
     /// Something failed.
     Failed {
-        /// What.
+        /// What failed, for the edge's log.
         message: String,
     },
 }

@@ -1,5 +1,5 @@
 //! Work queued behind the webhooks: typed, with identity fields already hashed (a queue is
-//! storage too, and invariant 10 applies to it).
+//! storage too: docs/invariants.md, invariant 10).
 
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +19,7 @@ pub struct SignupJob {
     pub webhook_id: String,
     /// The new customer.
     pub customer_id: CustomerId,
-    /// Their email.
+    /// Their email: where the thank-you goes, and (hashed) one of their identity claims.
     pub email: Email,
     /// For the thank-you.
     pub first_name: Option<String>,
@@ -45,9 +45,9 @@ pub struct ConversionJob {
     pub customer_id: CustomerId,
     /// The store's order id.
     pub order_id: String,
-    /// Order value.
+    /// The order's value in minor units (pence, cents).
     pub amount_minor: u64,
-    /// Order currency.
+    /// The currency the order was paid in.
     pub currency: Currency,
     /// Hashed payment fingerprint and device from the purchase.
     pub identity: HashedIdentity,
@@ -84,7 +84,7 @@ pub struct RefundJob {
     /// Other ids the same order may be known by (Stripe: its payment intent).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub order_aliases: Vec<String>,
-    /// When.
+    /// When the store says the refund happened.
     pub occurred_at: Timestamp,
 }
 
@@ -149,7 +149,7 @@ pub struct ThanksNote {
 pub struct FulfilJob {
     /// The referral paid.
     pub referral_id: ReferralId,
-    /// Which side.
+    /// Whose row: the referrer's or the friend's.
     pub side: Side,
     /// Passed on to the `thank` job once the store acknowledges.
     pub note: ThanksNote,
@@ -171,7 +171,7 @@ pub enum Job {
     /// For the attributor.
     Signup(SignupJob),
     /// For the attributor, then the rewarder.
-    Checkout(CheckoutJob),
+    Checkout(Box<CheckoutJob>),
     /// For the rewarder.
     Conversion(ConversionJob),
     /// For the rewarder.
@@ -225,7 +225,7 @@ impl Job {
 pub struct Delivery {
     /// Handle for acknowledging this delivery.
     pub receipt: String,
-    /// The work.
+    /// The job as it was sent.
     pub job: Job,
     /// How many times it has been handed out, this time included.
     pub receive_count: u32,

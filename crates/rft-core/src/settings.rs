@@ -1,4 +1,4 @@
-//! The settings file (CONTRACT §4): parsed once at start; an unknown, missing or bad key stops
+//! The settings file (docs/settings.md): parsed once at start; an unknown, missing or bad key stops
 //! start-up with a message naming it. Durations are humantime strings (`"30d"`, `"2s"`).
 
 use std::time::Duration;
@@ -743,7 +743,7 @@ fn syntax_error(text_in: &str, e: &toml::de::Error) -> SettingsError {
 mod tests {
     use super::*;
 
-    /// The contract's example file.
+    /// The example settings file.
     pub const EXAMPLE: &str = include_str!("../../../settings.example.toml");
 
     fn err(replace: &str, with: &str) -> SettingsError {

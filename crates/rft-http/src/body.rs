@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// Largest body accepted (CONTRACT §1).
+/// Largest body accepted on a signed route (docs/openapi.yaml).
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// Reads the whole body, refusing more than [`MAX_BODY`] with 413.

@@ -18,6 +18,7 @@ use rft_core::signature::Signer;
 use rft_core::{Clock, Settings};
 
 pub mod api;
+pub mod assemble;
 pub mod body;
 pub mod error;
 pub mod ops;
@@ -30,6 +31,7 @@ pub mod signed;
 pub mod store_client;
 pub mod webhooks;
 
+pub use assemble::EdgePorts;
 pub use error::ApiError;
 
 /// The client's IP, put in the request's extensions by the runtime (the Function URL's source
@@ -41,7 +43,7 @@ pub struct ClientIp(pub IpAddr);
 pub struct Edge {
     /// Validated settings.
     pub settings: Arc<Settings>,
-    /// Now.
+    /// The clock every handler reads (a manual one in tests).
     pub clock: Arc<dyn Clock>,
     /// Verifies the store's signatures.
     pub signer: Signer,
@@ -51,7 +53,7 @@ pub struct Edge {
     pub links: LinkSigner,
     /// Stores (the edge reads referrals and writes webhook ids).
     pub stores: Stores,
-    /// The redirect.
+    /// The redirect, with its per-process code cache.
     pub redirector: Redirector,
     /// Minting, retiring, invites.
     pub minter: Arc<dyn Minter>,

@@ -1,4 +1,4 @@
-//! Ops decisions from an email link (CONTRACT §1.7): `GET` shows the case and one confirm
+//! Ops decisions from an email link (docs/operations.md, "Held referrals and the ops emails"): `GET` shows the case and one confirm
 //! button and changes nothing (mail scanners open links); `POST` (the button) queues the
 //! decision for the rewarder. Forged or expired links get a 403 page.
 

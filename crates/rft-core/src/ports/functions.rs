@@ -12,11 +12,11 @@ use crate::time::Timestamp;
 /// A request for a customer's link (`POST /api/links`), identity already hashed by the edge.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MintRequest {
-    /// The referrer.
+    /// The customer asking for their link.
     pub customer_id: CustomerId,
-    /// For notes.
+    /// How their invite confirmations and thank-yous greet them.
     pub first_name: Option<String>,
-    /// For notes.
+    /// Where their invite confirmations and thank-yous go.
     pub email: Option<crate::email::Email>,
     /// For an SMS note when there is no email.
     #[serde(default)]

@@ -37,9 +37,9 @@ const CLOCK_SKEW: Duration = Duration::from_secs(5);
 pub struct Touch {
     /// The code touched.
     pub code: Code,
-    /// When.
+    /// When it happened: its code's window runs from here.
     pub at: Timestamp,
-    /// How.
+    /// A click, a typed code, an email invite or the fingerprint fallback.
     pub method: Method,
     /// Where the link was shared, if the click said (`?ch=`).
     pub channel: Option<String>,
@@ -167,7 +167,7 @@ impl Attributor {
         if let Some(code) = &job.code {
             touches.push(Touch { code: code.clone(), at, method: Method::Code, channel: None });
         }
-        // Seed 000's fallback, off unless configured: the same browser (IP and user agent)
+        // The fingerprint fallback (docs/settings.md, `[attribution]`), off unless configured: the same browser (IP and user agent)
         // clicked a link recently. Weak evidence, so the screen always holds these.
         if touches.is_empty()
             && self.fingerprint_fallback

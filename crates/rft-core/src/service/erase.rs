@@ -185,3 +185,7 @@ impl Erasure for Eraser {
         self.erase_customer(customer).await.map_err(|e| Box::new(e) as BoxError)
     }
 }
+
+#[cfg(test)]
+#[path = "erase_tests.rs"]
+mod tests;

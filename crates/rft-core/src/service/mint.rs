@@ -221,3 +221,7 @@ impl Minter for MintService {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "mint_tests.rs"]
+mod tests;

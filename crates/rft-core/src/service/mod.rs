@@ -1,6 +1,7 @@
 //! The use cases, over the ports: each is a struct holding exactly the ports it needs, so the
 //! Lambda that runs it needs exactly the permissions those ports imply.
 
+pub mod assemble;
 pub mod attribute;
 pub mod dead_end;
 pub mod erase;
@@ -13,6 +14,7 @@ pub mod stats;
 pub mod sweep;
 pub mod velocity;
 
+pub use assemble::{RewarderClients, Services};
 pub use attribute::Attributor;
 pub use dead_end::DeadEnds;
 pub use mint::MintService;

@@ -4,13 +4,13 @@
 //! read-check-write inside one transaction, durable once `commit` returns.
 //!
 //! One file per port: [`codes`], [`clicks`], [`referrals`], [`ledger`], [`audit`], [`webhooks`],
-//! [`counters`]; [`inspect`] reads everything back for tests.
+//! [`counters`]; [`index`] reads the secondary indexes; [`inspect`] reads everything back for tests.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::clicklog::{ClickLogError, ClickWriter};
-use redb::{Database, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Serialize, de::DeserializeOwned};
 
 use rft_core::ports::StoreError;
@@ -19,6 +19,7 @@ mod audit;
 mod clicks;
 mod codes;
 mod counters;
+pub(crate) mod index;
 mod inspect;
 mod ledger;
 mod orders;
@@ -27,7 +28,7 @@ mod webhooks;
 
 pub(crate) use clicks::insert_clicks;
 
-type Bytes = &'static [u8];
+pub(crate) type Bytes = &'static [u8];
 
 pub(crate) const CODES: TableDefinition<&str, Bytes> = TableDefinition::new("codes");
 pub(crate) const ACTIVE_CODE: TableDefinition<&str, &str> = TableDefinition::new("active_code_by_customer");
@@ -223,4 +224,20 @@ pub(crate) fn decode_w<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T
 
 pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, ReadFailure> {
     serde_json::from_slice(bytes).map_err(|e| ReadFailure::Corrupt(key.to_owned(), e))
+}
+
+/// The record stored under `key`, decoded (in a read).
+pub(crate) fn get_record<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, Bytes>,
+    key: &str,
+) -> Result<Option<T>, ReadFailure> {
+    table.get(key)?.map(|v| decode(key, v.value())).transpose()
+}
+
+/// The record stored under `key`, decoded (in a write, where a corrupt one fails it).
+pub(crate) fn load_record<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, Bytes>,
+    key: &str,
+) -> Result<Option<T>, redb::Error> {
+    table.get(key)?.map(|v| decode_w(key, v.value())).transpose()
 }

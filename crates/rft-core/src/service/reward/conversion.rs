@@ -366,3 +366,7 @@ pub(super) fn thanks_note(
         friend_reward: reward(Side::Friend),
     }
 }
+
+#[cfg(test)]
+#[path = "conversion_tests.rs"]
+mod tests;

@@ -131,7 +131,7 @@ pub struct RewarderPorts {
     pub links: LinkSigner,
     /// The reward queue itself: each step queues the next.
     pub queue: Arc<dyn JobQueue>,
-    /// The time.
+    /// The clock (a manual one in tests).
     pub clock: Arc<dyn Clock>,
 }
 

@@ -244,3 +244,7 @@ impl Rewarder {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "review_tests.rs"]
+mod tests;

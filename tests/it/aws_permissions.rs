@@ -69,7 +69,7 @@ async fn the_recorded_aws_calls_are_what_the_functions_make() {
 fn render(recorded: &BTreeMap<String, BTreeSet<String>>) -> String {
     let file = json!({
         "about": "What each function's code calls in AWS: `action resource [keys <partition key class>*]`. \
-                  Recorded by tests/tests/aws_permissions.rs (RFT_RECORD_CALLS=1); test/permissions.test.ts \
+                  Recorded by tests/it/aws_permissions.rs (RFT_RECORD_CALLS=1); test/permissions.test.ts \
                   holds lib/permissions.ts to it.",
         "functions": recorded,
     });

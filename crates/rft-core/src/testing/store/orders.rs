@@ -1,0 +1,38 @@
+//! `OrderStore`: an order's converting referral and its refund, whatever arrives first.
+
+use async_trait::async_trait;
+
+use super::{MemoryStore, State};
+use crate::ids::ReferralId;
+use crate::ports::{OrderRecord, OrderStore, StoreError};
+use crate::time::Timestamp;
+
+/// The order's record, started empty if it is new.
+pub(crate) fn order_mut<'s>(s: &'s mut State, order_id: &str) -> &'s mut OrderRecord {
+    s.orders.entry(order_id.to_owned()).or_insert_with(|| OrderRecord {
+        order_id: order_id.to_owned(),
+        referral_id: None,
+        refunded_at: None,
+    })
+}
+
+#[async_trait]
+impl OrderStore for MemoryStore {
+    async fn order(&self, order_id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        Ok(self.enter("order")?.orders.get(order_id).cloned())
+    }
+
+    async fn link_order(&self, order_id: &str, referral: &ReferralId) -> Result<OrderRecord, StoreError> {
+        let mut s = self.enter("link_order")?;
+        let record = order_mut(&mut s, order_id);
+        record.referral_id = Some(referral.clone());
+        Ok(record.clone())
+    }
+
+    async fn refund_order(&self, order_id: &str, at: Timestamp) -> Result<OrderRecord, StoreError> {
+        let mut s = self.enter("refund_order")?;
+        let record = order_mut(&mut s, order_id);
+        record.refunded_at.get_or_insert(at);
+        Ok(record.clone())
+    }
+}
