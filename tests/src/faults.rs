@@ -251,6 +251,12 @@ impl OrderStore for Faulty {
     async fn link_order(&self, id: &str, r: &ReferralId) -> Result<OrderRecord, StoreError> {
         guarded!(self, "orders.link_order", store_fault(), self.stores.orders.link_order(id, r).await)
     }
+    async fn first_order(&self, c: &CustomerId, id: &str) -> Result<String, StoreError> {
+        guarded!(self, "orders.first_order", store_fault(), self.stores.orders.first_order(c, id).await)
+    }
+    async fn forget_first_order(&self, c: &CustomerId) -> Result<(), StoreError> {
+        guarded!(self, "orders.forget_first_order", store_fault(), self.stores.orders.forget_first_order(c).await)
+    }
     async fn refund_order(&self, id: &str, at: Timestamp) -> Result<OrderRecord, StoreError> {
         guarded!(self, "orders.refund_order", store_fault(), self.stores.orders.refund_order(id, at).await)
     }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use crate::ids::ReferralId;
+use crate::ids::{CustomerId, ReferralId};
 use crate::time::Timestamp;
 
 /// One order: which referral converted with it, and whether it was refunded. Remembered
@@ -32,4 +32,10 @@ pub trait OrderStore: Send + Sync {
     /// Notes the order's refund (an earlier refund's time is kept), and returns the record as it
     /// now stands (with the referral it converted, if known).
     async fn refund_order(&self, order_id: &str, at: Timestamp) -> Result<OrderRecord, StoreError>;
+    /// Notes a connected store's paid order for a customer, and returns the customer's first paid
+    /// order as the programme saw it: this one if it is the first, the earlier one otherwise (a
+    /// customer with an earlier order is not a new customer).
+    async fn first_order(&self, customer: &CustomerId, order_id: &str) -> Result<String, StoreError>;
+    /// Erasure: forgets which order was a customer's first.
+    async fn forget_first_order(&self, customer: &CustomerId) -> Result<(), StoreError>;
 }

@@ -112,6 +112,7 @@ impl Eraser {
             }
         }
         s.referrals.tombstone_claims(customer).await?;
+        s.orders.forget_first_order(customer).await?;
         // The ledger keeps amounts, under the opaque id; what was not yet sent is forfeited.
         for row in s.ledger.rows_of(customer).await? {
             self.relabel_row(row, &opaque, now).await?;

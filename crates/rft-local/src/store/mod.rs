@@ -52,6 +52,7 @@ pub(crate) const AUDIT_BY_SUBJECT: TableDefinition<(&str, i64, &str), ()> = Tabl
 pub(crate) const WEBHOOKS: TableDefinition<&str, Bytes> = TableDefinition::new("webhooks");
 pub(crate) const COUNTERS: TableDefinition<&str, (u32, i64)> = TableDefinition::new("counters");
 pub(crate) const ORDERS: TableDefinition<&str, Bytes> = TableDefinition::new("orders");
+pub(crate) const FIRST_ORDERS: TableDefinition<&str, &str> = TableDefinition::new("first_order_by_customer");
 pub(crate) const FLAGGED_CODES: TableDefinition<(i64, &str), ()> = TableDefinition::new("flagged_codes");
 
 /// The embedded store. Cheap to clone; clones share the database.
@@ -82,6 +83,7 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
     txn.open_table(WEBHOOKS)?;
     txn.open_table(COUNTERS)?;
     txn.open_table(ORDERS)?;
+    txn.open_table(FIRST_ORDERS)?;
     txn.open_table(FLAGGED_CODES)?;
     crate::queue::create_tables(txn)?;
     Ok(())

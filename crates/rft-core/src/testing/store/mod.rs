@@ -42,6 +42,8 @@ pub(crate) struct State {
     pub webhooks: HashMap<String, WebhookRecord>,
     /// The store's orders by id.
     pub orders: HashMap<String, crate::ports::OrderRecord>,
+    /// Each customer's first paid order.
+    pub first_orders: HashMap<CustomerId, String>,
     /// See [`MemoryStore::someone_holds_the_next_code_claimed`].
     pub next_claim_collides: bool,
 }

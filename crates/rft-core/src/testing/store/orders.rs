@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{MemoryStore, State};
-use crate::ids::ReferralId;
+use crate::ids::{CustomerId, ReferralId};
 use crate::ports::{OrderRecord, OrderStore, StoreError};
 use crate::time::Timestamp;
 
@@ -27,6 +27,16 @@ impl OrderStore for MemoryStore {
         let record = order_mut(&mut s, order_id);
         record.referral_id = Some(referral.clone());
         Ok(record.clone())
+    }
+
+    async fn first_order(&self, customer: &CustomerId, order_id: &str) -> Result<String, StoreError> {
+        let mut s = self.enter("first_order")?;
+        Ok(s.first_orders.entry(customer.clone()).or_insert_with(|| order_id.to_owned()).clone())
+    }
+
+    async fn forget_first_order(&self, customer: &CustomerId) -> Result<(), StoreError> {
+        self.enter("forget_first_order")?.first_orders.remove(customer);
+        Ok(())
     }
 
     async fn refund_order(&self, order_id: &str, at: Timestamp) -> Result<OrderRecord, StoreError> {
