@@ -10,11 +10,12 @@ use aws_sdk_dynamodb::types::{
 /// Physical table names, from configuration so several stacks (or tests) can share an account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableNames {
-    /// `rft-codes`: PK `code`; GSI `by_referrer` (`referrer_id`, `created_at`).
+    /// `rft-codes`: PK `code`; GSIs `by_referrer` (`referrer_id`, `created_at`), `by_status`.
     pub codes: String,
     /// `rft-clicks`: PK `attribution_id`, SK `click_ts`, TTL `expires_at`; GSI `by_code`.
     pub clicks: String,
-    /// `rft-referrals`: PK `referred_id` (referrals and identity claims); GSI `by_queue`.
+    /// `rft-referrals`: PK `referred_id` (referrals and identity claims); GSIs `by_queue`,
+    /// `by_referrer`, `by_claimant`, `by_state`.
     pub referrals: String,
     /// `rft-rewards`: PK `referral_id`, SK `side` (ledger rows and referrer tallies).
     pub rewards: String,
@@ -35,6 +36,12 @@ pub const REFERRALS_BY_REFERRER: &str = "by_referrer";
 /// Sparse GSI on `rft-referrals`: identity claims by the customer whose sign-up made them
 /// (erasure).
 pub const REFERRALS_BY_CLAIMANT: &str = "by_claimant";
+/// GSI on `rft-referrals`: referrals by `state`, newest first (the console's listing; claim
+/// items carry no `state`).
+pub const REFERRALS_BY_STATE: &str = "by_state";
+/// GSI on `rft-codes`: codes by `status`, newest first (the console's referrers; the
+/// active-code guards carry no `status`).
+pub const CODES_BY_STATUS: &str = "by_status";
 /// GSI on `rft-rewards`: a customer's ledger rows (tallies carry no `customer_id`).
 pub const REWARDS_BY_CUSTOMER: &str = "by_customer";
 /// GSI on `rft-audit`: a subject's history.
@@ -115,8 +122,11 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), Pr
             name: names.codes.clone(),
             pk: ("code", S),
             sk: None,
-            extra_attrs: vec![("referrer_id", S), ("created_at", N)],
-            gsis: vec![gsi(CODES_BY_REFERRER, "referrer_id", "created_at", all())],
+            extra_attrs: vec![("referrer_id", S), ("created_at", N), ("status", S)],
+            gsis: vec![
+                gsi(CODES_BY_REFERRER, "referrer_id", "created_at", all()),
+                gsi(CODES_BY_STATUS, "status", "created_at", all()),
+            ],
             ttl: None,
         },
         Spec {
@@ -143,10 +153,18 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), Pr
             name: names.referrals.clone(),
             pk: ("referred_id", S),
             sk: None,
-            extra_attrs: vec![("queue", S), ("queue_ts", N), ("referrer_id", S), ("created_at", N), ("claimant", S)],
+            extra_attrs: vec![
+                ("queue", S),
+                ("queue_ts", N),
+                ("referrer_id", S),
+                ("created_at", N),
+                ("claimant", S),
+                ("state", S),
+            ],
             gsis: vec![
                 gsi(REFERRALS_BY_QUEUE, "queue", "queue_ts", all()),
                 gsi(REFERRALS_BY_REFERRER, "referrer_id", "created_at", all()),
+                gsi(REFERRALS_BY_STATE, "state", "created_at", all()),
                 gsi(
                     REFERRALS_BY_CLAIMANT,
                     "claimant",

@@ -3,13 +3,14 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 
-use rft_core::ports::{ClaimError, CodeStore, StoreError};
+use rft_core::ports::{ClaimError, CodeStore, ListWindow, StoreError};
 use rft_core::{Code, CodeRecord, CodeStatus, CustomerId, Timestamp};
 
 use super::items::{code_item, guard_key};
+use super::listing::Listing;
 use super::{DynamoStore, NOT_EXISTS, cancelled_items, put, tx_put, unavailable};
 use crate::item::{doc, from_doc, get_s, item, s};
-use crate::tables::CODES_BY_REFERRER;
+use crate::tables::{CODES_BY_REFERRER, CODES_BY_STATUS};
 
 #[async_trait]
 impl CodeStore for DynamoStore {
@@ -173,5 +174,12 @@ impl CodeStore for DynamoStore {
                 Ok(Some(record))
             }
         }
+    }
+
+    async fn in_status(&self, status: CodeStatus, window: &ListWindow) -> Result<Vec<CodeRecord>, StoreError> {
+        let listing =
+            Listing { table: &self.tables.codes, index: CODES_BY_STATUS, group_attr: "status", id_attr: "code" };
+        let items = self.newest_first("list codes by status", &listing, status.as_str(), window).await?;
+        items.iter().map(|it| from_doc(it, get_s(it, "code").unwrap_or_default())).collect()
     }
 }

@@ -4,7 +4,7 @@
 //! Condition failures and cancellation reasons come back as typed domain errors.
 //!
 //! One file per port: [`codes`], [`clicks`], [`referrals`], [`ledger`], [`audit`], [`webhooks`],
-//! [`counters`]; item layouts in [`items`].
+//! [`counters`]; item layouts in [`items`]; the console's listings in [`listing`].
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -24,6 +24,7 @@ mod codes;
 mod counters;
 mod items;
 mod ledger;
+mod listing;
 mod referrals;
 mod webhooks;
 

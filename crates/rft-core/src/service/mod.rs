@@ -10,6 +10,7 @@ pub mod reward;
 pub mod screening;
 pub mod stats;
 pub mod sweep;
+pub mod touches;
 pub mod velocity;
 
 pub use attribute::Attributor;

@@ -4,7 +4,7 @@
 //! read-check-write inside one transaction, durable once `commit` returns.
 //!
 //! One file per port: [`codes`], [`clicks`], [`referrals`], [`ledger`], [`audit`], [`webhooks`],
-//! [`counters`]; [`inspect`] reads everything back for tests.
+//! [`counters`]; [`listing`] keeps the console's indexes; [`inspect`] reads everything back for tests.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +21,7 @@ mod codes;
 mod counters;
 mod inspect;
 mod ledger;
+mod listing;
 mod referrals;
 mod webhooks;
 
@@ -49,6 +50,10 @@ pub(crate) const AUDIT: TableDefinition<(&str, i64), Bytes> = TableDefinition::n
 pub(crate) const AUDIT_BY_SUBJECT: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("audit_by_subject");
 pub(crate) const WEBHOOKS: TableDefinition<&str, Bytes> = TableDefinition::new("webhooks");
 pub(crate) const COUNTERS: TableDefinition<&str, (u32, i64)> = TableDefinition::new("counters");
+/// The console's listings: referrals by (state, created at, id), codes by (status, created at, code).
+pub(crate) const REFERRALS_BY_STATE: TableDefinition<(&str, i64, &str), ()> =
+    TableDefinition::new("referrals_by_state");
+pub(crate) const CODES_BY_STATUS: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("codes_by_status");
 
 /// The embedded store. Cheap to clone; clones share the database.
 #[derive(Clone)]
@@ -77,6 +82,9 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
     txn.open_table(AUDIT_BY_SUBJECT)?;
     txn.open_table(WEBHOOKS)?;
     txn.open_table(COUNTERS)?;
+    txn.open_table(REFERRALS_BY_STATE)?;
+    txn.open_table(CODES_BY_STATUS)?;
+    listing::backfill(txn)?;
     crate::queue::create_tables(txn)?;
     Ok(())
 }

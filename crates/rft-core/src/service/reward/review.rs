@@ -102,7 +102,7 @@ impl Rewarder {
     async fn decide_once(&self, referral: Referral, job: &DecisionJob) -> Result<(), Retry> {
         let now = self.ports.clock.now();
         let id = referral.referral_id.as_str();
-        let facts = |what: &str| json!({ "action": job.action, "decided_at": job.decided_at, "what": what, "cleared": referral.reasons() });
+        let facts = |what: &str| json!({ "action": job.action, "decided_at": job.decided_at, "what": what, "cleared": referral.reasons(), "by": job.by });
         match (referral.state, job.action) {
             (ReferralState::Held, Action::Approve) if referral.conversion.is_some() => {
                 self.append(AuditEvent::new(AuditKind::Approved, id, now, facts("approved after conversion: paying")))
