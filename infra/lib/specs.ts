@@ -68,7 +68,12 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
   'rft-codes': {
     pk: S('code'),
     pitr: true,
-    gsis: [{ name: 'by_referrer', pk: S('referrer_id'), sk: N('created_at') }],
+    gsis: [
+      { name: 'by_referrer', pk: S('referrer_id'), sk: N('created_at') },
+      // Codes by status, newest first: the owner's console lists referrers from it (the
+      // active-code guards carry no status).
+      { name: 'by_status', pk: S('status'), sk: N('created_at') },
+    ],
   },
   'rft-clicks': {
     pk: S('attribution_id'),
@@ -90,6 +95,9 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
       { name: 'by_referrer', pk: S('referrer_id'), sk: N('created_at') },
       // Identity claims by the customer whose sign-up made them, for erasure.
       { name: 'by_claimant', pk: S('claimant'), sk: S('referred_id'), keysOnly: true },
+      // Referrals by state, newest first: the owner's console lists and searches them (claim
+      // items carry no state).
+      { name: 'by_state', pk: S('state'), sk: N('created_at') },
     ],
   },
   'rft-rewards': {
