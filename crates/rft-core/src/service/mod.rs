@@ -2,6 +2,7 @@
 //! Lambda that runs it needs exactly the permissions those ports imply.
 
 pub mod attribute;
+pub mod console;
 pub mod dead_end;
 pub mod erase;
 pub mod mint;
