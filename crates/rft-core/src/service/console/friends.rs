@@ -53,7 +53,10 @@ pub fn friend_lines(referrals: &[Referral]) -> Vec<FriendLine> {
                 ReferralState::Held => (
                     "checking",
                     "Being checked",
-                    Some("Our team is checking this one before any reward goes out; there's nothing you need to do.".to_owned()),
+                    Some(
+                        "Our team is checking this one before any reward goes out; there's nothing you need to do."
+                            .to_owned(),
+                    ),
                 ),
                 ReferralState::Rewarded => ("rewarded", "Rewarded", None),
                 ReferralState::Blocked if reasons.iter().any(|x| x == "self_referral") => {
@@ -62,7 +65,9 @@ pub fn friend_lines(referrals: &[Referral]) -> Vec<FriendLine> {
                 ReferralState::Blocked => (
                     "not_credited",
                     "Not credited",
-                    Some("Not credited: it looked like the same person as you, so it didn't pass our checks.".to_owned()),
+                    Some(
+                        "Not credited: it looked like the same person as you, so it didn't pass our checks.".to_owned(),
+                    ),
                 ),
                 ReferralState::Rejected if r.refunded.is_some() => {
                     ("not_credited", "Not credited", Some("Not credited: their first order was refunded.".to_owned()))

@@ -137,7 +137,8 @@ impl ConsoleOverview for StoreOverview {
             async move { stores.ledger.rows(&id).await }
         })
         .await?;
-        let counters = stores.counters.counts(&[PROGRAMME_SIGNUPS.to_owned(), PROGRAMME_CONVERSIONS.to_owned()], now).await?;
+        let counters =
+            stores.counters.counts(&[PROGRAMME_SIGNUPS.to_owned(), PROGRAMME_CONVERSIONS.to_owned()], now).await?;
         let rate = match counters[..] {
             [signups, conversions] if signups > 0 => {
                 Some((f64::from(conversions) / f64::from(signups) * 1000.0).round() / 1000.0)
@@ -222,9 +223,10 @@ impl ConsoleOverview for StoreOverview {
 
         let today = date_of(now);
         let first_day = today - chrono::Days::new(DAYS as u64 - 1);
-        let daily = series(&referrals, &daily_clicks, (0..DAYS).map(|i| first_day + chrono::Days::new(i as u64)), |d| {
-            d.succ_opt().unwrap_or(d)
-        });
+        let daily =
+            series(&referrals, &daily_clicks, (0..DAYS).map(|i| first_day + chrono::Days::new(i as u64)), |d| {
+                d.succ_opt().unwrap_or(d)
+            });
         let monday = today - chrono::Days::new(u64::from(today.weekday().num_days_from_monday()));
         let weekly = series(
             &referrals,
@@ -249,7 +251,8 @@ impl ConsoleOverview for StoreOverview {
         });
         ranked.truncate(TOP);
         let mut channels: Vec<ChannelCount> = channels.into_values().collect();
-        channels.sort_by(|a, b| b.clicks.cmp(&a.clicks).then(b.signups.cmp(&a.signups)).then(a.channel.cmp(&b.channel)));
+        channels
+            .sort_by(|a, b| b.clicks.cmp(&a.clicks).then(b.signups.cmp(&a.signups)).then(a.channel.cmp(&b.channel)));
 
         Ok(Overview {
             generated_at: now.to_rfc3339(),
@@ -284,9 +287,7 @@ fn series(
             };
             let clicks = daily_clicks
                 .iter()
-                .filter(|(day, _)| {
-                    NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok_and(|d| d >= start && d < end)
-                })
+                .filter(|(day, _)| NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok_and(|d| d >= start && d < end))
                 .map(|(_, n)| n)
                 .sum();
             let mut revenue = Sums::default();

@@ -122,7 +122,8 @@ pub async fn page(
         limit,
     };
     let codes = stores.codes.in_status(status, &window).await?;
-    let next = (codes.len() == limit).then(|| codes.last().map(|c| ListPosition::of(c.created_at, c.code.as_str()))).flatten();
+    let next =
+        (codes.len() == limit).then(|| codes.last().map(|c| ListPosition::of(c.created_at, c.code.as_str()))).flatten();
     let owners: Vec<CustomerId> = codes.into_iter().map(|c| c.referrer_id).collect();
     let found = programme::each(owners, |customer| {
         let stores = stores.clone();
@@ -145,7 +146,11 @@ pub struct ReferrerDetail {
 }
 
 /// A referrer in full; `None` if they never had a code.
-pub async fn detail(stores: &Stores, customer: &CustomerId, now: Timestamp) -> Result<Option<ReferrerDetail>, StoreError> {
+pub async fn detail(
+    stores: &Stores,
+    customer: &CustomerId,
+    now: Timestamp,
+) -> Result<Option<ReferrerDetail>, StoreError> {
     let Some((code, stats)) = referrer_stats(stores, customer, now).await? else { return Ok(None) };
     let codes = stores.codes.codes_of(customer).await?.iter().map(CodeLine::from).collect();
     Ok(Some(ReferrerDetail { figures: ReferrerFigures::new(&code, &stats), codes, stats }))

@@ -283,8 +283,11 @@ fn line(event: &AuditEvent, referral: &Referral) -> StoryLine {
                 let first: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
                 details.push(format!("{first}{}.", chars.as_str()));
             }
-            let cleared: Vec<&str> =
-                f.get("cleared").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let cleared: Vec<&str> = f
+                .get("cleared")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             if !cleared.is_empty() && event.kind == AuditKind::Approved {
                 details.push(format!("Cleared rules: {}.", list(&cleared)));
             }
@@ -349,11 +352,13 @@ fn ledger_line(row: &LedgerRow) -> LedgerLine {
         }
         Fulfilment::Parked { attempts: n, reason } => (
             "parked",
-            format!("Parked after {}: {}. Still owed, waiting for a person.", attempts(*n), reason.trim_end_matches('.')),
+            format!(
+                "Parked after {}: {}. Still owed, waiting for a person.",
+                attempts(*n),
+                reason.trim_end_matches('.')
+            ),
         ),
-        Fulfilment::Forfeited { at, reason } => {
-            ("forfeited", format!("Forfeited on {}: {}", when(*at), reason))
-        }
+        Fulfilment::Forfeited { at, reason } => ("forfeited", format!("Forfeited on {}: {}", when(*at), reason)),
     };
     if let Some(sent) = row.note_sent_at {
         sentence.push_str(&format!(" Thank-you sent {}.", when(sent)));
