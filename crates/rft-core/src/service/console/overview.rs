@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::ledger::Fulfilment;
 use crate::ports::{StoreError, Stores};
-use crate::referral::{Referral, ReferralState};
+use crate::referral::{Flag, Referral, ReferralState};
 use crate::service::attribute::{PROGRAMME_CONVERSIONS, PROGRAMME_SIGNUPS};
 use crate::service::console::programme;
 use crate::service::console::referrers::{self, ReferrerFigures};
@@ -57,7 +57,7 @@ pub struct Totals {
     pub expired: u64,
     /// The converting orders' amounts.
     pub revenue: Vec<Amount>,
-    /// Converting orders later refunded.
+    /// Converting orders later refunded (as the referral records it, or flagged for review).
     pub refunded: Vec<Amount>,
     /// Rewards the store acknowledged (both sides).
     pub rewards_paid: Vec<Amount>,
@@ -198,7 +198,7 @@ impl ConsoleOverview for StoreOverview {
             }
             if let Some(c) = &r.conversion {
                 revenue.add(&c.currency, c.amount_minor);
-                if r.refunded.is_some() {
+                if r.refunded.is_some() || r.flags.contains(&Flag::RefundReview) {
                     refunded.add(&c.currency, c.amount_minor);
                 }
             }

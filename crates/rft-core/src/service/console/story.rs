@@ -413,10 +413,15 @@ pub fn tell(
 ) -> Story {
     events.sort_by(|a, b| a.ts.cmp(&b.ts).then(a.event_id.cmp(&b.event_id)));
     events.dedup_by(|a, b| a.event_id == b.event_id);
-    let refund = referral.refunded.as_ref().map(|r| {
-        let after = if referral.state == ReferralState::Rewarded { ", after the reward" } else { "" };
-        format!("Order {} was refunded on {}{after}.", r.order_id, when(r.at))
-    });
+    let after = if referral.state == ReferralState::Rewarded { ", after the reward" } else { "" };
+    // The refund as the referral keeps it, else as the audit recorded it when it flagged one.
+    let refund = match &referral.refunded {
+        Some(r) => Some(format!("Order {} was refunded on {}{after}.", r.order_id, when(r.at))),
+        None => events.iter().rev().find(|e| e.kind == AuditKind::RefundFlagged).map(|e| {
+            let at = time(&e.facts, "refunded_at").unwrap_or(e.ts);
+            format!("Order {} was refunded on {}{after}.", text(&e.facts, "order_id").unwrap_or("?"), when(at))
+        }),
+    };
     Story {
         headline: headline(referral),
         refund,
