@@ -390,6 +390,9 @@
         codes.appendChild(el('li', { 'data-code': c.code, 'data-status': c.status }, [
           el('div', { className: 'row-head' }, [el('strong', { className: 'mono', text: c.code }), el('span', { className: 'badge', text: c.status })]),
           el('p', { className: 'row-meta', text: 'Minted ' + day(c.created_at) + (c.retired_at ? '; retired ' + day(c.retired_at) : '') }),
+          c.history.length ? el('ul', { className: 'row-meta history' }, c.history.map(function (h) {
+            return el('li', { text: when(h.at) + ': ' + h.title + '.' + (h.details.length ? ' ' + h.details.join(' ') : '') });
+          })) : null,
           actions.length ? el('div', { className: 'btn-row' }, actions) : null
         ]));
       });

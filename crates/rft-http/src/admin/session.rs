@@ -171,12 +171,14 @@ pub fn clear_cookie() -> HeaderValue {
     HeaderValue::from_static("rft_console=; Path=/admin; Max-Age=0; HttpOnly; Secure; SameSite=Strict")
 }
 
-/// Whether the browser says the request comes from another site (`Sec-Fetch-Site`), or its
-/// `Origin` names another host than the one it was sent to.
+/// Whether a request comes from anywhere but the console's own pages. Browsers say where a
+/// request comes from in `Sec-Fetch-Site`: only `same-origin` (and `none`, typed or bookmarked)
+/// pass. Without it (older browsers), `Origin` must name the host the request was sent to.
+/// (`Origin` alone cannot decide: pages served with `Referrer-Policy: no-referrer` make the
+/// browser send `Origin: null` with their own forms.)
 pub fn cross_site(headers: &HeaderMap) -> bool {
-    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    if fetch_site.is_some_and(|s| s.eq_ignore_ascii_case("cross-site")) {
-        return true;
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return !(site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none"));
     }
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
@@ -263,7 +265,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("sec-fetch-site", "cross-site".parse().unwrap());
         assert!(cross_site(&h));
+        h.insert("sec-fetch-site", "same-site".parse().unwrap());
+        assert!(cross_site(&h), "another subdomain is another site's page");
         h.insert("sec-fetch-site", "same-origin".parse().unwrap());
-        assert!(!cross_site(&h));
+        h.insert(header::ORIGIN, "null".parse().unwrap());
+        assert!(!cross_site(&h), "a no-referrer page's own form");
     }
 }

@@ -76,6 +76,12 @@ pub fn referral_query(
     query: Option<&str>,
 ) -> Result<(ReferralFilter, Option<rft_core::ports::ListPosition>, usize), ApiError> {
     let q = query_pairs(query);
+    // A parameter given empty is a mistake (the page never sends one), except `customer`.
+    for key in ["code", "state", "method", "from", "to", "cursor", "limit"] {
+        if q.get(key).is_some_and(|v| v.trim().is_empty()) {
+            return Err(ApiError::invalid_field(format!("{key}: must not be empty (leave it out instead)")));
+        }
+    }
     let text = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let filter = ReferralFilter {
         customer: text("customer").map(str::to_owned),
@@ -169,8 +175,13 @@ pub struct ReferrersView {
 /// `GET /admin/api/referrers?status=active|retired`.
 pub async fn referrers(State(edge): State<Arc<Edge>>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
     let q = query_pairs(query.as_deref());
+    for key in ["cursor", "limit"] {
+        if q.get(key).is_some_and(|v| v.trim().is_empty()) {
+            return Err(ApiError::invalid_field(format!("{key}: must not be empty (leave it out instead)")));
+        }
+    }
     let status = match q.get("status").map(String::as_str) {
-        None | Some("") | Some("active") => CodeStatus::Active,
+        None | Some("active") => CodeStatus::Active,
         Some("retired") => CodeStatus::Retired,
         Some(_) => return Err(ApiError::invalid_field("status: expected active or retired")),
     };

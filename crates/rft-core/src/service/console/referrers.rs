@@ -21,6 +21,8 @@ pub struct CodeLine {
     pub created_at: String,
     /// When it was retired, if it was.
     pub retired_at: Option<String>,
+    /// Its history from the audit: minted, flagged, retired and by whom.
+    pub history: Vec<crate::service::console::story::StoryLine>,
 }
 
 impl From<&CodeRecord> for CodeLine {
@@ -30,6 +32,7 @@ impl From<&CodeRecord> for CodeLine {
             status: c.status,
             created_at: c.created_at.to_rfc3339(),
             retired_at: c.retired_at.map(Timestamp::to_rfc3339),
+            history: Vec::new(),
         }
     }
 }
@@ -152,6 +155,11 @@ pub async fn detail(
     now: Timestamp,
 ) -> Result<Option<ReferrerDetail>, StoreError> {
     let Some((code, stats)) = referrer_stats(stores, customer, now).await? else { return Ok(None) };
-    let codes = stores.codes.codes_of(customer).await?.iter().map(CodeLine::from).collect();
+    let mut codes = Vec::new();
+    for code in stores.codes.codes_of(customer).await? {
+        let mut line = CodeLine::from(&code);
+        line.history = crate::service::console::story::code_history(stores.audit.events_for(code.code.as_str()).await?);
+        codes.push(line);
+    }
     Ok(Some(ReferrerDetail { figures: ReferrerFigures::new(&code, &stats), codes, stats }))
 }

@@ -392,6 +392,28 @@ fn headline(r: &Referral) -> String {
     }
 }
 
+/// A code's own history (minted, flagged, retired and by whom), oldest first.
+pub fn code_history(mut events: Vec<AuditEvent>) -> Vec<StoryLine> {
+    events.sort_by(|a, b| a.ts.cmp(&b.ts).then(a.event_id.cmp(&b.event_id)));
+    events
+        .iter()
+        .map(|e| {
+            let f = &e.facts;
+            let (title, details) = match e.kind {
+                AuditKind::Minted => (format!("Code {} minted", e.subject), Vec::new()),
+                AuditKind::Retired => {
+                    let by = text(f, "by").map(|m| format!(" by {m}")).unwrap_or_else(|| " through the store's API".to_owned());
+                    (format!("Code {} retired{by}", e.subject), Vec::new())
+                }
+                AuditKind::CodeFlagged => (format!("Code {} was flagged for its velocity", e.subject), verdict(f)),
+                other => (format!("{other:?} for code {}", e.subject), Vec::new()),
+            };
+            let kind = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            StoryLine { at: e.ts.to_rfc3339(), kind, title, details }
+        })
+        .collect()
+}
+
 /// What the friend's identity shares with the referrer's, by field name.
 pub fn identity_sentence(friend: &HashedIdentity, referrer: Option<&HashedIdentity>) -> String {
     let Some(referrer) = referrer else { return "The referrer's identity is not on record.".to_owned() };
