@@ -169,7 +169,10 @@ describe('tables', () => {
     'rft-codes': {
       pk: ['code', 'S'],
       pitr: true,
-      gsis: [{ name: 'by_referrer', pk: ['referrer_id', 'S'], sk: ['created_at', 'N'], projection: 'ALL' }],
+      gsis: [
+        { name: 'by_referrer', pk: ['referrer_id', 'S'], sk: ['created_at', 'N'], projection: 'ALL' },
+        { name: 'by_status', pk: ['status', 'S'], sk: ['created_at', 'N'], projection: 'ALL' },
+      ],
     },
     'rft-clicks': {
       pk: ['attribution_id', 'S'],
@@ -188,6 +191,7 @@ describe('tables', () => {
         { name: 'by_queue', pk: ['queue', 'S'], sk: ['queue_ts', 'N'], projection: 'ALL' },
         { name: 'by_referrer', pk: ['referrer_id', 'S'], sk: ['created_at', 'N'], projection: 'ALL' },
         { name: 'by_claimant', pk: ['claimant', 'S'], sk: ['referred_id', 'S'], projection: 'KEYS_ONLY' },
+        { name: 'by_state', pk: ['state', 'S'], sk: ['created_at', 'N'], projection: 'ALL' },
       ],
     },
     'rft-rewards': {
