@@ -339,7 +339,8 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
         .body(Body::from(json!({"email": team.as_str()}).to_string()))
         .unwrap();
     assert_eq!(call(&edge, login).await.0, StatusCode::ACCEPTED);
-    let token = rft_http::admin::session::sign_in_token(&ops, &team, rft_core::Clock::now(&rft_core::time::SystemClock));
+    let token =
+        rft_http::admin::session::sign_in_token(&ops, &team, rft_core::Clock::now(&rft_core::time::SystemClock));
     let use_link = || {
         Request::builder()
             .method(Method::POST)
@@ -379,7 +380,11 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
         assert_eq!(call(&edge, console(Method::GET, &path, None)).await.0, StatusCode::OK, "{path}");
     }
     let decide = format!("/admin/api/referrals/{}/approve", ann_id.as_str());
-    assert_eq!(call(&edge, console(Method::POST, &decide, Some(&csrf))).await.0, StatusCode::CONFLICT, "Ann is decided");
+    assert_eq!(
+        call(&edge, console(Method::POST, &decide, Some(&csrf))).await.0,
+        StatusCode::CONFLICT,
+        "Ann is decided"
+    );
     let retire = format!("/admin/api/codes/{code}/retire");
     assert_eq!(call(&edge, console(Method::POST, &retire, Some(&csrf))).await.0, StatusCode::OK);
 

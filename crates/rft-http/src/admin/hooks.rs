@@ -50,7 +50,10 @@ pub async fn retry(
 }
 
 /// `POST /admin/api/codes/{code}/clear-flag`: clear a code's velocity flag.
-pub async fn clear_flag(Extension(_session): Extension<Session>, Path(code): Path<String>) -> Result<ApiError, ApiError> {
+pub async fn clear_flag(
+    Extension(_session): Extension<Session>,
+    Path(code): Path<String>,
+) -> Result<ApiError, ApiError> {
     let _code = Code::parse(&code).map_err(|_| ApiError::not_found(format!("no code {code:?}")))?;
     Ok(not_yet("clearing a velocity flag"))
 }

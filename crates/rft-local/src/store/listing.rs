@@ -93,3 +93,43 @@ pub(super) fn page<T: DeserializeOwned>(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use rft_core::ports::{ListPosition, ListWindow, ReferralStore};
+    use rft_core::{ReferralState, Timestamp};
+
+    use super::*;
+    use crate::store::LocalStore;
+
+    #[tokio::test]
+    async fn a_store_from_before_the_listings_is_indexed_when_opened() {
+        let store = LocalStore::in_memory();
+        let referral: Referral = serde_json::from_value(serde_json::json!({
+            "referral_id": "rf_0000000000000000000000000a", "referred_id": "c_mara", "referrer_id": "c_dan",
+            "code": "7QK2A9", "state": "pending", "method": "token",
+            "terms": {"referrer_reward": {"kind": "credit", "amount_minor": 1, "currency": "GBP", "description": "x"},
+                      "friend_reward": {"kind": "credit", "amount_minor": 1, "currency": "GBP", "description": "x"},
+                      "window_secs": 60},
+            "evidence": [], "flags": [], "friend": {"first_name": null, "email": null, "identity": {}},
+            "touched_at": 1000, "conversion": null, "created_at": 1000, "updated_at": 1000, "expires_at": 61000,
+            "version": 1
+        }))
+        .unwrap();
+        // A referral written as an older version did: in the table, not in the index.
+        store
+            .write_ok("write an old referral", move |txn| {
+                txn.open_table(REFERRALS)?
+                    .insert(referral.referral_id.as_str(), crate::store::encode(&referral).as_slice())?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let window =
+            ListWindow { since: Timestamp::EPOCH, before: ListPosition::before_time(Timestamp::NEVER), limit: 10 };
+        assert!(store.in_state(ReferralState::Pending, &window).await.unwrap().is_empty());
+        store.write_ok("backfill", backfill).await.unwrap();
+        let listed = store.in_state(ReferralState::Pending, &window).await.unwrap();
+        assert_eq!(listed.len(), 1, "indexed");
+    }
+}

@@ -65,3 +65,26 @@ pub fn referrals_csv(referrals: &[Referral], header: bool) -> String {
     let bytes = writer.into_inner().unwrap_or_default();
     String::from_utf8(bytes).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::console::testing::referral;
+
+    #[test]
+    fn a_row_per_referral_with_no_email_and_no_formula() {
+        let mut r = referral("c_mara", Some("=HYPERLINK(\"http://evil\")"), 1_800_000_000);
+        r.channel = Some("@sms".into());
+        let text = referrals_csv(&[r.clone()], true);
+        let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0], COLUMNS.join(","));
+        assert!(
+            lines[1]
+                .starts_with(&format!("{},2027-01-15T08:00:00.000Z,pending,token,7QK2A9,c_dan,c_mara,", r.referral_id))
+        );
+        assert!(lines[1].contains("\"'=HYPERLINK(\"\"http://evil\"\")\""), "{}", lines[1]);
+        assert!(lines[1].contains(",'@sms,"), "{}", lines[1]);
+        assert!(!text.contains("example.com"), "no email");
+    }
+}

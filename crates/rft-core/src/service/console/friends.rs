@@ -90,3 +90,55 @@ pub fn friend_lines(referrals: &[Referral]) -> Vec<FriendLine> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::referral::{Evidence, Outcome, RefundFacts};
+    use crate::service::console::testing::referral;
+    use crate::time::Timestamp;
+
+    #[test]
+    fn each_friend_says_where_they_stand_in_one_sentence() {
+        let pending = referral("c_a", Some("Mara Jones"), 100);
+        let mut held = referral("c_b", None, 200);
+        held.state = ReferralState::Held;
+        let mut rewarded = referral("c_c", Some("Sam"), 300);
+        rewarded.state = ReferralState::Rewarded;
+        let mut own = referral("c_d", Some("Dan"), 400);
+        own.state = ReferralState::Blocked;
+        own.evidence = vec![Evidence { rule: "self_referral".into(), outcome: Outcome::Block, detail: "x".into() }];
+        let mut refunded = referral("c_e", Some("Kim"), 500);
+        refunded.state = ReferralState::Rejected;
+        refunded.refunded = Some(RefundFacts { order_id: "o".into(), at: Timestamp::from_secs(600) });
+        let mut expired = referral("c_f", Some("Lee"), 600);
+        expired.state = ReferralState::Expired;
+        let lines = friend_lines(&[pending, held, rewarded, own, refunded, expired]);
+        let said: Vec<(&str, &str, Option<&str>)> =
+            lines.iter().map(|l| (l.name.as_str(), l.status, l.why.as_deref())).collect();
+        assert_eq!(
+            said,
+            vec![
+                (
+                    "Lee",
+                    "not_credited",
+                    Some("Not credited: they didn't place a first order within 30 days of your link.")
+                ),
+                ("Kim", "not_credited", Some("Not credited: their first order was refunded.")),
+                ("Dan", "not_credited", Some("Not credited: it was your own account.")),
+                ("Sam", "rewarded", None),
+                (
+                    "A friend",
+                    "checking",
+                    Some("Our team is checking this one before any reward goes out; there's nothing you need to do.")
+                ),
+                (
+                    "Mara",
+                    "signed_up",
+                    Some("They've signed up: your reward comes when they place their first order, by 31 Jan 1970.")
+                ),
+            ],
+            "newest first, first names only"
+        );
+    }
+}

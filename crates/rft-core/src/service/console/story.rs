@@ -402,13 +402,16 @@ pub fn code_history(mut events: Vec<AuditEvent>) -> Vec<StoryLine> {
             let (title, details) = match e.kind {
                 AuditKind::Minted => (format!("Code {} minted", e.subject), Vec::new()),
                 AuditKind::Retired => {
-                    let by = text(f, "by").map(|m| format!(" by {m}")).unwrap_or_else(|| " through the store's API".to_owned());
+                    let by = text(f, "by")
+                        .map(|m| format!(" by {m}"))
+                        .unwrap_or_else(|| " through the store's API".to_owned());
                     (format!("Code {} retired{by}", e.subject), Vec::new())
                 }
                 AuditKind::CodeFlagged => (format!("Code {} was flagged for its velocity", e.subject), verdict(f)),
                 other => (format!("{other:?} for code {}", e.subject), Vec::new()),
             };
-            let kind = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let kind =
+                serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
             StoryLine { at: e.ts.to_rfc3339(), kind, title, details }
         })
         .collect()
