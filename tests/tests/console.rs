@@ -413,14 +413,17 @@ async fn the_queues_and_the_hooks_for_actions_still_to_come() {
     assert_eq!(queues["refund_review"][0]["referred_id"], "c_mara");
     assert_eq!(queues["parked"].as_array().unwrap().len(), 2, "Kim's two sides");
     let ann = h.referral("c_ann").await.json["referral_id"].as_str().unwrap().to_owned();
+    let credit = member.post(&h, "/admin/api/credits", Some(json!({}))).await;
+    assert_eq!(credit.status, StatusCode::UNPROCESSABLE_ENTITY, "the body is checked first");
     for (method, path) in [
         ("POST", "/admin/api/credits".to_owned()),
         ("POST", format!("/admin/api/rewards/{ann}/referrer/retry")),
         ("POST", "/admin/api/codes/7QK2A9/clear-flag".to_owned()),
         ("GET", "/admin/api/export/ledger.csv".to_owned()),
     ] {
+        let body = json!({"customer_id": "c_zed", "referrer_id": "c_dan", "reason": "referred in the shop"});
         let answer =
-            if method == "POST" { member.post(&h, &path, Some(json!({}))).await } else { member.get(&h, &path).await };
+            if method == "POST" { member.post(&h, &path, Some(body)).await } else { member.get(&h, &path).await };
         assert_eq!(answer.status, StatusCode::NOT_IMPLEMENTED, "{path}");
         assert_eq!(answer.json()["error"], "not_implemented");
     }

@@ -933,7 +933,11 @@ mod tests {
         assert!(s.team.members.is_empty(), "team.members is optional");
         let with = EXAMPLE.replace("ops_link_ttl = \"7d\"", "members = [\"Owner@FreshBox.uk\"]\nops_link_ttl = \"7d\"");
         let s = Settings::parse(&with).unwrap();
-        assert_eq!(s.team.member(" owner@freshbox.uk ").map(|e| e.as_str()), Some("Owner@freshbox.uk"), "spelled as the settings do");
+        assert_eq!(
+            s.team.member(" owner@freshbox.uk ").map(|e| e.as_str()),
+            Some("Owner@freshbox.uk"),
+            "spelled as the settings do"
+        );
         assert_eq!(s.team.member("REFERRALS@freshbox.uk").map(|e| e.as_str()), Some("referrals@freshbox.uk"));
         assert_eq!(s.team.member("owner+x@freshbox.uk"), None, "no +tag folding: it could be someone else's box");
         assert_eq!(s.team.member("stranger@example.com"), None);
