@@ -200,12 +200,27 @@ test('referrals are filtered, paged and exported as CSV', async () => {
   await eventually(async () => (await page.locator('#referrals li').count()) > 0 && (await page.locator('#referrals li:not([data-state="rewarded"])').count()) === 0, { what: 'only rewarded referrals' });
   await page.locator('#f-customer').fill('mara.admin@example.com');
   await page.getByTestId('search').click();
+  await page.waitForURL(/customer=mara/);
+  await eventually(async () => (await page.locator('#referrals li').count()) === 1, { what: 'one referral for the email' });
   await page.locator(`#referrals li[data-referral="${ids.mara}"]`).waitFor();
-  assert.equal(await page.locator('#referrals li').count(), 1, 'found by the friend\u2019s email, which is never shown');
   await page.locator('#f-customer').fill('');
   await page.getByLabel('State').selectOption('');
   await page.getByTestId('search').click();
   await eventually(async () => (await page.locator('#referrals li').count()) >= 5, { what: 'every referral' });
+  const total = await page.locator('#referrals li').count();
+  // Pages of two: "Show more" until every referral is there, each once.
+  await page.goto('/admin#/referrals?limit=2');
+  await eventually(async () => (await page.locator('#referrals li').count()) === 2, { what: 'a first page of two' });
+  while (await page.getByTestId('referrals-more').isVisible()) {
+    const before = await page.locator('#referrals li').count();
+    await page.getByTestId('referrals-more').click();
+    await eventually(async () => (await page.locator('#referrals li').count()) > before || !(await page.getByTestId('referrals-more').isVisible()), { what: 'the next page' });
+  }
+  const shown = await page.locator('#referrals li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-referral')));
+  assert.equal(shown.length, total);
+  assert.equal(new Set(shown).size, total, 'no referral twice');
+  await page.goto('/admin#/referrals');
+  await eventually(async () => (await page.locator('#referrals li').count()) === total, { what: 'every referral' });
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-referrals').click()]);
   const csv = fs.readFileSync(await download.path(), 'utf8').trim().split('\r\n');
   assert.match(csv[0], /^referral_id,signed_up_at,state,method,code,referrer_id,referred_id/);

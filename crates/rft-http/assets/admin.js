@@ -215,7 +215,7 @@
   function loadReferrals(more) {
     if (!more) { fillFilters(current.query); referralsCursor = null; }
     var params = new URLSearchParams(current.query);
-    params.set('limit', '25');
+    if (!params.has('limit')) params.set('limit', '25');
     if (more && referralsCursor) params.set('cursor', referralsCursor);
     $('export-referrals').href = '/admin/api/export/referrals.csv?' + new URLSearchParams(current.query).toString();
     return get('/admin/api/referrals?' + params.toString()).then(function (page) {
