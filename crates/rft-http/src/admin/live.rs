@@ -32,6 +32,8 @@ use crate::error::ApiError;
 const HEARTBEAT: Duration = Duration::from_secs(15);
 /// The reconnect interval a one-event answer names when the edge holds streams.
 const RECONNECT: Duration = Duration::from_secs(2);
+/// The reconnect interval after the overview could not be computed.
+const FAILED_RETRY: Duration = Duration::from_secs(10);
 
 fn event(json: &str) -> String {
     format!("event: overview\ndata: {json}\n\n")
@@ -59,7 +61,19 @@ fn headers_of(mut response: Response) -> Response {
 pub async fn events(State(edge): State<Arc<Edge>>, headers: HeaderMap) -> Result<Response, ApiError> {
     let wants_stream =
         headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/event-stream"));
-    let (json, key) = snapshot(&edge).await?;
+    let (json, key) = match snapshot(&edge).await {
+        Ok(found) => found,
+        // EventSource gives up for good on an error status, so a failure is an empty stream
+        // with a reconnect interval: the page tries again by itself.
+        Err(e) => {
+            tracing::warn!(error = %e.message, "live overview unavailable; the browser will reconnect");
+            let body = format!("retry: {}
+: the overview is unavailable for now
+
+", FAILED_RETRY.as_millis());
+            return Ok(headers_of((StatusCode::OK, body).into_response()));
+        }
+    };
     let (every, for_at_most) = match edge.console.live {
         Live::Stream { every, for_at_most } if wants_stream => (every, for_at_most),
         Live::Stream { .. } => {
