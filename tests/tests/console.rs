@@ -487,3 +487,30 @@ async fn live_updates_arrive_as_server_sent_events() {
     .expect("an update within 15 s");
     assert!(updated.starts_with("event: overview\ndata: {"), "{updated}");
 }
+
+#[tokio::test]
+async fn codes_whose_velocity_held_referrals_are_listed_as_flagged() {
+    let settings = rft_tests::harness::settings_with(&[
+        ("ops_link_ttl", "\"7d\"\nmembers = [\"owner@freshbox.uk\"]"),
+        ("max_signups_per_code_per_hour", "1"),
+    ]);
+    let h = local_harness(settings);
+    let code = h.mint("c_dan", json!({})).await.json["code"].as_str().unwrap().to_owned();
+    for who in ["c_amy", "c_bo"] {
+        h.signup(json!({"customer_id": who, "email": format!("{who}@example.com"), "code": code})).await;
+    }
+    let member = Member::sign_in(&h, OWNER).await;
+    let queues = member.get(&h, "/admin/api/queues").await.json();
+    let flagged = queues["flagged_codes"].as_array().unwrap();
+    assert_eq!(flagged.len(), 1, "{queues}");
+    assert_eq!(flagged[0]["code"], code.as_str());
+    assert_eq!(flagged[0]["rules"], json!(["code_signup_velocity"]));
+    assert_eq!(flagged[0]["held"], 1);
+    let referrer = member.get(&h, "/admin/api/referrers/c_dan").await.json();
+    let history = referrer["codes"][0]["history"].to_string();
+    assert!(
+        history.contains("was flagged for its velocity")
+            && history.contains("sign-ups through the code in the last hour, limit 1"),
+        "{history}"
+    );
+}

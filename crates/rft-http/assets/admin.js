@@ -446,6 +446,23 @@
         ]));
       });
       if (!q.parked.length) parked.appendChild(el('li', { text: 'No reward is parked.' }));
+      var flagged = $('q-flagged');
+      flagged.textContent = '';
+      q.flagged_codes.forEach(function (f) {
+        var clear = el('button', { type: 'button', className: 'btn-secondary', 'data-testid': 'clear-flag-' + f.code, text: 'Clear velocity flag' });
+        clear.addEventListener('click', function () {
+          api('POST', '/admin/api/codes/' + encodeURIComponent(f.code) + '/clear-flag').then(function (res) { say(res.status < 300, res.body.message || 'Cleared.'); });
+        });
+        flagged.appendChild(el('li', { 'data-code': f.code }, [
+          el('div', { className: 'row-head' }, [
+            el('a', { href: '#/referrers/' + encodeURIComponent(f.referrer_id), text: 'Code ' + f.code + ' (' + f.referrer_id + ')' }),
+            el('span', { className: 'badge held', text: plural(f.held, 'held referral', 'held referrals') })
+          ]),
+          el('p', { className: 'row-meta', text: 'Rules: ' + f.rules.join(', ') }),
+          el('div', { className: 'btn-row' }, [clear])
+        ]));
+      });
+      if (!q.flagged_codes.length) flagged.appendChild(el('li', { text: 'No code is flagged.' }));
     });
   }
 

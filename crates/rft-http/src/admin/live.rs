@@ -67,10 +67,13 @@ pub async fn events(State(edge): State<Arc<Edge>>, headers: HeaderMap) -> Result
         // with a reconnect interval: the page tries again by itself.
         Err(e) => {
             tracing::warn!(error = %e.message, "live overview unavailable; the browser will reconnect");
-            let body = format!("retry: {}
+            let body = format!(
+                "retry: {}
 : the overview is unavailable for now
 
-", FAILED_RETRY.as_millis());
+",
+                FAILED_RETRY.as_millis()
+            );
             return Ok(headers_of((StatusCode::OK, body).into_response()));
         }
     };

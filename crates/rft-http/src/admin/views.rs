@@ -235,6 +235,51 @@ pub struct ParkedRow {
     pub reason: String,
 }
 
+/// A code whose velocity held referrals.
+#[derive(Serialize)]
+pub struct FlaggedCode {
+    /// The code.
+    pub code: String,
+    /// Its referrer.
+    pub referrer_id: String,
+    /// The velocity rules that fired.
+    pub rules: Vec<String>,
+    /// How many held referrals came through it.
+    pub held: u64,
+}
+
+/// The velocity rules that flag a code.
+const CODE_RULES: [&str; 2] = ["code_click_velocity", "code_signup_velocity"];
+
+/// Codes flagged for velocity, as the held referrals show them. (When flags are kept on the
+/// code itself, read them from there instead.)
+fn flagged_codes(held: &[rft_core::Referral]) -> Vec<FlaggedCode> {
+    let mut out: Vec<FlaggedCode> = Vec::new();
+    for r in held {
+        let rules: Vec<String> = r.reasons().into_iter().filter(|x| CODE_RULES.contains(&x.as_str())).collect();
+        if rules.is_empty() {
+            continue;
+        }
+        match out.iter_mut().find(|f| f.code == r.code.as_str()) {
+            Some(f) => {
+                f.held += 1;
+                for rule in rules {
+                    if !f.rules.contains(&rule) {
+                        f.rules.push(rule);
+                    }
+                }
+            }
+            None => out.push(FlaggedCode {
+                code: r.code.to_string(),
+                referrer_id: r.referrer_id.to_string(),
+                rules,
+                held: 1,
+            }),
+        }
+    }
+    out
+}
+
 /// What waits for a person.
 #[derive(Serialize)]
 pub struct QueuesView {
@@ -244,6 +289,8 @@ pub struct QueuesView {
     pub refund_review: Vec<ReferralRow>,
     /// Rewards parked after the store refused them or the retries ran out.
     pub parked: Vec<ParkedRow>,
+    /// Codes whose velocity held referrals.
+    pub flagged_codes: Vec<FlaggedCode>,
 }
 
 /// How many of each queue the console shows.
@@ -283,6 +330,7 @@ pub async fn queues(State(edge): State<Arc<Edge>>) -> Result<Response, ApiError>
         })
         .collect();
     Ok(private(&QueuesView {
+        flagged_codes: flagged_codes(&held),
         held: held.iter().map(ReferralRow::from).collect(),
         refund_review: refund_review.iter().map(ReferralRow::from).collect(),
         parked,

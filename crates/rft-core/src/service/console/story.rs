@@ -114,6 +114,16 @@ fn verdict(facts: &Value) -> Vec<String> {
     if evidence.is_empty() {
         return vec!["The screen passed it: no rule fired.".to_owned()];
     }
+    rules(&evidence)
+}
+
+/// The rules a code was flagged for (`facts.evidence`), one sentence each.
+fn flagged_rules(facts: &Value) -> Vec<String> {
+    rules(&facts.get("evidence").and_then(Value::as_array).cloned().unwrap_or_default())
+}
+
+/// One sentence per rule that fired, with its numbers.
+fn rules(evidence: &[Value]) -> Vec<String> {
     evidence
         .iter()
         .map(|e| {
@@ -314,7 +324,7 @@ fn line(event: &AuditEvent, referral: &Referral) -> StoryLine {
             format!("Signed up but credited nobody: {}", unattributed_reason(text(f, "reason")))
         }
         AuditKind::CodeFlagged => {
-            details.extend(verdict(f));
+            details.extend(flagged_rules(f));
             format!("Code {} was flagged for its velocity", event.subject)
         }
         AuditKind::Erased => "Personal data erased; amounts and decisions kept".to_owned(),
@@ -407,7 +417,9 @@ pub fn code_history(mut events: Vec<AuditEvent>) -> Vec<StoryLine> {
                         .unwrap_or_else(|| " through the store's API".to_owned());
                     (format!("Code {} retired{by}", e.subject), Vec::new())
                 }
-                AuditKind::CodeFlagged => (format!("Code {} was flagged for its velocity", e.subject), verdict(f)),
+                AuditKind::CodeFlagged => {
+                    (format!("Code {} was flagged for its velocity", e.subject), flagged_rules(f))
+                }
                 other => (format!("{other:?} for code {}", e.subject), Vec::new()),
             };
             let kind =
