@@ -53,10 +53,13 @@ before(async () => {
   // First orders come after the screen's minimum time from click to order (5 s).
   await sleep(Math.max(0, clickedAt + 6000 - Date.now()));
   await api.convert({ customer_id: 'c_mara_admin', order_id: 'o_mara_admin' });
-  await api.waitState('c_mara_admin', 'rewarded');
+  const mara = await api.waitState('c_mara_admin', 'rewarded');
+  // Both of Mara's rewards reach the store before it starts refusing.
+  await eventually(async () => (await api.store()).filter((f) => f.idempotency_key.startsWith(mara.referral_id)).length === 2, { what: "Mara's rewards at the store" });
   await api.call('POST', '/demo/api/store/refuse', { times: 2 });
   await api.convert({ customer_id: 'c_kim_admin', order_id: 'o_kim_admin' });
   await api.waitState('c_kim_admin', 'rewarded');
+  await eventually(async () => (await api.outbox()).filter((m) => m.kind === 'fulfilment_parked').length === 2, { what: "Kim's two parked rewards" });
   await api.convert({ customer_id: 'c_ann_admin', order_id: 'o_ann_admin' });
   await api.call('POST', '/demo/api/refund', { customer_id: 'c_mara_admin', order_id: 'o_mara_admin' });
   await eventually(async () => (await api.referral('c_mara_admin')).flags.includes('refund_review'), { what: "Mara's refund" });

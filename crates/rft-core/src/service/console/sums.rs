@@ -31,15 +31,6 @@ impl Sums {
         entry.1 += 1;
     }
 
-    /// Adds every total of `other`.
-    pub fn merge(&mut self, other: &Sums) {
-        for (currency, (amount, count)) in &other.0 {
-            let entry = self.0.entry(currency.clone()).or_insert((0, 0));
-            entry.0 = entry.0.saturating_add(*amount);
-            entry.1 += count;
-        }
-    }
-
     /// How many items in all currencies.
     pub fn count(&self) -> u64 {
         self.0.values().map(|(_, n)| n).sum()
