@@ -354,16 +354,19 @@ describe('the roles hold exactly the permissions matrix', () => {
     ].sort());
   });
 
-  it('the edge cannot write referrals or the ledger, nor reach Bedrock, SES or SNS', () => {
+  it('the edge cannot write referrals or the ledger, nor reach Bedrock or SNS; it mails only as messages.from_email', () => {
     const lines = permissionsOfRole(json, roleIdOf(json, 'rft-edge'));
     assert.deepEqual(
       lines.filter(
         (l) =>
           /^dynamodb:(PutItem|UpdateItem|DeleteItem) table\/rft-(referrals|rewards)/.test(l) ||
-          /^(bedrock|ses|sns):/.test(l),
+          /^(bedrock|sns):/.test(l),
       ),
       [],
     );
+    // The console's sign-in links are its only mail: SendEmail from the programme's identity.
+    const mail = lines.filter((l) => l.startsWith('ses:'));
+    assert.ok(mail.length > 0 && mail.every((l) => /^ses:SendEmail arn:aws:ses:[^ ]+:identity\//.test(l)), mail.join('; '));
     // Its audit item access is confined to webhook ids.
     assert.deepEqual(
       lines.filter((l) => / table\/rft-audit( |$)/.test(l) && !l.endsWith(`if ${LEADING_WEBHOOK}`)),

@@ -37,6 +37,8 @@ store_properties!(
     counters_stop_at_their_limit_and_expire,
     a_browsers_latest_click_is_found,
     listings_by_referrer_customer_and_code,
+    referrals_list_by_state_in_exact_pages,
+    codes_list_by_status_newest_first,
 );
 
 macro_rules! queue_properties {

@@ -147,6 +147,13 @@ impl CodeStore for Faulty {
             self.stores.codes.forget_referrer(code, opaque, at).await
         )
     }
+    async fn in_status(
+        &self,
+        s: rft_core::CodeStatus,
+        w: &rft_core::ports::ListWindow,
+    ) -> Result<Vec<CodeRecord>, StoreError> {
+        guarded!(self, "codes.in_status", store_fault(), self.stores.codes.in_status(s, w).await)
+    }
 }
 
 #[async_trait]
@@ -176,6 +183,13 @@ impl ReferralStore for Faulty {
     }
     async fn queue(&self, q: ReviewQueue, until: Timestamp, limit: usize) -> Result<Vec<Referral>, StoreError> {
         guarded!(self, "referrals.queue", store_fault(), self.stores.referrals.queue(q, until, limit).await)
+    }
+    async fn in_state(
+        &self,
+        s: rft_core::ReferralState,
+        w: &rft_core::ports::ListWindow,
+    ) -> Result<Vec<Referral>, StoreError> {
+        guarded!(self, "referrals.in_state", store_fault(), self.stores.referrals.in_state(s, w).await)
     }
 }
 

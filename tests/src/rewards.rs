@@ -143,6 +143,7 @@ pub async fn a_rejected_referral_never_pays(h: Harness) {
         referral_id: r.referral_id.clone(),
         action: rft_core::links::Action::Reject,
         decided_at: h.clock_now(),
+        by: None,
     });
     h.system.rewarder.handle(job).await.unwrap();
     assert_eq!(h.referral("c_partner").await.json["state"], "rejected");

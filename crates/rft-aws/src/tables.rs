@@ -45,6 +45,12 @@ pub const REFERRALS_BY_REFERRER: &str = "by_referrer";
 /// Sparse GSI on `rft-referrals`: identity claims by the customer whose sign-up made them
 /// (erasure).
 pub const REFERRALS_BY_CLAIMANT: &str = "by_claimant";
+/// GSI on `rft-referrals`: referrals by `state`, newest first (the console's listing; claim
+/// items carry no `state`).
+pub const REFERRALS_BY_STATE: &str = "by_state";
+/// GSI on `rft-codes`: codes by `status`, newest first (the console's referrers; the
+/// active-code guards carry no `status`).
+pub const CODES_BY_STATUS: &str = "by_status";
 /// GSI on `rft-rewards`: a customer's ledger rows (tallies carry no `customer_id`).
 pub const REWARDS_BY_CUSTOMER: &str = "by_customer";
 /// GSI on `rft-audit`: a subject's history.

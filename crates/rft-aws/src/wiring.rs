@@ -28,6 +28,10 @@ fn services(env: &Environment, stores: Stores) -> Services {
     Services::new(env.settings.clone(), Arc::new(SystemClock), stores)
 }
 
+/// The console's live updates on Lambda: the Function URL buffers responses, so each event
+/// stream is one overview and a reconnect after ten seconds (see `rft_http::admin::live`).
+pub const LIVE: rft_http::admin::Live = rft_http::admin::Live::Snapshot { retry: std::time::Duration::from_secs(10) };
+
 /// `rft-edge` at a cold start: the secret is fetched while the DynamoDB connection warms, so
 /// the two round trips overlap instead of adding up.
 pub async fn edge_at_start(env: &Environment) -> Result<Edge, EnvError> {
@@ -47,6 +51,12 @@ fn edge_over(env: &Environment, secrets: &SecretSet, stores: Stores) -> Result<E
         erasure: Arc::new(env.eraser()?),
         signup_jobs: Arc::new(env.signup_queue()?),
         reward_jobs: Arc::new(env.reward_queue()?),
+        console: rft_http::admin::Console::new(
+            // Sign-in links go through SES like every other email.
+            Arc::new(env.messenger(false)),
+            Arc::new(rft_core::service::console::StoreOverview::new(stores.clone())),
+            LIVE,
+        ),
     };
     Ok(Edge::assemble(&services(env, stores), secrets, ports))
 }

@@ -97,6 +97,10 @@ pub struct DecisionJob {
     pub action: Action,
     /// When the button was pressed.
     pub decided_at: Timestamp,
+    /// Who pressed it, when they were signed in to the console (an ops link names nobody).
+    /// Absent in jobs queued before the console existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Email>,
 }
 
 /// A conversion that waited out `rewards.confirm_after` without a refund: pay it now. The sweep

@@ -80,7 +80,7 @@ pub async fn links(State(edge): State<Arc<Edge>>, body: Bytes) -> Result<Respons
 /// `POST /api/codes/{code}/retire`.
 pub async fn retire(State(edge): State<Arc<Edge>>, ApiPath(code): ApiPath<String>) -> Result<Response, ApiError> {
     let code = Code::parse(&code).map_err(|_| ApiError::not_found(format!("no code {code:?}")))?;
-    let retired = edge.minter.retire(&code).await.map_err(mint_error)?;
+    let retired = edge.minter.retire(&code, None).await.map_err(mint_error)?;
     edge.redirector.forget(&code);
     let record = retired.ok_or_else(|| ApiError::not_found(format!("no code {code}")))?;
     let body = json!({

@@ -22,13 +22,15 @@ pub struct EdgePorts {
     pub signup_jobs: Arc<dyn JobQueue>,
     /// Conversions, refunds and ops decisions, for the rewarder.
     pub reward_jobs: Arc<dyn JobQueue>,
+    /// The owner's console: its mailer, overview and live updates.
+    pub console: crate::admin::Console,
 }
 
 impl Edge {
     /// The edge over `services`, keyed by `secrets` (signatures, identity hashes, people's links).
     pub fn assemble(services: &Services, secrets: &SecretSet, ports: EdgePorts) -> Edge {
         let hasher = IdentityHasher::new(secrets.identity.clone());
-        let EdgePorts { minter, erasure, signup_jobs, reward_jobs } = ports;
+        let EdgePorts { minter, erasure, signup_jobs, reward_jobs, console } = ports;
         Edge {
             redirector: services.redirector(hasher.clone()),
             settings: services.settings.clone(),
@@ -41,6 +43,7 @@ impl Edge {
             erasure,
             signup_jobs,
             reward_jobs,
+            console,
         }
     }
 }

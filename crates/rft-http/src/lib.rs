@@ -17,6 +17,7 @@ use rft_core::service::Redirector;
 use rft_core::signature::Signer;
 use rft_core::{Clock, Settings};
 
+pub mod admin;
 pub mod api;
 pub mod assemble;
 pub mod body;
@@ -63,6 +64,8 @@ pub struct Edge {
     pub signup_jobs: Arc<dyn JobQueue>,
     /// Conversions, refunds and ops decisions, for the rewarder.
     pub reward_jobs: Arc<dyn JobQueue>,
+    /// The owner's console (`/admin`): its mailer, overview and live updates.
+    pub console: admin::Console,
 }
 
 /// The whole public surface.
@@ -94,6 +97,7 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .route("/ops/referrals/{id}/{action}", get(ops::show).post(ops::decide))
         .route("/ops/codes/{code}/{action}", get(ops_codes::show).post(ops_codes::act))
         .merge(signed_routes)
+        .merge(admin::routes(edge.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(edge)
@@ -104,16 +108,20 @@ async fn healthz() -> impl IntoResponse {
 }
 
 async fn stylesheet() -> impl IntoResponse {
+    stylesheet_of(include_str!("../assets/app.css"))
+}
+
+pub(crate) fn stylesheet_of(body: &'static str) -> impl IntoResponse {
     (
         [
             (axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../assets/app.css"),
+        body,
     )
 }
 
-fn script(body: &'static str) -> impl IntoResponse {
+pub(crate) fn script(body: &'static str) -> impl IntoResponse {
     (
         [
             (axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8"),

@@ -185,7 +185,7 @@ pub async fn decide(
         Ok(v) => v,
         Err(refused) => return refused.page(),
     };
-    let job = Job::Decision(DecisionJob { referral_id: id.clone(), action, decided_at: edge.clock.now() });
+    let job = Job::Decision(DecisionJob { referral_id: id.clone(), action, decided_at: edge.clock.now(), by: None });
     if let Err(e) = edge.reward_jobs.send(&job).await {
         tracing::error!(error = %e, referral = %id, "could not queue an ops decision");
         return page(

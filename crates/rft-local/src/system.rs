@@ -70,6 +70,11 @@ impl RewardClient for Discard {
     }
 }
 
+/// The console's live updates locally: one held event stream per page, the overview
+/// recomputed every two seconds, each stream ended after five minutes (the browser reconnects).
+pub const LIVE: rft_http::admin::Live =
+    rft_http::admin::Live::Stream { every: Duration::from_secs(2), for_at_most: Duration::from_secs(300) };
+
 /// Every service, wired.
 pub struct System {
     /// The HTTP surface's state.
@@ -119,6 +124,11 @@ impl System {
             erasure: eraser,
             signup_jobs: ports.signup_jobs.clone(),
             reward_jobs: ports.reward_jobs.clone(),
+            console: rft_http::admin::Console::new(
+                ports.messenger.clone(),
+                Arc::new(rft_core::service::console::StoreOverview::new(services.stores.clone())),
+                LIVE,
+            ),
         };
         let edge = Arc::new(Edge::assemble(&services, secrets, edge_ports));
         let dead_ends = Arc::new(services.dead_ends(ports.messenger.clone()));

@@ -5,14 +5,15 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
 use rft_core::code::CodeFlag;
-use rft_core::ports::{ClaimError, CodeStore, StoreError};
+use rft_core::ports::{ClaimError, CodeStore, ListWindow, StoreError};
 use rft_core::{Code, CodeRecord, CodeStatus, CustomerId, Timestamp};
 
 use super::items::{FLAG_QUEUE, code_item, guard_key};
+use super::listing::Listing;
 use super::requests::docs;
 use super::{DynamoStore, cancelled_items, put, put_absent, tx_put, unavailable};
 use crate::item::{doc, from_doc, get_s, item, n, s};
-use crate::tables::{CODES_BY_FLAG, CODES_BY_REFERRER};
+use crate::tables::{CODES_BY_FLAG, CODES_BY_REFERRER, CODES_BY_STATUS};
 
 impl DynamoStore {
     /// Rewrites a code's record as `change` makes it, on the condition that it did not change
@@ -226,5 +227,12 @@ impl CodeStore for DynamoStore {
                 Ok(Some(record))
             }
         }
+    }
+
+    async fn in_status(&self, status: CodeStatus, window: &ListWindow) -> Result<Vec<CodeRecord>, StoreError> {
+        let listing =
+            Listing { table: &self.tables.codes, index: CODES_BY_STATUS, group_attr: "status", id_attr: "code" };
+        let items = self.newest_first("list codes by status", &listing, status.as_str(), window).await?;
+        items.iter().map(|it| from_doc(it, get_s(it, "code").unwrap_or_default())).collect()
     }
 }

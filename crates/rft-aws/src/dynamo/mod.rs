@@ -4,7 +4,8 @@
 //! Condition failures and cancellation reasons come back as typed domain errors.
 //!
 //! One file per port: [`codes`], [`clicks`], [`referrals`], [`ledger`], [`audit`], [`webhooks`],
-//! [`counters`], [`orders`]; item layouts in [`items`]; how a request is sent and read in [`requests`].
+//! [`counters`], [`orders`]; item layouts in [`items`]; how a request is sent and read in [`requests`];
+//! the console's listings in [`listing`].
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -23,6 +24,7 @@ mod codes;
 mod counters;
 mod items;
 mod ledger;
+mod listing;
 mod orders;
 mod referrals;
 mod requests;

@@ -6,13 +6,14 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::Put;
 
-use rft_core::ports::{Opened, ReferralStore, StoreError, WriteError};
-use rft_core::{AuditEvent, CustomerId, IdentityKey, Referral, ReferralId, ReviewQueue, Timestamp};
+use rft_core::ports::{ListWindow, Opened, ReferralStore, StoreError, WriteError};
+use rft_core::{AuditEvent, CustomerId, IdentityKey, Referral, ReferralId, ReferralState, ReviewQueue, Timestamp};
 
 use super::items::{audit_item, claim_key, referral_item};
+use super::listing::Listing;
 use super::{DynamoStore, cancelled_items, put, put_absent, tx_put};
 use crate::item::{from_doc, get_s, item, n, s};
-use crate::tables::{REFERRALS_BY_CLAIMANT, REFERRALS_BY_QUEUE, REFERRALS_BY_REFERRER};
+use crate::tables::{REFERRALS_BY_CLAIMANT, REFERRALS_BY_QUEUE, REFERRALS_BY_REFERRER, REFERRALS_BY_STATE};
 
 #[async_trait]
 impl ReferralStore for DynamoStore {
@@ -175,5 +176,16 @@ impl ReferralStore for DynamoStore {
         })
         .await?;
         Ok(out)
+    }
+
+    async fn in_state(&self, state: ReferralState, window: &ListWindow) -> Result<Vec<Referral>, StoreError> {
+        let listing = Listing {
+            table: &self.tables.referrals,
+            index: REFERRALS_BY_STATE,
+            group_attr: "state",
+            id_attr: "referral_id",
+        };
+        let items = self.newest_first("list referrals by state", &listing, state.as_str(), window).await?;
+        items.iter().map(|it| from_doc(it, get_s(it, "referral_id").unwrap_or_default())).collect()
     }
 }

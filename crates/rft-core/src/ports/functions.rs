@@ -94,8 +94,9 @@ pub trait Erasure: Send + Sync {
 pub trait Minter: Send + Sync {
     /// Returns the customer's active code, minting one if there is none.
     async fn mint(&self, request: &MintRequest) -> Result<Minted, MintError>;
-    /// Retires a code; `None` if there is no such code.
-    async fn retire(&self, code: &Code) -> Result<Option<CodeRecord>, MintError>;
+    /// Retires a code; `None` if there is no such code. `by` names the team member who did it
+    /// from the console, for the audit (the store's API names nobody).
+    async fn retire(&self, code: &Code, by: Option<&crate::email::Email>) -> Result<Option<CodeRecord>, MintError>;
     /// Sends a referrer's invite to a friend and records the email touch.
     async fn invite(&self, request: &InviteRequest) -> Result<(), MintError>;
 }

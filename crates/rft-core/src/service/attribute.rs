@@ -208,7 +208,8 @@ impl Attributor {
             Ok(pick) => pick,
             Err(reason) => {
                 tracing::info!(customer = %job.customer_id, ?reason, touches = touches.len(), "sign-up unattributed");
-                let facts = json!({ "reason": reason, "touches": touches.len(), "webhook_id": job.webhook_id });
+                let considered = crate::service::touches::report(&touches, &codes, at, None);
+                let facts = json!({ "reason": reason, "touches": touches.len(), "considered": considered, "webhook_id": job.webhook_id });
                 self.append(AuditEvent::new(AuditKind::Unattributed, job.customer_id.as_str(), now, facts)).await;
                 return Ok(SignupOutcome::Unattributed(reason));
             }
@@ -287,6 +288,7 @@ impl Attributor {
             "touched_at": referral.touched_at,
             "signed_up_at": at,
             "verdict": verdict,
+            "considered": crate::service::touches::report(&touches, &codes, at, Some(&touch)),
             "identity": job.identity,
             "webhook_id": job.webhook_id,
         });

@@ -136,7 +136,7 @@ async fn retiring_a_code_stops_it_and_frees_the_customer_for_a_new_one() {
     let minter = w.minter();
     let first = minter.mint(&dan()).await.unwrap().record;
     // WHEN it is retired and Dan asks again
-    let retired = minter.retire(&first.code).await.unwrap().unwrap();
+    let retired = minter.retire(&first.code, None).await.unwrap().unwrap();
     let next = minter.mint(&dan()).await.unwrap();
     // THEN the old code is retired (and audited) and he gets a new code
     assert_eq!(retired.status, CodeStatus::Retired);
@@ -147,7 +147,7 @@ async fn retiring_a_code_stops_it_and_frees_the_customer_for_a_new_one() {
 #[tokio::test]
 async fn retiring_an_unknown_code_finds_nothing() {
     let w = World::new();
-    assert_eq!(w.minter().retire(&Code::parse("ZZZ999").unwrap()).await.unwrap(), None);
+    assert_eq!(w.minter().retire(&Code::parse("ZZZ999").unwrap(), None).await.unwrap(), None);
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 pub mod assemble;
 pub mod attribute;
+pub mod console;
 pub mod dead_end;
 pub mod erase;
 pub mod flags;
@@ -12,6 +13,7 @@ pub mod reward;
 pub mod screening;
 pub mod stats;
 pub mod sweep;
+pub mod touches;
 pub mod velocity;
 
 pub use assemble::{RewarderClients, Services};

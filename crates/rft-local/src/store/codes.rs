@@ -4,12 +4,14 @@ use async_trait::async_trait;
 use redb::ReadableTable;
 
 use rft_core::code::CodeFlag;
-use rft_core::ports::{ClaimError, CodeStore, StoreError};
+use rft_core::ports::{ClaimError, CodeStore, ListWindow, StoreError};
 use rft_core::{Code, CodeRecord, CodeStatus, CustomerId, Timestamp};
 
 use super::index::listed;
+use super::listing::index_code;
 use super::{
-    ACTIVE_CODE, CODES, CODES_BY_REFERRER, FLAGGED_CODES, LocalStore, decode, decode_w, encode, get_record, load_record,
+    ACTIVE_CODE, CODES, CODES_BY_REFERRER, CODES_BY_STATUS, FLAGGED_CODES, LocalStore, decode, decode_w, encode,
+    get_record, load_record,
 };
 
 /// Reads, changes and writes one code inside a write transaction; `None` if there is none.
@@ -103,6 +105,8 @@ impl CodeStore for LocalStore {
             }
             txn.open_table(CODES_BY_REFERRER)?
                 .insert((record.referrer_id.as_str(), record.created_at.as_millis(), record.code.as_str()), ())?;
+            drop((codes, active));
+            index_code(txn, &record, None)?;
             Ok(Ok(()))
         })
         .await?
@@ -116,6 +120,7 @@ impl CodeStore for LocalStore {
             let Some(mut record) = load_record::<CodeRecord>(&codes, code.as_str())? else {
                 return Ok(());
             };
+            let before = record.clone();
             let owner = record.referrer_id.clone();
             let mut active = txn.open_table(ACTIVE_CODE)?;
             if active.get(owner.as_str())?.is_some_and(|c| c.value() == code.as_str()) {
@@ -131,6 +136,8 @@ impl CodeStore for LocalStore {
             record.referrer_id = opaque;
             record.referrer = Default::default();
             codes.insert(code.as_str(), encode(&record).as_slice())?;
+            drop((codes, active, index));
+            index_code(txn, &record, Some(&before))?;
             Ok(())
         })
         .await
@@ -168,6 +175,7 @@ impl CodeStore for LocalStore {
                 return Ok(None);
             };
             if record.status == CodeStatus::Active {
+                let before = record.clone();
                 record.status = CodeStatus::Retired;
                 record.retired_at = Some(at);
                 codes.insert(code.as_str(), encode(&record).as_slice())?;
@@ -176,8 +184,18 @@ impl CodeStore for LocalStore {
                 if owns_guard {
                     active.remove(record.referrer_id.as_str())?;
                 }
+                drop((codes, active));
+                index_code(txn, &record, Some(&before))?;
             }
             Ok(Some(record))
+        })
+        .await
+    }
+
+    async fn in_status(&self, status: CodeStatus, window: &ListWindow) -> Result<Vec<CodeRecord>, StoreError> {
+        let window = window.clone();
+        self.read("list codes by status", move |txn| {
+            super::listing::page(txn, CODES_BY_STATUS, CODES, status.as_str(), &window)
         })
         .await
     }

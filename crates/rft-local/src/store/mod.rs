@@ -4,7 +4,8 @@
 //! read-check-write inside one transaction, durable once `commit` returns.
 //!
 //! One file per port: [`codes`], [`clicks`], [`referrals`], [`ledger`], [`audit`], [`webhooks`],
-//! [`counters`]; [`index`] reads the secondary indexes; [`inspect`] reads everything back for tests.
+//! [`counters`]; [`index`] reads the secondary indexes; [`listing`] keeps the console's indexes;
+//! [`inspect`] reads everything back for tests.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ mod counters;
 pub(crate) mod index;
 mod inspect;
 mod ledger;
+mod listing;
 mod orders;
 mod referrals;
 mod webhooks;
@@ -54,6 +56,10 @@ pub(crate) const COUNTERS: TableDefinition<&str, (u32, i64)> = TableDefinition::
 pub(crate) const ORDERS: TableDefinition<&str, Bytes> = TableDefinition::new("orders");
 pub(crate) const FIRST_ORDERS: TableDefinition<&str, &str> = TableDefinition::new("first_order_by_customer");
 pub(crate) const FLAGGED_CODES: TableDefinition<(i64, &str), ()> = TableDefinition::new("flagged_codes");
+/// The console's listings: referrals by (state, created at, id), codes by (status, created at, code).
+pub(crate) const REFERRALS_BY_STATE: TableDefinition<(&str, i64, &str), ()> =
+    TableDefinition::new("referrals_by_state");
+pub(crate) const CODES_BY_STATUS: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("codes_by_status");
 
 /// The embedded store. Cheap to clone; clones share the database.
 #[derive(Clone)]
@@ -85,6 +91,9 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
     txn.open_table(ORDERS)?;
     txn.open_table(FIRST_ORDERS)?;
     txn.open_table(FLAGGED_CODES)?;
+    txn.open_table(REFERRALS_BY_STATE)?;
+    txn.open_table(CODES_BY_STATUS)?;
+    listing::backfill(txn)?;
     crate::queue::create_tables(txn)?;
     Ok(())
 }

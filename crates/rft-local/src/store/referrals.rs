@@ -4,13 +4,14 @@ use async_trait::async_trait;
 use redb::ReadableTable;
 use redb::WriteTransaction;
 
-use rft_core::ports::{Opened, ReferralStore, StoreError, WriteError};
-use rft_core::{AuditEvent, CustomerId, IdentityKey, Referral, ReferralId, ReviewQueue, Timestamp};
+use rft_core::ports::{ListWindow, Opened, ReferralStore, StoreError, WriteError};
+use rft_core::{AuditEvent, CustomerId, IdentityKey, Referral, ReferralId, ReferralState, ReviewQueue, Timestamp};
 
 use super::audit::append_audit;
 use super::index::listed;
 use super::{
-    CLAIMS, CLAIMS_BY_CLAIMANT, LocalStore, REFERRALS, REFERRALS_BY_REFERRER, REVIEW, encode, get_record, load_record,
+    CLAIMS, CLAIMS_BY_CLAIMANT, LocalStore, REFERRALS, REFERRALS_BY_REFERRER, REFERRALS_BY_STATE, REVIEW, encode,
+    get_record, load_record,
 };
 
 pub(super) fn load_referral(txn: &WriteTransaction, id: &str) -> Result<Option<Referral>, redb::Error> {
@@ -41,6 +42,7 @@ pub(super) fn put_referral(
         by_referrer.insert((referral.referrer_id.as_str(), referral.created_at.as_millis(), id), ())?;
     }
     txn.open_table(REFERRALS)?.insert(id, encode(referral).as_slice())?;
+    super::listing::index_referral(txn, referral, old)?;
     Ok(())
 }
 
@@ -166,6 +168,14 @@ impl ReferralStore for LocalStore {
         self.read("list a review queue", move |txn| {
             let (review, referrals) = (txn.open_table(REVIEW)?, txn.open_table(REFERRALS)?);
             listed(&review, &referrals, queue.as_str(), i64::MIN..=until.as_millis(), limit)
+        })
+        .await
+    }
+
+    async fn in_state(&self, state: ReferralState, window: &ListWindow) -> Result<Vec<Referral>, StoreError> {
+        let window = window.clone();
+        self.read("list referrals by state", move |txn| {
+            super::listing::page(txn, REFERRALS_BY_STATE, REFERRALS, state.as_str(), &window)
         })
         .await
     }

@@ -155,6 +155,7 @@ impl Rewarder {
                     referral_id: held.referral_id.clone(),
                     action: Action::Approve,
                     decided_at: job.decided_at,
+                    by: None,
                 };
                 self.decision(&decision).await?;
                 continue;
@@ -191,7 +192,7 @@ impl Rewarder {
     async fn decide_once(&self, referral: Referral, job: &DecisionJob) -> Result<(), Retry> {
         let now = self.ports.clock.now();
         let id = referral.referral_id.as_str();
-        let facts = |what: &str| json!({ "action": job.action, "decided_at": job.decided_at, "what": what, "cleared": referral.reasons() });
+        let facts = |what: &str| json!({ "action": job.action, "decided_at": job.decided_at, "what": what, "cleared": referral.reasons(), "by": job.by });
         match (referral.state, job.action) {
             (ReferralState::Held, Action::Approve) if let Some(refund) = &referral.refunded => {
                 let what = "approval cannot pay: the converting order was refunded";

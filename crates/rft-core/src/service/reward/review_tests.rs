@@ -47,7 +47,12 @@ fn refund(order: &str) -> Job {
 }
 
 fn decide(referral: &Referral, action: Action) -> Job {
-    Job::Decision(DecisionJob { referral_id: referral.referral_id.clone(), action, decided_at: crate::testing::START })
+    Job::Decision(DecisionJob {
+        referral_id: referral.referral_id.clone(),
+        action,
+        decided_at: crate::testing::START,
+        by: None,
+    })
 }
 
 #[tokio::test]

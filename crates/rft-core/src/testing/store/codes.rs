@@ -64,6 +64,24 @@ impl CodeStore for MemoryStore {
         Ok(found)
     }
 
+    async fn in_status(
+        &self,
+        status: CodeStatus,
+        window: &crate::ports::ListWindow,
+    ) -> Result<Vec<CodeRecord>, StoreError> {
+        let s = self.enter("in_status")?;
+        let mut found: Vec<CodeRecord> = s
+            .codes
+            .values()
+            .filter(|c| c.status == status)
+            .filter(|c| window.holds(&crate::ports::ListPosition::of(c.created_at, c.code.as_str())))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| (b.created_at, b.code.as_str()).cmp(&(a.created_at, a.code.as_str())));
+        found.truncate(window.limit);
+        Ok(found)
+    }
+
     async fn get(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError> {
         Ok(self.enter("get_code")?.codes.get(code).cloned())
     }

@@ -77,6 +77,24 @@ impl ReferralStore for MemoryStore {
         Ok(theirs.len())
     }
 
+    async fn in_state(
+        &self,
+        state: crate::referral::ReferralState,
+        window: &crate::ports::ListWindow,
+    ) -> Result<Vec<Referral>, StoreError> {
+        let s = self.enter("in_state")?;
+        let mut found: Vec<Referral> = s
+            .referrals
+            .values()
+            .filter(|r| r.state == state)
+            .filter(|r| window.holds(&crate::ports::ListPosition::of(r.created_at, r.referral_id.as_str())))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| (b.created_at, b.referral_id.as_str()).cmp(&(a.created_at, a.referral_id.as_str())));
+        found.truncate(window.limit);
+        Ok(found)
+    }
+
     async fn referrals_of(&self, referrer: &CustomerId) -> Result<Vec<Referral>, StoreError> {
         let s = self.enter("referrals_of")?;
         let mut found: Vec<Referral> = s.referrals.values().filter(|r| r.referrer_id == *referrer).cloned().collect();
