@@ -174,6 +174,7 @@ const line = (action: string, resource: string, condition?: string) =>
   condition ? `${action} ${resource} if ${condition}` : `${action} ${resource}`;
 const LEADING_WEBHOOK = 'ForAllValues:StringLike dynamodb:LeadingKeys=webhook#*';
 const LEADING_CLAIM = 'ForAllValues:StringLike dynamodb:LeadingKeys=claim#*';
+const LEADING_FIRST_ORDER = 'ForAllValues:StringLike dynamodb:LeadingKeys=first#*';
 const LEADING_GUARD = 'ForAllValues:StringLike dynamodb:LeadingKeys=active#*';
 
 // ---------------------------------------------------------------------------------------------
@@ -335,22 +336,25 @@ describe('the roles hold exactly the permissions matrix', () => {
     }
   });
 
-  it('nobody deletes a code, a referral or a claim-less key: only guards (active#) and claims (claim#)', () => {
+  it('nobody deletes a code, a referral or an order: only guards (active#), claims (claim#) and first orders (first#)', () => {
     for (const fn of FUNCTIONS) {
       for (const l of permissionsOfRole(json, roleIdOf(json, fn))) {
         if (/^dynamodb:DeleteItem table\/rft-codes( |$)/.test(l)) assert.ok(l.endsWith(`if ${LEADING_GUARD}`), `${fn}: ${l}`);
-        if (/^dynamodb:DeleteItem table\/rft-referrals( |$)/.test(l)) assert.ok(l.endsWith(`if ${LEADING_CLAIM}`), `${fn}: ${l}`);
+        if (/^dynamodb:DeleteItem table\/rft-referrals( |$)/.test(l)) {
+          assert.ok(l.endsWith(`if ${LEADING_CLAIM}`) || l.endsWith(`if ${LEADING_FIRST_ORDER}`), `${fn}: ${l}`);
+        }
       }
     }
   });
 
-  it('the rewarder deletes only for erasure: claims, guards and touches, never ledger, audit or codes', () => {
+  it('the rewarder deletes only for erasure: claims, guards, touches and first orders, never ledger, audit or codes', () => {
     const lines = permissionsOfRole(json, roleIdOf(json, 'rft-rewarder'));
     const deletes = lines.filter((l) => l.startsWith('dynamodb:DeleteItem')).map((l) => l.replace(/arn:aws:dynamodb:[^:]+:[^:]+:/, ''));
     assert.deepEqual(deletes.sort(), [
       `dynamodb:DeleteItem table/rft-clicks`,
       `dynamodb:DeleteItem table/rft-codes if ${LEADING_GUARD}`,
       `dynamodb:DeleteItem table/rft-referrals if ${LEADING_CLAIM}`,
+      `dynamodb:DeleteItem table/rft-referrals if ${LEADING_FIRST_ORDER}`,
     ].sort());
   });
 
