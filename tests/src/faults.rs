@@ -271,6 +271,9 @@ impl OrderStore for Faulty {
     async fn forget_first_order(&self, c: &CustomerId) -> Result<(), StoreError> {
         guarded!(self, "orders.forget_first_order", store_fault(), self.stores.orders.forget_first_order(c).await)
     }
+    async fn mark_imported(&self, id: &str, at: Timestamp) -> Result<(), StoreError> {
+        guarded!(self, "orders.mark_imported", store_fault(), self.stores.orders.mark_imported(id, at).await)
+    }
     async fn refund_order(&self, id: &str, at: Timestamp) -> Result<OrderRecord, StoreError> {
         guarded!(self, "orders.refund_order", store_fault(), self.stores.orders.refund_order(id, at).await)
     }

@@ -71,10 +71,11 @@ pub async fn screen(env: &Environment, secrets: &SecretSet) -> ScreenService {
     services(env, warm_stores(env).await).screen(Arc::new(env.messenger(false)), LinkSigner::new(secrets.ops.clone()))
 }
 
-/// `rft-attributor`: attribution over DynamoDB, screening through `rft-screen`.
+/// `rft-attributor`: attribution over DynamoDB, screening through `rft-screen`; a connected
+/// store's orders go on to `rft-reward-jobs`.
 pub async fn attributor(env: &Environment) -> Result<Attributor, EnvError> {
     let stores = warm_stores(env).await;
-    Ok(services(env, stores).attributor(Arc::new(env.screener()?)))
+    Ok(services(env, stores).attributor(Arc::new(env.screener()?), Arc::new(env.reward_queue()?)))
 }
 
 /// `rft-rewarder`: the ledger, the store's reward endpoint, Bedrock for thank-yous, SES and SNS,

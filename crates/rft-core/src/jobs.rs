@@ -19,8 +19,10 @@ pub struct SignupJob {
     pub webhook_id: String,
     /// The new customer.
     pub customer_id: CustomerId,
-    /// Their email: where the thank-you goes, and (hashed) one of their identity claims.
-    pub email: Email,
+    /// Their email: where the thank-you goes, and (hashed) one of their identity claims. A
+    /// sign-up webhook always has one; an imported or provider order may not.
+    #[serde(default)]
+    pub email: Option<Email>,
     /// For the thank-you.
     pub first_name: Option<String>,
     /// For an SMS thank-you.

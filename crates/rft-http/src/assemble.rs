@@ -44,6 +44,7 @@ impl Edge {
             signup_jobs,
             reward_jobs,
             console,
+            connector: crate::provider_webhooks::Connector::from_settings(&services.settings, secrets),
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod ops;
 pub mod ops_codes;
 pub mod params;
 pub mod portal;
+pub mod provider_webhooks;
 pub mod providers;
 pub mod redirect;
 pub mod signed;
@@ -66,6 +67,8 @@ pub struct Edge {
     pub reward_jobs: Arc<dyn JobQueue>,
     /// The owner's console (`/admin`): its mailer, overview and live updates.
     pub console: admin::Console,
+    /// A connected store's provider (`store.kind = "stripe"` or `"shopify"`).
+    pub connector: Option<provider_webhooks::Connector>,
 }
 
 /// The whole public surface.
@@ -96,6 +99,9 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .route("/ops/data", get(portal::ops_data))
         .route("/ops/referrals/{id}/{action}", get(ops::show).post(ops::decide))
         .route("/ops/codes/{code}/{action}", get(ops_codes::show).post(ops_codes::act))
+        // Signed by the provider, not with Standard Webhooks: verified in their handlers.
+        .route("/webhooks/stripe", post(provider_webhooks::stripe))
+        .route("/webhooks/shopify", post(provider_webhooks::shopify))
         .merge(signed_routes)
         .merge(admin::routes(edge.clone()))
         .fallback(not_found)

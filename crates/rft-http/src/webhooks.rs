@@ -93,7 +93,7 @@ pub async fn signup(State(edge): State<Arc<Edge>>, headers: HeaderMap, body: Byt
         webhook_id: webhook_id(&headers),
         identity: edge.hasher.hash_all(&facts, Some(&body.email)),
         customer_id: body.customer_id,
-        email: body.email,
+        email: Some(body.email),
         first_name: body.first_name.map(String::from),
         phone: body.phone,
         attribution_token,

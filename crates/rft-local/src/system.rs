@@ -107,7 +107,7 @@ impl System {
         let links = LinkSigner::new(secrets.ops.clone());
         let minter = Arc::new(services.minter(ports.writer.clone(), ports.messenger.clone()));
         let screen = Arc::new(services.screen(ports.messenger.clone(), links.clone()));
-        let attributor = Arc::new(services.attributor(screen.clone()));
+        let attributor = Arc::new(services.attributor(screen.clone(), ports.reward_jobs.clone()));
         let clients = RewarderClients {
             screener: screen.clone(),
             store: ports.rewards.clone(),

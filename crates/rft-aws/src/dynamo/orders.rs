@@ -25,6 +25,7 @@ fn record(order_id: &str, found: Option<&Item>) -> OrderRecord {
         order_id: order_id.to_owned(),
         referral_id: found.and_then(|it| get_s(it, "referral_id")).and_then(|id| ReferralId::parse(id).ok()),
         refunded_at: found.and_then(|it| get_n(it, "refunded_at")).map(Timestamp::from_millis),
+        imported_at: found.and_then(|it| get_n(it, "imported_at")).map(Timestamp::from_millis),
     }
 }
 
@@ -78,6 +79,19 @@ impl OrderStore for DynamoStore {
             .await
             .map_err(unavailable("note a customer's first order"))?;
         Ok(out.attributes.as_ref().and_then(|a| get_s(a, "first_order")).unwrap_or(order_id).to_owned())
+    }
+
+    async fn mark_imported(&self, order_id: &str, at: Timestamp) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.referrals)
+            .set_key(Some(order_key(order_id)))
+            .update_expression("SET imported_at = if_not_exists(imported_at, :at)")
+            .expression_attribute_values(":at", n(at.as_millis()))
+            .send()
+            .await
+            .map_err(unavailable("note an order's import"))?;
+        Ok(())
     }
 
     async fn forget_first_order(&self, customer: &CustomerId) -> Result<(), StoreError> {

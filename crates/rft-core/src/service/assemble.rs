@@ -14,7 +14,7 @@ use crate::links::LinkSigner;
 use crate::ports::{JobQueue, Messenger, RewardClient, Screener, Stores, TextWriter};
 use crate::service::erase::Eraser;
 use crate::service::{
-    Attributor, DeadEnds, FulfilPolicy, MintService, Redirector, Rewarder, RewarderPorts, ScreenService, Sweeper,
+    Attributor, AttributorPorts, DeadEnds, FulfilPolicy, MintService, Redirector, Rewarder, RewarderPorts, ScreenService, Sweeper,
 };
 use crate::settings::Settings;
 use crate::time::Clock;
@@ -80,16 +80,12 @@ impl Services {
         )
     }
 
-    /// `rft-attributor`: attribution, screening through `screener`.
-    pub fn attributor(&self, screener: Arc<dyn Screener>) -> Attributor {
-        let s = &self.stores;
+    /// `rft-attributor`: attribution, screening through `screener`; a connected store's orders
+    /// go on to the rewarder on `reward_jobs`.
+    pub fn attributor(&self, screener: Arc<dyn Screener>, reward_jobs: Arc<dyn JobQueue>) -> Attributor {
         Attributor::new(
-            s.codes.clone(),
-            s.clicks.clone(),
-            s.referrals.clone(),
-            s.audit.clone(),
-            s.counters.clone(),
-            screener,
+            &self.stores,
+            AttributorPorts { screener, reward_jobs },
             self.clock.clone(),
             self.settings.attribution.fingerprint_fallback,
         )

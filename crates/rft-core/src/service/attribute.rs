@@ -14,9 +14,9 @@ use crate::code::{Code, CodeRecord};
 use crate::identity::IdentityKey;
 use crate::ids::ReferralId;
 use crate::jobs::SignupJob;
-use crate::ports::Counters;
 use crate::ports::{
-    AuditStore, ClickStore, CodeStore, Opened, ReferralStore, ScreenCase, ScreenError, Screener, StoreError,
+    AuditStore, ClickStore, CodeStore, Counters, JobQueue, OrderStore, Opened, QueueError, ReferralStore, ScreenCase,
+    ScreenError, Screener, StoreError, Stores,
 };
 use crate::referral::{FriendProfile, Method, Outcome, Referral, ReferralState};
 use crate::screen::Stage;
@@ -55,6 +55,9 @@ pub enum Unattributed {
     RetiredCode,
     /// Touches exist, but none inside its code's window.
     OutsideWindow,
+    /// A connected store's order from a customer with an earlier paid order: not a new
+    /// customer, so nobody referred them.
+    ExistingCustomer,
 }
 
 /// What a sign-up did.
@@ -77,6 +80,9 @@ pub enum AttributeError {
     /// The screen failed.
     #[error(transparent)]
     Screen(#[from] ScreenError),
+    /// A connected store's conversion could not be handed to the rewarder.
+    #[error("queueing the conversion for the rewarder: {0}")]
+    Queue(#[from] QueueError),
     /// A job that is not a sign-up reached the sign-up queue.
     #[error("a {0} job does not belong on the sign-up queue")]
     WrongQueue(&'static str),
@@ -90,14 +96,25 @@ impl crate::jobs::JobFailure for AttributeError {
 
 /// The attributor.
 pub struct Attributor {
-    codes: Arc<dyn CodeStore>,
+    pub(super) codes: Arc<dyn CodeStore>,
     clicks: Arc<dyn ClickStore>,
-    referrals: Arc<dyn ReferralStore>,
-    audit: Arc<dyn AuditStore>,
+    pub(super) referrals: Arc<dyn ReferralStore>,
+    pub(super) audit: Arc<dyn AuditStore>,
     counters: Arc<dyn Counters>,
+    pub(super) orders: Arc<dyn OrderStore>,
     screener: Arc<dyn Screener>,
-    clock: Arc<dyn Clock>,
+    /// Where a connected store's order goes once its customer is attributed: the rewarder.
+    pub(super) reward_jobs: Arc<dyn JobQueue>,
+    pub(super) clock: Arc<dyn Clock>,
     fingerprint_fallback: bool,
+}
+
+/// The attributor's ports beyond the stores.
+pub struct AttributorPorts {
+    /// The screen (a Lambda invoke in AWS, the service itself locally).
+    pub screener: Arc<dyn Screener>,
+    /// The rewarder's queue, for the conversion a connected store's order carries.
+    pub reward_jobs: Arc<dyn JobQueue>,
 }
 
 /// How far back the fingerprint fallback looks for a matching click.
@@ -127,19 +144,20 @@ pub fn last_touch(
 }
 
 impl Attributor {
-    /// An attributor over its ports.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        codes: Arc<dyn CodeStore>,
-        clicks: Arc<dyn ClickStore>,
-        referrals: Arc<dyn ReferralStore>,
-        audit: Arc<dyn AuditStore>,
-        counters: Arc<dyn Counters>,
-        screener: Arc<dyn Screener>,
-        clock: Arc<dyn Clock>,
-        fingerprint_fallback: bool,
-    ) -> Self {
-        Attributor { codes, clicks, referrals, audit, counters, screener, clock, fingerprint_fallback }
+    /// An attributor over `stores` and its own ports.
+    pub fn new(stores: &Stores, ports: AttributorPorts, clock: Arc<dyn Clock>, fingerprint_fallback: bool) -> Self {
+        Attributor {
+            codes: stores.codes.clone(),
+            clicks: stores.clicks.clone(),
+            referrals: stores.referrals.clone(),
+            audit: stores.audit.clone(),
+            counters: stores.counters.clone(),
+            orders: stores.orders.clone(),
+            screener: ports.screener,
+            reward_jobs: ports.reward_jobs,
+            clock,
+            fingerprint_fallback,
+        }
     }
 
     /// Every touch this person has: clicks under their token, invites to their email, a code
@@ -183,6 +201,7 @@ impl Attributor {
     pub async fn handle(&self, job: crate::jobs::Job) -> Result<(), AttributeError> {
         match job {
             crate::jobs::Job::Signup(signup) => self.signup(&signup).await.map(|_| ()),
+            crate::jobs::Job::Checkout(checkout) => self.checkout(&checkout).await.map(|_| ()),
             other => Err(AttributeError::WrongQueue(other.kind())),
         }
     }
@@ -225,7 +244,7 @@ impl Attributor {
             code: code.code.clone(),
             friend: job.identity.clone(),
             referrer: code.referrer.identity.clone(),
-            email_domain: Some(job.email.domain().to_owned()),
+            email_domain: job.email.as_ref().map(|e| e.domain().to_owned()),
             method: touch.method,
             touched_at: touch.at,
             at,
@@ -257,7 +276,7 @@ impl Attributor {
             flags: Vec::new(),
             friend: FriendProfile {
                 first_name: job.first_name.clone(),
-                email: Some(job.email.clone()),
+                email: job.email.clone(),
                 phone: job.phone.clone(),
                 identity: job.identity.clone(),
             },
@@ -332,7 +351,7 @@ impl Attributor {
         }
     }
 
-    async fn append(&self, event: AuditEvent) {
+    pub(super) async fn append(&self, event: AuditEvent) {
         if let Err(e) = self.audit.append(&event).await {
             tracing::error!(error = %e, kind = ?event.kind, subject = %event.subject, "audit row failed");
         }

@@ -3,10 +3,12 @@
 
 pub mod assemble;
 pub mod attribute;
+mod checkout;
 pub mod console;
 pub mod dead_end;
 pub mod erase;
 pub mod flags;
+pub mod import;
 pub mod mint;
 pub mod redirect;
 pub mod reward;
@@ -17,7 +19,7 @@ pub mod touches;
 pub mod velocity;
 
 pub use assemble::{RewarderClients, Services};
-pub use attribute::Attributor;
+pub use attribute::{Attributor, AttributorPorts};
 pub use dead_end::DeadEnds;
 pub use mint::MintService;
 pub use redirect::Redirector;

@@ -17,7 +17,12 @@ pub(super) fn update_order(
     let mut orders = txn.open_table(ORDERS)?;
     let found = orders.get(order_id)?.map(|v| decode_w::<OrderRecord>(order_id, v.value())).transpose()?;
     let mut record =
-        found.unwrap_or_else(|| OrderRecord { order_id: order_id.to_owned(), referral_id: None, refunded_at: None });
+        found.unwrap_or_else(|| OrderRecord {
+        order_id: order_id.to_owned(),
+        referral_id: None,
+        refunded_at: None,
+        imported_at: None,
+    });
     change(&mut record);
     orders.insert(order_id, encode(&record).as_slice())?;
     Ok(record)
@@ -49,6 +54,17 @@ impl OrderStore for LocalStore {
             }
             firsts.insert(customer.as_str(), order_id.as_str())?;
             Ok(order_id)
+        })
+        .await
+    }
+
+    async fn mark_imported(&self, order_id: &str, at: Timestamp) -> Result<(), StoreError> {
+        let order_id = order_id.to_owned();
+        self.write_ok("note an order's import", move |txn| {
+            update_order(txn, &order_id, |r| {
+                r.imported_at.get_or_insert(at);
+            })
+            .map(|_| ())
         })
         .await
     }

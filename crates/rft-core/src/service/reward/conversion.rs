@@ -84,6 +84,8 @@ impl Rewarder {
                 self.append(not_paid(referral.state.as_str())).await;
                 return Ok(());
             }
+            // Noted and waiting out `rewards.confirm_after`: a redelivery, or a later order.
+            ReferralState::Pending if referral.conversion.is_some() && referral.confirms_at.is_some() => return Ok(()),
             ReferralState::Pending => {}
         }
         if conversion.occurred_at >= referral.expires_at {

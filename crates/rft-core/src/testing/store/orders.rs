@@ -13,6 +13,7 @@ pub(crate) fn order_mut<'s>(s: &'s mut State, order_id: &str) -> &'s mut OrderRe
         order_id: order_id.to_owned(),
         referral_id: None,
         refunded_at: None,
+        imported_at: None,
     })
 }
 
@@ -32,6 +33,11 @@ impl OrderStore for MemoryStore {
     async fn first_order(&self, customer: &CustomerId, order_id: &str) -> Result<String, StoreError> {
         let mut s = self.enter("first_order")?;
         Ok(s.first_orders.entry(customer.clone()).or_insert_with(|| order_id.to_owned()).clone())
+    }
+
+    async fn mark_imported(&self, order_id: &str, at: Timestamp) -> Result<(), StoreError> {
+        order_mut(&mut *self.enter("mark_imported")?, order_id).imported_at.get_or_insert(at);
+        Ok(())
     }
 
     async fn forget_first_order(&self, customer: &CustomerId) -> Result<(), StoreError> {
