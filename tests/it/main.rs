@@ -11,6 +11,7 @@ mod conformance;
 mod erasure;
 mod exactly_once;
 mod faults;
+mod imports;
 mod lifecycle;
 mod pages;
 mod providers;

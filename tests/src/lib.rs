@@ -11,6 +11,7 @@ pub mod erasure;
 pub mod faults;
 pub mod fixtures;
 pub mod harness;
+pub mod imports;
 pub mod lifecycle;
 pub mod provider_standins;
 pub mod rewards;
