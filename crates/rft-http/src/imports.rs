@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use rft_core::connectors::csv::{ImportErrors, parse_conversions};
-use rft_core::service::import::{Importer, RowStatus};
+use rft_core::connectors::csv::{ImportErrors, RowError, parse_conversions};
+use rft_core::service::import::{ImportError, Importer, RowStatus};
 
 use crate::Edge;
 use crate::error::ApiError;
@@ -40,7 +40,9 @@ pub async fn conversions(State(edge): State<Arc<Edge>>, body: Bytes) -> Response
             }))
             .into_response()
         }
-        Err(e) if e.is_the_rows_fault() => ApiError::invalid_field(e.to_string()).into_response(),
+        Err(e @ ImportError::Unidentified { row }) => {
+            refused(&ImportErrors(vec![RowError { row, column: None, message: e.to_string() }]))
+        }
         // Rows before the failure may be queued; the same file again finishes the import.
         Err(e) => ApiError::internal("importing conversions", &e).into_response(),
     }
