@@ -243,8 +243,10 @@ async fn conversion_through_the_functions_pays_once_fulfils_and_thanks() {
     for call in &calls {
         let header = |name: &str| call.headers[name].to_str().unwrap().to_owned();
         let (id, ts, sig) = (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"));
-        let headers = [("webhook-id", id.as_str()), ("webhook-timestamp", ts.as_str()), ("webhook-signature", sig.as_str())];
-        rft_tests::signing_interop::verify_standard_webhooks(&whsec, &headers, &call.body).expect("the Rust library accepts it");
+        let headers =
+            [("webhook-id", id.as_str()), ("webhook-timestamp", ts.as_str()), ("webhook-signature", sig.as_str())];
+        rft_tests::signing_interop::verify_standard_webhooks(&whsec, &headers, &call.body)
+            .expect("the Rust library accepts it");
         match rft_tests::signing_interop::verify_standard_webhooks_python(&whsec, &headers, &call.body) {
             Some(verified) => verified.expect("the Python library accepts it"),
             None => eprintln!("SKIPPED the Python check: .venv has no standardwebhooks (make test installs it)"),

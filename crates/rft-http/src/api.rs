@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -14,10 +14,10 @@ use rft_core::ids::{FirstName, Phone};
 use rft_core::ports::{InviteRequest, MintError, MintRequest};
 use rft_core::{Code, CodeRecord, CustomerId, Email, IdentityFacts, IdentityKey, Referral, identity::Field};
 
-use crate::params::ApiPath;
 use crate::Edge;
 use crate::body::parse_json;
 use crate::error::ApiError;
+use crate::params::ApiPath;
 
 /// `POST /api/links` body.
 #[derive(Deserialize)]
