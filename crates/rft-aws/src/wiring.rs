@@ -8,11 +8,13 @@ use rft_core::links::LinkSigner;
 use rft_core::ports::Stores;
 use rft_core::secrets::SecretSet;
 use rft_core::service::{
-    Attributor, FulfilPolicy, MintService, Redirector, Rewarder, RewarderPorts, ScreenService, Sweeper,
+    Attributor, FriendDiscount, FulfilPolicy, MintService, Redirector, Rewarder, RewarderPorts, ScreenService, Sweeper,
 };
+use rft_core::settings::StoreKind;
 use rft_core::signature::Signer;
 use rft_core::time::SystemClock;
 use rft_http::Edge;
+use rft_http::providers::timeout_for;
 
 use crate::env::{EnvError, Environment};
 
@@ -58,10 +60,13 @@ fn edge_over(env: &Environment, secrets: &SecretSet, stores: Stores) -> Result<E
     })
 }
 
-/// `rft-minter`: codes, Bedrock for the invite, SES for email invites.
-pub async fn minter(env: &Environment) -> MintService {
+/// `rft-minter`: codes, Bedrock for the invite, SES for email invites; for a connected store
+/// also each code's friend discount at the provider (with the secret's API key), queued for
+/// the rewarder on `rft-reward-jobs` when the provider does not answer in time. A store on our
+/// own webhooks reads no secret here: its minter's cold start stays one round trip shorter.
+pub async fn minter(env: &Environment) -> Result<MintService, EnvError> {
     let s = warm_stores(env).await;
-    MintService::new(
+    let minter = MintService::new(
         s.codes.clone(),
         s.clicks.clone(),
         s.audit.clone(),
@@ -70,7 +75,18 @@ pub async fn minter(env: &Environment) -> MintService {
         Arc::new(env.messenger(false)),
         env.settings.clone(),
         Arc::new(SystemClock),
-    )
+    );
+    if env.settings.store.kind == StoreKind::Webhooks {
+        return Ok(minter);
+    }
+    Ok(minter.with_discounts(friend_discount(env, &env.secrets().await?)?))
+}
+
+/// The friend's discounts for the store, with `rft-reward-jobs` for what cannot wait.
+fn friend_discount(env: &Environment, secrets: &SecretSet) -> Result<FriendDiscount, EnvError> {
+    let settings = &env.settings;
+    let discounts = rft_http::providers::discounts(settings, secrets, timeout_for(settings.store.kind))?;
+    Ok(FriendDiscount::new(discounts, Some(Arc::new(env.reward_queue()?))))
 }
 
 /// `rft-screen`: velocity reads, SES for hold emails, the ops key for their links.
@@ -101,10 +117,11 @@ pub async fn attributor(env: &Environment) -> Result<Attributor, EnvError> {
     ))
 }
 
-/// `rft-rewarder`: the ledger, the store's reward endpoint, Bedrock for thank-yous, SES and SNS,
-/// screening through `rft-screen`.
+/// `rft-rewarder`: the ledger, the store's reward endpoint or provider (and the friend's
+/// discounts the minter queued), Bedrock for thank-yous, SES and SNS, screening through
+/// `rft-screen`.
 pub async fn rewarder(env: &Environment, secrets: &SecretSet) -> Result<Rewarder, EnvError> {
-    rewarder_with(env, secrets, rft_http::store_client::TIMEOUT, FulfilPolicy::default()).await
+    rewarder_with(env, secrets, timeout_for(env.settings.store.kind), FulfilPolicy::default()).await
 }
 
 /// [`rewarder`] with the store call timeout and retry policy given (tests shorten both).
@@ -115,13 +132,7 @@ pub async fn rewarder_with(
     policy: FulfilPolicy,
 ) -> Result<Rewarder, EnvError> {
     let s = warm_stores(env).await;
-    let store = rft_http::store_client::HttpRewardClient::new(
-        // `None` for a connected store: its provider client replaces this one (wired by the services).
-        env.settings.store.reward_url.as_ref().map_or("", |u| u.as_str()),
-        secrets.store_api_key.clone(),
-        secrets.store_signing.as_ref(),
-        store_timeout,
-    );
+    let store = rft_http::providers::reward_client(&env.settings, secrets, store_timeout)?;
     Ok(Rewarder::new(
         RewarderPorts {
             codes: s.codes.clone(),
@@ -131,7 +142,7 @@ pub async fn rewarder_with(
             counters: s.counters.clone(),
             orders: s.orders.clone(),
             screener: Arc::new(env.screener()?),
-            store: Arc::new(store),
+            store,
             messenger: Arc::new(env.messenger(true)),
             writer: Arc::new(env.writer()),
             links: LinkSigner::new(secrets.ops.clone()),
@@ -140,7 +151,8 @@ pub async fn rewarder_with(
         },
         env.settings.clone(),
         policy,
-    ))
+    )
+    .with_discounts(friend_discount(env, secrets)?))
 }
 
 /// Where a consumer sets aside jobs that can never succeed: the audit and the team's mailbox.
@@ -159,8 +171,22 @@ pub async fn sweeper(env: &Environment) -> Result<Sweeper, EnvError> {
     Ok(Sweeper::new(env.stores().referrals.clone(), Arc::new(env.reward_queue()?), Arc::new(SystemClock)))
 }
 
-/// The rewarder's erasure (it alone may rewrite the ledger).
+/// The rewarder's erasure (it alone may rewrite the ledger). The friend discounts of the codes
+/// it retires are deactivated through the reward queue.
 pub async fn eraser(env: &Environment, secrets: &SecretSet) -> rft_core::service::erase::Eraser {
     let stores = warm_stores(env).await;
-    rft_core::service::erase::Eraser::new(stores, IdentityHasher::new(secrets.identity.clone()), Arc::new(SystemClock))
+    let eraser = rft_core::service::erase::Eraser::new(
+        stores,
+        IdentityHasher::new(secrets.identity.clone()),
+        Arc::new(SystemClock),
+    );
+    match friend_discount(env, secrets) {
+        Ok(friend_discount) => eraser.with_discounts(friend_discount),
+        Err(e) => {
+            // The rewarder's own wiring fails on the same error, so the function never runs
+            // with it; this keeps the eraser's signature.
+            tracing::error!(error = %e, "erasure cannot deactivate discounts");
+            eraser
+        }
+    }
 }

@@ -12,12 +12,13 @@ use rft_core::jobs::JobFailure;
 use rft_core::links::LinkSigner;
 use rft_core::ports::error_chain;
 use rft_core::ports::{
-    DraftRequest, FulfilError, FulfilOutcome, FulfilmentRequest, JobQueue, MessageError, Messenger, OutboundMessage,
-    RewardClient, Stores, TextWriter, WriterError,
+    Discounts, DraftRequest, FulfilError, FulfilOutcome, FulfilmentRequest, JobQueue, MessageError, Messenger,
+    NoDiscounts, OutboundMessage, RewardClient, Stores, TextWriter, WriterError,
 };
 use rft_core::secrets::SecretSet;
 use rft_core::service::{
-    Attributor, DeadEnds, FulfilPolicy, MintService, Redirector, Rewarder, RewarderPorts, ScreenService, Sweeper,
+    Attributor, DeadEnds, FriendDiscount, FulfilPolicy, MintService, Redirector, Rewarder, RewarderPorts,
+    ScreenService, Sweeper,
 };
 use rft_core::signature::Signer;
 use rft_core::{Clock, Job, Settings};
@@ -36,8 +37,10 @@ pub struct Ports {
     pub messenger: Arc<dyn Messenger>,
     /// The model.
     pub writer: Arc<dyn TextWriter>,
-    /// The store's reward endpoint.
+    /// The store's reward endpoint, or the connected store's provider.
     pub rewards: Arc<dyn RewardClient>,
+    /// The friend's discounts at a connected store's provider ([`NoDiscounts`] otherwise).
+    pub discounts: Arc<dyn Discounts>,
     /// Now.
     pub clock: Arc<dyn Clock>,
 }
@@ -102,16 +105,21 @@ impl System {
         let s = &ports.stores;
         let hasher = IdentityHasher::new(secrets.identity.clone());
         let links = LinkSigner::new(secrets.ops.clone());
-        let minter = Arc::new(MintService::new(
-            s.codes.clone(),
-            s.clicks.clone(),
-            s.audit.clone(),
-            s.counters.clone(),
-            ports.writer.clone(),
-            ports.messenger.clone(),
-            settings.clone(),
-            ports.clock.clone(),
-        ));
+        // Discounts the minter cannot make in time are queued for the rewarder.
+        let friend_discount = FriendDiscount::new(ports.discounts.clone(), Some(ports.reward_jobs.clone()));
+        let minter = Arc::new(
+            MintService::new(
+                s.codes.clone(),
+                s.clicks.clone(),
+                s.audit.clone(),
+                s.counters.clone(),
+                ports.writer.clone(),
+                ports.messenger.clone(),
+                settings.clone(),
+                ports.clock.clone(),
+            )
+            .with_discounts(friend_discount.clone()),
+        );
         let screen = Arc::new(ScreenService::new(
             s.clicks.clone(),
             s.counters.clone(),
@@ -130,27 +138,33 @@ impl System {
             ports.clock.clone(),
             settings.attribution.fingerprint_fallback,
         ));
-        let rewarder = Arc::new(Rewarder::new(
-            RewarderPorts {
-                codes: s.codes.clone(),
-                referrals: s.referrals.clone(),
-                ledger: s.ledger.clone(),
-                audit: s.audit.clone(),
-                counters: s.counters.clone(),
-                orders: s.orders.clone(),
-                screener: screen.clone(),
-                store: ports.rewards.clone(),
-                messenger: ports.messenger.clone(),
-                writer: ports.writer.clone(),
-                links: links.clone(),
-                queue: ports.reward_jobs.clone(),
-                clock: ports.clock.clone(),
-            },
-            settings.clone(),
-            policy,
-        ));
+        let rewarder = Arc::new(
+            Rewarder::new(
+                RewarderPorts {
+                    codes: s.codes.clone(),
+                    referrals: s.referrals.clone(),
+                    ledger: s.ledger.clone(),
+                    audit: s.audit.clone(),
+                    counters: s.counters.clone(),
+                    orders: s.orders.clone(),
+                    screener: screen.clone(),
+                    store: ports.rewards.clone(),
+                    messenger: ports.messenger.clone(),
+                    writer: ports.writer.clone(),
+                    links: links.clone(),
+                    queue: ports.reward_jobs.clone(),
+                    clock: ports.clock.clone(),
+                },
+                settings.clone(),
+                policy,
+            )
+            .with_discounts(friend_discount.clone()),
+        );
         let sweeper = Arc::new(Sweeper::new(s.referrals.clone(), ports.reward_jobs.clone(), ports.clock.clone()));
-        let eraser = Arc::new(rft_core::service::erase::Eraser::new(s.clone(), hasher.clone(), ports.clock.clone()));
+        let eraser = Arc::new(
+            rft_core::service::erase::Eraser::new(s.clone(), hasher.clone(), ports.clock.clone())
+                .with_discounts(friend_discount.clone()),
+        );
         let edge = Arc::new(Edge {
             redirector: Redirector::new(
                 s.codes.clone(),
@@ -193,6 +207,7 @@ impl System {
             messenger: Arc::new(Discard),
             writer: Arc::new(TemplatesOnly),
             rewards: Arc::new(Discard),
+            discounts: Arc::new(NoDiscounts),
             clock,
         };
         (Self::assemble(Arc::new(settings), &secrets, ports), secrets)

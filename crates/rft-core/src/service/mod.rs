@@ -5,6 +5,7 @@ pub mod attribute;
 pub mod dead_end;
 pub mod erase;
 pub mod flags;
+pub mod friend_discount;
 pub mod mint;
 pub mod redirect;
 pub mod reward;
@@ -15,6 +16,7 @@ pub mod velocity;
 
 pub use attribute::Attributor;
 pub use dead_end::DeadEnds;
+pub use friend_discount::FriendDiscount;
 pub use mint::MintService;
 pub use redirect::Redirector;
 pub use reward::{FulfilPolicy, Rewarder, RewarderPorts};
