@@ -3,7 +3,8 @@
 //! number of duplicate `thank` jobs exactly one sends it. A send that fails gives the claim back
 //! for the queue's retry; a process that dies between the claim and the send loses that one
 //! note (money is never at stake here, and a second copy of a note is the worse failure for a
-//! customer).
+//! customer). A code reward's code travels in the note, and also stays on the ledger row (the
+//! export's `code` column), so a lost note never loses the code itself.
 
 use super::fulfil::Written;
 use super::{RACE_ROUNDS, RewardError, Rewarder};
