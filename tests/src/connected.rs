@@ -297,6 +297,24 @@ pub async fn shopify_store_credit_is_given_once_each(b: Backend) {
     assert_eq!(s.credits().len(), 2, "a repeated conversion credits nobody again");
 }
 
+/// A Shopify shop paying store credit, and a friend who bought as a guest (known by email, no
+/// Shopify customer): Dan gets store credit, the guest a single-use code anyone could use once
+/// (`context: all`, `usageLimit: 1`), sent to them in their thank-you.
+pub async fn a_shopify_guest_gets_a_single_use_code(b: Backend) {
+    let s = ShopifyStandin::start().await;
+    let h = harness(b, shopify_settings(&s, "store_credit", &[])).await;
+    let guest = "ann@example.com";
+    let (_, id) = refer(&h, SHOPIFY_DAN, guest).await;
+    h.convert(guest, "5009").await;
+    assert_eq!(s.credits().len(), 1, "only Dan, a Shopify customer, gets store credit");
+    let text = deterministic_code("RFT", &format!("{id}:friend"));
+    let (node, input, _) = s.discounts().get(&text).cloned().expect("the guest's code");
+    assert_eq!((input["context"].clone(), input["usageLimit"].clone()), (json!({ "all": "ALL" }), json!(1)));
+    let row = h.system.ports.stores.ledger.row(&id, Side::Friend).await.unwrap().unwrap();
+    assert_eq!((row.fulfilment.reference(), row.fulfilment.code()), (Some(node.as_str()), Some(text.as_str())));
+    assert!(h.messages.of_kind(MessageKind::ThankYouFriend)[0].body.contains(&text));
+}
+
 /// A Shopify shop paying discount codes: each side's code is derived from its key, looked up
 /// before it is created, limited to the customer, single-use, and sent in the thank-you.
 pub async fn shopify_discount_codes_reach_each_side(b: Backend) {

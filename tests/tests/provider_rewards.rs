@@ -24,6 +24,7 @@ scenarios!(
     stripe_promotion_codes_reach_each_side,
     shopify_store_credit_is_given_once_each,
     shopify_discount_codes_reach_each_side,
+    a_shopify_guest_gets_a_single_use_code,
     a_provider_outage_parks_and_a_retry_delivers_once,
     a_lost_answer_never_pays_twice,
     a_mint_makes_the_discount_once_and_retire_deactivates_it,
