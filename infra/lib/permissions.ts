@@ -2,7 +2,7 @@
  * Least privilege, in one place: what each function's role may do, as data. The stack turns
  * every grant into one IAM statement on that function's own role and adds nothing else.
  *
- * The matrix follows the code's calls: tests/tests/aws_permissions.rs drives every function's
+ * The matrix follows the code's calls: tests/it/aws_permissions.rs drives every function's
  * wiring down every path on the emulators and records each IAM action its calls needed into
  * test/aws-calls.json; test/permissions.test.ts fails on a grant no call needs or a call no
  * grant allows, naming it, and checks the synthesized roles hold exactly this matrix. Grants
@@ -88,6 +88,9 @@ const invoke = (fn: FunctionName): Grant => ({ actions: ['lambda:InvokeFunction'
  */
 export const WEBHOOK_KEYS_ONLY = leadingKeys('webhook#');
 
+/** The console reads counters (`counter#...`) in rft-clicks together, and no click that way. */
+export const COUNTER_KEYS_ONLY = leadingKeys('counter#');
+
 /** Erasure may delete identity claims (`claim#...`) in rft-referrals, and nothing else there. */
 export const CLAIM_KEYS_ONLY = leadingKeys('claim#');
 
@@ -113,13 +116,25 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     // a Scan is the one access that does (no index would read less).
     ddb(['Scan'], 'rft-rewards'),
     ddb(['Query'], 'rft-rewards', 'by_customer'),
+    // Processed webhook ids, and the console's used sign-in links (`webhook#console-sign-in:...`).
     { ...ddb(['PutItem', 'GetItem', 'DeleteItem'], 'rft-audit'), condition: WEBHOOK_KEYS_ONLY },
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-signup-jobs' } },
+    // Webhook jobs, ops decisions and the console's decisions.
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
     SECRET,
+    // Minting, invites, and retiring a code (the store's API and the console).
     invoke('rft-minter'),
     // Erasure runs in the rewarder, the one role allowed to rewrite the ledger.
     invoke('rft-rewarder'),
+    // The owner's console reads: the referrals by state and the codes by status (its listings),
+    // a referral's story from the audit, ledger rows by referral, the programme's counters read
+    // together; and it emails team members their sign-in links.
+    ddb(['Query'], 'rft-referrals', 'by_state'),
+    ddb(['Query'], 'rft-codes', 'by_status'),
+    ddb(['Query'], 'rft-audit', 'by_subject'),
+    ddb(['Query'], 'rft-rewards'),
+    { ...ddb(['BatchGetItem'], 'rft-clicks'), condition: COUNTER_KEYS_ONLY },
+    SES_SEND,
   ],
   'rft-minter': [
     LOGGING,
@@ -167,8 +182,10 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     { ...ddb(['DeleteItem'], 'rft-referrals'), condition: CLAIM_KEYS_ONLY },
     // An order's record: its refund, and the referral that converted with it.
     { ...ddb(['UpdateItem'], 'rft-referrals'), condition: leadingKeys('order#') },
-    // Erasure keeps a customer's hashed claims as tombstones, removing whose they were.
+    // Erasure keeps a customer's hashed claims as tombstones, removing whose they were, and
+    // forgets which order was their first.
     { ...ddb(['UpdateItem'], 'rft-referrals'), condition: CLAIM_KEYS_ONLY },
+    { ...ddb(['DeleteItem'], 'rft-referrals'), condition: leadingKeys('first#') },
     // Codes: read for the screen and thanks, flagged and cleared, forgotten by erasure.
     ddb(['GetItem', 'PutItem', 'UpdateItem'], 'rft-codes'),
     ddb(['Query'], 'rft-codes', 'by_referrer'),

@@ -174,6 +174,7 @@ describe('tables', () => {
       gsis: [
         { name: 'by_referrer', pk: ['referrer_id', 'S'], sk: ['created_at', 'N'], projection: 'ALL' },
         { name: 'by_flag', pk: ['flag_queue', 'S'], sk: ['flagged_at', 'N'], projection: 'ALL' },
+        { name: 'by_status', pk: ['status', 'S'], sk: ['created_at', 'N'], projection: 'ALL' },
       ],
     },
     'rft-clicks': {
@@ -193,6 +194,7 @@ describe('tables', () => {
         { name: 'by_queue', pk: ['queue', 'S'], sk: ['queue_ts', 'N'], projection: 'ALL' },
         { name: 'by_referrer', pk: ['referrer_id', 'S'], sk: ['created_at', 'N'], projection: 'ALL' },
         { name: 'by_claimant', pk: ['claimant', 'S'], sk: ['referred_id', 'S'], projection: 'KEYS_ONLY' },
+        { name: 'by_state', pk: ['state', 'S'], sk: ['created_at', 'N'], projection: 'ALL' },
       ],
     },
     'rft-rewards': {

@@ -11,7 +11,8 @@ use rft_core::click::TouchKey;
 use rft_core::identity::IdentityKey;
 use rft_core::jobs::MAX_RECEIVES;
 use rft_core::ports::{
-    AppendError, Begin, ClaimError, CommitError, JobQueue, Opened, StoredResponse, Stores, WriteError,
+    AppendError, Begin, ClaimError, CommitError, JobQueue, ListPosition, ListWindow, Opened, StoredResponse, Stores,
+    WriteError,
 };
 use rft_core::{AuditKind, CodeStatus, IdentityHash, ReferralState, ReviewQueue, Timestamp, Token};
 
@@ -580,6 +581,157 @@ pub async fn listings_by_referrer_customer_and_code(stores: Stores) {
     let both = eventually(listed(T0.plus(second * 30)), |c| c.len() == 2).await;
     assert_eq!(both, vec![(T0.plus(second * 10), Some("whatsapp".into())), (T0.plus(second * 20), None)]);
     assert_eq!(eventually(listed(T0.plus(second * 75)), |c| c.len() == 1).await.len(), 1, "the first has expired");
+}
+
+/// Every page of a newest-first listing, `limit` at a time, following each page's last item.
+async fn all_pages<T, F, Fut>(
+    limit: usize,
+    since: Timestamp,
+    until: Timestamp,
+    position: impl Fn(&T) -> ListPosition,
+    read: F,
+) -> Vec<Vec<T>>
+where
+    F: Fn(ListWindow) -> Fut,
+    Fut: std::future::Future<Output = Vec<T>>,
+{
+    let mut pages = Vec::new();
+    let mut before = ListPosition::before_time(until);
+    loop {
+        let page = read(ListWindow { since, before: before.clone(), limit }).await;
+        let Some(last) = page.last() else { return pages };
+        before = position(last);
+        let full = page.len() == limit;
+        pages.push(page);
+        if !full {
+            return pages;
+        }
+    }
+}
+
+/// Referrals list by state, newest first by creation time then id, in pages that neither
+/// skip nor repeat an item even when several share one millisecond; `since` bounds the oldest;
+/// a referral moves to its new state's listing when its state changes.
+pub async fn referrals_list_by_state_in_exact_pages(stores: Stores) {
+    let ms = Duration::from_millis(1);
+    // Seven pending referrals, four of them in one millisecond, and one held.
+    let mut pending = Vec::new();
+    for (i, offset) in [0u32, 5, 5, 5, 5, 9, 12].into_iter().enumerate() {
+        let r = referral(&format!("c_l{i}"), "c_dan", "7QK2A9", T0.plus(ms * offset));
+        stores
+            .referrals
+            .open(&r, &[IdentityKey::Customer(r.referred_id.clone())], &audit(AuditKind::Attributed, "a", T0))
+            .await
+            .unwrap();
+        pending.push(r);
+    }
+    let mut held = referral("c_h", "c_dan", "7QK2A9", T0.plus(ms * 7));
+    held.state = ReferralState::Held;
+    stores
+        .referrals
+        .open(&held, &[IdentityKey::Customer(held.referred_id.clone())], &audit(AuditKind::Held, "h", T0))
+        .await
+        .unwrap();
+    let position = |r: &rft_core::Referral| ListPosition::of(r.created_at, r.referral_id.as_str());
+    let mut expected: Vec<_> = pending.iter().map(position).collect();
+    expected.sort();
+    expected.reverse();
+    let until = T0.plus(Duration::from_secs(60));
+    let read = |state: ReferralState| {
+        let referrals = stores.referrals.clone();
+        move |w: ListWindow| {
+            let referrals = referrals.clone();
+            async move { referrals.in_state(state, &w).await.unwrap() }
+        }
+    };
+    let whole = eventually(
+        || read(ReferralState::Pending)(ListWindow { since: T0, before: ListPosition::before_time(until), limit: 100 }),
+        |l| l.len() == 7,
+    )
+    .await;
+    assert_eq!(whole.iter().map(position).collect::<Vec<_>>(), expected, "newest first, then by id");
+    for limit in [1, 2, 3] {
+        let pages = all_pages(limit, T0, until, position, read(ReferralState::Pending)).await;
+        let flat: Vec<_> = pages.iter().flatten().map(position).collect();
+        assert_eq!(flat, expected, "pages of {limit} cover every item once, in order");
+    }
+    let since = read(ReferralState::Pending)(ListWindow {
+        since: T0.plus(ms * 5),
+        before: ListPosition::before_time(T0.plus(ms * 12)),
+        limit: 100,
+    })
+    .await;
+    assert_eq!(since.len(), 5, "from 5 ms (inclusive) to 12 ms (exclusive)");
+    let held_list =
+        read(ReferralState::Held)(ListWindow { since: T0, before: ListPosition::before_time(until), limit: 10 }).await;
+    assert_eq!(held_list.iter().map(|r| r.referral_id.clone()).collect::<Vec<_>>(), vec![held.referral_id.clone()]);
+    let mut expired = pending[0].successor(T0);
+    expired.apply(rft_core::StateEvent::Expire, T0).unwrap();
+    stores.referrals.save(&expired, pending[0].version, None).await.unwrap();
+    let still_pending = eventually(
+        || read(ReferralState::Pending)(ListWindow { since: T0, before: ListPosition::before_time(until), limit: 100 }),
+        |l| l.len() == 6,
+    )
+    .await;
+    assert!(still_pending.iter().all(|r| r.referral_id != expired.referral_id), "it left the pending listing");
+    let expired_list = eventually(
+        || read(ReferralState::Expired)(ListWindow { since: T0, before: ListPosition::before_time(until), limit: 10 }),
+        |l| l.len() == 1,
+    )
+    .await;
+    assert_eq!(expired_list[0].state, ReferralState::Expired);
+    assert!(
+        read(ReferralState::Rewarded)(ListWindow { since: T0, before: ListPosition::before_time(until), limit: 10 })
+            .await
+            .is_empty()
+    );
+}
+
+/// Codes list by status, newest first by creation time then code; retiring moves a code from
+/// the active listing to the retired one.
+pub async fn codes_list_by_status_newest_first(stores: Stores) {
+    let ms = Duration::from_millis(1);
+    let owners = [("7QK2A9", "c_a", 0u32), ("8RM3B4", "c_b", 3), ("9SN4C5", "c_c", 3), ("ATP5D6", "c_d", 8)];
+    for (c, owner, offset) in owners {
+        stores.codes.claim(&code_record(c, owner, T0.plus(ms * offset))).await.unwrap();
+    }
+    let until = T0.plus(Duration::from_secs(60));
+    let read = |status: CodeStatus| {
+        let codes = stores.codes.clone();
+        move |w: ListWindow| {
+            let codes = codes.clone();
+            async move { codes.in_status(status, &w).await.unwrap() }
+        }
+    };
+    let names = |l: &[rft_core::CodeRecord]| l.iter().map(|c| c.code.to_string()).collect::<Vec<_>>();
+    let whole = eventually(
+        || read(CodeStatus::Active)(ListWindow { since: T0, before: ListPosition::before_time(until), limit: 10 }),
+        |l| l.len() == 4,
+    )
+    .await;
+    assert_eq!(names(&whole), ["ATP5D6", "9SN4C5", "8RM3B4", "7QK2A9"]);
+    let pages = all_pages(
+        1,
+        T0,
+        until,
+        |c: &rft_core::CodeRecord| ListPosition::of(c.created_at, c.code.as_str()),
+        read(CodeStatus::Active),
+    )
+    .await;
+    assert_eq!(names(&pages.concat()), ["ATP5D6", "9SN4C5", "8RM3B4", "7QK2A9"], "one at a time, through the tie");
+    stores.codes.retire(&crate::fixtures::code("8RM3B4"), T0.plus(ms * 20)).await.unwrap();
+    let active = eventually(
+        || read(CodeStatus::Active)(ListWindow { since: T0, before: ListPosition::before_time(until), limit: 10 }),
+        |l| l.len() == 3,
+    )
+    .await;
+    assert_eq!(names(&active), ["ATP5D6", "9SN4C5", "7QK2A9"]);
+    let retired = eventually(
+        || read(CodeStatus::Retired)(ListWindow { since: T0, before: ListPosition::before_time(until), limit: 10 }),
+        |l| l.len() == 1,
+    )
+    .await;
+    assert_eq!(names(&retired), ["8RM3B4"]);
 }
 
 /// The audit only ever appends: an event id is written once, never overwritten, and a

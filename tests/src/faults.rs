@@ -148,6 +148,13 @@ impl CodeStore for Faulty {
             self.stores.codes.forget_referrer(code, opaque, at).await
         )
     }
+    async fn in_status(
+        &self,
+        s: rft_core::CodeStatus,
+        w: &rft_core::ports::ListWindow,
+    ) -> Result<Vec<CodeRecord>, StoreError> {
+        guarded!(self, "codes.in_status", store_fault(), self.stores.codes.in_status(s, w).await)
+    }
 }
 
 #[async_trait]
@@ -177,6 +184,13 @@ impl ReferralStore for Faulty {
     }
     async fn queue(&self, q: ReviewQueue, until: Timestamp, limit: usize) -> Result<Vec<Referral>, StoreError> {
         guarded!(self, "referrals.queue", store_fault(), self.stores.referrals.queue(q, until, limit).await)
+    }
+    async fn in_state(
+        &self,
+        s: rft_core::ReferralState,
+        w: &rft_core::ports::ListWindow,
+    ) -> Result<Vec<Referral>, StoreError> {
+        guarded!(self, "referrals.in_state", store_fault(), self.stores.referrals.in_state(s, w).await)
     }
 }
 
@@ -254,6 +268,15 @@ impl OrderStore for Faulty {
     }
     async fn link_order(&self, id: &str, r: &ReferralId) -> Result<OrderRecord, StoreError> {
         guarded!(self, "orders.link_order", store_fault(), self.stores.orders.link_order(id, r).await)
+    }
+    async fn first_order(&self, c: &CustomerId, id: &str) -> Result<String, StoreError> {
+        guarded!(self, "orders.first_order", store_fault(), self.stores.orders.first_order(c, id).await)
+    }
+    async fn forget_first_order(&self, c: &CustomerId) -> Result<(), StoreError> {
+        guarded!(self, "orders.forget_first_order", store_fault(), self.stores.orders.forget_first_order(c).await)
+    }
+    async fn mark_imported(&self, id: &str, at: Timestamp) -> Result<(), StoreError> {
+        guarded!(self, "orders.mark_imported", store_fault(), self.stores.orders.mark_imported(id, at).await)
     }
     async fn refund_order(&self, id: &str, at: Timestamp) -> Result<OrderRecord, StoreError> {
         guarded!(self, "orders.refund_order", store_fault(), self.stores.orders.refund_order(id, at).await)

@@ -162,7 +162,7 @@ pub fn signup_job(n: usize) -> Job {
     Job::Signup(SignupJob {
         webhook_id: format!("msg_{n}"),
         customer_id: customer(&format!("c_{n}")),
-        email: Email::parse(&format!("friend{n}@example.com")).expect("valid"),
+        email: Some(Email::parse(&format!("friend{n}@example.com")).expect("valid")),
         first_name: Some("Mara".into()),
         phone: None,
         attribution_token: None,

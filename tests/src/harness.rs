@@ -21,7 +21,7 @@ use rft_core::{Clock, Delivery, Job, Settings, Timestamp};
 use rft_http::ClientIp;
 use rft_local::system::{Ports, System};
 
-/// The contract's example settings file.
+/// The example settings file.
 pub const EXAMPLE_SETTINGS: &str = include_str!("../../settings.example.toml");
 
 /// The example settings with some `key = value` lines replaced (by key, first occurrence).

@@ -143,6 +143,7 @@ pub async fn a_rejected_referral_never_pays(h: Harness) {
         referral_id: r.referral_id.clone(),
         action: rft_core::links::Action::Reject,
         decided_at: h.clock_now(),
+        by: None,
     });
     h.system.rewarder.handle(job).await.unwrap();
     assert_eq!(h.referral("c_partner").await.json["state"], "rejected");
@@ -220,6 +221,7 @@ pub async fn early_and_unattributed_conversions(h: Harness) {
         currency: rft_core::Currency::parse("GBP").unwrap(),
         identity: Default::default(),
         occurred_at: h.clock_now(),
+        discount_code: None,
     };
     let early = h.system.rewarder.conversion(&job("c_mara")).await;
     assert!(matches!(early, Err(rft_core::service::reward::RewardError::NotYetAttributed(_))), "{early:?}");

@@ -1,4 +1,4 @@
-//! The append-only audit: every decision with the facts it was made on (invariant 9).
+//! The append-only audit: every decision with the facts it was made on (docs/invariants.md, invariant 9).
 
 use serde::{Deserialize, Serialize};
 

@@ -81,6 +81,26 @@ pub enum LinkPurpose {
     Portal(CustomerId),
     /// Act on one flagged code one way.
     Code(crate::code::Code, CodeAction),
+    /// A single-use sign-in link to the owner's console for a team address; `nonce` is what
+    /// the store remembers once it is used.
+    ConsoleSignIn {
+        /// The team address, as the settings spell it.
+        email: String,
+        /// Random, unique per link.
+        nonce: String,
+    },
+    /// A console session (the cookie).
+    ConsoleSession {
+        /// Who is signed in.
+        email: String,
+        /// Random, unique per sign-in.
+        session: String,
+    },
+    /// The CSRF token of a console session: only a page of that session knows it.
+    ConsoleCsrf {
+        /// The session's id.
+        session: String,
+    },
 }
 
 impl LinkPurpose {
@@ -90,6 +110,15 @@ impl LinkPurpose {
             LinkPurpose::Queue => format!("rft-link.v1\nqueue\n\n\n{exp}"),
             LinkPurpose::Portal(c) => format!("rft-link.v1\nportal\n{}\n\n{exp}", c.as_str()),
             LinkPurpose::Code(code, action) => format!("rft-link.v1\ncode\n{code}\n{}\n{exp}", action.as_str()),
+            // Email addresses and the base32 nonces never hold a newline, so the lines cannot
+            // be shifted into one another.
+            LinkPurpose::ConsoleSignIn { email, nonce } => {
+                format!("rft-link.v1\nconsole-sign-in\n{email}\n{nonce}\n{exp}")
+            }
+            LinkPurpose::ConsoleSession { email, session } => {
+                format!("rft-link.v1\nconsole-session\n{email}\n{session}\n{exp}")
+            }
+            LinkPurpose::ConsoleCsrf { session } => format!("rft-link.v1\nconsole-csrf\n{session}\n\n{exp}"),
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::ids::{CustomerId, ReferralId};
 use crate::money::{Currency, Terms};
 use crate::time::Timestamp;
 
-/// Where a referral stands (CONTRACT §1.6).
+/// Where a referral stands (`state` in the API, docs/openapi.yaml).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReferralState {
@@ -152,10 +152,14 @@ pub struct ConversionFacts {
     pub order_id: String,
     /// Order value in minor units.
     pub amount_minor: u64,
-    /// Order currency.
+    /// The currency it was paid in.
     pub currency: Currency,
     /// When the purchase happened.
     pub occurred_at: Timestamp,
+    /// The referral code the checkout used as its discount code, if it did: the friend's reward
+    /// was then applied at checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_code: Option<Code>,
 }
 
 /// A refund of the referral's converting order (kept whatever the state, so a held referral can
@@ -185,7 +189,7 @@ pub struct FriendProfile {
 /// One referral: one referred person, one referrer, one state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Referral {
-    /// Our id.
+    /// The referral's own id (`rf_` and 26 characters): the subject of its audit rows.
     pub referral_id: ReferralId,
     /// The referred customer who signed up first (others may collapse into this referral).
     pub referred_id: CustomerId,
@@ -203,7 +207,7 @@ pub struct Referral {
     pub evidence: Vec<Evidence>,
     /// Marks such as `refund_review`.
     pub flags: Vec<Flag>,
-    /// The friend.
+    /// The referred friend: name and contact for the thank-you, identity hashes for the screen.
     pub friend: FriendProfile,
     /// When the credited touch happened (click, typed code or invite).
     pub touched_at: Timestamp,
@@ -222,7 +226,7 @@ pub struct Referral {
     /// sweep queues it then); `None` when nothing is waiting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirms_at: Option<Timestamp>,
-    /// Opened at.
+    /// When the sign-up opened it.
     pub created_at: Timestamp,
     /// Last changed at.
     pub updated_at: Timestamp,
@@ -244,7 +248,7 @@ pub struct Referral {
 }
 
 impl Referral {
-    /// Names of the rules that fired, in order, without repeats (the contract's `reasons`).
+    /// Names of the rules that fired, in order, without repeats (the API's `reasons`).
     pub fn reasons(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for e in &self.evidence {

@@ -41,7 +41,7 @@ pub(crate) fn mint_error(e: MintError) -> ApiError {
     }
 }
 
-/// The JSON for a code (CONTRACT §1.4), with the referrer's place on the tier ladder in the
+/// The JSON for a code (`Link` in docs/openapi.yaml), with the referrer's place on the tier ladder in the
 /// terms when it can be read.
 pub async fn link_json(edge: &Edge, record: &CodeRecord) -> Value {
     let mut terms = json!(record.terms);
@@ -80,7 +80,7 @@ pub async fn links(State(edge): State<Arc<Edge>>, body: Bytes) -> Result<Respons
 /// `POST /api/codes/{code}/retire`.
 pub async fn retire(State(edge): State<Arc<Edge>>, ApiPath(code): ApiPath<String>) -> Result<Response, ApiError> {
     let code = Code::parse(&code).map_err(|_| ApiError::not_found(format!("no code {code:?}")))?;
-    let retired = edge.minter.retire(&code).await.map_err(mint_error)?;
+    let retired = edge.minter.retire(&code, None).await.map_err(mint_error)?;
     edge.redirector.forget(&code);
     let record = retired.ok_or_else(|| ApiError::not_found(format!("no code {code}")))?;
     let body = json!({
@@ -91,7 +91,7 @@ pub async fn retire(State(edge): State<Arc<Edge>>, ApiPath(code): ApiPath<String
     Ok((StatusCode::OK, Json(body)).into_response())
 }
 
-/// The JSON for a referral (CONTRACT §1.6).
+/// The JSON for a referral (`Referral` in docs/openapi.yaml).
 pub fn referral_json(r: &Referral) -> Value {
     json!({
         "referral_id": r.referral_id,

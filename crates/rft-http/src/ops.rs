@@ -1,4 +1,4 @@
-//! Ops decisions from an email link (CONTRACT §1.7): `GET` shows the case and one confirm
+//! Ops decisions from an email link (docs/operations.md, "Held referrals and the ops emails"): `GET` shows the case and one confirm
 //! button and changes nothing (mail scanners open links); `POST` (the button) queues the
 //! decision for the rewarder. Forged or expired links get a 403 page.
 
@@ -185,7 +185,7 @@ pub async fn decide(
         Ok(v) => v,
         Err(refused) => return refused.page(),
     };
-    let job = Job::Decision(DecisionJob { referral_id: id.clone(), action, decided_at: edge.clock.now() });
+    let job = Job::Decision(DecisionJob { referral_id: id.clone(), action, decided_at: edge.clock.now(), by: None });
     if let Err(e) = edge.reward_jobs.send(&job).await {
         tracing::error!(error = %e, referral = %id, "could not queue an ops decision");
         return page(

@@ -129,7 +129,7 @@ pub async fn act(
             }
             "Cleared. Its referrals go back to pending, or pay if the friend has converted."
         }
-        CodeAction::Retire => match edge.minter.retire(&code).await {
+        CodeAction::Retire => match edge.minter.retire(&code, None).await {
             Ok(Some(_)) => "Retired. It credits nobody from now on; its held referrals wait for their own decisions.",
             Ok(None) => return not_found(),
             Err(e) => {

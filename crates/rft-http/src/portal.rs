@@ -109,10 +109,19 @@ pub async fn referrer_json(edge: &Edge, customer: &CustomerId) -> Result<Value, 
     Ok(body)
 }
 
-/// `GET /me/data`: what the referrer's page shows, refreshed by polling.
+/// `GET /me/data`: what the referrer's page shows (with their friends), refreshed by polling.
 pub async fn me_data(State(edge): State<Arc<Edge>>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
     let customer = portal_customer(&edge, query.as_deref()).ok_or_else(forbidden_json)?;
-    let mut response = Json(referrer_json(&edge, &customer).await?).into_response();
+    let mut body = referrer_json(&edge, &customer).await?;
+    // Their friends, a first name and one sentence each (the page only, not the stats API).
+    let referrals = edge
+        .stores
+        .referrals
+        .referrals_of(&customer)
+        .await
+        .map_err(|e| ApiError::internal("reading the referrer's friends", &e))?;
+    body["friends"] = json!(rft_core::service::console::friends::friend_lines(&referrals));
+    let mut response = Json(body).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }

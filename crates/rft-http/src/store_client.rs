@@ -1,4 +1,4 @@
-//! The store's reward endpoint over HTTP (docs/openapi.yaml, "Rewards to the store"): `POST`
+//! The store's reward endpoint over HTTP (docs/settings.md, `reward_url`): `POST`
 //! with the Bearer key, `Idempotency-Key: <referral_id>:<side>` and Standard Webhooks headers
 //! signed with the store signing secret (so the store can check that the call is ours with any
 //! Standard Webhooks library); any 2xx applies, 409 means applied before, anything else (or

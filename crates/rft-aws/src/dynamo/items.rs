@@ -101,3 +101,7 @@ pub(super) fn audit_item(e: &AuditEvent) -> Item {
 pub(super) fn webhook_key(id: &str) -> String {
     format!("webhook#{id}")
 }
+
+#[cfg(test)]
+#[path = "items_tests.rs"]
+mod tests;

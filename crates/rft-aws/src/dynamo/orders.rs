@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ReturnValue, Update};
 
 use rft_core::ports::{OrderRecord, OrderStore, StoreError};
-use rft_core::{ReferralId, Timestamp};
+use rft_core::{CustomerId, ReferralId, Timestamp};
 
 use super::{DynamoStore, unavailable};
 use crate::item::{Item, get_n, get_s, item, n, s};
@@ -15,11 +15,17 @@ pub(super) fn order_key(order_id: &str) -> Item {
     item([("referred_id", s(format!("order#{order_id}")))])
 }
 
+/// A customer's first paid order (`first#<customer_id>`), so a later order is known not new.
+fn first_order_key(customer: &CustomerId) -> Item {
+    item([("referred_id", s(format!("first#{}", customer.as_str())))])
+}
+
 fn record(order_id: &str, found: Option<&Item>) -> OrderRecord {
     OrderRecord {
         order_id: order_id.to_owned(),
         referral_id: found.and_then(|it| get_s(it, "referral_id")).and_then(|id| ReferralId::parse(id).ok()),
         refunded_at: found.and_then(|it| get_n(it, "refunded_at")).map(Timestamp::from_millis),
+        imported_at: found.and_then(|it| get_n(it, "imported_at")).map(Timestamp::from_millis),
     }
 }
 
@@ -58,6 +64,45 @@ impl OrderStore for DynamoStore {
             .await
             .map_err(unavailable("link an order"))?;
         Ok(record(order_id, out.attributes.as_ref()))
+    }
+
+    async fn first_order(&self, customer: &CustomerId, order_id: &str) -> Result<String, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.tables.referrals)
+            .set_key(Some(first_order_key(customer)))
+            .update_expression("SET first_order = if_not_exists(first_order, :o)")
+            .expression_attribute_values(":o", s(order_id))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(unavailable("note a customer's first order"))?;
+        Ok(out.attributes.as_ref().and_then(|a| get_s(a, "first_order")).unwrap_or(order_id).to_owned())
+    }
+
+    async fn mark_imported(&self, order_id: &str, at: Timestamp) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.referrals)
+            .set_key(Some(order_key(order_id)))
+            .update_expression("SET imported_at = if_not_exists(imported_at, :at)")
+            .expression_attribute_values(":at", n(at.as_millis()))
+            .send()
+            .await
+            .map_err(unavailable("note an order's import"))?;
+        Ok(())
+    }
+
+    async fn forget_first_order(&self, customer: &CustomerId) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.referrals)
+            .set_key(Some(first_order_key(customer)))
+            .send()
+            .await
+            .map_err(unavailable("forget a customer's first order"))?;
+        Ok(())
     }
 
     async fn refund_order(&self, order_id: &str, at: Timestamp) -> Result<OrderRecord, StoreError> {

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 
-use super::StoreError;
-use crate::code::{Code, CodeFlag, CodeRecord};
+use super::{ListWindow, StoreError};
+use crate::code::{Code, CodeFlag, CodeRecord, CodeStatus};
 use crate::ids::CustomerId;
 use crate::time::Timestamp;
 
@@ -43,4 +43,7 @@ pub trait CodeStore: Send + Sync {
     /// Erasure: the code is retired, its owner replaced by `opaque` and their profile cleared,
     /// and the owner's active-code guard removed.
     async fn forget_referrer(&self, code: &Code, opaque: &CustomerId, at: Timestamp) -> Result<(), StoreError>;
+    /// One page of the codes with `status`, newest first by creation time then code (the
+    /// console's list of referrers; an index per status, never a scan).
+    async fn in_status(&self, status: CodeStatus, window: &ListWindow) -> Result<Vec<CodeRecord>, StoreError>;
 }

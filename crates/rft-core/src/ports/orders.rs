@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use crate::ids::ReferralId;
+use crate::ids::{CustomerId, ReferralId};
 use crate::time::Timestamp;
 
 /// One order: which referral converted with it, and whether it was refunded. Remembered
@@ -19,6 +19,9 @@ pub struct OrderRecord {
     pub referral_id: Option<ReferralId>,
     /// When the store says the order was refunded (the first refund seen).
     pub refunded_at: Option<Timestamp>,
+    /// When a CSV import first queued the order (a later import of it is a duplicate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_at: Option<Timestamp>,
 }
 
 /// Orders, for refunds.
@@ -32,4 +35,12 @@ pub trait OrderStore: Send + Sync {
     /// Notes the order's refund (an earlier refund's time is kept), and returns the record as it
     /// now stands (with the referral it converted, if known).
     async fn refund_order(&self, order_id: &str, at: Timestamp) -> Result<OrderRecord, StoreError>;
+    /// Notes a connected store's paid order for a customer, and returns the customer's first paid
+    /// order as the programme saw it: this one if it is the first, the earlier one otherwise (a
+    /// customer with an earlier order is not a new customer).
+    async fn first_order(&self, customer: &CustomerId, order_id: &str) -> Result<String, StoreError>;
+    /// Notes that a CSV import queued the order (the first import's time is kept).
+    async fn mark_imported(&self, order_id: &str, at: Timestamp) -> Result<(), StoreError>;
+    /// Erasure: forgets which order was a customer's first.
+    async fn forget_first_order(&self, customer: &CustomerId) -> Result<(), StoreError>;
 }

@@ -2,11 +2,11 @@
 
 use async_trait::async_trait;
 
-use super::{StoreError, WriteError};
+use super::{ListWindow, StoreError, WriteError};
 use crate::audit::AuditEvent;
 use crate::identity::IdentityKey;
 use crate::ids::{CustomerId, ReferralId};
-use crate::referral::{Referral, ReviewQueue};
+use crate::referral::{Referral, ReferralState, ReviewQueue};
 use crate::time::Timestamp;
 
 /// What opening a referral did.
@@ -48,4 +48,7 @@ pub trait ReferralStore: Send + Sync {
     async fn referrals_of(&self, referrer: &CustomerId) -> Result<Vec<Referral>, StoreError>;
     /// Referrals in a review queue whose queue time is at or before `until`, oldest first.
     async fn queue(&self, queue: ReviewQueue, until: Timestamp, limit: usize) -> Result<Vec<Referral>, StoreError>;
+    /// One page of the referrals in `state`, newest first by creation time then id (the
+    /// console's listing; an index per state, never a scan).
+    async fn in_state(&self, state: ReferralState, window: &ListWindow) -> Result<Vec<Referral>, StoreError>;
 }

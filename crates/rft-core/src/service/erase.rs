@@ -124,6 +124,7 @@ impl Eraser {
             }
         }
         s.referrals.tombstone_claims(customer).await?;
+        s.orders.forget_first_order(customer).await?;
         // The ledger keeps amounts, under the opaque id; what was not yet sent is forfeited.
         for row in s.ledger.rows_of(customer).await? {
             self.relabel_row(row, &opaque, now).await?;
@@ -197,3 +198,7 @@ impl Erasure for Eraser {
         self.erase_customer(customer).await.map_err(|e| Box::new(e) as BoxError)
     }
 }
+
+#[cfg(test)]
+#[path = "erase_tests.rs"]
+mod tests;

@@ -162,11 +162,11 @@ impl Minter for MintService {
         Err(MintError::Exhausted)
     }
 
-    async fn retire(&self, code: &Code) -> Result<Option<CodeRecord>, MintError> {
+    async fn retire(&self, code: &Code, by: Option<&crate::email::Email>) -> Result<Option<CodeRecord>, MintError> {
         let now = self.clock.now();
         let retired = self.codes.retire(code, now).await.map_err(unavailable("retire a code"))?;
         if let Some(record) = &retired {
-            let mut facts = json!({ "referrer_id": record.referrer_id });
+            let mut facts = json!({ "referrer_id": record.referrer_id, "by": by });
             let discount = self.friend_discount.after_retire(code, tokio::time::Instant::now() + MINT_BUDGET).await;
             if !discount.is_null() {
                 facts["discount"] = discount;
@@ -250,3 +250,7 @@ impl Minter for MintService {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "mint_tests.rs"]
+mod tests;

@@ -282,3 +282,7 @@ impl Redirector {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "redirect_tests.rs"]
+mod tests;

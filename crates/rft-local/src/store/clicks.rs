@@ -9,6 +9,7 @@ use rft_core::identity::IdentityHash;
 use rft_core::ports::{ClickStore, StoreError};
 use rft_core::{Click, Code, Timestamp};
 
+use super::index::span;
 use super::{CLICKS, CLICKS_BY_BROWSER, CLICKS_BY_CODE, LocalStore, decode, decode_w, encode};
 
 #[async_trait]
@@ -71,7 +72,7 @@ impl ClickStore for LocalStore {
             let index = txn.open_table(CLICKS_BY_BROWSER)?;
             let clicks = txn.open_table(CLICKS)?;
             let b = browser.as_str();
-            for entry in index.range((b, since.as_millis(), "")..=(b, now.as_millis(), "\u{10FFFF}"))?.rev() {
+            for entry in span(&index, b, since.as_millis()..=now.as_millis())?.rev() {
                 let (key, expires_at) = entry?;
                 if expires_at.value() <= now.as_millis() {
                     continue;
@@ -98,9 +99,7 @@ impl ClickStore for LocalStore {
             let index = txn.open_table(CLICKS_BY_CODE)?;
             let clicks = txn.open_table(CLICKS)?;
             let mut out = Vec::new();
-            for entry in
-                index.range((code.as_str(), since.as_millis(), "")..=(code.as_str(), now.as_millis(), "\u{10FFFF}"))?
-            {
+            for entry in span(&index, code.as_str(), since.as_millis()..=now.as_millis())? {
                 let (key, expires_at) = entry?;
                 if expires_at.value() <= now.as_millis() {
                     continue;
@@ -122,9 +121,7 @@ impl ClickStore for LocalStore {
         self.read("count a code's clicks", move |txn| {
             let index = txn.open_table(CLICKS_BY_CODE)?;
             let mut n = 0;
-            for entry in
-                index.range((code.as_str(), since.as_millis(), "")..=(code.as_str(), i64::MAX, "\u{10FFFF}"))?
-            {
+            for entry in span(&index, code.as_str(), since.as_millis()..=i64::MAX)? {
                 let (_, expires_at) = entry?;
                 if expires_at.value() > now.as_millis() {
                     n += 1;

@@ -9,6 +9,7 @@ use rft_core::{CustomerId, LedgerRow, ReferralId, RewardCommit};
 
 use super::audit::append_audit;
 use super::counters::step_counter;
+use super::index::under;
 use super::orders::update_order;
 use super::referrals::{load_referral, put_referral};
 use super::{LEDGER, LEDGER_BY_CUSTOMER, LocalStore, TALLY, decode, decode_w, encode};
@@ -117,7 +118,7 @@ impl LedgerStore for LocalStore {
             let ledger = txn.open_table(LEDGER)?;
             let c = customer.as_str();
             let mut out = Vec::new();
-            for entry in index.range((c, i64::MIN, "")..=(c, i64::MAX, "\u{10FFFF}"))? {
+            for entry in under(&index, c)? {
                 let (key, side) = entry?;
                 let id = key.value().2;
                 if let Some(v) = ledger.get((id, side.value()))? {

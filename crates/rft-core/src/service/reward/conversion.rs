@@ -39,6 +39,7 @@ impl Rewarder {
             amount_minor: job.amount_minor,
             currency: job.currency.clone(),
             occurred_at: job.occurred_at.min(now),
+            discount_code: job.discount_code.clone(),
         };
         for _ in 0..RACE_ROUNDS {
             match self.convert_once(&referral, &conversion, job).await {
@@ -83,6 +84,8 @@ impl Rewarder {
                 self.append(not_paid(referral.state.as_str())).await;
                 return Ok(());
             }
+            // Noted and waiting out `rewards.confirm_after`: a redelivery, or a later order.
+            ReferralState::Pending if referral.conversion.is_some() && referral.confirms_at.is_some() => return Ok(()),
             ReferralState::Pending => {}
         }
         if conversion.occurred_at >= referral.expires_at {
@@ -365,3 +368,7 @@ pub(super) fn thanks_note(
         friend_reward: reward(Side::Friend),
     }
 }
+
+#[cfg(test)]
+#[path = "conversion_tests.rs"]
+mod tests;

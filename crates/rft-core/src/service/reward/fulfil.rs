@@ -124,3 +124,7 @@ impl Rewarder {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "fulfil_tests.rs"]
+mod tests;

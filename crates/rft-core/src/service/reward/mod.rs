@@ -141,7 +141,7 @@ pub struct RewarderPorts {
     pub links: LinkSigner,
     /// The reward queue itself: each step queues the next.
     pub queue: Arc<dyn JobQueue>,
-    /// The time.
+    /// The clock (a manual one in tests).
     pub clock: Arc<dyn Clock>,
 }
 
@@ -182,7 +182,9 @@ impl Rewarder {
             Job::Thank(t) => self.thank(&t).await,
             Job::Retry(r) => self.retry(&r).await,
             Job::Discount(d) => self.discount(&d).await,
-            Job::Signup(_) => Err(RewardError::Unprocessable("a sign-up job does not belong on the reward queue")),
+            Job::Signup(_) | Job::Checkout(_) => {
+                Err(RewardError::Unprocessable("a sign-up or checkout job does not belong on the reward queue"))
+            }
         }
     }
 

@@ -55,18 +55,30 @@ impl Rewarder {
     /// emailed again; one waiting out its confirmation period is rejected, paying nobody.
     pub async fn refund(&self, job: &RefundJob) -> Result<(), RewardError> {
         let now = self.ports.clock.now();
-        let order = self.ports.orders.refund_order(&job.order_id, job.occurred_at.min(now)).await?;
+        // Remembered under every id the order goes by; the one a conversion was noted under
+        // names the referral.
+        let mut order = self.ports.orders.refund_order(&job.order_id, job.occurred_at.min(now)).await?;
+        for alias in &job.order_aliases {
+            let other = self.ports.orders.refund_order(alias, job.occurred_at.min(now)).await?;
+            if order.referral_id.is_none() && other.referral_id.is_some() {
+                order = other;
+            }
+        }
         let refund = RefundFacts { order_id: order.order_id.clone(), at: order.refunded_at.unwrap_or(now) };
         for _ in 0..RACE_ROUNDS {
-            let found = match &order.referral_id {
-                Some(id) => self.ports.referrals.get(id).await?,
-                None => self.ports.referrals.find(&IdentityKey::Customer(job.customer_id.clone())).await?,
+            let found = match (&order.referral_id, &job.customer_id) {
+                (Some(id), _) => self.ports.referrals.get(id).await?,
+                (None, Some(customer)) => self.ports.referrals.find(&IdentityKey::Customer(customer.clone())).await?,
+                (None, None) => None,
             };
-            let converted_with_it = found.filter(|r| r.conversion.as_ref().is_some_and(|c| c.order_id == job.order_id));
+            let converted_with_it =
+                found.filter(|r| r.conversion.as_ref().is_some_and(|c| c.order_id == refund.order_id));
             let Some(referral) = converted_with_it else {
                 let facts = json!({ "order_id": job.order_id, "webhook_id": job.webhook_id, "refunded_at": refund.at,
                     "reason": "remembered for the order: no referral converted with it (yet)" });
-                self.append(AuditEvent::new(AuditKind::RefundNoted, job.customer_id.as_str(), now, facts)).await;
+                let subject =
+                    job.customer_id.as_ref().map_or_else(|| format!("order#{}", job.order_id), |c| c.to_string());
+                self.append(AuditEvent::new(AuditKind::RefundNoted, subject, now, facts)).await;
                 return Ok(());
             };
             match self.refund_once(&referral, &refund, job).await {
@@ -143,6 +155,7 @@ impl Rewarder {
                     referral_id: held.referral_id.clone(),
                     action: Action::Approve,
                     decided_at: job.decided_at,
+                    by: None,
                 };
                 self.decision(&decision).await?;
                 continue;
@@ -179,7 +192,7 @@ impl Rewarder {
     async fn decide_once(&self, referral: Referral, job: &DecisionJob) -> Result<(), Retry> {
         let now = self.ports.clock.now();
         let id = referral.referral_id.as_str();
-        let facts = |what: &str| json!({ "action": job.action, "decided_at": job.decided_at, "what": what, "cleared": referral.reasons() });
+        let facts = |what: &str| json!({ "action": job.action, "decided_at": job.decided_at, "what": what, "cleared": referral.reasons(), "by": job.by });
         match (referral.state, job.action) {
             (ReferralState::Held, Action::Approve) if let Some(refund) = &referral.refunded => {
                 let what = "approval cannot pay: the converting order was refunded";
@@ -232,3 +245,7 @@ impl Rewarder {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "review_tests.rs"]
+mod tests;

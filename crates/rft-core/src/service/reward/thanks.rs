@@ -121,3 +121,7 @@ impl Rewarder {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "thanks_tests.rs"]
+mod tests;

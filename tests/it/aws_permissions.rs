@@ -73,7 +73,7 @@ async fn the_recorded_aws_calls_are_what_the_functions_make() {
 fn render(recorded: &BTreeMap<String, BTreeSet<String>>) -> String {
     let file = json!({
         "about": "What each function's code calls in AWS: `action resource [keys <partition key class>*]`. \
-                  Recorded by tests/tests/aws_permissions.rs (RFT_RECORD_CALLS=1); test/permissions.test.ts \
+                  Recorded by tests/it/aws_permissions.rs (RFT_RECORD_CALLS=1); test/permissions.test.ts \
                   holds lib/permissions.ts to it.",
         "functions": recorded,
     });
@@ -335,6 +335,66 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
     // The ledger export, a page of the ledger at a time.
     let (status, headers, _) = call(&edge, stack.signed(Method::GET, "/api/exports/ledger.csv", "")).await;
     assert_eq!((status, headers["content-type"].to_str().unwrap()), (StatusCode::OK, "text/csv; charset=utf-8"));
+
+    // The owner's console: a sign-in link asked for (mailed through SES), used once (the webhook
+    // log) and refused the second time, then every page's reads, a decision there is nothing to
+    // take, and retiring a code (through the minter).
+    let team = stack.env.settings.team.email.clone();
+    let login = Request::builder()
+        .method(Method::POST)
+        .uri("/admin/login")
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"email": team.as_str()}).to_string()))
+        .unwrap();
+    assert_eq!(call(&edge, login).await.0, StatusCode::ACCEPTED);
+    let token =
+        rft_http::admin::session::sign_in_token(&ops, &team, rft_core::Clock::now(&rft_core::time::SystemClock));
+    let use_link = || {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/admin/auth")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!("token={token}")))
+            .unwrap()
+    };
+    let (status, headers, _) = call(&edge, use_link()).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(call(&edge, use_link()).await.0, StatusCode::FORBIDDEN, "used once");
+    let cookie = headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let console = |method: Method, path: &str, csrf: Option<&str>| {
+        let mut b = Request::builder().method(method).uri(path).header("cookie", cookie.as_str());
+        if let Some(t) = csrf {
+            b = b.header("x-csrf-token", t);
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    let (_, _, session) = call(&edge, console(Method::GET, "/admin/api/session", None)).await;
+    let csrf = session["csrf_token"].as_str().unwrap().to_owned();
+    let mara_id = paid["referral_id"].as_str().unwrap().to_owned();
+    for path in [
+        "/admin/api/overview".to_owned(),
+        "/admin/api/referrals".to_owned(),
+        "/admin/api/referrals?state=held".to_owned(),
+        format!("/admin/api/referrals?code={eve_code}"),
+        "/admin/api/referrals?customer=mara%40example.com".to_owned(),
+        "/admin/api/referrals?customer=c_mara".to_owned(),
+        format!("/admin/api/referrals/{mara_id}"),
+        "/admin/api/referrers".to_owned(),
+        "/admin/api/referrers/c_eve".to_owned(),
+        "/admin/api/queues".to_owned(),
+        "/admin/api/export/referrals.csv".to_owned(),
+        "/admin/api/events".to_owned(),
+    ] {
+        assert_eq!(call(&edge, console(Method::GET, &path, None)).await.0, StatusCode::OK, "{path}");
+    }
+    let decide = format!("/admin/api/referrals/{}/approve", ann_id.as_str());
+    assert_eq!(
+        call(&edge, console(Method::POST, &decide, Some(&csrf))).await.0,
+        StatusCode::CONFLICT,
+        "Ann is decided"
+    );
+    let retire = format!("/admin/api/codes/{code}/retire");
+    assert_eq!(call(&edge, console(Method::POST, &retire, Some(&csrf))).await.0, StatusCode::OK);
 
     // Jobs that can never succeed are set aside for a person by either consumer: a job on the
     // wrong queue, a message that is not a job.

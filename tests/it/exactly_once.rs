@@ -33,6 +33,7 @@ fn conversion(h: &Harness, friend: &str) -> ConversionJob {
         currency: Currency::parse("GBP").unwrap(),
         identity: Default::default(),
         occurred_at: h.clock_now(),
+        discount_code: None,
     }
 }
 

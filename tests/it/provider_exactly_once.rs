@@ -103,6 +103,7 @@ fn conversion(h: &Harness, friend: &str) -> ConversionJob {
         amount_minor: 3999,
         currency: Currency::parse("GBP").unwrap(),
         identity: Default::default(),
+        discount_code: None,
         occurred_at: h.clock_now(),
     }
 }
