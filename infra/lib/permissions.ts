@@ -112,6 +112,9 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     ddb(['Query'], 'rft-referrals', 'by_queue'),
     ddb(['Query'], 'rft-referrals', 'by_referrer'),
     ddb(['GetItem'], 'rft-rewards'),
+    // The ledger export (GET /api/exports/ledger.csv) reads the whole table, a page at a time:
+    // a Scan is the one access that does (no index would read less).
+    ddb(['Scan'], 'rft-rewards'),
     ddb(['Query'], 'rft-rewards', 'by_customer'),
     // Processed webhook ids, and the console's used sign-in links (`webhook#console-sign-in:...`).
     { ...ddb(['PutItem', 'GetItem', 'DeleteItem'], 'rft-audit'), condition: WEBHOOK_KEYS_ONLY },
@@ -145,6 +148,10 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     ddb(['PutItem'], 'rft-audit'),
     SES_SEND,
     BEDROCK,
+    // A connected store (Stripe, Shopify): the provider's API key, for each code's friend
+    // discount; a discount the provider does not make in time is queued for the rewarder.
+    SECRET,
+    { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
   ],
   'rft-attributor': [
     LOGGING,

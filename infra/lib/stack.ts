@@ -265,7 +265,12 @@ export class ReferralTrackerStack extends Stack {
       });
     }
 
-    const url = this.functions['rft-edge'].addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+    // Streamed responses: the ledger export is written a page at a time and never held whole
+    // (nor capped at a buffered answer's 6 MB); rft-edge runs lambda_http's streaming runtime.
+    const url = this.functions['rft-edge'].addFunctionUrl({
+      authType: lambda.FunctionUrlAuthType.NONE,
+      invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
+    });
 
     this.sweepSchedule(named);
     this.alarms(named);

@@ -129,10 +129,12 @@ describe('functions', () => {
 });
 
 describe('function URL', () => {
-  it('exactly one, on rft-edge, auth NONE, with its URL as output EdgeUrl', () => {
+  it('exactly one, on rft-edge, auth NONE, streamed, with its URL as output EdgeUrl', () => {
     template.resourceCountIs('AWS::Lambda::Url', 1);
     const [urlId, url] = Object.entries(resourcesOfType(json, 'AWS::Lambda::Url'))[0];
     assert.equal(url.Properties.AuthType, 'NONE');
+    // rft-edge runs lambda_http's streaming runtime: a buffered URL could not read its answers.
+    assert.equal(url.Properties.InvokeMode, 'RESPONSE_STREAM');
     assert.deepEqual(url.Properties.TargetFunctionArn, getAtt(fnId('rft-edge'), 'Arn'));
     assert.deepEqual(json.Outputs?.EdgeUrl?.Value, getAtt(urlId, 'FunctionUrl'));
   });

@@ -1,9 +1,11 @@
 //! rft-edge's Lambda adapter, with real Function URL payloads in and out: the event is
 //! `tests/fixtures/function-url-request.json` (the Function URL request of the lambda_http
-//! crate's own tests) pointed at a link, run through the adapter `lambda_http::run` wraps the
-//! edge's app in, and the reply is the JSON payload Lambda hands back to the Function URL. It
-//! pins what calling the router directly cannot: the event's source IP and cookies reach the
-//! router, and the 302's `Set-Cookie` leaves in the payload's `cookies` array.
+//! crate's own tests) pointed at a link, run through the streaming adapter
+//! `lambda_http::run_with_streaming_response` wraps the edge's app in, and the reply is the
+//! metadata prelude (status, headers, cookies) Lambda sends the Function URL ahead of the body,
+//! then the body's chunks. It pins what calling the router directly cannot: the event's source
+//! IP and cookies reach the router, the 302's `Set-Cookie` leaves in the prelude's `cookies`,
+//! and the ledger export leaves in several chunks, never as one buffered body.
 
 use std::time::Duration;
 
@@ -41,11 +43,20 @@ fn click_event(code: &str, cookies: &[&str]) -> LambdaRequest {
     serde_json::from_value(event).expect("a Function URL event")
 }
 
-/// Runs one event through the edge's Lambda handler; returns the response payload as JSON.
-async fn handle(app: &axum::Router, event: LambdaRequest) -> Value {
-    let mut handler = lambda_http::Adapter::from(app.clone());
+/// Runs one event through the edge's streaming Lambda handler; returns the metadata prelude as
+/// JSON (`statusCode`, `headers`, `cookies`) and the body's chunks.
+async fn handle_streamed(app: &axum::Router, event: LambdaRequest) -> (Value, Vec<Vec<u8>>) {
+    use futures_util::StreamExt;
+    let mut handler = lambda_http::StreamAdapter::from(app.clone());
     let response = handler.call(LambdaEvent::new(event, Context::default())).await.expect("infallible");
-    serde_json::to_value(response).expect("the payload serialises")
+    let prelude = serde_json::to_value(&response.metadata_prelude).expect("the prelude serialises");
+    let chunks = response.stream.map(|chunk| chunk.expect("the body streams").to_vec()).collect().await;
+    (prelude, chunks)
+}
+
+/// The prelude alone.
+async fn handle(app: &axum::Router, event: LambdaRequest) -> Value {
+    handle_streamed(app, event).await.0
 }
 
 fn token_in(cookie: &str) -> String {
@@ -98,4 +109,37 @@ async fn an_unknown_code_goes_to_the_fallback_without_a_cookie() {
     assert_eq!(reply["statusCode"], 302, "{reply}");
     assert_eq!(reply["headers"]["location"], "https://freshbox.uk/");
     assert_eq!(reply["cookies"], json!([]), "{reply}");
+}
+
+/// The signed export as the Function URL delivers it, over a ledger longer than a page on
+/// DynamoDB Local: the prelude says CSV, and the body leaves in several chunks (a page each)
+/// holding every row once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_ledger_export_leaves_the_function_a_page_at_a_time() {
+    let stack = AwsStack::start(settings_with(&[])).await;
+    let stores = Stores::from_backend(stack.env.store());
+    rft_tests::conformance::paid_referrals(&stores, 130).await;
+    let signed = stack.signed(Method::GET, "/api/exports/ledger.csv", "");
+    let mut event: Value = serde_json::from_str(include_str!("../fixtures/function-url-request.json")).unwrap();
+    event["rawPath"] = json!("/api/exports/ledger.csv");
+    event["requestContext"]["http"]["path"] = json!("/api/exports/ledger.csv");
+    event["rawQueryString"] = json!("");
+    event["cookies"] = json!([]);
+    let headers = event["headers"].as_object_mut().unwrap();
+    headers.remove("cookie");
+    for (name, value) in signed.headers() {
+        headers.insert(name.as_str().to_owned(), json!(value.to_str().unwrap()));
+    }
+    let event: LambdaRequest = serde_json::from_value(event).expect("a Function URL event");
+    let (prelude, chunks) = handle_streamed(&stack.edge().await, event).await;
+    assert_eq!(prelude["statusCode"], 200, "{prelude}");
+    assert_eq!(prelude["headers"]["content-type"], "text/csv; charset=utf-8");
+    assert!(chunks.len() >= 2, "streamed in pages, not one buffered body: {} chunk(s)", chunks.len());
+    let body = chunks.concat();
+    let mut reader = csv::Reader::from_reader(body.as_slice());
+    let mut keys: Vec<(String, String)> =
+        reader.records().map(|r| r.unwrap()).map(|r| (r[0].to_owned(), r[1].to_owned())).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 260, "every row once");
 }

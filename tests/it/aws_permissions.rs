@@ -27,7 +27,9 @@ use rft_core::links::{Action, LinkSigner, decision_url, queue_url};
 use rft_core::{ReferralId, Settings, Timestamp};
 use rft_tests::aws::{AwsStack, call, sqs_event};
 use rft_tests::backends::{dynamodb_endpoint, moto_endpoint};
+use rft_tests::connected::stripe_settings;
 use rft_tests::harness::settings_with;
+use rft_tests::provider_standins::StripeStandin;
 use rft_tests::switch::{Mode, Switch};
 
 /// The recorded calls, relative to the workspace root.
@@ -37,7 +39,9 @@ const VISIBILITY: Duration = Duration::from_secs(30);
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_recorded_aws_calls_are_what_the_functions_make() {
     let mut recorded = drive_every_path().await;
-    for (function, lines) in drive_the_sweep().await.into_iter().chain(drive_a_flagged_code().await) {
+    let more =
+        drive_the_sweep().await.into_iter().chain(drive_a_flagged_code().await).chain(drive_a_stripe_shop().await);
+    for (function, lines) in more {
         recorded.entry(function).or_default().extend(lines);
     }
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(CALLS_FILE);
@@ -336,6 +340,10 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
     deliver(&stack, rewards, "rft-rewarder").await;
     assert!(!stack.sent_sms().await.is_empty(), "Dan, who gave only a phone, was thanked by SMS");
 
+    // The ledger export, a page of the ledger at a time.
+    let (status, headers, _) = call(&edge, stack.signed(Method::GET, "/api/exports/ledger.csv", "")).await;
+    assert_eq!((status, headers["content-type"].to_str().unwrap()), (StatusCode::OK, "text/csv; charset=utf-8"));
+
     // The owner's console: a sign-in link asked for (mailed through SES), used once (the webhook
     // log) and refused the second time, then every page's reads, a decision there is nothing to
     // take, and retiring a code (through the minter).
@@ -503,4 +511,55 @@ async fn drive_the_sweep() -> BTreeMap<String, BTreeSet<String>> {
     let (_, _, kim) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_kim", "")).await;
     assert_eq!(kim["state"], "rewarded", "{kim}");
     lines(&stack).into_iter().filter(|(f, _)| f == "rft-sweep").collect()
+}
+
+/// A Stripe shop (its API a stand-in): the minter reads the secret for the API key, makes the
+/// friend's discount or, when Stripe fails, queues it for the rewarder; a reward parked by an
+/// outage is retried at a person's request; retiring and erasure deactivate discounts.
+async fn drive_a_stripe_shop() -> BTreeMap<String, BTreeSet<String>> {
+    use rft_core::ports::JobQueue;
+    let stripe = StripeStandin::start().await;
+    let stack = AwsStack::start(stripe_settings(&stripe, "balance", &[("min_click_to_conversion", "\"0s\"")])).await;
+    stack.bedrock_says("{{link}}", Duration::ZERO).await;
+    let edge = stack.edge().await;
+    // Stripe fails at Dan's mint: his discount is queued for the rewarder, which makes it.
+    stripe.faults.fail_next(1, 503);
+    let (status, dan) =
+        post(&stack, &edge, "/api/links", json!({"customer_id": "cus_dan", "email": "dan@example.com"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{dan}");
+    assert_eq!(deliver(&stack, &stack.reward_queue, "rft-rewarder").await, 0);
+    assert_eq!(stripe.promotion_codes().len(), 1, "the rewarder made the queued discount");
+    let (_, eve) =
+        post(&stack, &edge, "/api/links", json!({"customer_id": "cus_eve", "email": "eve@example.com"})).await;
+    // Mara converts while Stripe is down: both sides park; a person retries them.
+    let token = click(&edge, dan["code"].as_str().unwrap(), "198.51.100.1", None).await;
+    let mara = json!({"customer_id": "cus_mara", "email": "mara@example.com", "attribution_token": token});
+    post(&stack, &edge, "/webhooks/signup", mara).await;
+    deliver(&stack, &stack.signup_queue, "rft-attributor").await;
+    stripe.faults.fail_next(1_000, 503);
+    let conversion = json!({"customer_id": "cus_mara", "order_id": "pi_1", "amount_minor": 3999, "currency": "GBP"});
+    post(&stack, &edge, "/webhooks/conversion", conversion).await;
+    deliver(&stack, &stack.reward_queue, "rft-rewarder").await;
+    stripe.faults.clear();
+    let (_, _, referral) = call(&edge, stack.signed(Method::GET, "/api/referrals/cus_mara", "")).await;
+    let referral_id = ReferralId::parse(referral["referral_id"].as_str().unwrap()).unwrap();
+    for side in [rft_core::Side::Referrer, rft_core::Side::Friend] {
+        let retry = rft_core::jobs::RetryJob {
+            referral_id: referral_id.clone(),
+            side,
+            requested_by: "ops".into(),
+            requested_at: rft_core::Clock::now(&rft_core::time::SystemClock),
+        };
+        stack.reward_queue.send(&rft_core::Job::Retry(retry)).await.unwrap();
+    }
+    assert_eq!(deliver(&stack, &stack.reward_queue, "rft-rewarder").await, 0);
+    assert_eq!(stripe.balance_transactions().len(), 2, "the retries credited each side");
+    // Retiring deactivates Eve's discount; erasing Dan retires his code, and the rewarder
+    // deactivates its discount.
+    let eve_code = eve["code"].as_str().unwrap();
+    assert_eq!(post(&stack, &edge, &format!("/api/codes/{eve_code}/retire"), json!({})).await.0, StatusCode::OK);
+    assert_eq!(post(&stack, &edge, "/api/customers/cus_dan/erase", json!({})).await.0, StatusCode::OK);
+    assert_eq!(deliver(&stack, &stack.reward_queue, "rft-rewarder").await, 0);
+    assert!(stripe.promotion_codes().iter().all(|p| p["active"] == false), "both discounts deactivated");
+    lines(&stack)
 }

@@ -37,6 +37,7 @@ store_properties!(
     counters_stop_at_their_limit_and_expire,
     a_browsers_latest_click_is_found,
     listings_by_referrer_customer_and_code,
+    the_whole_ledger_is_read_a_page_at_a_time,
     referrals_list_by_state_in_exact_pages,
     codes_list_by_status_newest_first,
 );

@@ -12,13 +12,13 @@ use tokio::task::JoinSet;
 
 use rft_core::jobs::ConversionJob;
 use rft_core::ledger::Side;
-use rft_core::ports::{CommitError, LedgerStore, MessageKind, StoreError, WriteError};
-use rft_core::service::{Rewarder, RewarderPorts};
+use rft_core::ports::{CommitError, LedgerCursor, LedgerPage, LedgerStore, MessageKind, StoreError, WriteError};
+use rft_core::service::RewarderPorts;
 use rft_core::{Currency, CustomerId, Fulfilment, Job, LedgerRow, ReferralId, RewardCommit};
 use rft_local::system::drain;
 use rft_tests::backends::{dynamo_harness, local_harness};
-use rft_tests::faults::{Faults, Faulty, Strike};
-use rft_tests::harness::{Harness, quick_policy, settings_with, token_of};
+use rft_tests::faults::{Faults, Strike, faulty_rewarder, rewarder_with, run_until_the_fault};
+use rft_tests::harness::{Harness, settings_with, token_of};
 
 const REFERRERS: usize = 10;
 const FRIENDS_EACH: usize = 5;
@@ -149,68 +149,6 @@ async fn dynamo_fifty_referrals_twenty_deliveries_each() {
     fifty_referrals_twenty_deliveries_each(dynamo_harness(settings_with(&[])).await).await
 }
 
-/// A rewarder over the harness's real ports, with some of them replaced by `with`.
-fn rewarder_with(h: &Harness, with: impl FnOnce(RewarderPorts) -> RewarderPorts) -> Rewarder {
-    let ports = &h.system.ports;
-    let real = RewarderPorts {
-        codes: ports.stores.codes.clone(),
-        referrals: ports.stores.referrals.clone(),
-        ledger: ports.stores.ledger.clone(),
-        audit: ports.stores.audit.clone(),
-        counters: ports.stores.counters.clone(),
-        orders: ports.stores.orders.clone(),
-        screener: h.system.screen.clone(),
-        store: ports.rewards.clone(),
-        messenger: ports.messenger.clone(),
-        writer: ports.writer.clone(),
-        links: h.system.edge.links.clone(),
-        queue: ports.reward_jobs.clone(),
-        clock: ports.clock.clone(),
-    };
-    Rewarder::new(with(real), h.system.edge.settings.clone(), quick_policy())
-}
-
-/// A rewarder whose every port call (the queue's sends included) is counted and call N fails.
-fn faulty_rewarder(h: &Harness, faults: Arc<Faults>) -> Rewarder {
-    let ports = &h.system.ports;
-    let faulty = Arc::new(Faulty {
-        stores: ports.stores.clone(),
-        screener: h.system.screen.clone(),
-        rewards: ports.rewards.clone(),
-        messenger: ports.messenger.clone(),
-        queue: ports.reward_jobs.clone(),
-        faults,
-    });
-    rewarder_with(h, |real| RewarderPorts {
-        codes: faulty.clone(),
-        referrals: faulty.clone(),
-        ledger: faulty.clone(),
-        audit: faulty.clone(),
-        counters: faulty.clone(),
-        orders: faulty.clone(),
-        screener: faulty.clone(),
-        store: faulty.clone(),
-        messenger: faulty.clone(),
-        queue: faulty,
-        ..real
-    })
-}
-
-/// Runs the reward queue through `rewarder` until its fault fires or nothing is left.
-async fn run_until_the_fault(h: &Harness, rewarder: &Rewarder, faults: &Faults) {
-    let (_, rewards) = h.queues.clone().expect("the harness's own queues");
-    for _ in 0..100 {
-        drain(&rewards, &h.system.dead_ends, |job| rewarder.handle(job)).await;
-        if faults.fired() {
-            return;
-        }
-        match rewards.next_visible_at().await.expect("reads") {
-            Some(at) => h.clock.set(at.max(h.clock_now())),
-            None => return,
-        }
-    }
-}
-
 /// For every call N along the whole chain, and a crash before or after it: the faulty consumer
 /// stops there, a healthy one takes over the queue (redeliveries included), and every owed
 /// reward is applied exactly once and each side thanked. The one exception is a crash after a
@@ -299,6 +237,9 @@ impl LedgerStore for LostAnswers {
     }
     async fn tally(&self, c: &CustomerId) -> Result<u32, StoreError> {
         self.0.tally(c).await
+    }
+    async fn page(&self, after: Option<&LedgerCursor>, limit: usize) -> Result<LedgerPage, StoreError> {
+        self.0.page(after, limit).await
     }
 }
 

@@ -127,8 +127,14 @@ impl AwsStack {
         let reward_queue = SqsQueue::create(queues, &format!("{prefix}rft-reward-jobs")).await.expect("queue");
         let [s, o, k, i] = SecretSet::generate_parts();
         let store_signing = rft_core::secrets::SigningSecret::generate().to_whsec();
+        // The provider stand-ins' keys too, so a stack whose settings connect a Stripe or
+        // Shopify store (pointed at a stand-in) starts like a real one.
+        let p = crate::provider_standins::secrets();
+        let key = |s: &Option<rft_core::secrets::SecretString>| s.as_ref().map(|s| s.expose().to_owned());
         let secret_json = json!({ "signing_secret": s, "ops_secret": o, "store_api_key": k, "identity_key": i,
-            "store_signing_secret": store_signing })
+            "store_signing_secret": store_signing,
+            "stripe_api_key": key(&p.stripe_api_key), "stripe_webhook_secret": key(&p.stripe_webhook_secret),
+            "shopify_admin_token": key(&p.shopify_admin_token), "shopify_webhook_secret": key(&p.shopify_webhook_secret) })
         .to_string();
         let secret = aws_sdk_secretsmanager::Client::new(&sdk)
             .create_secret()
@@ -184,7 +190,7 @@ impl AwsStack {
             let env = env.as_function(function);
             async move { (env.secrets().await.expect("the functions read the secret"), env) }
         };
-        let _ = functions.minter.set(rft_aws::wiring::minter(&env.as_function("rft-minter")).await);
+        let _ = functions.minter.set(rft_aws::wiring::minter(&env.as_function("rft-minter")).await.expect("wires"));
         let (secrets, screen) = secrets_of("rft-screen").await;
         let _ = functions.screen.set(rft_aws::wiring::screen(&screen, &secrets).await);
         let (secrets, rewarder) = secrets_of("rft-rewarder").await;

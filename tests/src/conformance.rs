@@ -238,6 +238,65 @@ pub async fn the_referrer_tally_never_skips_or_repeats(stores: Stores) {
     assert_eq!(stores.ledger.rows(&b.referral_id).await.unwrap()[0].nth, Some(2));
 }
 
+/// Opens and pays `n` referrals, each by its own referrer; returns their ids.
+pub async fn paid_referrals(stores: &Stores, n: usize) -> Vec<rft_core::ReferralId> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let r = referral(&format!("c_friend{i}"), &format!("c_ref{i}"), "7QK2A9", T0);
+        let claims = [IdentityKey::Customer(r.referred_id.clone())];
+        stores.referrals.open(&r, &claims, &audit(AuditKind::Attributed, r.referral_id.as_str(), T0)).await.unwrap();
+        stores.ledger.commit_reward(&reward_commit(&r, 0, T0)).await.unwrap();
+        ids.push(r.referral_id);
+    }
+    ids
+}
+
+/// The export's walk: every ledger row (both sides of every referral, never a tally) comes back
+/// exactly once across pages of any size, each as `rows` reads it, and a row rewritten during
+/// the walk is not read twice. An empty ledger is one empty page.
+pub async fn the_whole_ledger_is_read_a_page_at_a_time(stores: Stores) {
+    let empty = stores.ledger.page(None, 10).await.unwrap();
+    assert!(empty.rows.is_empty() && empty.next.is_none(), "{empty:?}");
+    let ids = paid_referrals(&stores, 7).await;
+    let mut expected = Vec::new();
+    for id in &ids {
+        expected.extend(stores.ledger.rows(id).await.unwrap());
+    }
+    for limit in [1, 3, 14, 50] {
+        let mut seen = Vec::new();
+        let mut after = None;
+        for page_no in 0.. {
+            assert!(page_no < 100, "the walk ends");
+            let page = stores.ledger.page(after.as_ref(), limit).await.unwrap();
+            assert!(page.rows.len() <= limit, "a page holds at most {limit} rows");
+            if page_no == 1 && limit == 3 {
+                // A row written mid-walk (its thank-you claimed) is not read twice.
+                let row = stores.ledger.row(&ids[6], rft_core::Side::Friend).await.unwrap().unwrap();
+                let mut noted = row.successor();
+                noted.note_sent_at = Some(T0);
+                stores.ledger.save_row(&noted, row.version).await.unwrap();
+                let i = expected.iter().position(|r| r == &row).unwrap();
+                expected[i] = noted;
+            }
+            seen.extend(page.rows);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let key = |r: &rft_core::LedgerRow| (r.referral_id.to_string(), r.side);
+        let mut keys: Vec<_> = seen.iter().map(key).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!((seen.len(), keys.len()), (14, 14), "limit {limit}: each of the 14 rows once, no tally");
+        if limit != 3 {
+            for row in &expected {
+                assert!(seen.contains(row), "limit {limit}: {row:?} as stored");
+            }
+        }
+    }
+}
+
 fn hash(s: &str) -> IdentityHash {
     IdentityHash::from_stored(s.to_owned())
 }

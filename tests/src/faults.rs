@@ -103,6 +103,7 @@ fn save_row_step(row: &LedgerRow) -> &'static str {
     match (&row.fulfilment, row.note_sent_at) {
         (Fulfilment::Fulfilled { .. }, Some(_)) => "ledger.save_row(note claimed)",
         (Fulfilment::Fulfilled { .. }, None) => "ledger.save_row(fulfilled)",
+        (Fulfilment::Owing { .. }, _) if row.call_claim.is_some() => "ledger.save_row(call claimed)",
         (Fulfilment::Owing { .. }, _) => "ledger.save_row(owing)",
         (Fulfilment::Parked { .. }, _) => "ledger.save_row(parked)",
         (Fulfilment::Forfeited { .. }, _) => "ledger.save_row(forfeited)",
@@ -218,6 +219,9 @@ impl LedgerStore for Faulty {
     async fn tally(&self, c: &CustomerId) -> Result<u32, StoreError> {
         guarded!(self, "ledger.tally", store_fault(), self.stores.ledger.tally(c).await)
     }
+    async fn page(&self, after: Option<&LedgerCursor>, limit: usize) -> Result<LedgerPage, StoreError> {
+        guarded!(self, "ledger.page", store_fault(), self.stores.ledger.page(after, limit).await)
+    }
 }
 
 #[async_trait]
@@ -292,12 +296,21 @@ impl Screener for Faulty {
 #[async_trait]
 impl RewardClient for Faulty {
     async fn fulfil(&self, request: &FulfilmentRequest) -> Result<FulfilOutcome, FulfilError> {
-        guarded!(
-            self,
-            "store.fulfil",
-            FulfilError { status: None, source: Some(Box::new(Injected)) },
-            self.rewards.fulfil(request).await
-        )
+        // Before: the call was never sent (a plain failure). After: it was made and its answer
+        // lost, which is what a timeout looks like to the caller.
+        let strike = self.faults.this_one("store.fulfil");
+        if strike && self.faults.strike == Strike::Before {
+            return Err(FulfilError { outcome_unknown: false, ..FulfilError::no_answer(Injected) });
+        }
+        let result = self.rewards.fulfil(request).await;
+        if strike {
+            return Err(FulfilError::no_answer(Injected));
+        }
+        result
+    }
+
+    fn idempotent(&self) -> bool {
+        self.rewards.idempotent()
     }
 }
 
@@ -341,5 +354,71 @@ impl JobQueue for Faulty {
     }
     async fn dead_letters(&self, max: usize) -> Result<Vec<Job>, QueueError> {
         self.queue.dead_letters(max).await
+    }
+}
+
+/// A rewarder over the harness's real ports, with some of them replaced by `with`.
+pub fn rewarder_with(
+    h: &crate::harness::Harness,
+    with: impl FnOnce(rft_core::service::RewarderPorts) -> rft_core::service::RewarderPorts,
+) -> rft_core::service::Rewarder {
+    let ports = &h.system.ports;
+    let real = rft_core::service::RewarderPorts {
+        codes: ports.stores.codes.clone(),
+        referrals: ports.stores.referrals.clone(),
+        ledger: ports.stores.ledger.clone(),
+        audit: ports.stores.audit.clone(),
+        counters: ports.stores.counters.clone(),
+        orders: ports.stores.orders.clone(),
+        screener: h.system.screen.clone(),
+        store: ports.rewards.clone(),
+        messenger: ports.messenger.clone(),
+        writer: ports.writer.clone(),
+        links: h.system.edge.links.clone(),
+        queue: ports.reward_jobs.clone(),
+        clock: ports.clock.clone(),
+    };
+    rft_core::service::Rewarder::new(with(real), h.system.edge.settings.clone(), crate::harness::quick_policy())
+}
+
+/// A rewarder whose every port call (the queue's sends included) is counted and call N fails.
+pub fn faulty_rewarder(h: &crate::harness::Harness, faults: Arc<Faults>) -> rft_core::service::Rewarder {
+    let ports = &h.system.ports;
+    let faulty = Arc::new(Faulty {
+        stores: ports.stores.clone(),
+        screener: h.system.screen.clone(),
+        rewards: ports.rewards.clone(),
+        messenger: ports.messenger.clone(),
+        queue: ports.reward_jobs.clone(),
+        faults,
+    });
+    rewarder_with(h, |real| rft_core::service::RewarderPorts {
+        codes: faulty.clone(),
+        referrals: faulty.clone(),
+        ledger: faulty.clone(),
+        audit: faulty.clone(),
+        counters: faulty.clone(),
+        orders: faulty.clone(),
+        screener: faulty.clone(),
+        store: faulty.clone(),
+        messenger: faulty.clone(),
+        queue: faulty,
+        ..real
+    })
+}
+
+/// Runs the reward queue through `rewarder` until its fault fires or nothing is left, moving
+/// the clock to delayed jobs as `Harness::settle` does.
+pub async fn run_until_the_fault(h: &crate::harness::Harness, rewarder: &rft_core::service::Rewarder, faults: &Faults) {
+    let (_, rewards) = h.queues.clone().expect("the harness's own queues");
+    for _ in 0..100 {
+        rft_local::system::drain(&rewards, &h.system.dead_ends, |job| rewarder.handle(job)).await;
+        if faults.fired() {
+            return;
+        }
+        match rewards.next_visible_at().await.expect("reads") {
+            Some(at) => h.clock.set(at.max(h.clock_now())),
+            None => return,
+        }
     }
 }

@@ -11,8 +11,8 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use rft_core::ports::{
-    DraftRequest, FulfilError, FulfilOutcome, FulfilmentRequest, JobQueue, MessageError, MessageKind, Messenger,
-    OutboundMessage, QueueError, RewardClient, Stores, TextWriter, WriterError,
+    Discounts, DraftRequest, FulfilError, FulfilOutcome, FulfilmentRequest, JobQueue, MessageError, MessageKind,
+    Messenger, OutboundMessage, QueueError, RewardClient, Stores, TextWriter, WriterError,
 };
 use rft_core::secrets::SecretSet;
 use rft_core::signature::Signer;
@@ -26,13 +26,19 @@ pub const EXAMPLE_SETTINGS: &str = include_str!("../../settings.example.toml");
 
 /// The example settings with some `key = value` lines replaced (by key, first occurrence).
 pub fn settings_with(overrides: &[(&str, &str)]) -> Settings {
+    Settings::parse(&settings_text(overrides)).expect("test settings are valid")
+}
+
+/// The example settings file's text with some `key = value` lines replaced (by key, first
+/// occurrence).
+pub fn settings_text(overrides: &[(&str, &str)]) -> String {
     let mut text = EXAMPLE_SETTINGS.to_owned();
     for (key, value) in overrides {
         let start = text.find(&format!("\n{key} = ")).unwrap_or_else(|| panic!("no key {key} in the example")) + 1;
         let end = text[start..].find('\n').map(|e| start + e).unwrap_or(text.len());
         text.replace_range(start..end, &format!("{key} = {value}"));
     }
-    Settings::parse(&text).expect("test settings are valid")
+    text
 }
 
 /// Records every message instead of sending it.
@@ -154,7 +160,7 @@ impl RewardClient for FakeStore {
         let key = request.idempotency_key();
         self.calls.lock().expect("not poisoned").push(key.clone());
         let mode = *self.mode.lock().expect("not poisoned");
-        let fail = |status| Err(FulfilError { status: Some(status), source: None });
+        let fail = |status| Err(FulfilError::status(status));
         match mode {
             StoreMode::Down => return fail(500),
             StoreMode::Refuses(status) => return fail(status),
@@ -170,7 +176,7 @@ impl RewardClient for FakeStore {
             applied.push(key);
         }
         match (mode, fresh) {
-            (StoreMode::AppliesButTimesOut, _) => Err(FulfilError { status: None, source: Some("timed out".into()) }),
+            (StoreMode::AppliesButTimesOut, _) => Err(FulfilError::no_answer("timed out")),
             (_, true) => Ok(FulfilOutcome::Applied),
             (_, false) => Ok(FulfilOutcome::AlreadyApplied),
         }
@@ -293,17 +299,32 @@ impl Harness {
     ) -> Self {
         init_tracing();
         let [s, o, k, i] = SecretSet::generate_parts();
-        let secrets = SecretSet::from_parts(&s, &o, &k, &i).expect("generated secrets are valid");
+        let mut secrets = SecretSet::from_parts(&s, &o, &k, &i).expect("generated secrets are valid");
         let messages = Arc::new(RecordingMessenger::default());
         let writer = Arc::new(ScriptedWriter::default());
         let store = Arc::new(FakeStore::default());
+        // A store on our own webhooks gets the fake reward endpoint; a connected one the real
+        // provider adapters, pointed (by its settings) at a stand-in and holding its keys.
+        let (rewards, discounts): (Arc<dyn RewardClient>, Arc<dyn Discounts>) = match settings.store.kind {
+            rft_core::settings::StoreKind::Webhooks => (store.clone(), Arc::new(rft_core::ports::NoDiscounts)),
+            _ => {
+                secrets = secrets.with_providers(crate::provider_standins::secrets());
+                let timeout = crate::provider_standins::CLIENT_TIMEOUT;
+                (
+                    rft_http::providers::reward_client(&settings, &secrets, timeout)
+                        .expect("the provider's keys are set"),
+                    rft_http::providers::discounts(&settings, &secrets, timeout).expect("the provider's keys are set"),
+                )
+            }
+        };
         let ports = Ports {
             stores,
             signup_jobs,
             reward_jobs,
             messenger: messages.clone(),
             writer: writer.clone(),
-            rewards: store.clone(),
+            rewards,
+            discounts,
             clock: clock.clone(),
         };
         let system = System::assemble_with(Arc::new(settings), &secrets, ports, quick_policy());

@@ -73,6 +73,7 @@ impl Recorded {
 
 #[derive(Clone, Copy, Debug)]
 enum Fault {
+    Pass,
     Fail(StatusCode),
     Stall(Duration),
     LoseAnswer(Duration),
@@ -89,6 +90,11 @@ impl Faults {
         self.push(n, Fault::Fail(status));
     }
 
+    /// The next `n` calls are handled normally (to aim a later fault at a later call).
+    pub fn pass_next(&self, n: usize) {
+        self.push(n, Fault::Pass);
+    }
+
     /// The next `n` calls wait `d` before being handled.
     pub fn stall_next(&self, n: usize, d: Duration) {
         self.push(n, Fault::Stall(d));
@@ -97,6 +103,13 @@ impl Faults {
     /// The next call takes effect, then its answer waits `d` (past the client's timeout).
     pub fn lose_next_answer(&self, d: Duration) {
         self.push(1, Fault::LoseAnswer(d));
+    }
+
+    /// Drops every fault still waiting (the outage is over).
+    pub fn clear(&self) {
+        if let Ok(mut q) = self.0.lock() {
+            q.clear();
+        }
     }
 
     fn push(&self, n: usize, f: Fault) {
@@ -140,6 +153,20 @@ async fn serve(router: Router) -> SocketAddr {
 
 fn json_response(status: StatusCode, body: Value) -> Response {
     (status, [("content-type", "application/json")], body.to_string()).into_response()
+}
+
+/// How long the tests' provider clients wait for an answer (a lost answer stalls past it).
+pub const CLIENT_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// The stand-ins' credentials as a connected store's secrets (both providers' set).
+pub fn secrets() -> rft_core::secrets::ProviderSecrets {
+    rft_core::secrets::ProviderSecrets::parse(
+        Some(STRIPE_KEY),
+        Some("whsec_standin_0123456789abcdef"),
+        Some(SHOPIFY_TOKEN),
+        Some("shopify_standin_webhook_secret"),
+    )
+    .expect("the stand-ins' secrets are well formed")
 }
 
 // ---- Stripe ------------------------------------------------------------------------------
@@ -265,7 +292,7 @@ async fn stripe_handler(
         }
         Some(Fault::Stall(d)) => tokio::time::sleep(d).await,
         Some(Fault::LoseAnswer(d)) => lose = Some(d),
-        None => {}
+        Some(Fault::Pass) | None => {}
     }
     let (status, body) = stripe_apply(&app.state, &rec);
     if let Some(d) = lose {
@@ -515,7 +542,7 @@ async fn shopify_handler(
         Some(Fault::Fail(status)) => return json_response(status, json!({ "errors": "injected failure" })),
         Some(Fault::Stall(d)) => tokio::time::sleep(d).await,
         Some(Fault::LoseAnswer(d)) => lose = Some(d),
-        None => {}
+        Some(Fault::Pass) | None => {}
     }
     let (status, body) = shopify_apply(&app.state, &rec);
     if let Some(d) = lose {

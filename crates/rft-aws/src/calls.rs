@@ -169,6 +169,11 @@ fn accesses_of(input: &Input) -> Option<Vec<Access>> {
         let resource = i.index_name().map_or_else(|| table.to_owned(), |index| format!("{table}/index/{index}"));
         return Some(vec![access("dynamodb:Query", resource)]);
     }
+    if let Some(i) = input.downcast_ref::<ddb::scan::ScanInput>() {
+        let table = i.table_name().unwrap_or_default();
+        let resource = i.index_name().map_or_else(|| table.to_owned(), |index| format!("{table}/index/{index}"));
+        return Some(vec![access("dynamodb:Scan", resource)]);
+    }
     if let Some(i) = input.downcast_ref::<ddb::transact_write_items::TransactWriteItemsInput>() {
         return Some(
             i.transact_items()

@@ -38,6 +38,9 @@ pub enum EnvError {
     /// The secret could not be loaded.
     #[error(transparent)]
     Secret(#[from] crate::secrets::LoadSecretError),
+    /// The store's reward or discount adapters could not be built (a provider secret is missing).
+    #[error(transparent)]
+    Providers(#[from] rft_http::providers::FactoryError),
 }
 
 /// Names the functions find each other and their queues by.

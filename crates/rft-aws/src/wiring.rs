@@ -10,9 +10,12 @@ use rft_core::ports::Stores;
 use rft_core::secrets::SecretSet;
 use rft_core::service::erase::Eraser;
 use rft_core::service::{
-    Attributor, DeadEnds, FulfilPolicy, MintService, Rewarder, RewarderClients, ScreenService, Services, Sweeper,
+    Attributor, DeadEnds, FriendDiscount, FulfilPolicy, MintService, Rewarder, RewarderClients, ScreenService,
+    Services, Sweeper,
 };
+use rft_core::settings::StoreKind;
 use rft_core::time::SystemClock;
+use rft_http::providers::timeout_for;
 use rft_http::{Edge, EdgePorts};
 
 use crate::env::{EnvError, Environment};
@@ -61,9 +64,25 @@ fn edge_over(env: &Environment, secrets: &SecretSet, stores: Stores) -> Result<E
     Ok(Edge::assemble(&services(env, stores), secrets, ports))
 }
 
-/// `rft-minter`: codes, Bedrock for the invite, SES for email invites.
-pub async fn minter(env: &Environment) -> MintService {
-    services(env, warm_stores(env).await).minter(Arc::new(env.writer()), Arc::new(env.messenger(false)))
+/// `rft-minter`: codes, Bedrock for the invite, SES for email invites; for a connected store
+/// also each code's friend discount at the provider (with the secret's API key), queued for
+/// the rewarder on `rft-reward-jobs` when the provider does not answer in time. A store on our
+/// own webhooks reads no secret here: its minter's cold start stays one round trip shorter.
+pub async fn minter(env: &Environment) -> Result<MintService, EnvError> {
+    let services = services(env, warm_stores(env).await);
+    let discounts = if env.settings.store.kind == StoreKind::Webhooks {
+        FriendDiscount::none()
+    } else {
+        friend_discount(env, &env.secrets().await?)?
+    };
+    Ok(services.minter(Arc::new(env.writer()), Arc::new(env.messenger(false)), discounts))
+}
+
+/// The friend's discounts for the store, with `rft-reward-jobs` for what cannot wait.
+fn friend_discount(env: &Environment, secrets: &SecretSet) -> Result<FriendDiscount, EnvError> {
+    let settings = &env.settings;
+    let discounts = rft_http::providers::discounts(settings, secrets, timeout_for(settings.store.kind))?;
+    Ok(FriendDiscount::new(discounts, Some(Arc::new(env.reward_queue()?))))
 }
 
 /// `rft-screen`: velocity reads, SES for hold emails, the ops key for their links.
@@ -78,10 +97,11 @@ pub async fn attributor(env: &Environment) -> Result<Attributor, EnvError> {
     Ok(services(env, stores).attributor(Arc::new(env.screener()?), Arc::new(env.reward_queue()?)))
 }
 
-/// `rft-rewarder`: the ledger, the store's reward endpoint, Bedrock for thank-yous, SES and SNS,
-/// screening through `rft-screen`.
+/// `rft-rewarder`: the ledger, the store's reward endpoint or provider (and the friend's
+/// discounts the minter queued), Bedrock for thank-yous, SES and SNS, screening through
+/// `rft-screen`.
 pub async fn rewarder(env: &Environment, secrets: &SecretSet) -> Result<Rewarder, EnvError> {
-    rewarder_with(env, secrets, rft_http::store_client::TIMEOUT, FulfilPolicy::default()).await
+    rewarder_with(env, secrets, timeout_for(env.settings.store.kind), FulfilPolicy::default()).await
 }
 
 /// [`rewarder`] with the store call timeout and retry policy given (tests shorten both).
@@ -92,16 +112,10 @@ pub async fn rewarder_with(
     policy: FulfilPolicy,
 ) -> Result<Rewarder, EnvError> {
     let stores = warm_stores(env).await;
-    let store = rft_http::store_client::HttpRewardClient::new(
-        // `None` for a connected store: its provider client replaces this one (wired by the services).
-        env.settings.store.reward_url.as_ref().map_or("", |u| u.as_str()),
-        secrets.store_api_key.clone(),
-        secrets.store_signing.as_ref(),
-        store_timeout,
-    );
     let clients = RewarderClients {
         screener: Arc::new(env.screener()?),
-        store: Arc::new(store),
+        store: rft_http::providers::reward_client(&env.settings, secrets, store_timeout)?,
+        discounts: friend_discount(env, secrets)?,
         messenger: Arc::new(env.messenger(true)),
         writer: Arc::new(env.writer()),
         links: LinkSigner::new(secrets.ops.clone()),
@@ -121,7 +135,14 @@ pub async fn sweeper(env: &Environment) -> Result<Sweeper, EnvError> {
     Ok(services(env, env.stores()).sweeper(Arc::new(env.reward_queue()?)))
 }
 
-/// The rewarder's erasure (it alone may rewrite the ledger).
+/// The rewarder's erasure (it alone may rewrite the ledger). The friend discounts of the codes
+/// it retires are deactivated through the reward queue.
 pub async fn eraser(env: &Environment, secrets: &SecretSet) -> Eraser {
-    services(env, warm_stores(env).await).eraser(IdentityHasher::new(secrets.identity.clone()))
+    let discounts = friend_discount(env, secrets).unwrap_or_else(|e| {
+        // The rewarder's own wiring fails on the same error, so the function never runs with
+        // it; this keeps the eraser's signature.
+        tracing::error!(error = %e, "erasure cannot deactivate discounts");
+        FriendDiscount::none()
+    });
+    services(env, warm_stores(env).await).eraser(IdentityHasher::new(secrets.identity.clone()), discounts)
 }

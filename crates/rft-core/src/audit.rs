@@ -42,6 +42,8 @@ pub enum AuditKind {
     ConversionNoted,
     /// A ledger row could not be fulfilled within the retry budget.
     FulfilmentParked,
+    /// A person asked for a parked row to be tried again.
+    FulfilmentRetried,
     /// A customer's personal data was erased.
     Erased,
     /// A code's velocity tripped the screen: a person should look at it.

@@ -170,6 +170,29 @@ pub struct ThankJob {
     pub note: ThanksNote,
 }
 
+/// A person asked for a parked reward to be tried again (the ops page, the owner's console):
+/// the row goes back to owing with a fresh attempt budget and its `fulfil` job is queued.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryJob {
+    /// The referral whose row is parked.
+    pub referral_id: ReferralId,
+    /// Which side.
+    pub side: Side,
+    /// Who asked (an email or `ops`), for the audit.
+    pub requested_by: String,
+    /// When they asked.
+    pub requested_at: Timestamp,
+}
+
+/// Bring a code's friend discount at a connected store's provider in line with the code:
+/// created while the code is active, deactivated once it is retired. Queued when the minter
+/// could not do it within the time a mint or a retirement may take.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscountJob {
+    /// The code.
+    pub code: Code,
+}
+
 /// One unit of queued work.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -192,6 +215,10 @@ pub enum Job {
     Fulfil(FulfilJob),
     /// For the rewarder: one side's thank-you.
     Thank(ThankJob),
+    /// For the rewarder: a parked row tried again at a person's request.
+    Retry(RetryJob),
+    /// For the rewarder: a code's friend discount at the provider, made to match the code.
+    Discount(DiscountJob),
 }
 
 impl Job {
@@ -207,6 +234,8 @@ impl Job {
             Job::ClearFlag(_) => "clear_flag",
             Job::Fulfil(_) => "fulfil",
             Job::Thank(_) => "thank",
+            Job::Retry(_) => "retry",
+            Job::Discount(_) => "discount",
         }
     }
 
@@ -222,6 +251,8 @@ impl Job {
             Job::ClearFlag(j) => j.code.to_string(),
             Job::Fulfil(j) => j.referral_id.to_string(),
             Job::Thank(j) => j.row.referral_id.to_string(),
+            Job::Retry(j) => j.referral_id.to_string(),
+            Job::Discount(j) => j.code.to_string(),
         }
     }
 }

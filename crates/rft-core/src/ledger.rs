@@ -62,6 +62,10 @@ pub enum Fulfilment {
         /// The provider's reference for it (a balance transaction or discount id), if it gave one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
+        /// For a code reward, the code the customer types: kept here so the thank-you (and a
+        /// resend of it) can carry it, and so the export shows it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
     },
     /// The retry budget ran out, or the store refused it for good: still owed, waiting for a
     /// person (the ops page retries it).
@@ -79,6 +83,44 @@ pub enum Fulfilment {
         /// Why, in one sentence.
         reason: String,
     },
+}
+
+impl Fulfilment {
+    /// The storage spelling of the state: `owing`, `fulfilled`, `parked` or `forfeited`.
+    pub fn state(&self) -> &'static str {
+        match self {
+            Fulfilment::Owing { .. } => "owing",
+            Fulfilment::Fulfilled { .. } => "fulfilled",
+            Fulfilment::Parked { .. } => "parked",
+            Fulfilment::Forfeited { .. } => "forfeited",
+        }
+    }
+
+    /// The provider's reference, once fulfilled with one.
+    pub fn reference(&self) -> Option<&str> {
+        match self {
+            Fulfilment::Fulfilled { reference, .. } => reference.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The code sent to the customer, once fulfilled as a code.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Fulfilment::Fulfilled { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Who is making a reward call that must not be made twice, since when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallClaim {
+    /// When the call was claimed.
+    pub at: Timestamp,
+    /// Which delivery claimed it (random): two deliveries that claim in the same millisecond
+    /// still write different rows, so only one can take a conflicting write for its own.
+    pub id: String,
 }
 
 /// One side of one referral's payout.
@@ -104,6 +146,12 @@ pub struct LedgerRow {
     /// Which attempt claimed the note: a claim whose answer was lost is recognised as ours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note_claim: Option<String>,
+    /// A call that is not idempotent (Shopify store credit), claimed on this row just before it
+    /// was made and cleared with its outcome. While it is set no other delivery calls, and one
+    /// that finds it left behind by a delivery that died parks the row, because that call may
+    /// have landed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_claim: Option<CallClaim>,
     /// Optimistic-concurrency counter.
     pub version: u64,
 }
@@ -128,6 +176,7 @@ impl LedgerRow {
             fulfilment: Fulfilment::Owing { attempts: 0, next_attempt_at: now, last_error: None },
             note_sent_at: None,
             note_claim: None,
+            call_claim: None,
             version: 1,
         }
     }

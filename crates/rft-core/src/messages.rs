@@ -315,6 +315,12 @@ pub fn thanks_template(settings: &Settings, facts: &ThanksFacts<'_>) -> Thanks {
     }
 }
 
+/// The line a code reward adds to its thank-you, written by code (never the model): the code
+/// is the reward itself, so it must reach the customer exactly as the provider holds it.
+pub fn reward_code_line(code: &str, reward: &str) -> String {
+    format!("Your code for {reward}: {code}. Enter it at checkout; it can be used once.")
+}
+
 #[cfg(test)]
 mod thanks_tests {
     use super::*;

@@ -22,6 +22,7 @@ pub mod api;
 pub mod assemble;
 pub mod body;
 pub mod error;
+pub mod exports;
 pub mod imports;
 pub mod ops;
 pub mod ops_codes;
@@ -81,6 +82,7 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .route("/api/invites", post(api::invites))
         .route("/api/referrers/{customer_id}/stats", get(portal::stats))
         .route("/api/customers/{customer_id}/erase", post(api::erase))
+        .route("/api/exports/ledger.csv", get(exports::ledger_csv))
         .route("/webhooks/signup", post(webhooks::signup))
         .route("/webhooks/conversion", post(webhooks::conversion))
         .route("/webhooks/refund", post(webhooks::refund))

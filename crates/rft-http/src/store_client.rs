@@ -46,7 +46,9 @@ pub fn http_client() -> reqwest::ClientBuilder {
 #[async_trait]
 impl RewardClient for HttpRewardClient {
     async fn fulfil(&self, request: &FulfilmentRequest) -> Result<FulfilOutcome, FulfilError> {
-        let body = serde_json::to_vec(request).map_err(|e| FulfilError { status: None, source: Some(Box::new(e)) })?;
+        // A reward always serialises; if it ever did not, nothing was sent.
+        let body = serde_json::to_vec(request)
+            .map_err(|e| FulfilError { outcome_unknown: false, ..FulfilError::no_answer(e) })?;
         let key = request.idempotency_key();
         let mut call = self
             .http
@@ -59,20 +61,19 @@ impl RewardClient for HttpRewardClient {
             // message, as Standard Webhooks asks. The store checks the time against its clock.
             let headers = signer
                 .headers(&key, SystemClock.now(), &body)
-                .map_err(|e| FulfilError { status: None, source: Some(Box::new(e)) })?;
+                .map_err(|e| FulfilError { outcome_unknown: false, ..FulfilError::no_answer(e) })?;
             for (name, value) in headers {
                 call = call.header(name, value);
             }
         }
-        let response =
-            call.body(body).send().await.map_err(|e| FulfilError { status: None, source: Some(Box::new(e)) })?;
+        let response = call.body(body).send().await.map_err(FulfilError::no_answer)?;
         let status = response.status();
         if status.is_success() {
             Ok(FulfilOutcome::Applied)
         } else if status.as_u16() == 409 {
             Ok(FulfilOutcome::AlreadyApplied)
         } else {
-            Err(FulfilError { status: Some(status.as_u16()), source: None })
+            Err(FulfilError::status(status.as_u16()))
         }
     }
 }

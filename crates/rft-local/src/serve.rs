@@ -50,6 +50,7 @@ pub async fn run(settings_path: PathBuf, data: PathBuf, listen: SocketAddr, outb
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let signup_queue = LocalQueue::new(store.clone(), SIGNUP_QUEUE, clock.clone());
     let reward_queue = LocalQueue::new(store.clone(), REWARD_QUEUE, clock.clone());
+    let timeout = rft_http::providers::timeout_for(settings.store.kind);
     let ports = Ports {
         stores: Stores::from_backend(Arc::new(store)),
         signup_jobs: Arc::new(signup_queue.clone()),
@@ -59,13 +60,8 @@ pub async fn run(settings_path: PathBuf, data: PathBuf, listen: SocketAddr, outb
                 .with_context(|| format!("could not create the outbox {}", outbox.display()))?,
         ),
         writer: Arc::new(TemplatesOnly),
-        rewards: Arc::new(rft_http::store_client::HttpRewardClient::new(
-            // `None` for a connected store: its provider client replaces this one (wired by the services).
-            settings.store.reward_url.as_ref().map_or("", |u| u.as_str()),
-            secrets.set.store_api_key.clone(),
-            secrets.set.store_signing.as_ref(),
-            rft_http::store_client::TIMEOUT,
-        )),
+        rewards: rft_http::providers::reward_client(&settings, &secrets.set, timeout)?,
+        discounts: rft_http::providers::discounts(&settings, &secrets.set, timeout)?,
         clock,
     };
     let system = Arc::new(System::assemble(settings.clone(), &secrets.set, ports));

@@ -12,12 +12,13 @@ use rft_core::jobs::JobFailure;
 use rft_core::links::LinkSigner;
 use rft_core::ports::error_chain;
 use rft_core::ports::{
-    DraftRequest, FulfilError, FulfilOutcome, FulfilmentRequest, JobQueue, MessageError, Messenger, OutboundMessage,
-    RewardClient, Stores, TextWriter, WriterError,
+    Discounts, DraftRequest, FulfilError, FulfilOutcome, FulfilmentRequest, JobQueue, MessageError, Messenger,
+    NoDiscounts, OutboundMessage, RewardClient, Stores, TextWriter, WriterError,
 };
 use rft_core::secrets::SecretSet;
 use rft_core::service::{
-    Attributor, DeadEnds, FulfilPolicy, MintService, Rewarder, RewarderClients, ScreenService, Services, Sweeper,
+    Attributor, DeadEnds, FriendDiscount, FulfilPolicy, MintService, Rewarder, RewarderClients, ScreenService,
+    Services, Sweeper,
 };
 use rft_core::{Clock, Job, Settings};
 use rft_http::{Edge, EdgePorts};
@@ -35,8 +36,10 @@ pub struct Ports {
     pub messenger: Arc<dyn Messenger>,
     /// The model.
     pub writer: Arc<dyn TextWriter>,
-    /// The store's reward endpoint.
+    /// The store's reward endpoint, or the connected store's provider.
     pub rewards: Arc<dyn RewardClient>,
+    /// The friend's discounts at a connected store's provider ([`NoDiscounts`] otherwise).
+    pub discounts: Arc<dyn Discounts>,
     /// The clock every service reads (a manual one in tests).
     pub clock: Arc<dyn Clock>,
 }
@@ -105,12 +108,15 @@ impl System {
     pub fn assemble_with(settings: Arc<Settings>, secrets: &SecretSet, ports: Ports, policy: FulfilPolicy) -> Self {
         let services = Services::new(settings, ports.clock.clone(), ports.stores.clone());
         let links = LinkSigner::new(secrets.ops.clone());
-        let minter = Arc::new(services.minter(ports.writer.clone(), ports.messenger.clone()));
+        // Discounts the minter cannot make in time are queued for the rewarder.
+        let friend_discount = FriendDiscount::new(ports.discounts.clone(), Some(ports.reward_jobs.clone()));
+        let minter = Arc::new(services.minter(ports.writer.clone(), ports.messenger.clone(), friend_discount.clone()));
         let screen = Arc::new(services.screen(ports.messenger.clone(), links.clone()));
         let attributor = Arc::new(services.attributor(screen.clone(), ports.reward_jobs.clone()));
         let clients = RewarderClients {
             screener: screen.clone(),
             store: ports.rewards.clone(),
+            discounts: friend_discount.clone(),
             messenger: ports.messenger.clone(),
             writer: ports.writer.clone(),
             links,
@@ -118,7 +124,7 @@ impl System {
         };
         let rewarder = Arc::new(services.rewarder(clients, policy));
         let sweeper = Arc::new(services.sweeper(ports.reward_jobs.clone()));
-        let eraser = Arc::new(services.eraser(IdentityHasher::new(secrets.identity.clone())));
+        let eraser = Arc::new(services.eraser(IdentityHasher::new(secrets.identity.clone()), friend_discount));
         let edge_ports = EdgePorts {
             minter: minter.clone(),
             erasure: eraser,
@@ -149,6 +155,7 @@ impl System {
             messenger: Arc::new(Discard),
             writer: Arc::new(TemplatesOnly),
             rewards: Arc::new(Discard),
+            discounts: Arc::new(NoDiscounts),
             clock,
         };
         (Self::assemble(Arc::new(settings), &secrets, ports), secrets)

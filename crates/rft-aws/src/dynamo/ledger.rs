@@ -4,13 +4,13 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use rft_core::ledger::Side;
-use rft_core::ports::{CommitError, LedgerStore, StoreError, WriteError};
+use rft_core::ports::{CommitError, LedgerCursor, LedgerPage, LedgerStore, StoreError, WriteError};
 use rft_core::{CustomerId, LedgerRow, ReferralId, RewardCommit};
 
 use super::items::{audit_item, ledger_item, referral_item, tally_key};
 use super::requests::{conditional, docs};
-use super::{DynamoStore, cancelled_items, put, put_absent, tx_put};
-use crate::item::{from_doc, get_n, item, n, s};
+use super::{DynamoStore, cancelled_items, put, put_absent, tx_put, unavailable};
+use crate::item::{from_doc, get_n, get_s, item, n, s};
 use crate::tables::REWARDS_BY_CUSTOMER;
 
 #[async_trait]
@@ -106,5 +106,35 @@ impl LedgerStore for DynamoStore {
         let key = item([("referral_id", s(tally_key(referrer))), ("side", s("tally"))]);
         let found = self.get_item("read a referrer's tally", &self.tables.rewards, key).await?;
         Ok(found.and_then(|it| get_n(&it, "count")).and_then(|c| u32::try_from(c).ok()).unwrap_or(0))
+    }
+
+    async fn page(&self, after: Option<&LedgerCursor>, limit: usize) -> Result<LedgerPage, StoreError> {
+        // The export reads the whole table, so a Scan is the honest access (no index would
+        // read less); a page is one Scan call, its items filtered to ledger rows here.
+        let limit = i32::try_from(limit.clamp(1, 1_000)).unwrap_or(1_000);
+        let start = after.map(|c| item([("referral_id", s(&c.partition)), ("side", s(&c.sort))]));
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.tables.rewards)
+            .consistent_read(true)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable("read a page of the ledger"))?;
+        let mut rows = Vec::new();
+        for it in out.items.unwrap_or_default() {
+            let (Some(id), Some(side)) = (get_s(&it, "referral_id"), get_s(&it, "side")) else { continue };
+            // Tallies share the table (`tally#<customer>`, `tally`).
+            if Side::parse(side).is_none() {
+                continue;
+            }
+            rows.push(from_doc(&it, id)?);
+        }
+        let next = out.last_evaluated_key.filter(|k| !k.is_empty()).and_then(|k| {
+            Some(LedgerCursor { partition: get_s(&k, "referral_id")?.to_owned(), sort: get_s(&k, "side")?.to_owned() })
+        });
+        Ok(LedgerPage { rows, next })
     }
 }

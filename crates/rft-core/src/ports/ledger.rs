@@ -26,6 +26,25 @@ pub enum CommitError {
     Store(#[from] StoreError),
 }
 
+/// Where a walk through the whole ledger stands: the key of the last item read, as the store
+/// keys it. Opaque to callers: hand it back to [`LedgerStore::page`] for the next page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerCursor {
+    /// The partition key read last.
+    pub partition: String,
+    /// The sort key read last.
+    pub sort: String,
+}
+
+/// One page of the whole ledger.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LedgerPage {
+    /// Ledger rows, in the store's own order.
+    pub rows: Vec<LedgerRow>,
+    /// Where the next page starts; `None` after the last one.
+    pub next: Option<LedgerCursor>,
+}
+
 /// The rewards ledger (`rft-rewards`).
 #[async_trait]
 pub trait LedgerStore: Send + Sync {
@@ -41,4 +60,9 @@ pub trait LedgerStore: Send + Sync {
     async fn tally(&self, referrer: &CustomerId) -> Result<u32, StoreError>;
     /// Every ledger row paying a customer (either side), oldest first.
     async fn rows_of(&self, customer: &CustomerId) -> Result<Vec<LedgerRow>, StoreError>;
+    /// Every ledger row (both sides of every referral; never a tally), a page at a time, for
+    /// the export: at most `limit` rows read after `after` (a page may hold fewer and still not
+    /// be the last; only `next: None` ends the walk). Rows written during a walk may or may
+    /// not appear in it; none appears twice.
+    async fn page(&self, after: Option<&LedgerCursor>, limit: usize) -> Result<LedgerPage, StoreError>;
 }

@@ -14,7 +14,8 @@ use crate::links::LinkSigner;
 use crate::ports::{JobQueue, Messenger, RewardClient, Screener, Stores, TextWriter};
 use crate::service::erase::Eraser;
 use crate::service::{
-    Attributor, AttributorPorts, DeadEnds, FulfilPolicy, MintService, Redirector, Rewarder, RewarderPorts, ScreenService, Sweeper,
+    Attributor, AttributorPorts, DeadEnds, FriendDiscount, FulfilPolicy, MintService, Redirector, Rewarder,
+    RewarderPorts, ScreenService, Sweeper,
 };
 use crate::settings::Settings;
 use crate::time::Clock;
@@ -34,8 +35,10 @@ pub struct Services {
 pub struct RewarderClients {
     /// The screen (a Lambda invoke in AWS, the service itself locally).
     pub screener: Arc<dyn Screener>,
-    /// The store's reward endpoint.
+    /// The store's reward endpoint, or the connected store's provider.
     pub store: Arc<dyn RewardClient>,
+    /// The friend's discounts at a connected store's provider (`Job::Discount`).
+    pub discounts: FriendDiscount,
     /// Email and SMS, for thank-yous and the team's emails.
     pub messenger: Arc<dyn Messenger>,
     /// The model, for thank-yous.
@@ -52,8 +55,14 @@ impl Services {
         Services { settings, clock, stores }
     }
 
-    /// `rft-minter`: codes, invites, the model's invite text.
-    pub fn minter(&self, writer: Arc<dyn TextWriter>, messenger: Arc<dyn Messenger>) -> MintService {
+    /// `rft-minter`: codes, invites, the model's invite text, and each code's friend discount
+    /// at a connected store's provider ([`FriendDiscount::none`] for a store on webhooks).
+    pub fn minter(
+        &self,
+        writer: Arc<dyn TextWriter>,
+        messenger: Arc<dyn Messenger>,
+        discounts: FriendDiscount,
+    ) -> MintService {
         let s = &self.stores;
         MintService::new(
             s.codes.clone(),
@@ -65,6 +74,7 @@ impl Services {
             self.settings.clone(),
             self.clock.clone(),
         )
+        .with_discounts(discounts)
     }
 
     /// `rft-screen`: velocity reads, and hold emails with signed ops links.
@@ -94,7 +104,7 @@ impl Services {
     /// `rft-rewarder`: the reward chain.
     pub fn rewarder(&self, clients: RewarderClients, policy: FulfilPolicy) -> Rewarder {
         let s = &self.stores;
-        let RewarderClients { screener, store, messenger, writer, links, queue } = clients;
+        let RewarderClients { screener, store, discounts, messenger, writer, links, queue } = clients;
         let ports = RewarderPorts {
             codes: s.codes.clone(),
             referrals: s.referrals.clone(),
@@ -110,7 +120,7 @@ impl Services {
             queue,
             clock: self.clock.clone(),
         };
-        Rewarder::new(ports, self.settings.clone(), policy)
+        Rewarder::new(ports, self.settings.clone(), policy).with_discounts(discounts)
     }
 
     /// `rft-sweep`: expiry of pending referrals, and conversions past their confirmation
@@ -120,9 +130,10 @@ impl Services {
     }
 
     /// Erasure (the rewarder's in AWS: it alone may rewrite the ledger); `hasher` derives the
-    /// opaque id.
-    pub fn eraser(&self, hasher: IdentityHasher) -> Eraser {
-        Eraser::new(self.stores.clone(), hasher, self.clock.clone())
+    /// opaque id; the friend discounts of the codes it retires are deactivated through
+    /// `discounts`' queue.
+    pub fn eraser(&self, hasher: IdentityHasher, discounts: FriendDiscount) -> Eraser {
+        Eraser::new(self.stores.clone(), hasher, self.clock.clone()).with_discounts(discounts)
     }
 
     /// The redirect (`rft-edge`'s hot path).

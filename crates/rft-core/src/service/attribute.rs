@@ -15,7 +15,7 @@ use crate::identity::IdentityKey;
 use crate::ids::ReferralId;
 use crate::jobs::SignupJob;
 use crate::ports::{
-    AuditStore, ClickStore, CodeStore, Counters, JobQueue, OrderStore, Opened, QueueError, ReferralStore, ScreenCase,
+    AuditStore, ClickStore, CodeStore, Counters, JobQueue, Opened, OrderStore, QueueError, ReferralStore, ScreenCase,
     ScreenError, Screener, StoreError, Stores,
 };
 use crate::referral::{FriendProfile, Method, Outcome, Referral, ReferralState};

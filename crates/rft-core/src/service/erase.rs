@@ -22,6 +22,7 @@ pub struct Eraser {
     stores: Stores,
     hasher: IdentityHasher,
     clock: Arc<dyn Clock>,
+    friend_discount: crate::service::FriendDiscount,
 }
 
 /// Fact keys that can hold personal data; dropped from audit facts on erasure.
@@ -44,7 +45,14 @@ fn scrub(value: &mut Value, needles: &[String], opaque: &str) {
 impl Eraser {
     /// An eraser over the stores; `hasher` derives the opaque id.
     pub fn new(stores: Stores, hasher: IdentityHasher, clock: Arc<dyn Clock>) -> Self {
-        Eraser { stores, hasher, clock }
+        Eraser { stores, hasher, clock, friend_discount: crate::service::FriendDiscount::none() }
+    }
+
+    /// The same eraser, also deactivating the friend discounts of the codes it retires (a
+    /// connected store), through the rewarder's queue.
+    pub fn with_discounts(mut self, friend_discount: crate::service::FriendDiscount) -> Self {
+        self.friend_discount = friend_discount;
+        self
     }
 
     /// The stable opaque id that replaces a customer id (keyed, so not reversible).
@@ -74,6 +82,10 @@ impl Eraser {
             }
             subjects.push(code.code.to_string());
             s.codes.forget_referrer(&code.code, &opaque, now).await?;
+            // Forgetting retires the code, so its discount at the provider goes too.
+            if code.status == crate::code::CodeStatus::Active {
+                self.friend_discount.later(&code.code).await;
+            }
         }
         // Their side of a referral not yet paid is forfeited (the friend's still pays): nothing
         // is ever sent to the store under the opaque id.

@@ -13,6 +13,7 @@ use crate::ports::{
     AuditStore, Channel, ClaimError, ClickStore, CodeStore, CountError, Counters, InviteRequest, MessageKind,
     Messenger, MintError, MintRequest, Minted, Minter, OutboundMessage, TextWriter,
 };
+use crate::service::friend_discount::{FriendDiscount, MINT_BUDGET};
 use crate::settings::Settings;
 use crate::time::{Clock, Timestamp};
 
@@ -32,6 +33,8 @@ pub struct MintService {
     messenger: Arc<dyn Messenger>,
     settings: Arc<Settings>,
     clock: Arc<dyn Clock>,
+    /// The friend's discount at a connected store's provider (none for `webhooks`).
+    friend_discount: FriendDiscount,
 }
 
 fn unavailable(op: &'static str) -> impl FnOnce(crate::ports::StoreError) -> MintError {
@@ -51,7 +54,24 @@ impl MintService {
         settings: Arc<Settings>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        MintService { codes, clicks, audit, counters, writer, messenger, settings, clock }
+        MintService {
+            codes,
+            clicks,
+            audit,
+            counters,
+            writer,
+            messenger,
+            settings,
+            clock,
+            friend_discount: FriendDiscount::none(),
+        }
+    }
+
+    /// The same minter, also making (and on retirement deactivating) each code's friend
+    /// discount at the connected store's provider.
+    pub fn with_discounts(mut self, friend_discount: FriendDiscount) -> Self {
+        self.friend_discount = friend_discount;
+        self
     }
 
     /// The invite with `{{link}}` still in it: the model's draft if it is on time and passes
@@ -88,6 +108,7 @@ impl MintService {
 #[async_trait]
 impl Minter for MintService {
     async fn mint(&self, request: &MintRequest) -> Result<Minted, MintError> {
+        let deadline = tokio::time::Instant::now() + MINT_BUDGET;
         if let Some(record) =
             self.codes.active_code_of(&request.customer_id).await.map_err(unavailable("read the active code"))?
         {
@@ -118,7 +139,11 @@ impl Minter for MintService {
             };
             match self.codes.claim(&record).await {
                 Ok(()) => {
-                    let facts = json!({ "referrer_id": record.referrer_id, "terms": record.terms });
+                    let mut facts = json!({ "referrer_id": record.referrer_id, "terms": record.terms });
+                    let discount = self.friend_discount.after_mint(&record, deadline).await;
+                    if !discount.is_null() {
+                        facts["discount"] = discount;
+                    }
                     let event = AuditEvent::new(AuditKind::Minted, record.code.as_str(), now, facts);
                     if let Err(e) = self.audit.append(&event).await {
                         tracing::error!(error = %e, code = %record.code, "minted, but the audit row failed");
@@ -141,7 +166,11 @@ impl Minter for MintService {
         let now = self.clock.now();
         let retired = self.codes.retire(code, now).await.map_err(unavailable("retire a code"))?;
         if let Some(record) = &retired {
-            let facts = json!({ "referrer_id": record.referrer_id, "by": by });
+            let mut facts = json!({ "referrer_id": record.referrer_id, "by": by });
+            let discount = self.friend_discount.after_retire(code, tokio::time::Instant::now() + MINT_BUDGET).await;
+            if !discount.is_null() {
+                facts["discount"] = discount;
+            }
             let event = AuditEvent::new(AuditKind::Retired, code.as_str(), now, facts);
             if let Err(e) = self.audit.append(&event).await {
                 tracing::error!(error = %e, code = %code, "retired, but the audit row failed");

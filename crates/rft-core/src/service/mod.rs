@@ -10,6 +10,7 @@ pub mod console;
 pub mod dead_end;
 pub mod erase;
 pub mod flags;
+pub mod friend_discount;
 pub mod import;
 #[cfg(test)]
 mod import_tests;
@@ -25,6 +26,7 @@ pub mod velocity;
 pub use assemble::{RewarderClients, Services};
 pub use attribute::{Attributor, AttributorPorts};
 pub use dead_end::DeadEnds;
+pub use friend_discount::FriendDiscount;
 pub use mint::MintService;
 pub use redirect::Redirector;
 pub use reward::{FulfilPolicy, Rewarder, RewarderPorts};

@@ -34,8 +34,8 @@ impl RewardClient for ScriptedStore {
         match self.answers.lock().unwrap().pop_front().unwrap_or(Some(201)) {
             Some(409) => Ok(FulfilOutcome::AlreadyApplied),
             Some(status) if (200..300).contains(&status) => Ok(FulfilOutcome::Applied),
-            Some(status) => Err(FulfilError { status: Some(status), source: None }),
-            None => Err(FulfilError { status: None, source: Some("no answer".into()) }),
+            Some(status) => Err(FulfilError::status(status)),
+            None => Err(FulfilError::no_answer("no answer")),
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::ports::{CodeStore, ReferralStore, Stores};
 use crate::referral::{FriendProfile, Method, Referral, ReferralState};
 use crate::secrets::SecretBytes;
 use crate::service::erase::Eraser;
-use crate::service::{FulfilPolicy, MintService, Redirector, Rewarder, RewarderClients, Services};
+use crate::service::{FriendDiscount, FulfilPolicy, MintService, Redirector, Rewarder, RewarderClients, Services};
 use crate::settings::Settings;
 use crate::time::{Clock, ManualClock, Timestamp};
 
@@ -112,6 +112,7 @@ impl World {
         let clients = RewarderClients {
             screener: self.screener.clone(),
             store: self.endpoint.clone(),
+            discounts: FriendDiscount::none(),
             messenger: self.messenger.clone(),
             writer: self.writer.clone(),
             links: self.links(),
@@ -126,11 +127,11 @@ impl World {
     }
 
     pub fn minter(&self) -> MintService {
-        self.services.minter(self.writer.clone(), self.messenger.clone())
+        self.services.minter(self.writer.clone(), self.messenger.clone(), FriendDiscount::none())
     }
 
     pub fn eraser(&self) -> Eraser {
-        self.services.eraser(self.hasher())
+        self.services.eraser(self.hasher(), FriendDiscount::none())
     }
 
     pub fn redirector(&self) -> Redirector {

@@ -2,14 +2,24 @@
 //! every POST) and the Shopify Admin GraphQL API (no idempotency header: every create is
 //! preceded by a lookup of a deterministic code). Each call returns the provider's reference
 //! for the ledger, or a [`ProviderError`] that says whether trying again can help.
+//!
+//! Over the clients, the ports' adapters (`stripe_rewards`, `shopify_rewards`: rewards and the
+//! friend's discounts), and [`factory`], which picks them for `store.kind`.
 
 use std::time::Duration;
 
+mod errors;
+pub mod factory;
 pub mod shopify;
+pub mod shopify_rewards;
 pub mod stripe;
+pub mod stripe_rewards;
 
+pub use factory::{FactoryError, discounts, reward_client, timeout_for};
 pub use shopify::ShopifyClient;
+pub use shopify_rewards::{ShopifyDiscounts, ShopifyRewards};
 pub use stripe::StripeClient;
+pub use stripe_rewards::{StripeDiscounts, StripeRewards};
 
 /// How long one provider call may take.
 pub const TIMEOUT: Duration = Duration::from_secs(5);

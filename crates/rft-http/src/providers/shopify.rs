@@ -50,6 +50,8 @@ pub enum Eligibility<'a> {
     Everyone,
     /// Only this customer (numeric id), once (a referrer's reward).
     Customer(&'a str),
+    /// Anyone, once in all (a reward for a guest, known by email: the code is sent only to them).
+    Once,
 }
 
 /// A client for one shop.
@@ -119,7 +121,7 @@ impl ShopifyClient {
         starts_at: &str,
     ) -> Result<Discount, ProviderError> {
         let context = match eligibility {
-            Eligibility::Everyone => json!({ "all": "ALL" }),
+            Eligibility::Everyone | Eligibility::Once => json!({ "all": "ALL" }),
             Eligibility::Customer(id) => json!({ "customers": { "add": [customer_gid(id)] } }),
         };
         let input = json!({
@@ -132,7 +134,7 @@ impl ShopifyClient {
                 "items": { "all": true },
             },
             "appliesOncePerCustomer": true,
-            "usageLimit": match eligibility { Eligibility::Everyone => Value::Null, Eligibility::Customer(_) => json!(1) },
+            "usageLimit": match eligibility { Eligibility::Everyone => Value::Null, Eligibility::Customer(_) | Eligibility::Once => json!(1) },
         });
         let data = self.call(CREATE_DISCOUNT, json!({ "basicCodeDiscount": input })).await?;
         let payload = field(&data, "discountCodeBasicCreate")?;
@@ -172,10 +174,31 @@ impl ShopifyClient {
         idempotency_key: &str,
         starts_at: &str,
     ) -> Result<Discount, ProviderError> {
+        self.single_use_discount(
+            &Eligibility::Customer(customer_id),
+            amount_minor,
+            currency,
+            description,
+            idempotency_key,
+            starts_at,
+        )
+        .await
+    }
+
+    /// A reward as a single-use discount code for `eligibility` (a customer, or anyone once),
+    /// derived from `idempotency_key` (`<referral_id>:<side>`), created once.
+    pub async fn single_use_discount(
+        &self,
+        eligibility: &Eligibility<'_>,
+        amount_minor: u64,
+        currency: &Currency,
+        description: &str,
+        idempotency_key: &str,
+        starts_at: &str,
+    ) -> Result<Discount, ProviderError> {
         let code = deterministic_code("RFT", idempotency_key);
         let title = format!("Referral reward {code}: {description}");
-        self.ensure_discount(&code, &title, amount_minor, currency, &Eligibility::Customer(customer_id), starts_at)
-            .await
+        self.ensure_discount(&code, &title, amount_minor, currency, eligibility, starts_at).await
     }
 
     /// Deactivates a discount (retiring a referral code); repeating it is harmless.

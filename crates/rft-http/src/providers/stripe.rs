@@ -238,19 +238,36 @@ impl StripeClient {
         description: &str,
         idempotency_key: &str,
     ) -> Result<PromotionCode, ProviderError> {
+        self.single_use_promotion_code(Some(customer), amount_minor, currency, description, idempotency_key).await
+    }
+
+    /// A reward as a single-use promotion code, limited to `customer` when they are a Stripe
+    /// customer (a guest, known by email, gets a code anyone could redeem once, sent only to
+    /// them). The code is derived from `idempotency_key`, so a retry finds it.
+    pub async fn single_use_promotion_code(
+        &self,
+        customer: Option<&str>,
+        amount_minor: u64,
+        currency: &Currency,
+        description: &str,
+        idempotency_key: &str,
+    ) -> Result<PromotionCode, ProviderError> {
         let code = deterministic_code("RFT", idempotency_key);
         if let Some(existing) = self.find_promotion_code(&code).await? {
             return Ok(existing);
         }
         // One coupon per reward value, shared by every referrer's code of that value.
         let coupon = format!("rft_reward_{amount_minor}_{}", currency.as_str().to_ascii_lowercase());
-        self.create_coupon(&coupon, amount_minor, currency, description, &format!("rft-coupon:{coupon}")).await?;
+        // The key names the coupon's whole form: a reward of the same value under another
+        // description must not reuse a key Stripe saw with other parameters (idempotency_error).
+        let key = format!("rft-coupon:{coupon}:{}", deterministic_code("", description));
+        self.create_coupon(&coupon, amount_minor, currency, description, &key).await?;
         let new = NewPromotionCode {
             code: &code,
             coupon: &coupon,
             first_time_transaction: false,
             max_redemptions: Some(1),
-            customer: Some(customer),
+            customer,
         };
         self.create_promotion_code(&new, &format!("{idempotency_key}:promotion_code")).await
     }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use redb::ReadableTable;
 
 use rft_core::ledger::Side;
-use rft_core::ports::{CommitError, LedgerStore, StoreError, WriteError};
+use rft_core::ports::{CommitError, LedgerCursor, LedgerPage, LedgerStore, StoreError, WriteError};
 use rft_core::{CustomerId, LedgerRow, ReferralId, RewardCommit};
 
 use super::audit::append_audit;
@@ -136,6 +136,33 @@ impl LedgerStore for LocalStore {
             let tally = txn.open_table(TALLY)?;
             let n = tally.get(referrer.as_str())?.map(|v| v.value()).unwrap_or(0);
             Ok(n)
+        })
+        .await
+    }
+
+    async fn page(&self, after: Option<&LedgerCursor>, limit: usize) -> Result<LedgerPage, StoreError> {
+        let after = after.cloned();
+        let limit = limit.clamp(1, 1_000);
+        self.read("read a page of the ledger", move |txn| {
+            let ledger = txn.open_table(LEDGER)?;
+            let range = match &after {
+                Some(c) => ledger.range::<(&str, &str)>((
+                    std::ops::Bound::Excluded((c.partition.as_str(), c.sort.as_str())),
+                    std::ops::Bound::Unbounded,
+                ))?,
+                None => ledger.range::<(&str, &str)>(..)?,
+            };
+            let mut page = LedgerPage::default();
+            for entry in range {
+                let (key, value) = entry?;
+                let (id, side) = key.value();
+                page.rows.push(decode(id, value.value())?);
+                if page.rows.len() == limit {
+                    page.next = Some(LedgerCursor { partition: id.to_owned(), sort: side.to_owned() });
+                    break;
+                }
+            }
+            Ok(page)
         })
         .await
     }

@@ -329,6 +329,11 @@ fn line(event: &AuditEvent, referral: &Referral) -> StoryLine {
             details.push(format!("The store said: {}.", text(f, "reason").unwrap_or("nothing").trim_end_matches('.')));
             format!("The {side} reward could not be delivered: parked for a person")
         }
+        AuditKind::FulfilmentRetried => {
+            let side = text(f, "side").unwrap_or("one side's");
+            let by = text(f, "requested_by").unwrap_or("a person");
+            format!("{by} asked for the parked {side} reward to be tried again")
+        }
         AuditKind::Unattributed => {
             details.extend(touches(f));
             format!("Signed up but credited nobody: {}", unattributed_reason(text(f, "reason")))

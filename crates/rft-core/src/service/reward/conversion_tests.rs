@@ -119,7 +119,7 @@ async fn a_duplicate_conversion_pays_nothing_more_and_requeues_only_what_is_unfi
     {
         let mut state = w.store.state();
         let row = state.ledger.values_mut().find(|r| r.side == Side::Referrer).unwrap();
-        row.fulfilment = Fulfilment::Fulfilled { at: row.created_at, attempts: 1, reference: None };
+        row.fulfilment = Fulfilment::Fulfilled { at: row.created_at, attempts: 1, reference: None, code: None };
         row.note_sent_at = Some(row.created_at);
     }
     w.queue.clear();

@@ -42,6 +42,15 @@ impl Rewarder {
             }
             Fulfilment::Parked { .. } | Fulfilment::Forfeited { .. } => return Ok(()),
         };
+        // A call that is not idempotent is claimed on the row first (see `claim_call`).
+        let row = if self.ports.store.idempotent() {
+            row
+        } else {
+            match self.claim_call(row, attempts).await? {
+                Some(claimed) => claimed,
+                None => return Ok(()),
+            }
+        };
         let request = FulfilmentRequest {
             referral_id: row.referral_id.clone(),
             side: row.side,
@@ -52,10 +61,16 @@ impl Rewarder {
         let now = self.ports.clock.now();
         let attempts = attempts + 1;
         let mut next = row.successor();
+        next.call_claim = None;
         let mut retry_in = None;
         next.fulfilment = match &outcome {
-            Ok(_) => Fulfilment::Fulfilled { at: now, attempts, reference: None },
-            Err(e) if e.is_retryable() && attempts < self.policy.max_attempts => {
+            Ok(outcome) => Fulfilment::Fulfilled {
+                at: now,
+                attempts,
+                reference: outcome.reference().map(str::to_owned),
+                code: outcome.code().map(str::to_owned),
+            },
+            Err(e) if e.is_retryable() && self.safe_to_repeat(e) && attempts < self.policy.max_attempts => {
                 let backoff = self.policy.backoff(attempts);
                 retry_in = Some(backoff);
                 tracing::warn!(referral = %row.referral_id, side = row.side.as_str(), attempts, error = %error_chain(e), "the store did not acknowledge the reward; retrying later");
@@ -80,7 +95,7 @@ impl Rewarder {
     }
 
     /// A row the store would not take: audited and put in front of a person, still owing.
-    async fn park(&self, row: &LedgerRow, reason: &str) {
+    pub(super) async fn park(&self, row: &LedgerRow, reason: &str) {
         let now = self.ports.clock.now();
         let facts = json!({ "side": row.side, "customer_id": row.customer_id, "reward": row.reward, "reason": reason });
         self.append(AuditEvent::new(AuditKind::FulfilmentParked, row.referral_id.as_str(), now, facts)).await;

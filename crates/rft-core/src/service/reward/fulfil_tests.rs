@@ -163,7 +163,7 @@ async fn a_row_moved_by_a_duplicate_job_leaves_that_job_to_carry_on() {
     w.store.before_next("save_row", |s| {
         let row = s.ledger.values_mut().find(|r| r.side == Side::Referrer).unwrap();
         *row = LedgerRow {
-            fulfilment: Fulfilment::Fulfilled { at: row.created_at, attempts: 1, reference: None },
+            fulfilment: Fulfilment::Fulfilled { at: row.created_at, attempts: 1, reference: None, code: None },
             ..row.successor()
         };
     });
@@ -183,7 +183,7 @@ async fn a_write_whose_answer_was_lost_is_recognised_as_landed() {
     w.store.before_next("save_row", move |s| {
         let row = s.ledger.values_mut().find(|r| r.side == Side::Friend).unwrap();
         *row = LedgerRow {
-            fulfilment: Fulfilment::Fulfilled { at: now, attempts: 1, reference: None },
+            fulfilment: Fulfilment::Fulfilled { at: now, attempts: 1, reference: None, code: None },
             ..row.successor()
         };
     });

@@ -18,9 +18,14 @@
 mod conversion;
 
 pub use conversion::FORFEITED_BY_ERASURE;
+mod call_claim;
+mod discount;
 mod fulfil;
+mod retry;
 mod review;
 mod thanks;
+
+pub use call_claim::{CALL_CLAIM, CUT_OFF};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,9 +35,10 @@ use crate::ids::CustomerId;
 use crate::jobs::{Job, JobFailure};
 use crate::links::LinkSigner;
 use crate::ports::{
-    AuditStore, CodeStore, Counters, JobQueue, LedgerStore, MessageError, Messenger, OrderStore, QueueError,
-    ReferralStore, RewardClient, ScreenError, Screener, StoreError, TextWriter,
+    AuditStore, CodeStore, Counters, DiscountError, JobQueue, LedgerStore, MessageError, Messenger, OrderStore,
+    QueueError, ReferralStore, RewardClient, ScreenError, Screener, StoreError, TextWriter,
 };
+use crate::service::friend_discount::FriendDiscount;
 use crate::settings::Settings;
 use crate::time::Clock;
 
@@ -79,6 +85,9 @@ pub enum RewardError {
     /// The next job of the chain could not be queued.
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// A code's friend discount could not be made or deactivated at the provider.
+    #[error(transparent)]
+    Discount(#[from] DiscountError),
     /// The conversion arrived before its sign-up was attributed.
     #[error("no referral for customer {0} yet; the sign-up may not be attributed yet")]
     NotYetAttributed(CustomerId),
@@ -95,6 +104,7 @@ impl JobFailure for RewardError {
     fn is_retryable(&self) -> bool {
         match self {
             RewardError::Store(StoreError::Corrupt { .. }) | RewardError::Unprocessable(_) => false,
+            RewardError::Discount(e) => e.retryable,
             RewardError::Store(_)
             | RewardError::Screen(_)
             | RewardError::Message(_)
@@ -140,6 +150,7 @@ pub struct Rewarder {
     ports: RewarderPorts,
     settings: Arc<Settings>,
     policy: FulfilPolicy,
+    friend_discount: FriendDiscount,
 }
 
 /// How many times a step re-reads and tries again after losing a race, before it gives the job
@@ -149,7 +160,14 @@ const RACE_ROUNDS: usize = 6;
 impl Rewarder {
     /// A rewarder over its ports.
     pub fn new(ports: RewarderPorts, settings: Arc<Settings>, policy: FulfilPolicy) -> Self {
-        Rewarder { ports, settings, policy }
+        Rewarder { ports, settings, policy, friend_discount: FriendDiscount::none() }
+    }
+
+    /// The same rewarder, making codes' friend discounts at the connected store's provider
+    /// (`Job::Discount`).
+    pub fn with_discounts(mut self, friend_discount: FriendDiscount) -> Self {
+        self.friend_discount = friend_discount;
+        self
     }
 
     /// Handles one job from the reward queue.
@@ -162,6 +180,8 @@ impl Rewarder {
             Job::ClearFlag(c) => self.clear_flag(&c).await,
             Job::Fulfil(f) => self.fulfil(&f).await,
             Job::Thank(t) => self.thank(&t).await,
+            Job::Retry(r) => self.retry(&r).await,
+            Job::Discount(d) => self.discount(&d).await,
             Job::Signup(_) | Job::Checkout(_) => {
                 Err(RewardError::Unprocessable("a sign-up or checkout job does not belong on the reward queue"))
             }

@@ -3,14 +3,17 @@
 //! number of duplicate `thank` jobs exactly one sends it. A send that fails gives the claim back
 //! for the queue's retry; a process that dies between the claim and the send loses that one
 //! note (money is never at stake here, and a second copy of a note is the worse failure for a
-//! customer).
+//! customer). A code reward's code travels in the note, and also stays on the ledger row (the
+//! export's `code` column), so a lost note never loses the code itself.
 
 use super::fulfil::Written;
 use super::{RACE_ROUNDS, RewardError, Rewarder};
 use crate::ids::random_base32;
 use crate::jobs::{Recipient, ThankJob, ThanksNote};
 use crate::ledger::Side;
-use crate::messages::{Thanks, ThanksFacts, accept_thanks, email_html, thanks_brief, thanks_template};
+use crate::messages::{
+    Thanks, ThanksFacts, accept_thanks, email_html, reward_code_line, thanks_brief, thanks_template,
+};
 use crate::ports::{Channel, MessageKind, OutboundMessage};
 
 impl Rewarder {
@@ -39,7 +42,9 @@ impl Rewarder {
             }
         }
         let Some(claimed) = claimed else { return Err(RewardError::Contended) };
-        let Some(message) = self.thanks_message(row.side, &job.note).await else { return Ok(()) };
+        // A code reward's code goes in the note: the note is the one message this side gets.
+        let code = claimed.fulfilment.code().map(str::to_owned);
+        let Some(message) = self.thanks_message(row.side, &job.note, code.as_deref()).await else { return Ok(()) };
         if let Err(e) = self.ports.messenger.send(&message).await {
             let mut released = claimed.successor();
             released.note_sent_at = None;
@@ -53,7 +58,7 @@ impl Rewarder {
     }
 
     /// The message for one side, or `None` if the programme has no contact for them.
-    async fn thanks_message(&self, side: Side, note: &ThanksNote) -> Option<OutboundMessage> {
+    async fn thanks_message(&self, side: Side, note: &ThanksNote, code: Option<&str>) -> Option<OutboundMessage> {
         let to = note.to.as_ref()?;
         let facts = ThanksFacts {
             referrer_name: note.referrer_name.as_deref(),
@@ -69,20 +74,26 @@ impl Rewarder {
             }
             Side::Friend => (notes.friend, format!("Welcome to {business}"), MessageKind::ThankYouFriend),
         };
+        let reward = match side {
+            Side::Referrer => &note.referrer_reward,
+            Side::Friend => &note.friend_reward,
+        };
+        let paragraphs: Vec<String> = std::iter::once(text).chain(code.map(|c| reward_code_line(c, reward))).collect();
+        let body = paragraphs.join("\n\n");
         Some(match to {
             Recipient::Email(email) => OutboundMessage {
                 channel: Channel::Email,
                 to: email.to_string(),
-                html: Some(email_html(business, &subject, std::slice::from_ref(&text), &[])),
+                html: Some(email_html(business, &subject, &paragraphs, &[])),
                 subject,
-                body: text,
+                body,
                 kind,
             },
             Recipient::Sms(phone) => OutboundMessage {
                 channel: Channel::Sms,
                 to: phone.as_str().to_owned(),
                 subject: String::new(),
-                body: text,
+                body,
                 html: None,
                 kind,
             },

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use super::MemoryStore;
 use crate::ids::{CustomerId, ReferralId};
 use crate::ledger::{LedgerRow, RewardCommit, Side};
-use crate::ports::{CommitError, LedgerStore, StoreError, WriteError};
+use crate::ports::{CommitError, LedgerCursor, LedgerPage, LedgerStore, StoreError, WriteError};
 
 #[async_trait]
 impl LedgerStore for MemoryStore {
@@ -74,5 +74,23 @@ impl LedgerStore for MemoryStore {
         let mut found: Vec<LedgerRow> = s.ledger.values().filter(|r| r.customer_id == *customer).cloned().collect();
         found.sort_by_key(|r| r.created_at);
         Ok(found)
+    }
+
+    async fn page(&self, after: Option<&LedgerCursor>, limit: usize) -> Result<LedgerPage, StoreError> {
+        let s = self.enter("page")?;
+        // Keyed by (referral, side): the walk resumes strictly after the cursor's key.
+        let start = after.and_then(|c| Some((ReferralId::parse(&c.partition).ok()?, Side::parse(&c.sort)?)));
+        let rows: Vec<LedgerRow> = s
+            .ledger
+            .iter()
+            .filter(|(key, _)| start.as_ref().is_none_or(|st| *key > st))
+            .take(limit.max(1))
+            .map(|(_, row)| row.clone())
+            .collect();
+        let next = (rows.len() == limit.max(1))
+            .then(|| rows.last())
+            .flatten()
+            .map(|r| LedgerCursor { partition: r.referral_id.as_str().to_owned(), sort: r.side.as_str().to_owned() });
+        Ok(LedgerPage { rows, next })
     }
 }
