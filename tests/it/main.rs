@@ -13,6 +13,7 @@ mod erasure;
 mod exactly_once;
 mod faults;
 mod imports;
+mod inbound;
 mod lifecycle;
 mod pages;
 mod provider_exactly_once;

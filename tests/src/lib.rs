@@ -13,6 +13,7 @@ pub mod faults;
 pub mod fixtures;
 pub mod harness;
 pub mod imports;
+pub mod inbound;
 pub mod lifecycle;
 pub mod provider_standins;
 pub mod rewards;
