@@ -291,6 +291,21 @@ pub async fn an_existing_shopify_customer_is_unattributed(b: Backend) {
     assert_eq!(h.referral("444555666").await.status, StatusCode::NOT_FOUND);
     let audit = h.system.ports.stores.audit.events_for("444555666").await.unwrap();
     assert!(audit.iter().any(|e| e.facts["reason"] == "existing_customer"), "{audit:?}");
+
+    // A current payload has no count: the Admin API's numberOfOrders (this order included) says.
+    s.set_orders("555666777", 2);
+    let current = shopify_order(&h, 7_002, 555_666_777, "another.regular@example.com", &code);
+    s.faults.fail_next(1, 503);
+    let refused = shopify_event(&h, "orders/paid", "wh_order_7002", &current).await;
+    assert_eq!(
+        (refused.status, refused.json["error"].as_str()),
+        (StatusCode::BAD_GATEWAY, Some("provider_unavailable"))
+    );
+    assert_eq!(h.settle().await, 0, "nothing queued while Shopify cannot answer");
+    let retried = shopify_event(&h, "orders/paid", "wh_order_7002", &current).await;
+    assert_eq!((retried.status, retried.header("webhook-replayed")), (StatusCode::OK, None), "{:?}", retried.json);
+    h.settle().await;
+    assert_eq!(h.referral("555666777").await.status, StatusCode::NOT_FOUND);
     assert!(s.credits().is_empty());
 }
 
