@@ -119,8 +119,8 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     // Processed webhook ids, and the console's used sign-in links (`webhook#console-sign-in:...`).
     { ...ddb(['PutItem', 'GetItem', 'DeleteItem'], 'rft-audit'), condition: WEBHOOK_KEYS_ONLY },
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-signup-jobs' } },
-    // The CSV import marks each order it queued (`order#<id>`), so the same file again is a duplicate.
-    { ...ddb(['UpdateItem'], 'rft-referrals'), condition: leadingKeys('order#') },
+    // The CSV import reads which of a file's orders were imported before (`order#<id>`, many at once).
+    { ...ddb(['BatchGetItem'], 'rft-referrals'), condition: leadingKeys('order#') },
     // Webhook jobs, ops decisions and the console's decisions.
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
     SECRET,
@@ -167,6 +167,8 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     // and the order handed to the rewarder as a conversion.
     { ...ddb(['UpdateItem'], 'rft-referrals'), condition: leadingKeys('first#') },
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
+    // An imported order is marked handled (`order#<id>`), so the same file again is a duplicate.
+    { ...ddb(['UpdateItem'], 'rft-referrals'), condition: leadingKeys('order#') },
     ddb(['PutItem'], 'rft-audit'),
     consume('rft-signup-jobs'),
     invoke('rft-screen'),

@@ -74,6 +74,15 @@ pub struct CheckoutJob {
     pub earlier_orders: Option<bool>,
 }
 
+/// A chunk of an imported CSV file: each order handled as a connected store's order, then
+/// marked imported (docs/connect-csv.md). Chunks keep the upload's answer quick whatever the
+/// file's size, and each chunk's work well inside the attributor's time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportJob {
+    /// The orders, in file order.
+    pub orders: Vec<CheckoutJob>,
+}
+
 /// An order refunded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundJob {
@@ -201,6 +210,8 @@ pub enum Job {
     Signup(SignupJob),
     /// For the attributor, then the rewarder.
     Checkout(Box<CheckoutJob>),
+    /// For the attributor: orders from a CSV file.
+    Import(ImportJob),
     /// For the rewarder.
     Conversion(ConversionJob),
     /// For the rewarder.
@@ -227,6 +238,7 @@ impl Job {
         match self {
             Job::Signup(_) => "signup",
             Job::Checkout(_) => "checkout",
+            Job::Import(_) => "import",
             Job::Conversion(_) => "conversion",
             Job::Refund(_) => "refund",
             Job::Decision(_) => "decision",
@@ -244,6 +256,7 @@ impl Job {
         match self {
             Job::Signup(j) => j.customer_id.to_string(),
             Job::Checkout(j) => j.signup.customer_id.to_string(),
+            Job::Import(j) => j.orders.first().map_or_else(String::new, |o| format!("order#{}", o.conversion.order_id)),
             Job::Conversion(j) => j.customer_id.to_string(),
             Job::Refund(j) => j.customer_id.as_ref().map_or_else(|| format!("order#{}", j.order_id), |c| c.to_string()),
             Job::Decision(j) => j.referral_id.to_string(),

@@ -1,8 +1,11 @@
 //! `OrderStore` on `rft-referrals` (`order#<order_id>` items): which referral each order
 //! converted, and its refund. Each change is one update returning the item as it now stands.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{ReturnValue, Update};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValue, Update};
+use futures_util::stream::{self, StreamExt};
 
 use rft_core::ports::{OrderRecord, OrderStore, StoreError};
 use rft_core::{CustomerId, ReferralId, Timestamp};
@@ -30,6 +33,34 @@ fn record(order_id: &str, found: Option<&Item>) -> OrderRecord {
 }
 
 impl DynamoStore {
+    /// Which of (at most 100) orders carry `imported_at`.
+    async fn imported_of(&self, order_ids: Vec<String>) -> Result<Vec<String>, StoreError> {
+        let mut wanted = KeysAndAttributes::builder().projection_expression("referred_id, imported_at");
+        for order_id in &order_ids {
+            wanted = wanted.keys(order_key(order_id));
+        }
+        let mut request = Some(wanted.build().map_err(unavailable("read imported orders"))?);
+        let mut imported = Vec::new();
+        while let Some(keys) = request.take() {
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.tables.referrals, keys)
+                .send()
+                .await
+                .map_err(unavailable("read imported orders"))?;
+            for found in out.responses.unwrap_or_default().remove(&self.tables.referrals).unwrap_or_default() {
+                if get_n(&found, "imported_at").is_some()
+                    && let Some(key) = get_s(&found, "referred_id")
+                {
+                    imported.push(key.trim_start_matches("order#").to_owned());
+                }
+            }
+            request = out.unprocessed_keys.unwrap_or_default().remove(&self.tables.referrals);
+        }
+        Ok(imported)
+    }
+
     /// The payout transaction's link of its converting order, on the condition that the order
     /// was not refunded.
     pub(super) fn order_link_step(&self, order_id: &str, referral: &ReferralId) -> Update {
@@ -49,6 +80,19 @@ impl OrderStore for DynamoStore {
     async fn order(&self, order_id: &str) -> Result<Option<OrderRecord>, StoreError> {
         let found = self.get_item("read an order", &self.tables.referrals, order_key(order_id)).await?;
         Ok(found.map(|it| record(order_id, Some(&it))))
+    }
+
+    async fn imported(&self, order_ids: &[String]) -> Result<HashSet<String>, StoreError> {
+        // BatchGetItem takes at most 100 keys and may leave some unprocessed under load; a
+        // large file's chunks are read a few at a time.
+        let owned: Vec<Vec<String>> = order_ids.chunks(100).map(<[String]>::to_vec).collect();
+        let chunks = stream::iter(owned).map(|chunk| self.imported_of(chunk)).buffer_unordered(8);
+        let found: Vec<Result<Vec<String>, StoreError>> = chunks.collect().await;
+        let mut imported = HashSet::new();
+        for ids in found {
+            imported.extend(ids?);
+        }
+        Ok(imported)
     }
 
     async fn link_order(&self, order_id: &str, referral: &ReferralId) -> Result<OrderRecord, StoreError> {

@@ -126,7 +126,7 @@ pub fn guest_id(hasher: &IdentityHasher, email: &crate::email::Email) -> Option<
 /// an email invite to its email) and then converted, exactly as a connected store's order.
 /// `None` when the row names neither a customer nor a usable email (validation refuses such
 /// rows first).
-pub fn import_job(row: ConversionRow, hasher: &IdentityHasher, now: Timestamp) -> Option<Job> {
+pub fn import_job(row: ConversionRow, hasher: &IdentityHasher, now: Timestamp) -> Option<CheckoutJob> {
     let customer_id = match (row.customer_id, &row.email) {
         (Some(id), _) => id,
         (None, Some(email)) => guest_id(hasher, email)?,
@@ -157,5 +157,5 @@ pub fn import_job(row: ConversionRow, hasher: &IdentityHasher, now: Timestamp) -
         identity,
         occurred_at,
     };
-    Some(Job::Checkout(Box::new(CheckoutJob { signup, conversion, earlier_orders: None })))
+    Some(CheckoutJob { signup, conversion, earlier_orders: None })
 }

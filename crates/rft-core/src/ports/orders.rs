@@ -39,7 +39,18 @@ pub trait OrderStore: Send + Sync {
     /// order as the programme saw it: this one if it is the first, the earlier one otherwise (a
     /// customer with an earlier order is not a new customer).
     async fn first_order(&self, customer: &CustomerId, order_id: &str) -> Result<String, StoreError>;
-    /// Notes that a CSV import queued the order (the first import's time is kept).
+    /// Which of `order_ids` an import has marked handled (for an upload's answer). One read per
+    /// order unless the store reads many at once.
+    async fn imported(&self, order_ids: &[String]) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut imported = std::collections::HashSet::new();
+        for order_id in order_ids {
+            if self.order(order_id).await?.is_some_and(|o| o.imported_at.is_some()) {
+                imported.insert(order_id.clone());
+            }
+        }
+        Ok(imported)
+    }
+    /// Notes that a CSV import's order was handled (the first time is kept).
     async fn mark_imported(&self, order_id: &str, at: Timestamp) -> Result<(), StoreError>;
     /// Erasure: forgets which order was a customer's first.
     async fn forget_first_order(&self, customer: &CustomerId) -> Result<(), StoreError>;

@@ -202,6 +202,7 @@ impl Attributor {
         match job {
             crate::jobs::Job::Signup(signup) => self.signup(&signup).await.map(|_| ()),
             crate::jobs::Job::Checkout(checkout) => self.checkout(&checkout).await.map(|_| ()),
+            crate::jobs::Job::Import(import) => self.import(&import).await,
             other => Err(AttributeError::WrongQueue(other.kind())),
         }
     }

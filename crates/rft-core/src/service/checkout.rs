@@ -12,7 +12,7 @@ use serde_json::json;
 use super::attribute::{AttributeError, Attributor, SignupOutcome, Unattributed};
 use crate::audit::{AuditEvent, AuditKind};
 use crate::identity::IdentityKey;
-use crate::jobs::{CheckoutJob, Job};
+use crate::jobs::{CheckoutJob, ImportJob, Job};
 
 impl Attributor {
     /// Handles one connected store's order.
@@ -44,5 +44,15 @@ impl Attributor {
             self.reward_jobs.send(&Job::Conversion(job.conversion.clone())).await?;
         }
         Ok(outcome)
+    }
+
+    /// Handles a chunk of imported orders, each marked imported once handled (a failure part-way
+    /// redelivers the chunk; the orders already handled are handled again, which changes nothing).
+    pub async fn import(&self, job: &ImportJob) -> Result<(), AttributeError> {
+        for order in &job.orders {
+            self.checkout(order).await?;
+            self.orders.mark_imported(&order.conversion.order_id, self.clock.now()).await?;
+        }
+        Ok(())
     }
 }

@@ -1,11 +1,13 @@
-//! The conversions import (`POST /api/imports/conversions`): a validated file becomes one
-//! queued order per row, for the attributor and then the rewarder, so a file of any size is
-//! answered in the time it takes to queue it, never processed inline (docs/connect-csv.md).
+//! The conversions import (`POST /api/imports/conversions`): a validated file becomes queued
+//! chunks of orders for the attributor (then the rewarder), so a file of any size is answered
+//! in the time it takes to read which orders were imported before and to queue the rest, never
+//! processed inline (docs/connect-csv.md).
 //!
-//! Idempotent by order id: an order some import already queued is a `duplicate`. The order is
-//! marked only after its job is queued, so a crash in between makes the next import queue it
-//! again, which the consumers absorb (they are idempotent per customer and per order); it never
-//! leaves an order marked but not queued.
+//! Idempotent by order id: an order an earlier import's chunk marked imported is a `duplicate`.
+//! The attributor marks an order only after handling it, so a crash in between redelivers the
+//! chunk and handles the order again, which changes nothing (attribution and payment are
+//! idempotent per customer and per order); no order is ever marked but not handled. The same
+//! file sent twice before its chunks are handled is queued twice, with the same result.
 
 use std::sync::Arc;
 
@@ -15,11 +17,16 @@ use serde::Serialize;
 use crate::connectors::csv::ConversionRow;
 use crate::connectors::intake::import_job;
 use crate::identity::IdentityHasher;
+use crate::jobs::{ImportJob, Job};
 use crate::ports::{JobQueue, OrderStore, QueueError, StoreError};
 use crate::time::Clock;
 
-/// How many rows are in flight at once (each is a read, a queue send and a write).
-const IN_FLIGHT: usize = 32;
+/// Orders per queued chunk: a chunk's work (about ten store calls an order) stays well inside
+/// the attributor's time, and its message well under a queue message's size.
+pub const CHUNK: usize = 25;
+
+/// How many chunks are being queued at once.
+const SENDS_IN_FLIGHT: usize = 16;
 
 /// What happened to one row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -27,7 +34,7 @@ const IN_FLIGHT: usize = 32;
 pub enum RowStatus {
     /// Queued for attribution and payment.
     Queued,
-    /// An earlier import queued this order already; nothing was done.
+    /// An earlier import's order, already handled; nothing was done.
     Duplicate,
 }
 
@@ -46,25 +53,19 @@ pub struct RowOutcome {
 /// file again is safe and finishes the job).
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    /// Reading or marking an order failed.
-    #[error("row {row}: {source}")]
-    Store {
-        /// The row being imported.
-        row: usize,
-        /// The store's error.
-        #[source]
-        source: StoreError,
-    },
+    /// Reading which orders were imported failed.
+    #[error("reading which orders were imported before")]
+    Store(#[source] StoreError),
     /// The row names neither a customer nor an email (validation refuses such rows first).
     #[error("row {row}: neither customer_id nor email identifies the customer")]
     Unidentified {
         /// The row.
         row: usize,
     },
-    /// Queueing a row failed.
-    #[error("row {row}: {source}")]
+    /// Queueing a chunk failed.
+    #[error("the chunk from row {row}: {source}")]
     Queue {
-        /// The row being imported.
+        /// The chunk's first row.
         row: usize,
         /// The queue's error.
         #[source]
@@ -98,26 +99,42 @@ impl Importer {
         Importer { orders, attribute_jobs, hasher, clock }
     }
 
-    /// Queues every row of a validated file, in file order in the answer.
+    /// Queues every row of a validated file not imported before, in chunks; answers each
+    /// row's outcome in file order.
     pub async fn import(&self, rows: Vec<ConversionRow>) -> Result<Vec<RowOutcome>, ImportError> {
-        let outcomes: Vec<Result<RowOutcome, ImportError>> =
-            stream::iter(rows).map(|row| self.import_row(row)).buffered(IN_FLIGHT).collect().await;
-        outcomes.into_iter().collect()
+        let order_ids: Vec<String> = rows.iter().map(|r| r.order_id.to_string()).collect();
+        let imported = self.orders.imported(&order_ids).await.map_err(ImportError::Store)?;
+        let now = self.clock.now();
+        let mut outcomes = Vec::with_capacity(rows.len());
+        let mut fresh = Vec::new();
+        for row in rows {
+            let seen = imported.contains(row.order_id.as_str());
+            let status = if seen { RowStatus::Duplicate } else { RowStatus::Queued };
+            outcomes.push(RowOutcome { row: row.row, order_id: row.order_id.to_string(), status });
+            if status == RowStatus::Queued {
+                let number = row.row;
+                fresh.push((
+                    number,
+                    import_job(row, &self.hasher, now).ok_or(ImportError::Unidentified { row: number })?,
+                ));
+            }
+        }
+        let chunks: Vec<(usize, Job)> = fresh
+            .chunks(CHUNK)
+            .map(|chunk| {
+                (chunk[0].0, Job::Import(ImportJob { orders: chunk.iter().map(|(_, o)| o.clone()).collect() }))
+            })
+            .collect();
+        let sent: Vec<Result<(), ImportError>> = stream::iter(chunks)
+            .map(|(first_row, job)| self.send_chunk(first_row, job))
+            .buffer_unordered(SENDS_IN_FLIGHT)
+            .collect()
+            .await;
+        sent.into_iter().collect::<Result<(), _>>()?;
+        Ok(outcomes)
     }
 
-    async fn import_row(&self, row: ConversionRow) -> Result<RowOutcome, ImportError> {
-        let number = row.row;
-        let order_id = row.order_id.to_string();
-        let outcome = |status| RowOutcome { row: number, order_id: order_id.clone(), status };
-        let store = |source| ImportError::Store { row: number, source };
-        let seen = self.orders.order(&order_id).await.map_err(store)?;
-        if seen.is_some_and(|o| o.imported_at.is_some()) {
-            return Ok(outcome(RowStatus::Duplicate));
-        }
-        let now = self.clock.now();
-        let job = import_job(row, &self.hasher, now).ok_or(ImportError::Unidentified { row: number })?;
-        self.attribute_jobs.send(&job).await.map_err(|source| ImportError::Queue { row: number, source })?;
-        self.orders.mark_imported(&order_id, now).await.map_err(store)?;
-        Ok(outcome(RowStatus::Queued))
+    async fn send_chunk(&self, first_row: usize, job: Job) -> Result<(), ImportError> {
+        self.attribute_jobs.send(&job).await.map_err(|source| ImportError::Queue { row: first_row, source })
     }
 }

@@ -7,7 +7,7 @@ use crate::connectors::csv::parse_conversions;
 use crate::connectors::intake::GUEST_PREFIX;
 use crate::jobs::Job;
 use crate::ports::OrderStore;
-use crate::service::import::{Importer, RowStatus};
+use crate::service::import::{CHUNK, Importer, RowStatus};
 use crate::testing::{MemoryQueue, World};
 
 const FILE: &str = "order_id,customer_id,email,amount_minor,currency,occurred_at,code,attribution_token\n\
@@ -27,7 +27,8 @@ async fn every_row_is_queued_once_as_a_checkout_and_marked_imported() {
     let statuses: Vec<_> = outcomes.iter().map(|o| (o.row, o.order_id.as_str(), o.status)).collect();
     assert_eq!(statuses, [(2, "o_1", RowStatus::Queued), (3, "o_2", RowStatus::Queued)]);
     let jobs: Vec<_> = queue.sent().into_iter().map(|(job, _)| job).collect();
-    let [Job::Checkout(mara), Job::Checkout(kim)] = jobs.as_slice() else { panic!("two checkouts: {jobs:?}") };
+    let [Job::Import(chunk)] = jobs.as_slice() else { panic!("one chunk: {jobs:?}") };
+    let [mara, kim] = chunk.orders.as_slice() else { panic!("two orders: {chunk:?}") };
     assert_eq!(mara.signup.code.as_ref().map(|c| c.as_str()), Some("DAN234"));
     assert_eq!(mara.conversion.discount_code, mara.signup.code);
     assert_eq!((mara.conversion.webhook_id.as_str(), mara.conversion.amount_minor), ("import:o_1", 3999));
@@ -36,16 +37,43 @@ async fn every_row_is_queued_once_as_a_checkout_and_marked_imported() {
     assert!(!kim.conversion.customer_id.as_str().contains("kim"));
     // A row without a time is paid now.
     assert_eq!(kim.conversion.occurred_at, w.clock_now());
+    // Marked once the attributor has handled it, not before.
+    assert_eq!(w.store.order("o_1").await.unwrap().and_then(|o| o.imported_at), None);
+    w.attributor().import(chunk).await.unwrap();
     let marked = w.store.order("o_1").await.unwrap().and_then(|o| o.imported_at);
     assert_eq!(marked, Some(w.clock_now()));
 }
 
 #[tokio::test]
-async fn importing_the_same_file_again_queues_nothing() {
+async fn a_large_file_is_queued_in_chunks_in_file_order() {
+    let w = World::new();
+    let queue = Arc::new(MemoryQueue::new(w.clock.clone()));
+    let mut file = String::from("order_id,customer_id,email,amount_minor,currency,occurred_at\n");
+    for i in 0..(CHUNK * 2 + 1) {
+        file.push_str(&format!("o_{i},c_{i},,1000,GBP,\n"));
+    }
+    let outcomes = importer(&w, &queue).import(parse_conversions(file.as_bytes()).unwrap()).await.unwrap();
+    assert_eq!(outcomes.len(), CHUNK * 2 + 1);
+    let mut sizes: Vec<_> = queue
+        .sent()
+        .into_iter()
+        .map(|(job, _)| match job {
+            Job::Import(chunk) => chunk.orders.len(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [1, CHUNK, CHUNK]);
+}
+
+#[tokio::test]
+async fn importing_the_same_file_again_once_handled_queues_nothing() {
     let w = World::new();
     let queue = Arc::new(MemoryQueue::new(w.clock.clone()));
     importer(&w, &queue).import(parse_conversions(FILE.as_bytes()).unwrap()).await.unwrap();
+    let Job::Import(chunk) = queue.sent()[0].0.clone() else { panic!("a chunk") };
+    w.attributor().import(&chunk).await.unwrap();
     let again = importer(&w, &queue).import(parse_conversions(FILE.as_bytes()).unwrap()).await.unwrap();
     assert!(again.iter().all(|o| o.status == RowStatus::Duplicate), "{again:?}");
-    assert_eq!(queue.sent().len(), 2);
+    assert_eq!(queue.sent().len(), 1);
 }
