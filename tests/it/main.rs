@@ -4,6 +4,7 @@
 //! `-E 'test(local_fifty_referrals_twenty_deliveries_each)'` match as before.
 
 mod aws_calls;
+mod aws_connected;
 mod aws_edge_lambda;
 mod aws_functions;
 mod aws_permissions;

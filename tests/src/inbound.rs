@@ -43,38 +43,45 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// Posts a Stripe event signed as Stripe signs (`t=<unix>,v1=<hex HMAC of "{t}.{body}">`).
-pub async fn stripe_event(h: &Harness, event: &Value) -> Answer {
+/// A Stripe event signed as Stripe signs (`t=<unix>,v1=<hex HMAC of "{t}.{body}">`) at `t`.
+pub fn stripe_request(event: &Value, t: i64) -> Request<Body> {
     let body = event.to_string();
-    let t = h.clock.now().as_secs();
     let v1 = hex::encode(hmac_sha256(STRIPE_WEBHOOK_SECRET.as_bytes(), &[format!("{t}.").as_bytes(), body.as_bytes()]));
-    let request = Request::post("/webhooks/stripe")
+    Request::post("/webhooks/stripe")
         .header("content-type", "application/json")
         .header("stripe-signature", format!("t={t},v1={v1}"))
         .body(Body::from(body))
-        .unwrap();
-    h.call(request).await
+        .unwrap()
+}
+
+/// Posts a Stripe event signed now.
+pub async fn stripe_event(h: &Harness, event: &Value) -> Answer {
+    h.call(stripe_request(event, h.clock.now().as_secs())).await
 }
 
 /// Posts a Shopify webhook signed as Shopify signs (base64 HMAC of the body).
 pub async fn shopify_event(h: &Harness, topic: &str, delivery: &str, payload: &Value) -> Answer {
+    h.call(shopify_request(topic, delivery, payload)).await
+}
+
+/// A Shopify webhook signed as Shopify signs.
+pub fn shopify_request(topic: &str, delivery: &str, payload: &Value) -> Request<Body> {
     let body = payload.to_string();
     let hmac = base64::engine::general_purpose::STANDARD
         .encode(hmac_sha256(SHOPIFY_WEBHOOK_SECRET.as_bytes(), &[body.as_bytes()]));
-    let request = Request::post("/webhooks/shopify")
+    Request::post("/webhooks/shopify")
         .header("content-type", "application/json")
         .header("x-shopify-hmac-sha256", hmac)
         .header("x-shopify-topic", topic)
         .header("x-shopify-webhook-id", delivery)
         .body(Body::from(body))
-        .unwrap();
-    h.call(request).await
+        .unwrap()
 }
 
 /// A paid one-off Stripe Checkout by a guest (no Stripe customer) who clicked `token`, with
-/// `promotion_code` (a Stripe id) as its discount, now.
-fn stripe_checkout(
-    h: &Harness,
+/// `promotion_code` (a Stripe id) as its discount, at `now` (unix seconds).
+pub fn stripe_checkout(
+    now: i64,
     event_id: &str,
     payment_intent: &str,
     email: &str,
@@ -83,7 +90,7 @@ fn stripe_checkout(
 ) -> Value {
     let mut event: Value = serde_json::from_str(STRIPE_CHECKOUT).unwrap();
     event["id"] = json!(event_id);
-    event["created"] = json!(h.clock.now().as_secs());
+    event["created"] = json!(now);
     let session = &mut event["data"]["object"];
     session["client_reference_id"] = json!(token);
     session["customer"] = Value::Null;
@@ -107,9 +114,9 @@ fn stripe_refund(h: &Harness, event_id: &str, payment_intent: &str) -> Value {
 
 /// A paid Shopify order `order_id` by customer `customer` with `code` as its discount and no
 /// `rft` token anywhere, now.
-fn shopify_order(h: &Harness, order_id: u64, customer: u64, email: &str, code: &str) -> Value {
+pub fn shopify_order(now: i64, order_id: u64, customer: u64, email: &str, code: &str) -> Value {
     let mut order: Value = serde_json::from_str(SHOPIFY_ORDER).unwrap();
-    let now = rft_core::Timestamp::from_secs(h.clock.now().as_secs()).to_rfc3339();
+    let now = rft_core::Timestamp::from_secs(now).to_rfc3339();
     order["id"] = json!(order_id);
     order["created_at"] = json!(now);
     order["processed_at"] = json!(now);
@@ -158,8 +165,14 @@ pub async fn a_stripe_guest_checkout_pays_both_sides_once_after_confirmation(b: 
     let promotion = s.promotion_codes().into_iter().find(|p| p["code"] == code.as_str()).expect("minting made it");
     let token = token_of(&h.click(&code, None).await);
     h.clock.advance(Duration::from_secs(600));
-    let event =
-        stripe_checkout(&h, "evt_guest_1", "pi_guest_1", "mara.guest@example.com", &token, promotion["id"].as_str());
+    let event = stripe_checkout(
+        h.clock.now().as_secs(),
+        "evt_guest_1",
+        "pi_guest_1",
+        "mara.guest@example.com",
+        &token,
+        promotion["id"].as_str(),
+    );
     let first = stripe_event(&h, &event).await;
     assert_eq!((first.status, first.json.clone()), (StatusCode::OK, json!({"status": "queued", "job": "checkout"})));
     let again = stripe_event(&h, &event).await;
@@ -206,7 +219,14 @@ pub async fn a_stripe_refund_inside_the_confirmation_pays_nobody_in_either_order
         let token = token_of(&h.click(&code, None).await);
         h.clock.advance(Duration::from_secs(600));
         let email = format!("friend{n}@example.com");
-        let order = stripe_checkout(&h, &format!("evt_order_{n}"), &format!("pi_order_{n}"), &email, &token, None);
+        let order = stripe_checkout(
+            h.clock.now().as_secs(),
+            &format!("evt_order_{n}"),
+            &format!("pi_order_{n}"),
+            &email,
+            &token,
+            None,
+        );
         let refund = stripe_refund(&h, &format!("evt_refund_{n}"), &format!("pi_order_{n}"));
         let events = if refund_first { [refund, order] } else { [order, refund] };
         for event in &events {
@@ -230,7 +250,7 @@ pub async fn a_shopify_order_with_the_code_alone_pays_once(b: Backend) {
     let s = ShopifyStandin::start().await;
     let h = harness(b, shopify_settings(&s, "store_credit", CONFIRM)).await;
     let code = mint(&h, SHOPIFY_DAN).await;
-    let order = shopify_order(&h, 5_001, 207_119_551, "kim@example.com", &code);
+    let order = shopify_order(h.clock.now().as_secs(), 5_001, 207_119_551, "kim@example.com", &code);
     let first = shopify_event(&h, "orders/paid", "wh_order_5001", &order).await;
     assert_eq!((first.status, first.json["status"].as_str()), (StatusCode::OK, Some("queued")), "{:?}", first.json);
     let again = shopify_event(&h, "orders/paid", "wh_order_5001", &order).await;
@@ -252,7 +272,7 @@ pub async fn a_shopify_order_with_the_code_alone_pays_once(b: Backend) {
     assert!(matches!(friend.fulfilment, Fulfilment::Fulfilled { attempts: 0, .. }), "{:?}", friend.fulfilment);
 
     // Her second box, with the code again: not a new customer's order.
-    let later = shopify_order(&h, 5_002, 207_119_551, "kim@example.com", &code);
+    let later = shopify_order(h.clock.now().as_secs(), 5_002, 207_119_551, "kim@example.com", &code);
     shopify_event(&h, "orders/paid", "wh_order_5002", &later).await;
     h.clock.advance(FORTNIGHT);
     h.system.sweeper.run().await.unwrap();
@@ -268,7 +288,7 @@ pub async fn a_shopify_refund_that_overtakes_its_order_pays_nobody(b: Backend) {
     let refund = shopify_refund(&h, 9_001, 6_001);
     assert_eq!(shopify_event(&h, "refunds/create", "wh_refund_9001", &refund).await.status, StatusCode::OK);
     h.settle().await;
-    let order = shopify_order(&h, 6_001, 311_222_333, "lee@example.com", &code);
+    let order = shopify_order(h.clock.now().as_secs(), 6_001, 311_222_333, "lee@example.com", &code);
     shopify_event(&h, "orders/paid", "wh_order_6001", &order).await;
     h.settle().await;
     h.clock.advance(FORTNIGHT);
@@ -284,7 +304,7 @@ pub async fn an_existing_shopify_customer_is_unattributed(b: Backend) {
     let s = ShopifyStandin::start().await;
     let h = harness(b, shopify_settings(&s, "store_credit", &[])).await;
     let code = mint(&h, SHOPIFY_DAN).await;
-    let mut order = shopify_order(&h, 7_001, 444_555_666, "regular@example.com", &code);
+    let mut order = shopify_order(h.clock.now().as_secs(), 7_001, 444_555_666, "regular@example.com", &code);
     order["customer"]["orders_count"] = json!(4);
     assert_eq!(shopify_event(&h, "orders/paid", "wh_order_7001", &order).await.status, StatusCode::OK);
     h.settle().await;
@@ -294,7 +314,7 @@ pub async fn an_existing_shopify_customer_is_unattributed(b: Backend) {
 
     // A current payload has no count: the Admin API's numberOfOrders (this order included) says.
     s.set_orders("555666777", 2);
-    let current = shopify_order(&h, 7_002, 555_666_777, "another.regular@example.com", &code);
+    let current = shopify_order(h.clock.now().as_secs(), 7_002, 555_666_777, "another.regular@example.com", &code);
     s.faults.fail_next(1, 503);
     let refused = shopify_event(&h, "orders/paid", "wh_order_7002", &current).await;
     assert_eq!(
@@ -314,7 +334,14 @@ pub async fn an_existing_shopify_customer_is_unattributed(b: Backend) {
 pub async fn forged_provider_webhooks_are_refused(b: Backend) {
     let s = StripeStandin::start().await;
     let h = harness(b, stripe_settings(&s, "balance", &[])).await;
-    let event = stripe_checkout(&h, "evt_forged", "pi_forged", "x@example.com", "3k9p2r5t6v8w0yab01j8zq4x7m", None);
+    let event = stripe_checkout(
+        h.clock.now().as_secs(),
+        "evt_forged",
+        "pi_forged",
+        "x@example.com",
+        "3k9p2r5t6v8w0yab01j8zq4x7m",
+        None,
+    );
     let body = event.to_string();
     let t = h.clock.now().as_secs();
     let sign = |secret: &str, t: i64| {
