@@ -18,9 +18,10 @@ use rft_core::{Clock, Delivery, Job, Timestamp, ids::random_base32};
 use crate::store::index::{span, under};
 use crate::store::{Bytes, LocalStore, decode_w, encode};
 
-const JOBS: TableDefinition<(&str, &str), Bytes> = TableDefinition::new("jobs");
-const JOBS_BY_VISIBILITY: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("jobs_by_visibility");
-const DEAD_LETTERS: TableDefinition<(&str, i64, &str), Bytes> = TableDefinition::new("dead_letters");
+pub(crate) const JOBS: TableDefinition<(&str, &str), Bytes> = TableDefinition::new("jobs");
+pub(crate) const JOBS_BY_VISIBILITY: TableDefinition<(&str, i64, &str), ()> =
+    TableDefinition::new("jobs_by_visibility");
+pub(crate) const DEAD_LETTERS: TableDefinition<(&str, i64, &str), Bytes> = TableDefinition::new("dead_letters");
 
 pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
     txn.open_table(JOBS)?;

@@ -46,6 +46,8 @@ pub async fn run(settings_path: PathBuf, data: PathBuf, listen: SocketAddr, outb
     std::fs::create_dir_all(&data)
         .with_context(|| format!("could not create the data directory {}", data.display()))?;
     let secrets = crate::secrets::load(&data, settings.store.kind)?;
+    // Also after a crash: whatever the last run erased leaves the file before anything opens it.
+    rewrite_data_file(&data, RewriteWhen::Start);
     let store = LocalStore::open(&data)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let signup_queue = LocalQueue::new(store.clone(), SIGNUP_QUEUE, clock.clone());
@@ -96,8 +98,39 @@ pub async fn run(settings_path: PathBuf, data: PathBuf, listen: SocketAddr, outb
     for worker in workers {
         let _ = worker.await;
     }
+    // The last handles on the store go with the system; then what was erased leaves the file.
+    drop(system);
+    rewrite_data_file(&data, RewriteWhen::Stop);
     println!("rft-local: stopped");
     Ok(())
+}
+
+/// When the data file is rewritten.
+#[derive(Clone, Copy, Debug)]
+enum RewriteWhen {
+    Start,
+    Stop,
+}
+
+/// Rewrites the data file so erased people leave the disk (docs/operations.md, "Erasure"). A
+/// failure is logged, never fatal: the data is whole either way, and the next start tries again.
+fn rewrite_data_file(data: &Path, when: RewriteWhen) {
+    let path = data.join(crate::store::DATA_FILE);
+    // At a stop, a background fold may still hold the file for a moment.
+    let attempts = match when {
+        RewriteWhen::Start => 1,
+        RewriteWhen::Stop => 40,
+    };
+    for attempt in 1..=attempts {
+        match crate::store::rewrite::rewrite(&path) {
+            Ok(_) => return,
+            Err(e) if attempt < attempts && e.is_still_open() => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => {
+                tracing::error!(error = %rft_core::ports::error_chain(&e), ?when, "the data file was not rewritten");
+                return;
+            }
+        }
+    }
 }
 
 /// Handles sign-up jobs as they arrive (woken by sends, with a slow poll for retries).

@@ -137,3 +137,85 @@ async fn serve_mint_click_signup_stop_and_restart() {
     assert!(stop(child).success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { files.extend(files_under(&path)) } else { files.push(path) }
+    }
+    files
+}
+
+/// Erase a friend who clicked, signed up and converted, stop the server, and search every byte
+/// of the data directory for what identified them: nothing, plain or JSON-escaped.
+#[tokio::test]
+async fn an_erased_friend_leaves_nothing_in_the_data_directory_after_a_stop() {
+    let dir = std::env::temp_dir().join(format!("rft-erase-{}", rft_core::ids::random_base32()));
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = rft_http::store_client::http_client().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let child = start(&dir, port);
+    wait_healthy(&client, &base).await;
+    let signer = signer(&dir);
+    let post = |path: &str, body: Value| {
+        let (client, signer, url) = (&client, &signer, format!("{base}{path}"));
+        async move { signed(client, signer, reqwest::Method::POST, &url, &body.to_string()).await }
+    };
+    let (_, link) = post("/api/links", json!({"customer_id": "c_dan", "first_name": "Dan"})).await;
+    let code = link["code"].as_str().unwrap().to_owned();
+    let user_agent = "ErasureProbe/9.1 (Marabelle's phone; rft-test)";
+    let click = client.get(format!("{base}/r/{code}")).header("user-agent", user_agent).send().await.unwrap();
+    let cookie = click.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let token = cookie.trim_start_matches("rft=").split(';').next().unwrap().to_owned();
+    // She comes back to the link over a few days, as friends do: many click records to forget.
+    for _ in 0..40 {
+        let again = client
+            .get(format!("{base}/r/{code}"))
+            .header("user-agent", user_agent)
+            .header("cookie", format!("rft={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 302);
+    }
+    let email = "marabelle.probe@example.com";
+    let signup = json!({"customer_id": "c_marabelle", "email": email, "first_name": "Marabelle",
+        "attribution_token": token, "identity": {"user_agent": user_agent}});
+    assert_eq!(post("/webhooks/signup", signup).await.0, 202);
+    let referral_url = format!("{base}/api/referrals/c_marabelle");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while signed(&client, &signer, reqwest::Method::GET, &referral_url, "").await.0 != 200 {
+        assert!(Instant::now() < deadline, "the sign-up worker did not attribute in time");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let conversion =
+        json!({"customer_id": "c_marabelle", "order_id": "o_probe", "amount_minor": 3999, "currency": "GBP"});
+    assert_eq!(post("/webhooks/conversion", conversion).await.0, 202);
+    // The conversion is handled (held: it came within seconds of the click) before the erasure.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while signed(&client, &signer, reqwest::Method::GET, &referral_url, "").await.1["state"] != "held" {
+        assert!(Instant::now() < deadline, "the rewarder did not handle the conversion in time");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(post("/api/customers/c_marabelle/erase", json!({})).await.0, 200);
+    assert!(stop(child).success(), "a clean exit on SIGTERM");
+
+    let needles = [email, "Marabelle", token.as_str(), user_agent];
+    let mut found = Vec::new();
+    for file in files_under(&dir.join("data")) {
+        let bytes = std::fs::read(&file).unwrap();
+        for needle in needles {
+            let escaped = serde_json::to_string(needle).unwrap();
+            for form in [needle, escaped.trim_matches('"')] {
+                if let Some(at) = bytes.windows(form.len()).position(|w| w == form.as_bytes()) {
+                    found.push(format!("{needle:?} in {} at byte {at}", file.display()));
+                }
+            }
+        }
+    }
+    found.dedup();
+    assert!(found.is_empty(), "the erased friend is still on disk:\n{}", found.join("\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

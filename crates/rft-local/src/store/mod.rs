@@ -26,11 +26,15 @@ mod ledger;
 mod listing;
 mod orders;
 mod referrals;
+pub mod rewrite;
 mod webhooks;
 
 pub(crate) use clicks::insert_clicks;
 
 pub(crate) type Bytes = &'static [u8];
+
+/// The data file's name in the data directory.
+pub const DATA_FILE: &str = "rft.redb";
 
 pub(crate) const CODES: TableDefinition<&str, Bytes> = TableDefinition::new("codes");
 pub(crate) const ACTIVE_CODE: TableDefinition<&str, &str> = TableDefinition::new("active_code_by_customer");
@@ -116,7 +120,7 @@ pub struct OpenError {
 impl LocalStore {
     /// Opens (or creates) the store in `dir/rft.redb`, with its click log beside it.
     pub fn open(dir: &Path) -> Result<Self, OpenError> {
-        let path = dir.join("rft.redb");
+        let path = dir.join(DATA_FILE);
         let failed =
             |source: Box<dyn std::error::Error + Send + Sync>| OpenError { path: path.display().to_string(), source };
         let db = Database::create(&path).map_err(|e| failed(Box::new(redb::Error::from(e))))?;
