@@ -50,7 +50,7 @@ pub enum Live {
         for_at_most: Duration,
     },
     /// One snapshot per connection and a `retry:` telling the browser when to reconnect: the
-    /// same event stream, polled (the Lambda edge, whose Function URL buffers responses).
+    /// same event stream, polled (the Lambda edge, where a held stream would hold an instance).
     Snapshot {
         /// When the browser reconnects.
         retry: Duration,
