@@ -364,6 +364,49 @@ pub async fn actions_take_effect_and_are_audited(h: Harness) {
     assert_eq!(member.post(&h, "/admin/api/codes/ZZZZZZ/retire", None).await.status, StatusCode::NOT_FOUND);
 }
 
+/// The jobs waiting on the reward queue, taken off it: what a console action queued.
+pub async fn take_reward_jobs(h: &Harness) -> Vec<rft_core::Job> {
+    let queue = &h.system.ports.reward_jobs;
+    let deliveries = queue.receive(10, std::time::Duration::from_secs(30)).await.expect("the reward queue answers");
+    for d in &deliveries {
+        queue.ack(&d.receipt).await.expect("acknowledged");
+    }
+    deliveries.into_iter().map(|d| d.job).collect()
+}
+
+/// Retrying a parked reward from the console queues `Job::Retry` under the member's name; the
+/// rewarder sends the reward again and it lands once; the row is no longer parked, so a second
+/// press is refused, as is a row that does not exist.
+pub async fn a_parked_reward_is_retried_from_the_console(h: Harness) {
+    programme(&h).await;
+    let member = Member::sign_in(&h, MEMBER).await;
+    let kim = h.referral("c_kim").await.json["referral_id"].as_str().unwrap().to_owned();
+    let retry = format!("/admin/api/rewards/{kim}/referrer/retry");
+    let answer = member.post(&h, &retry, None).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.text);
+    assert_eq!((answer.json()["side"].clone(), answer.json()["by"].clone()), (json!("referrer"), json!(MEMBER)));
+    let jobs = take_reward_jobs(&h).await;
+    let [rft_core::Job::Retry(job)] = jobs.as_slice() else { panic!("one retry job: {jobs:?}") };
+    assert_eq!(
+        (job.referral_id.as_str(), job.side, job.requested_by.as_str()),
+        (kim.as_str(), rft_core::Side::Referrer, MEMBER)
+    );
+    let applied = h.store.applied().len();
+    h.system.rewarder.handle(rft_core::Job::Retry(job.clone())).await.expect("the retry is handled");
+    h.settle().await;
+    assert_eq!(h.store.applied().len(), applied + 1, "the referrer's reward landed, once");
+    let row = h.system.ports.stores.ledger.row(&job.referral_id, rft_core::Side::Referrer).await.unwrap().unwrap();
+    assert_eq!(row.fulfilment.state(), "fulfilled");
+    let events = h.system.ports.stores.audit.events_for(&kim).await.unwrap();
+    let retried = events.iter().find(|e| e.kind == rft_core::AuditKind::FulfilmentRetried).expect("audited");
+    assert_eq!(retried.facts["requested_by"], MEMBER);
+    let again = member.post(&h, &retry, None).await;
+    assert_eq!((again.status, again.json()["error"].clone()), (StatusCode::CONFLICT, json!("not_parked")));
+    let missing = member.post(&h, "/admin/api/rewards/rf_00000000000000000000000000/friend/retry", None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(take_reward_jobs(&h).await.is_empty(), "refusals queue nothing");
+}
+
 /// Now, in the harness's clock (for tests that move it).
 pub fn now(h: &Harness) -> rft_core::Timestamp {
     h.clock.now()

@@ -188,7 +188,7 @@ test("a referral's page tells its story, with the refund beside the decision", a
   await page.goto(`/admin#/referrals/${ids.kim}`);
   await page.locator('#r-ledger li[data-status="parked"]').first().waitFor();
   await page.getByTestId('retry-referrer').click();
-  await page.getByTestId('message').filter({ hasText: 'retrying a parked reward is not available' }).waitFor();
+  await page.getByTestId('message').filter({ hasText: 'Retry queued' }).waitFor();
   assert.deepEqual(page.errors, []);
   await context.close();
 });

@@ -303,7 +303,7 @@
     var b = el('button', { type: 'button', className: 'btn-secondary', 'data-testid': 'retry-' + side, text: 'Retry this reward' });
     b.addEventListener('click', function () {
       api('POST', '/admin/api/rewards/' + encodeURIComponent(referralId) + '/' + side + '/retry').then(function (res) {
-        say(res.status < 300, res.body.message || 'Sent to the store again.');
+        say(res.status < 300, res.body.message || 'Retry queued: the reward goes to the store again within moments.');
       });
     });
     return el('div', { className: 'btn-row' }, [b]);

@@ -1,8 +1,7 @@
 //! The console's actions still to be built, each behind the same session, CSRF check and route
 //! its page already calls, checking its input, then answering 501 until then: crediting an
-//! unattributed sign-up by hand (screened like any other, with the reason typed), retrying a
-//! parked reward, clearing a code's velocity flag, exporting the ledger. Replace the last line
-//! of a handler to build one.
+//! unattributed sign-up by hand (screened like any other, with the reason typed), clearing a
+//! code's velocity flag, exporting the ledger. Replace the last line of a handler to build one.
 
 use axum::body::Body;
 use axum::extract::{Extension, Path};
@@ -10,8 +9,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use rft_core::ids::ShortText;
-use rft_core::ledger::Side;
-use rft_core::{Code, CustomerId, ReferralId};
+use rft_core::{Code, CustomerId};
 
 use super::Session;
 use crate::body::{parse_json, read_limited};
@@ -37,16 +35,6 @@ pub async fn credit(Extension(_session): Extension<Session>, body: Body) -> Resu
     let body = read_limited(body).await?;
     let _request: CreditRequest = parse_json(&body)?;
     Ok(not_yet("crediting a sign-up by hand"))
-}
-
-/// `POST /admin/api/rewards/{referral_id}/{side}/retry`: send a parked reward to the store again.
-pub async fn retry(
-    Extension(_session): Extension<Session>,
-    Path((referral_id, side)): Path<(String, String)>,
-) -> Result<ApiError, ApiError> {
-    let _id = ReferralId::parse(&referral_id).map_err(|_| ApiError::not_found("no referral by that id"))?;
-    let _side = Side::parse(&side).ok_or_else(|| ApiError::not_found("a reward's side is referrer or friend"))?;
-    Ok(not_yet("retrying a parked reward"))
 }
 
 /// `POST /admin/api/codes/{code}/clear-flag`: clear a code's velocity flag.

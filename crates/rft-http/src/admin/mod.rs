@@ -93,7 +93,7 @@ pub fn routes(edge: Arc<Edge>) -> Router<Arc<Edge>> {
         .route("/admin/api/export/referrals.csv", get(export::referrals))
         .route("/admin/api/events", get(live::events))
         .route("/admin/api/credits", post(hooks::credit))
-        .route("/admin/api/rewards/{referral_id}/{side}/retry", post(hooks::retry))
+        .route("/admin/api/rewards/{referral_id}/{side}/retry", post(actions::retry))
         .route("/admin/api/codes/{code}/clear-flag", post(hooks::clear_flag))
         .route("/admin/api/export/ledger.csv", get(hooks::ledger_export))
         .route_layer(from_fn_with_state(edge, guard));
