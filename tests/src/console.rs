@@ -407,6 +407,41 @@ pub async fn a_parked_reward_is_retried_from_the_console(h: Harness) {
     assert!(take_reward_jobs(&h).await.is_empty(), "refusals queue nothing");
 }
 
+/// The console's ledger export is the signed API's, behind the session: the same CSV, one line
+/// per ledger row with its fulfilment state (Mara's two sides paid, Kim's two parked).
+pub async fn the_ledger_is_exported_from_the_console(h: Harness) {
+    programme(&h).await;
+    let member = Member::sign_in(&h, MEMBER).await;
+    let csv = member.get(&h, "/admin/api/export/ledger.csv").await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    let signed = raw(h.system.router(), h.signed(Method::GET, "/api/exports/ledger.csv", "")).await;
+    assert_eq!(csv.text, signed.text, "the same export as the signed API's");
+    let id = |who: &str| {
+        let h = &h;
+        let who = who.to_owned();
+        async move { h.referral(&who).await.json["referral_id"].as_str().unwrap().to_owned() }
+    };
+    let (mara, kim) = (id("c_mara").await, id("c_kim").await);
+    let mut rows: Vec<(String, String, String)> = csv::Reader::from_reader(csv.text.as_bytes())
+        .records()
+        .map(|r| r.expect("a CSV record"))
+        .map(|r| (r[0].to_owned(), r[1].to_owned(), r[8].to_owned()))
+        .collect();
+    rows.sort();
+    let mut expected: Vec<(String, String, String)> = [
+        (&mara, "referrer", "fulfilled"),
+        (&mara, "friend", "fulfilled"),
+        (&kim, "referrer", "parked"),
+        (&kim, "friend", "parked"),
+    ]
+    .iter()
+    .map(|(id, side, state)| ((*id).clone(), (*side).to_owned(), (*state).to_owned()))
+    .collect();
+    expected.sort();
+    assert_eq!(rows, expected);
+}
+
 /// Now, in the harness's clock (for tests that move it).
 pub fn now(h: &Harness) -> rft_core::Timestamp {
     h.clock.now()

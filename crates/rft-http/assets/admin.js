@@ -236,11 +236,6 @@
     if (window.location.hash === target) loadReferrals(false); else window.location.hash = target;
   });
   $('referrals-more').addEventListener('click', function () { loadReferrals(true).catch(function (e) { say(false, e.message); }); });
-  $('export-ledger').addEventListener('click', function () {
-    fetch('/admin/api/export/ledger.csv', { credentials: 'same-origin' })
-      .then(function (r) { return r.json().catch(function () { return {}; }).then(function (b) { return { status: r.status, body: b }; }); })
-      .then(function (res) { say(res.status === 200, res.body.message || 'Exported.'); });
-  });
 
   // --- one referral --------------------------------------------------------------------------------
 

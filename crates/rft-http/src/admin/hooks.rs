@@ -1,7 +1,7 @@
 //! The console's actions still to be built, each behind the same session, CSRF check and route
 //! its page already calls, checking its input, then answering 501 until then: crediting an
 //! unattributed sign-up by hand (screened like any other, with the reason typed), clearing a
-//! code's velocity flag, exporting the ledger. Replace the last line of a handler to build one.
+//! code's velocity flag. Replace the last line of a handler to build one.
 
 use axum::body::Body;
 use axum::extract::{Extension, Path};
@@ -44,9 +44,4 @@ pub async fn clear_flag(
 ) -> Result<ApiError, ApiError> {
     let _code = Code::parse(&code).map_err(|_| ApiError::not_found(format!("no code {code:?}")))?;
     Ok(not_yet("clearing a velocity flag"))
-}
-
-/// `GET /admin/api/export/ledger.csv`: the ledger as CSV.
-pub async fn ledger_export(Extension(_session): Extension<Session>) -> ApiError {
-    not_yet("exporting the ledger")
 }
