@@ -37,6 +37,20 @@ on_both_stores!(
     the_ledger_is_exported_from_the_console,
 );
 
+mod flagging {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn local_a_flag_is_cleared_from_the_console() {
+        c::a_flag_is_cleared_from_the_console(local_harness(c::flagging_settings())).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dynamo_a_flag_is_cleared_from_the_console() {
+        c::a_flag_is_cleared_from_the_console(dynamo_harness(c::flagging_settings()).await).await
+    }
+}
+
 fn harness() -> Harness {
     local_harness(console_settings())
 }
@@ -406,7 +420,7 @@ async fn referrals_are_found_by_customer_code_state_method_and_date_a_page_at_a_
 }
 
 #[tokio::test]
-async fn the_queues_and_the_hooks_for_actions_still_to_come() {
+async fn the_queues_and_the_hook_for_crediting_by_hand() {
     let h = harness();
     programme(&h).await;
     let member = Member::sign_in(&h, OWNER).await;
@@ -416,15 +430,10 @@ async fn the_queues_and_the_hooks_for_actions_still_to_come() {
     assert_eq!(queues["parked"].as_array().unwrap().len(), 2, "Kim's two sides");
     let credit = member.post(&h, "/admin/api/credits", Some(json!({}))).await;
     assert_eq!(credit.status, StatusCode::UNPROCESSABLE_ENTITY, "the body is checked first");
-    for (method, path) in
-        [("POST", "/admin/api/credits".to_owned()), ("POST", "/admin/api/codes/7QK2A9/clear-flag".to_owned())]
-    {
-        let body = json!({"customer_id": "c_zed", "referrer_id": "c_dan", "reason": "referred in the shop"});
-        let answer =
-            if method == "POST" { member.post(&h, &path, Some(body)).await } else { member.get(&h, &path).await };
-        assert_eq!(answer.status, StatusCode::NOT_IMPLEMENTED, "{path}");
-        assert_eq!(answer.json()["error"], "not_implemented");
-    }
+    let body = json!({"customer_id": "c_zed", "referrer_id": "c_dan", "reason": "referred in the shop"});
+    let credit = member.post(&h, "/admin/api/credits", Some(body)).await;
+    assert_eq!(credit.status, StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(credit.json()["error"], "not_implemented");
 }
 
 #[tokio::test]

@@ -19,11 +19,16 @@ pub const MEMBER: &str = "owner@freshbox.uk";
 
 /// The example settings with a second team member and conversions that may come at once.
 pub fn console_settings() -> rft_core::Settings {
-    settings_with(&[
-        ("ops_link_ttl", "\"7d\"\nmembers = [\"owner@freshbox.uk\"]"),
-        ("min_click_to_conversion", "\"0s\""),
-    ])
+    settings_with(&CONSOLE)
 }
+
+/// The console's settings, and a code flagged at its third sign-up in an hour.
+pub fn flagging_settings() -> rft_core::Settings {
+    settings_with(&[CONSOLE[0], CONSOLE[1], ("max_signups_per_code_per_hour", "2")])
+}
+
+const CONSOLE: [(&str, &str); 2] =
+    [("ops_link_ttl", "\"7d\"\nmembers = [\"owner@freshbox.uk\"]"), ("min_click_to_conversion", "\"0s\"")];
 
 /// A response read whole, as text.
 #[derive(Debug)]
@@ -440,6 +445,47 @@ pub async fn the_ledger_is_exported_from_the_console(h: Harness) {
     .collect();
     expected.sort();
     assert_eq!(rows, expected);
+}
+
+/// Clearing a code's velocity flag from the console (with [`flagging_settings`]): the queue
+/// lists the code, the clearing is queued under the member's name, the rewarder releases its
+/// referrals (approved by the member), and the code is flagged no more: gone from the queue,
+/// and a second press is refused.
+pub async fn a_flag_is_cleared_from_the_console(h: Harness) {
+    let member = Member::sign_in(&h, MEMBER).await;
+    let code = h.mint("c_dan", json!({"email": "dan@example.com"})).await.json["code"].as_str().unwrap().to_owned();
+    let friends = ["c_ann", "c_bob", "c_cat"];
+    for friend in friends {
+        h.signup(json!({"customer_id": friend, "email": format!("{friend}@example.com"), "code": code})).await;
+    }
+    assert_eq!(h.referral("c_cat").await.json["state"], "held", "the third sign-up flags the code");
+    let queues = member.get(&h, "/admin/api/queues").await.json();
+    assert_eq!(queues["flagged_codes"][0]["code"], code.as_str(), "{queues}");
+    assert_eq!(queues["flagged_codes"][0]["referrer_id"], "c_dan");
+    let clear = format!("/admin/api/codes/{code}/clear-flag");
+    let answer = member.post(&h, &clear, None).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.text);
+    assert_eq!(answer.json()["by"], MEMBER);
+    let jobs = take_reward_jobs(&h).await;
+    let [rft_core::Job::ClearFlag(job)] = jobs.as_slice() else { panic!("one clear-flag job: {jobs:?}") };
+    assert_eq!((job.code.as_str(), job.by.as_ref().map(|e| e.as_str())), (code.as_str(), Some(MEMBER)));
+    h.system.rewarder.handle(rft_core::Job::ClearFlag(job.clone())).await.expect("the clearing is handled");
+    h.settle().await;
+    for friend in friends {
+        let back = h.referral(friend).await.json;
+        assert_eq!((back["state"].clone(), back["reasons"].clone()), (json!("pending"), json!([])), "{friend}");
+        let id = back["referral_id"].as_str().unwrap().to_owned();
+        let events = h.system.ports.stores.audit.events_for(&id).await.unwrap();
+        let approved = events.iter().find(|e| e.kind == rft_core::AuditKind::Approved).expect("released");
+        assert_eq!(approved.facts["by"], MEMBER, "{friend}");
+    }
+    let record = h.system.ports.stores.codes.get(&rft_core::Code::parse(&code).unwrap()).await.unwrap().unwrap();
+    assert!(record.flag.is_none(), "the flag is cleared");
+    assert_eq!(member.get(&h, "/admin/api/queues").await.json()["flagged_codes"], json!([]));
+    let again = member.post(&h, &clear, None).await;
+    assert_eq!((again.status, again.json()["error"].clone()), (StatusCode::CONFLICT, json!("not_flagged")));
+    assert_eq!(member.post(&h, "/admin/api/codes/ZZZZZZ/clear-flag", None).await.status, StatusCode::NOT_FOUND);
+    assert!(take_reward_jobs(&h).await.is_empty(), "refusals queue nothing");
 }
 
 /// Now, in the harness's clock (for tests that move it).

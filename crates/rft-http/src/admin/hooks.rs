@@ -1,15 +1,15 @@
 //! The console's actions still to be built, each behind the same session, CSRF check and route
 //! its page already calls, checking its input, then answering 501 until then: crediting an
-//! unattributed sign-up by hand (screened like any other, with the reason typed), clearing a
-//! code's velocity flag. Replace the last line of a handler to build one.
+//! unattributed sign-up by hand (screened like any other, with the reason typed). Replace the
+//! last line of a handler to build one.
 
 use axum::body::Body;
-use axum::extract::{Extension, Path};
+use axum::extract::Extension;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
+use rft_core::CustomerId;
 use rft_core::ids::ShortText;
-use rft_core::{Code, CustomerId};
 
 use super::Session;
 use crate::body::{parse_json, read_limited};
@@ -35,13 +35,4 @@ pub async fn credit(Extension(_session): Extension<Session>, body: Body) -> Resu
     let body = read_limited(body).await?;
     let _request: CreditRequest = parse_json(&body)?;
     Ok(not_yet("crediting a sign-up by hand"))
-}
-
-/// `POST /admin/api/codes/{code}/clear-flag`: clear a code's velocity flag.
-pub async fn clear_flag(
-    Extension(_session): Extension<Session>,
-    Path(code): Path<String>,
-) -> Result<ApiError, ApiError> {
-    let _code = Code::parse(&code).map_err(|_| ApiError::not_found(format!("no code {code:?}")))?;
-    Ok(not_yet("clearing a velocity flag"))
 }

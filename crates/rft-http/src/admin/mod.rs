@@ -95,7 +95,7 @@ pub fn routes(edge: Arc<Edge>) -> Router<Arc<Edge>> {
         .route("/admin/api/events", get(live::events))
         .route("/admin/api/credits", post(hooks::credit))
         .route("/admin/api/rewards/{referral_id}/{side}/retry", post(actions::retry))
-        .route("/admin/api/codes/{code}/clear-flag", post(hooks::clear_flag))
+        .route("/admin/api/codes/{code}/clear-flag", post(actions::clear_flag))
         // The signed API's streamed ledger export, behind the session instead of a signature.
         .route("/admin/api/export/ledger.csv", get(crate::exports::ledger_csv))
         .route_layer(from_fn_with_state(edge, guard));
