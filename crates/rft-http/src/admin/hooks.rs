@@ -1,7 +1,9 @@
-//! The console's actions still to be built, each behind the same session, CSRF check and route
-//! its page already calls, checking its input, then answering 501 until then: crediting an
-//! unattributed sign-up by hand (screened like any other, with the reason typed). Replace the
-//! last line of a handler to build one.
+//! The console's action still to be built, behind the same session, CSRF check and route its
+//! page already calls, checking its input, then answering 501: crediting an unattributed
+//! sign-up to a referrer by hand. No service can do it yet: attribution only ever follows a
+//! touch (a click, a code typed, an invite), and a hand-made credit needs its own operation,
+//! screened like any other sign-up and audited with the member and the reason typed, rather
+//! than a fake touch. Replace the last line of the handler once that operation exists.
 
 use axum::body::Body;
 use axum::extract::Extension;
@@ -14,10 +16,6 @@ use rft_core::ids::ShortText;
 use super::Session;
 use crate::body::{parse_json, read_limited};
 use crate::error::ApiError;
-
-fn not_yet(what: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_implemented", format!("{what} is not available in the console yet"))
-}
 
 /// `POST /admin/api/credits` body.
 #[derive(Deserialize)]
@@ -34,5 +32,10 @@ pub struct CreditRequest {
 pub async fn credit(Extension(_session): Extension<Session>, body: Body) -> Result<ApiError, ApiError> {
     let body = read_limited(body).await?;
     let _request: CreditRequest = parse_json(&body)?;
-    Ok(not_yet("crediting a sign-up by hand"))
+    Ok(ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "not_implemented",
+        "crediting a sign-up by hand is not available in the console yet: the tracker credits a referral only \
+         through a click, a code typed at sign-up or an email invite",
+    ))
 }
