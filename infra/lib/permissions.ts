@@ -120,6 +120,8 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     // Processed webhook ids, and the console's used sign-in links (`webhook#console-sign-in:...`).
     { ...ddb(['PutItem', 'GetItem', 'DeleteItem'], 'rft-audit'), condition: WEBHOOK_KEYS_ONLY },
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-signup-jobs' } },
+    // The CSV import marks each order it queued (`order#<id>`), so the same file again is a duplicate.
+    { ...ddb(['UpdateItem'], 'rft-referrals'), condition: leadingKeys('order#') },
     // Webhook jobs, ops decisions and the console's decisions.
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
     SECRET,
@@ -162,6 +164,10 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     ddb(['GetItem', 'UpdateItem'], 'rft-codes'),
     ddb(['GetItem', 'PutItem'], 'rft-referrals'),
     ddb(['Query'], 'rft-referrals', 'by_referrer'),
+    // A connected store's order: each customer's first paid order noted (`first#<customer>`),
+    // and the order handed to the rewarder as a conversion.
+    { ...ddb(['UpdateItem'], 'rft-referrals'), condition: leadingKeys('first#') },
+    { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
     ddb(['PutItem'], 'rft-audit'),
     consume('rft-signup-jobs'),
     invoke('rft-screen'),

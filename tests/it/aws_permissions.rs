@@ -279,6 +279,14 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
     )
     .await;
     post(&stack, &edge, "/webhooks/signup", json!({"customer_id": "c_zed", "email": "zed@example.com"})).await;
+    // A CSV import (orders marked imported), attributed at checkout (first orders noted, the
+    // conversion handed to the rewarder): a new customer with Dan's code, and a repeat customer.
+    let file = format!(
+        "order_id,customer_id,email,amount_minor,currency,occurred_at,code,attribution_token\n\
+         o_ivy_1,c_ivy,ivy@example.com,2500,GBP,,{code},\no_ivy_2,c_ivy,ivy@example.com,2500,GBP,,{code},\n"
+    );
+    let (status, _, imported) = call(&edge, stack.signed(Method::POST, "/api/imports/conversions", &file)).await;
+    assert_eq!((status, imported["queued"].as_u64()), (StatusCode::OK, Some(2)), "{imported}");
     assert_eq!(deliver(&stack, signups, "rft-attributor").await, 0);
 
     // The store's reads, the referrer's page and its invite form.

@@ -12,6 +12,8 @@ mod console;
 mod erasure;
 mod exactly_once;
 mod faults;
+mod imports;
+mod inbound;
 mod lifecycle;
 mod pages;
 mod provider_exactly_once;

@@ -12,6 +12,8 @@ pub mod erasure;
 pub mod faults;
 pub mod fixtures;
 pub mod harness;
+pub mod imports;
+pub mod inbound;
 pub mod lifecycle;
 pub mod provider_standins;
 pub mod rewards;

@@ -226,8 +226,11 @@ pub fn evaluate(stage: Stage, facts: &Facts, rules: &settings::Screen) -> Verdic
         fire("fingerprint_match", Outcome::Hold, "attributed by IP and user agent only".into());
     }
     if stage == Stage::Conversion {
+        // A typed code has no click to measure from: at a connected store's checkout the code
+        // is typed in the same moment the order is paid.
         if let Some(gap) = facts.touch_to_conversion
             && gap < rules.min_click_to_conversion
+            && facts.method != Some(Method::Code)
         {
             fire(
                 "quick_conversion",
@@ -343,6 +346,9 @@ mod tests {
         assert_eq!(rules_fired(Stage::Signup, &quick).0, Outcome::Pass);
         let ok = Facts { touch_to_conversion: Some(Duration::from_secs(30)), ..Default::default() };
         assert_eq!(rules_fired(Stage::Conversion, &ok).0, Outcome::Pass);
+        let typed_at_checkout =
+            Facts { touch_to_conversion: Some(Duration::ZERO), method: Some(Method::Code), ..Default::default() };
+        assert_eq!(rules_fired(Stage::Conversion, &typed_at_checkout).0, Outcome::Pass);
         let busy = Facts { referrer_conversions_last_day: 11, ..Default::default() };
         assert_eq!(rules_fired(Stage::Conversion, &busy).1, ["referrer_conversion_velocity"]);
         let ten = Facts { referrer_conversions_last_day: 10, ..Default::default() };

@@ -13,6 +13,9 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// our own webhooks, and a CSV import larger still).
 pub const MAX_PROVIDER_BODY: usize = 4 * 1024 * 1024;
 
+/// Largest uploaded file (a CSV import): under the 6 MB a Lambda Function URL accepts.
+pub const MAX_FILE_BODY: usize = 5 * 1024 * 1024;
+
 /// Reads the whole body, refusing more than [`MAX_BODY`] with 413.
 pub async fn read_limited(body: Body) -> Result<Bytes, ApiError> {
     read_up_to(body, MAX_BODY).await

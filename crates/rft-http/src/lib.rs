@@ -23,6 +23,7 @@ pub mod assemble;
 pub mod body;
 pub mod error;
 pub mod exports;
+pub mod imports;
 pub mod ops;
 pub mod ops_codes;
 pub mod params;
@@ -86,6 +87,10 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .route("/webhooks/conversion", post(webhooks::conversion))
         .route("/webhooks/refund", post(webhooks::refund))
         .route_layer(from_fn_with_state(edge.clone(), signed::signed));
+    // Files are larger than any JSON body; the same signature and once-only answer.
+    let signed_files = Router::new()
+        .route("/api/imports/conversions", post(imports::conversions))
+        .route_layer(from_fn_with_state(edge.clone(), signed::signed_file));
     Router::new()
         .route("/r/{*code}", get(redirect::redirect))
         .route("/r/", get(redirect::redirect))
@@ -105,6 +110,7 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .route("/webhooks/stripe", post(provider_webhooks::stripe))
         .route("/webhooks/shopify", post(provider_webhooks::shopify))
         .merge(signed_routes)
+        .merge(signed_files)
         .merge(admin::routes(edge.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -24,7 +24,7 @@ use rft_core::settings::{Settings, StoreKind};
 use crate::Edge;
 use crate::body::{MAX_PROVIDER_BODY, read_up_to};
 use crate::error::ApiError;
-use crate::providers::{ProviderError, StripeClient, TIMEOUT};
+use crate::providers::{ProviderError, ShopifyClient, StripeClient, TIMEOUT};
 use crate::signed::answer_once;
 
 /// The store's provider as the edge meets it: the secret its webhooks are signed with and, for
@@ -42,6 +42,8 @@ pub enum Connector {
     Shopify {
         /// The webhook signing secret.
         webhook_secret: SecretString,
+        /// A customer's order count, when the order itself does not say.
+        api: ShopifyClient,
     },
 }
 
@@ -57,7 +59,12 @@ impl Connector {
                     StripeClient::new(&settings.store.stripe.as_ref()?.api_base, p.stripe_api_key.clone()?, TIMEOUT);
                 Some(Connector::Stripe { webhook_secret: p.stripe_webhook_secret.clone()?, api })
             }
-            StoreKind::Shopify => Some(Connector::Shopify { webhook_secret: p.shopify_webhook_secret.clone()? }),
+            StoreKind::Shopify => {
+                let shop = settings.store.shopify.as_ref()?;
+                let api =
+                    ShopifyClient::new(&shop.api_base, &shop.api_version, p.shopify_admin_token.clone()?, TIMEOUT);
+                Some(Connector::Shopify { webhook_secret: p.shopify_webhook_secret.clone()?, api })
+            }
         }
     }
 
@@ -94,7 +101,7 @@ async fn receive(edge: &Edge, provider: Provider, headers: &HeaderMap, body: Bod
         Connector::Stripe { webhook_secret, .. } => {
             stripe::verify_and_parse(webhook_secret, headers, body, edge.clock.now())
         }
-        Connector::Shopify { webhook_secret } => shopify::verify_and_parse(webhook_secret, headers, body),
+        Connector::Shopify { webhook_secret, .. } => shopify::verify_and_parse(webhook_secret, headers, body),
     };
     let event = match verified {
         Ok(event) => event,
@@ -125,6 +132,9 @@ async fn handle(edge: &Edge, connector: &Connector, event: ProviderEvent) -> Res
         (Connector::Stripe { api, .. }, ProviderEvent::Refund(refund)) => {
             ProviderEvent::Refund(with_invoice(api, refund).await?)
         }
+        (Connector::Shopify { api, .. }, ProviderEvent::Conversion(order)) => {
+            ProviderEvent::Conversion(Box::new(with_order_count(api, *order).await?))
+        }
         (_, event) => event,
     };
     let (queue, job) = match intake(connector.provider(), event, &edge.hasher) {
@@ -147,10 +157,25 @@ async fn with_promotion_codes(
     for id in std::mem::take(&mut order.promotion_code_ids) {
         match api.retrieve_promotion_code(&id).await {
             Ok(code) => order.discount_codes.push(code.code),
-            Err(e) if e.is_retryable() => return Err(unavailable("a promotion code", &e)),
+            Err(e) if e.is_retryable() => return Err(unavailable(Provider::Stripe, "a promotion code", &e)),
             // Gone or refused for good: the order is attributed by its other touches.
             Err(e) => tracing::warn!(error = %e, promotion_code = id, "a promotion code could not be read"),
         }
+    }
+    Ok(order)
+}
+
+/// Current Shopify API versions send no order count with an order: the customer's
+/// `numberOfOrders` (which counts this order) says whether they ordered before.
+async fn with_order_count(api: &ShopifyClient, mut order: ProviderConversion) -> Result<ProviderConversion, ApiError> {
+    let Some(customer) = order.customer_id.as_ref().filter(|_| order.earlier_orders.is_none()) else {
+        return Ok(order);
+    };
+    match api.customer_number_of_orders(customer.as_str()).await {
+        Ok(count) => order.earlier_orders = count.map(|n| n > 1),
+        Err(e) if e.is_retryable() => return Err(unavailable(Provider::Shopify, "the customer's order count", &e)),
+        // Refused for good (a token without read_customers): the orders the tracker has seen decide.
+        Err(e) => tracing::warn!(error = %e, "the customer's order count could not be read"),
     }
     Ok(order)
 }
@@ -163,7 +188,7 @@ async fn with_invoice(api: &StripeClient, mut refund: ProviderRefund) -> Result<
     }
     let invoice = match api.invoice_for_payment_intent(refund.order_id.as_str()).await {
         Ok(invoice) => invoice,
-        Err(e) if e.is_retryable() => return Err(unavailable("an invoice", &e)),
+        Err(e) if e.is_retryable() => return Err(unavailable(Provider::Stripe, "an invoice", &e)),
         // The refund still names its payment intent, which a one-off order is keyed by.
         Err(e) => {
             tracing::warn!(error = %e, payment_intent = refund.order_id.as_str(), "the refunded invoice could not be read");
@@ -177,11 +202,15 @@ async fn with_invoice(api: &StripeClient, mut refund: ProviderRefund) -> Result<
     Ok(refund)
 }
 
-fn unavailable(what: &str, e: &ProviderError) -> ApiError {
-    tracing::warn!(error = %e, "asking Stripe for {what}");
+fn unavailable(provider: Provider, what: &str, e: &ProviderError) -> ApiError {
+    let provider = match provider {
+        Provider::Stripe => "Stripe",
+        Provider::Shopify => "Shopify",
+    };
+    tracing::warn!(error = %e, "asking {provider} for {what}");
     ApiError::new(
         StatusCode::BAD_GATEWAY,
         "provider_unavailable",
-        format!("Stripe did not tell us {what} ({e}); the event will be retried"),
+        format!("{provider} did not tell us {what} ({e}); the event will be retried"),
     )
 }

@@ -16,7 +16,7 @@ use rft_core::ports::{Begin, StoredResponse};
 use tracing::Instrument;
 
 use crate::Edge;
-use crate::body::read_limited;
+use crate::body::{MAX_BODY, MAX_FILE_BODY, read_up_to};
 use crate::error::ApiError;
 
 /// How long one delivery holds its webhook id before another may take over.
@@ -25,10 +25,19 @@ const LEASE: Duration = Duration::from_secs(60);
 /// Largest response kept for replays.
 const MAX_STORED_RESPONSE: usize = 256 * 1024;
 
-/// Middleware for every signed route.
+/// Middleware for every signed route taking JSON.
 pub async fn signed(State(edge): State<Arc<Edge>>, request: Request, next: Next) -> Response {
+    verified_once(&edge, request, next, MAX_BODY).await
+}
+
+/// Middleware for the signed routes taking a file (the CSV import).
+pub async fn signed_file(State(edge): State<Arc<Edge>>, request: Request, next: Next) -> Response {
+    verified_once(&edge, request, next, MAX_FILE_BODY).await
+}
+
+async fn verified_once(edge: &Edge, request: Request, next: Next, max_body: usize) -> Response {
     let (parts, body) = request.into_parts();
-    let bytes = match read_limited(body).await {
+    let bytes = match read_up_to(body, max_body).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
@@ -46,7 +55,7 @@ pub async fn signed(State(edge): State<Arc<Edge>>, request: Request, next: Next)
     }
     let webhook_route = parts.uri.path().starts_with("/webhooks/");
     let span = tracing::info_span!("signed", webhook_id = %id.as_str(), path = %parts.uri.path());
-    answer_once(&edge, id.as_str(), webhook_route, next.run(Request::from_parts(parts, Body::from(bytes))))
+    answer_once(edge, id.as_str(), webhook_route, next.run(Request::from_parts(parts, Body::from(bytes))))
         .instrument(span)
         .await
 }

@@ -4,6 +4,7 @@
 
 mod clicklog;
 pub mod demo;
+pub mod import;
 pub mod outbox;
 pub mod queue;
 pub mod secrets;

@@ -1,4 +1,5 @@
-//! `rft-local serve`: the whole referral tracker in one process on an embedded store.
+//! `rft-local serve`: the whole referral tracker in one process on an embedded store;
+//! `rft-local import`: uploads to a running one.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,6 +31,24 @@ enum Command {
         #[arg(long)]
         outbox: PathBuf,
     },
+    /// Upload data to a running server.
+    #[command(subcommand)]
+    Import(Import),
+}
+
+#[derive(Subcommand)]
+enum Import {
+    /// Queue a CSV file of paid orders as conversions (docs/connect-csv.md).
+    Conversions {
+        /// The CSV file.
+        file: PathBuf,
+        /// The server's data directory (its signing secret), unless RFT_SIGNING_SECRET is set.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// The running server.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+    },
 }
 
 #[tokio::main]
@@ -40,6 +59,10 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve { settings, data, listen, outbox } => {
             rft_local::serve::run(settings, data, listen, outbox).await.context("rft-local serve stopped")
+        }
+        Command::Import(Import::Conversions { file, data, url }) => {
+            println!("{}", rft_local::import::conversions(&file, &data, &url).await?);
+            Ok(())
         }
     }
 }

@@ -126,6 +126,28 @@ pub fn load(dir: &Path, kind: StoreKind) -> Result<Loaded, LocalSecretsError> {
     Ok(Loaded { set, shown })
 }
 
+/// The secret a client of the running server signs with (the first of `RFT_SIGNING_SECRET`, or
+/// the one `serve` generated into `dir`), for commands such as `rft-local import`.
+pub fn client_signing_secret(dir: &Path) -> Result<SigningSecret, LocalSecretsError> {
+    let path = dir.join(FILE);
+    let path_s = path.display().to_string();
+    let configured = match std::env::var("RFT_SIGNING_SECRET") {
+        Ok(v) => Some(v),
+        Err(_) => match std::fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice::<Saved>(&bytes)
+                    .map_err(|source| LocalSecretsError::Json { path: path_s.clone(), source })?
+                    .signing_secret
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => return Err(LocalSecretsError::Io { path: path_s, source }),
+        },
+    };
+    let first = configured.as_deref().and_then(|v| v.split([' ', ',']).find(|s| !s.is_empty()));
+    let first = first.ok_or(SecretError::BadSigningSecret { name: "signing_secret" })?;
+    Ok(SigningSecret::parse(first, "signing_secret")?)
+}
+
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     #[cfg(unix)]

@@ -143,7 +143,8 @@ pub fn import_job(row: ConversionRow, hasher: &IdentityHasher, now: Timestamp) -
         currency: row.currency,
         identity: identity.clone(),
         occurred_at,
-        discount_code: None,
+        // The file's code is the one the customer used at the checkout, as a discount would be.
+        discount_code: row.code.clone(),
     };
     let signup = SignupJob {
         webhook_id,

@@ -4,12 +4,16 @@
 pub mod assemble;
 pub mod attribute;
 mod checkout;
+#[cfg(test)]
+mod checkout_tests;
 pub mod console;
 pub mod dead_end;
 pub mod erase;
 pub mod flags;
 pub mod friend_discount;
 pub mod import;
+#[cfg(test)]
+mod import_tests;
 pub mod mint;
 pub mod redirect;
 pub mod reward;

@@ -121,6 +121,11 @@ impl World {
         self.services.rewarder(clients, policy)
     }
 
+    /// The attributor, queueing conversions on the reward queue.
+    pub fn attributor(&self) -> crate::service::Attributor {
+        self.services.attributor(self.screener.clone(), self.queue.clone())
+    }
+
     pub fn minter(&self) -> MintService {
         self.services.minter(self.writer.clone(), self.messenger.clone(), FriendDiscount::none())
     }

@@ -266,18 +266,18 @@ impl Rewarder {
             if let Some(at) = paid.referrer_forfeited_at {
                 referrer_row.fulfilment = Fulfilment::Forfeited { at, reason: FORFEITED_BY_ERASURE.to_owned() };
             }
-            let rows = [
-                referrer_row,
-                LedgerRow::owed(
-                    paid.referral_id.clone(),
-                    Side::Friend,
-                    paid.referred_id.clone(),
-                    paid.terms.friend_reward.clone(),
-                    None,
-                    now,
-                ),
-            ];
-            let facts = json!({ "conversion": paid.conversion, "verdict": verdict, "rows": rows, "referrer_nth": nth });
+            let mut friend_row = LedgerRow::owed(
+                paid.referral_id.clone(),
+                Side::Friend,
+                paid.referred_id.clone(),
+                paid.terms.friend_reward.clone(),
+                None,
+                now,
+            );
+            let at_checkout = super::at_checkout::apply(self.settings.store.kind, &paid, &mut friend_row);
+            let rows = [referrer_row, friend_row];
+            let facts = json!({ "conversion": paid.conversion, "verdict": verdict, "rows": rows, "referrer_nth": nth,
+                "friend_fulfilled_at_checkout": at_checkout });
             let commit = RewardCommit {
                 referral: paid.clone(),
                 expected_version: referral.version,

@@ -15,6 +15,7 @@
 //! crash between two steps leaves a job unacknowledged, and its redelivery finishes the step.
 //! See docs/architecture.md ("Conversion") and docs/invariants.md.
 
+mod at_checkout;
 mod conversion;
 
 pub use conversion::FORFEITED_BY_ERASURE;
