@@ -111,6 +111,7 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     ddb(['GetItem'], 'rft-referrals'),
     ddb(['Query'], 'rft-referrals', 'by_queue'),
     ddb(['Query'], 'rft-referrals', 'by_referrer'),
+    // A referrer's tally (their stats), and a reward's row before the console retries it.
     ddb(['GetItem'], 'rft-rewards'),
     // The ledger export (GET /api/exports/ledger.csv) reads the whole table, a page at a time:
     // a Scan is the one access that does (no index would read less).

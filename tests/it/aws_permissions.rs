@@ -391,6 +391,7 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
         "/admin/api/referrers/c_eve".to_owned(),
         "/admin/api/queues".to_owned(),
         "/admin/api/export/referrals.csv".to_owned(),
+        "/admin/api/export/ledger.csv".to_owned(),
         "/admin/api/events".to_owned(),
     ] {
         assert_eq!(call(&edge, console(Method::GET, &path, None)).await.0, StatusCode::OK, "{path}");
@@ -403,6 +404,12 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
     );
     let retire = format!("/admin/api/codes/{code}/retire");
     assert_eq!(call(&edge, console(Method::POST, &retire, Some(&csrf))).await.0, StatusCode::OK);
+    // A retry reads the reward's row and a flag clearing the code before queueing anything:
+    // Mara's reward is paid and Eve's code is not flagged, so both are refused after the read.
+    let retry = format!("/admin/api/rewards/{mara_id}/referrer/retry");
+    assert_eq!(call(&edge, console(Method::POST, &retry, Some(&csrf))).await.0, StatusCode::CONFLICT);
+    let clear = format!("/admin/api/codes/{eve_code}/clear-flag");
+    assert_eq!(call(&edge, console(Method::POST, &clear, Some(&csrf))).await.0, StatusCode::CONFLICT);
 
     // Jobs that can never succeed are set aside for a person by either consumer: a job on the
     // wrong queue, a message that is not a job.

@@ -19,11 +19,16 @@ pub const MEMBER: &str = "owner@freshbox.uk";
 
 /// The example settings with a second team member and conversions that may come at once.
 pub fn console_settings() -> rft_core::Settings {
-    settings_with(&[
-        ("ops_link_ttl", "\"7d\"\nmembers = [\"owner@freshbox.uk\"]"),
-        ("min_click_to_conversion", "\"0s\""),
-    ])
+    settings_with(&CONSOLE)
 }
+
+/// The console's settings, and a code flagged at its third sign-up in an hour.
+pub fn flagging_settings() -> rft_core::Settings {
+    settings_with(&[CONSOLE[0], CONSOLE[1], ("max_signups_per_code_per_hour", "2")])
+}
+
+const CONSOLE: [(&str, &str); 2] =
+    [("ops_link_ttl", "\"7d\"\nmembers = [\"owner@freshbox.uk\"]"), ("min_click_to_conversion", "\"0s\"")];
 
 /// A response read whole, as text.
 #[derive(Debug)]
@@ -362,6 +367,128 @@ pub async fn actions_take_effect_and_are_audited(h: Harness) {
     let page = member.get(&h, "/admin/api/referrers?status=retired").await.json();
     assert_eq!(page["referrers"][0]["customer_id"], "c_sam");
     assert_eq!(member.post(&h, "/admin/api/codes/ZZZZZZ/retire", None).await.status, StatusCode::NOT_FOUND);
+}
+
+/// The jobs waiting on the reward queue, taken off it: what a console action queued.
+pub async fn take_reward_jobs(h: &Harness) -> Vec<rft_core::Job> {
+    let queue = &h.system.ports.reward_jobs;
+    let deliveries = queue.receive(10, std::time::Duration::from_secs(30)).await.expect("the reward queue answers");
+    for d in &deliveries {
+        queue.ack(&d.receipt).await.expect("acknowledged");
+    }
+    deliveries.into_iter().map(|d| d.job).collect()
+}
+
+/// Retrying a parked reward from the console queues `Job::Retry` under the member's name; the
+/// rewarder sends the reward again and it lands once; the row is no longer parked, so a second
+/// press is refused, as is a row that does not exist.
+pub async fn a_parked_reward_is_retried_from_the_console(h: Harness) {
+    programme(&h).await;
+    let member = Member::sign_in(&h, MEMBER).await;
+    let kim = h.referral("c_kim").await.json["referral_id"].as_str().unwrap().to_owned();
+    let retry = format!("/admin/api/rewards/{kim}/referrer/retry");
+    let answer = member.post(&h, &retry, None).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.text);
+    assert_eq!((answer.json()["side"].clone(), answer.json()["by"].clone()), (json!("referrer"), json!(MEMBER)));
+    let jobs = take_reward_jobs(&h).await;
+    let [rft_core::Job::Retry(job)] = jobs.as_slice() else { panic!("one retry job: {jobs:?}") };
+    assert_eq!(
+        (job.referral_id.as_str(), job.side, job.requested_by.as_str()),
+        (kim.as_str(), rft_core::Side::Referrer, MEMBER)
+    );
+    let applied = h.store.applied().len();
+    h.system.rewarder.handle(rft_core::Job::Retry(job.clone())).await.expect("the retry is handled");
+    h.settle().await;
+    assert_eq!(h.store.applied().len(), applied + 1, "the referrer's reward landed, once");
+    let row = h.system.ports.stores.ledger.row(&job.referral_id, rft_core::Side::Referrer).await.unwrap().unwrap();
+    assert_eq!(row.fulfilment.state(), "fulfilled");
+    let events = h.system.ports.stores.audit.events_for(&kim).await.unwrap();
+    let retried = events.iter().find(|e| e.kind == rft_core::AuditKind::FulfilmentRetried).expect("audited");
+    assert_eq!(retried.facts["requested_by"], MEMBER);
+    let again = member.post(&h, &retry, None).await;
+    assert_eq!((again.status, again.json()["error"].clone()), (StatusCode::CONFLICT, json!("not_parked")));
+    let missing = member.post(&h, "/admin/api/rewards/rf_00000000000000000000000000/friend/retry", None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(take_reward_jobs(&h).await.is_empty(), "refusals queue nothing");
+}
+
+/// The console's ledger export is the signed API's, behind the session: the same CSV, one line
+/// per ledger row with its fulfilment state (Mara's two sides paid, Kim's two parked).
+pub async fn the_ledger_is_exported_from_the_console(h: Harness) {
+    programme(&h).await;
+    let member = Member::sign_in(&h, MEMBER).await;
+    let csv = member.get(&h, "/admin/api/export/ledger.csv").await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    let signed = raw(h.system.router(), h.signed(Method::GET, "/api/exports/ledger.csv", "")).await;
+    assert_eq!(csv.text, signed.text, "the same export as the signed API's");
+    let id = |who: &str| {
+        let h = &h;
+        let who = who.to_owned();
+        async move { h.referral(&who).await.json["referral_id"].as_str().unwrap().to_owned() }
+    };
+    let (mara, kim) = (id("c_mara").await, id("c_kim").await);
+    let mut rows: Vec<(String, String, String)> = csv::Reader::from_reader(csv.text.as_bytes())
+        .records()
+        .map(|r| r.expect("a CSV record"))
+        .map(|r| (r[0].to_owned(), r[1].to_owned(), r[8].to_owned()))
+        .collect();
+    rows.sort();
+    let mut expected: Vec<(String, String, String)> = [
+        (&mara, "referrer", "fulfilled"),
+        (&mara, "friend", "fulfilled"),
+        (&kim, "referrer", "parked"),
+        (&kim, "friend", "parked"),
+    ]
+    .iter()
+    .map(|(id, side, state)| ((*id).clone(), (*side).to_owned(), (*state).to_owned()))
+    .collect();
+    expected.sort();
+    assert_eq!(rows, expected);
+}
+
+/// Clearing a code's velocity flag from the console (with [`flagging_settings`]): the queue
+/// lists the code, the clearing is queued under the member's name, the rewarder releases its
+/// referrals (approved by the member), and the code is flagged no more: gone from the queue,
+/// and a second press is refused.
+pub async fn a_flag_is_cleared_from_the_console(h: Harness) {
+    let member = Member::sign_in(&h, MEMBER).await;
+    let code = h.mint("c_dan", json!({"email": "dan@example.com"})).await.json["code"].as_str().unwrap().to_owned();
+    let friends = ["c_ann", "c_bob", "c_cat"];
+    for friend in friends {
+        h.signup(json!({"customer_id": friend, "email": format!("{friend}@example.com"), "code": code})).await;
+    }
+    assert_eq!(h.referral("c_cat").await.json["state"], "held", "the third sign-up flags the code");
+    let queues = member.get(&h, "/admin/api/queues").await.json();
+    assert_eq!(queues["flagged_codes"][0]["code"], code.as_str(), "{queues}");
+    assert_eq!(
+        (queues["flagged_codes"][0]["held"].clone(), queues["flagged_codes"][0]["referrer_id"].clone()),
+        (json!(3), json!("c_dan"))
+    );
+    let clear = format!("/admin/api/codes/{code}/clear-flag");
+    let answer = member.post(&h, &clear, None).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.text);
+    assert_eq!(answer.json()["by"], MEMBER);
+    let jobs = take_reward_jobs(&h).await;
+    let [rft_core::Job::ClearFlag(job)] = jobs.as_slice() else { panic!("one clear-flag job: {jobs:?}") };
+    assert_eq!((job.code.as_str(), job.by.as_ref().map(|e| e.as_str())), (code.as_str(), Some(MEMBER)));
+    h.system.rewarder.handle(rft_core::Job::ClearFlag(job.clone())).await.expect("the clearing is handled");
+    h.settle().await;
+    for friend in friends {
+        let back = h.referral(friend).await.json;
+        assert_eq!((back["state"].clone(), back["reasons"].clone()), (json!("pending"), json!([])), "{friend}");
+        let id = back["referral_id"].as_str().unwrap().to_owned();
+        let events = h.system.ports.stores.audit.events_for(&id).await.unwrap();
+        let approved = events.iter().find(|e| e.kind == rft_core::AuditKind::Approved).expect("released");
+        assert_eq!(approved.facts["by"], MEMBER, "{friend}");
+    }
+    let record = h.system.ports.stores.codes.get(&rft_core::Code::parse(&code).unwrap()).await.unwrap().unwrap();
+    assert!(record.flag.is_none(), "the flag is cleared");
+    assert_eq!(member.get(&h, "/admin/api/queues").await.json()["flagged_codes"], json!([]));
+    let again = member.post(&h, &clear, None).await;
+    assert_eq!((again.status, again.json()["error"].clone()), (StatusCode::CONFLICT, json!("not_flagged")));
+    assert_eq!(member.post(&h, "/admin/api/codes/ZZZZZZ/clear-flag", None).await.status, StatusCode::NOT_FOUND);
+    assert!(take_reward_jobs(&h).await.is_empty(), "refusals queue nothing");
 }
 
 /// Now, in the harness's clock (for tests that move it).

@@ -213,7 +213,11 @@ pub async fn velocity_and_disposable_rules_hold(h: Harness) {
     assert_eq!(h.referral("c_4").await.json["reasons"], json!(["disposable_email", "code_flagged"]));
     h.signup(signup(5, "198.51.100.5", "example.org")).await;
     assert_eq!(h.referral("c_5").await.json["reasons"], json!(["code_flagged"]), "held while the code is flagged");
-    let clear = rft_core::jobs::ClearFlagJob { code: rft_core::Code::parse(&dan).unwrap(), decided_at: h.clock_now() };
+    let clear = rft_core::jobs::ClearFlagJob {
+        code: rft_core::Code::parse(&dan).unwrap(),
+        decided_at: h.clock_now(),
+        by: None,
+    };
     h.system.rewarder.handle(rft_core::Job::ClearFlag(clear)).await.unwrap();
     h.settle().await;
     assert_eq!(h.referral("c_5").await.json["state"], "pending", "below every threshold again once cleared");

@@ -31,8 +31,9 @@ fn services(env: &Environment, stores: Stores) -> Services {
     Services::new(env.settings.clone(), Arc::new(SystemClock), stores)
 }
 
-/// The console's live updates on Lambda: the Function URL buffers responses, so each event
-/// stream is one overview and a reconnect after ten seconds (see `rft_http::admin::live`).
+/// The console's live updates on Lambda: an instance serves one request at a time, so each
+/// event stream is one overview and a reconnect after ten seconds rather than a connection
+/// held open (see `rft_http::admin::live`).
 pub const LIVE: rft_http::admin::Live = rft_http::admin::Live::Snapshot { retry: std::time::Duration::from_secs(10) };
 
 /// `rft-edge` at a cold start: the secret is fetched while the DynamoDB connection warms, so

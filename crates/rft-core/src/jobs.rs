@@ -122,14 +122,18 @@ pub struct ConfirmJob {
     pub referral_id: ReferralId,
 }
 
-/// A person cleared a flagged code from the ops queue: its referrals held by the code's rules
-/// are released.
+/// A person cleared a flagged code from the ops queue or the console: its referrals held by the
+/// code's rules are released.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClearFlagJob {
     /// The code.
     pub code: Code,
     /// When the button was pressed.
     pub decided_at: Timestamp,
+    /// Who pressed it, when they were signed in to the console (an ops link names nobody).
+    /// Absent in jobs queued before the console could clear flags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Email>,
 }
 
 /// Where a thank-you goes.

@@ -236,11 +236,6 @@
     if (window.location.hash === target) loadReferrals(false); else window.location.hash = target;
   });
   $('referrals-more').addEventListener('click', function () { loadReferrals(true).catch(function (e) { say(false, e.message); }); });
-  $('export-ledger').addEventListener('click', function () {
-    fetch('/admin/api/export/ledger.csv', { credentials: 'same-origin' })
-      .then(function (r) { return r.json().catch(function () { return {}; }).then(function (b) { return { status: r.status, body: b }; }); })
-      .then(function (res) { say(res.status === 200, res.body.message || 'Exported.'); });
-  });
 
   // --- one referral --------------------------------------------------------------------------------
 
@@ -303,7 +298,7 @@
     var b = el('button', { type: 'button', className: 'btn-secondary', 'data-testid': 'retry-' + side, text: 'Retry this reward' });
     b.addEventListener('click', function () {
       api('POST', '/admin/api/rewards/' + encodeURIComponent(referralId) + '/' + side + '/retry').then(function (res) {
-        say(res.status < 300, res.body.message || 'Sent to the store again.');
+        say(res.status < 300, res.body.message || 'Retry queued: the reward goes to the store again within moments.');
       });
     });
     return el('div', { className: 'btn-row' }, [b]);

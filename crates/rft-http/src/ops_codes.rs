@@ -122,7 +122,7 @@ pub async fn act(
     };
     let done = match action {
         CodeAction::Clear => {
-            let job = Job::ClearFlag(ClearFlagJob { code: code.clone(), decided_at: edge.clock.now() });
+            let job = Job::ClearFlag(ClearFlagJob { code: code.clone(), decided_at: edge.clock.now(), by: None });
             if let Err(e) = edge.reward_jobs.send(&job).await {
                 tracing::error!(error = %e, code = %code, "could not queue clearing a flag");
                 return unavailable("The flag could not be cleared just now. Press the button again in a minute.");

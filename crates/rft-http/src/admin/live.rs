@@ -5,10 +5,10 @@
 //! - `rft-local` holds the stream open, recomputes the overview every few seconds and sends it
 //!   when it changed (with a comment now and then to keep proxies from closing it), and ends
 //!   the stream after a while so the browser reconnects;
-//! - the Lambda edge's Function URL answers in buffered mode (the whole router runs under
-//!   `lambda_http::run`, and the redirect's hot path is not worth moving to streaming), so a
-//!   held stream would arrive only when it ended. There the answer is one `overview` event and
-//!   a `retry:` interval: EventSource reconnects by itself, which makes the same route a poll.
+//! - on the Lambda edge an instance serves one request at a time, so a held stream would keep
+//!   an instance busy, and billed, for as long as a console page is open (its Function URL
+//!   does stream, for the ledger export). There the answer is one `overview` event and a
+//!   `retry:` interval: EventSource reconnects by itself, which makes the same route a poll.
 //!
 //! A client that does not ask for `text/event-stream` gets the one-event answer as well.
 

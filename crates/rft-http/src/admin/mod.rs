@@ -5,7 +5,8 @@
 //! - [`session`]: the sign-in link, the session cookie and the CSRF token;
 //! - [`login`]: the sign-in page, asking for a link, using it, signing out;
 //! - [`views`]: what the pages read; [`actions`]: what they change; [`hooks`]: the actions
-//!   still to come, answering 501; [`export`]: CSV; [`live`]: server-sent events.
+//!   still to come, answering 501; [`export`]: the referrals as CSV (the ledger's export is
+//!   `crate::exports`, shared with the signed API); [`live`]: server-sent events.
 //!
 //! Every `/admin/api/*` route sits behind [`guard`]: no session, no answer (401); a change
 //! (any method but GET) also needs the session's CSRF token and a same-site request (403).
@@ -50,7 +51,7 @@ pub enum Live {
         for_at_most: Duration,
     },
     /// One snapshot per connection and a `retry:` telling the browser when to reconnect: the
-    /// same event stream, polled (the Lambda edge, whose Function URL buffers responses).
+    /// same event stream, polled (the Lambda edge, where a held stream would hold an instance).
     Snapshot {
         /// When the browser reconnects.
         retry: Duration,
@@ -93,9 +94,10 @@ pub fn routes(edge: Arc<Edge>) -> Router<Arc<Edge>> {
         .route("/admin/api/export/referrals.csv", get(export::referrals))
         .route("/admin/api/events", get(live::events))
         .route("/admin/api/credits", post(hooks::credit))
-        .route("/admin/api/rewards/{referral_id}/{side}/retry", post(hooks::retry))
-        .route("/admin/api/codes/{code}/clear-flag", post(hooks::clear_flag))
-        .route("/admin/api/export/ledger.csv", get(hooks::ledger_export))
+        .route("/admin/api/rewards/{referral_id}/{side}/retry", post(actions::retry))
+        .route("/admin/api/codes/{code}/clear-flag", post(actions::clear_flag))
+        // The signed API's streamed ledger export, behind the session instead of a signature.
+        .route("/admin/api/export/ledger.csv", get(crate::exports::ledger_csv))
         .route_layer(from_fn_with_state(edge, guard));
     Router::new()
         .route("/admin", get(login::home))

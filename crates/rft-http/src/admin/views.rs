@@ -9,12 +9,13 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use rft_core::code::CodeStatus;
+use rft_core::code::{CodeRecord, CodeStatus};
 use rft_core::ledger::{Fulfilment, Side};
 use rft_core::referral::Flag;
 use rft_core::service::console::referrers::{self, ReferrerDetail, ReferrerFigures};
 use rft_core::service::console::story::{Story, tell};
 use rft_core::service::console::{Overview, ReferralFilter, programme, search};
+use rft_core::service::flags;
 use rft_core::{Code, CustomerId, ReferralId, ReferralState, ReviewQueue, Timestamp};
 
 use super::rows::{
@@ -244,40 +245,34 @@ pub struct FlaggedCode {
     pub referrer_id: String,
     /// The velocity rules that fired.
     pub rules: Vec<String>,
-    /// How many held referrals came through it.
+    /// How many held referrals its flag holds (clearing it releases them).
     pub held: u64,
 }
 
-/// The velocity rules that flag a code.
-const CODE_RULES: [&str; 2] = ["code_click_velocity", "code_signup_velocity"];
-
-/// Codes flagged for velocity, as the held referrals show them. (When flags are kept on the
-/// code itself, read them from there instead.)
-fn flagged_codes(held: &[rft_core::Referral]) -> Vec<FlaggedCode> {
-    let mut out: Vec<FlaggedCode> = Vec::new();
-    for r in held {
-        let rules: Vec<String> = r.reasons().into_iter().filter(|x| CODE_RULES.contains(&x.as_str())).collect();
-        if rules.is_empty() {
-            continue;
-        }
-        match out.iter_mut().find(|f| f.code == r.code.as_str()) {
-            Some(f) => {
-                f.held += 1;
-                for rule in rules {
-                    if !f.rules.contains(&rule) {
-                        f.rules.push(rule);
-                    }
+/// Flagged codes as the codes store lists them (the flag and its rules are kept on the code,
+/// as the ops page reads them), each with how many held referrals its flag holds: the one that
+/// tripped a rule and those held for the flag since, all of which clearing it releases.
+fn flagged_codes(flagged: &[CodeRecord], held: &[rft_core::Referral]) -> Vec<FlaggedCode> {
+    flagged
+        .iter()
+        .filter_map(|c| {
+            let flag = c.flag.as_ref()?;
+            let mut rules: Vec<String> = Vec::new();
+            for e in &flag.evidence {
+                if !rules.contains(&e.rule) {
+                    rules.push(e.rule.clone());
                 }
             }
-            None => out.push(FlaggedCode {
-                code: r.code.to_string(),
-                referrer_id: r.referrer_id.to_string(),
+            let held =
+                held.iter().filter(|r| r.code == c.code && r.reasons().iter().any(|x| flags::is_code_rule(x))).count();
+            Some(FlaggedCode {
+                code: c.code.to_string(),
+                referrer_id: c.referrer_id.to_string(),
                 rules,
-                held: 1,
-            }),
-        }
-    }
-    out
+                held: u64::try_from(held).unwrap_or(u64::MAX),
+            })
+        })
+        .collect()
 }
 
 /// What waits for a person.
@@ -303,6 +298,7 @@ pub async fn queues(State(edge): State<Arc<Edge>>) -> Result<Response, ApiError>
     let held = s.referrals.queue(ReviewQueue::Held, Timestamp::NEVER, QUEUE_LIMIT).await.map_err(failed)?;
     let refund_review =
         s.referrals.queue(ReviewQueue::RefundReview, Timestamp::NEVER, QUEUE_LIMIT).await.map_err(failed)?;
+    let flagged = s.codes.flagged(QUEUE_LIMIT).await.map_err(failed)?;
     // Today the parked rows are found among the rewarded referrals' rows; a rollup of parked
     // rows replaces this with the overview's.
     let rewarded = programme::referrals_in(s, ReferralState::Rewarded).await.map_err(failed)?;
@@ -330,7 +326,7 @@ pub async fn queues(State(edge): State<Arc<Edge>>) -> Result<Response, ApiError>
         })
         .collect();
     Ok(private(&QueuesView {
-        flagged_codes: flagged_codes(&held),
+        flagged_codes: flagged_codes(&flagged, &held),
         held: held.iter().map(ReferralRow::from).collect(),
         refund_review: refund_review.iter().map(ReferralRow::from).collect(),
         parked,

@@ -155,7 +155,7 @@ impl Rewarder {
                     referral_id: held.referral_id.clone(),
                     action: Action::Approve,
                     decided_at: job.decided_at,
-                    by: None,
+                    by: job.by.clone(),
                 };
                 self.decision(&decision).await?;
                 continue;
@@ -163,7 +163,11 @@ impl Rewarder {
             let mut stripped = held.successor(now);
             stripped.cleared_rules.extend(held.reasons().into_iter().filter(|r| is_code_rule(r)));
             stripped.evidence.retain(|e| !is_code_rule(&e.rule));
-            let facts = json!({ "what": "the code's flag was cleared; other rules still hold it", "code": job.code });
+            let mut facts =
+                json!({ "what": "the code's flag was cleared; other rules still hold it", "code": job.code });
+            if let Some(by) = &job.by {
+                facts["by"] = json!(by);
+            }
             let event = AuditEvent::new(AuditKind::Approved, held.referral_id.as_str(), now, facts);
             match self.save(&stripped, held.version, Some(&event)).await {
                 Ok(()) | Err(Retry::Reload) => {}
