@@ -86,7 +86,21 @@ pub async fn shopify(State(edge): State<Arc<Edge>>, headers: HeaderMap, body: Bo
     receive(&edge, Provider::Shopify, &headers, body).await
 }
 
+/// The headers a provider's delivery cannot be without: one missing is refused as the
+/// signature check would refuse it, whether or not this programme is connected.
+fn missing_header(provider: Provider, headers: &HeaderMap) -> Option<&'static str> {
+    let required: &[&'static str] = match provider {
+        Provider::Stripe => &[stripe::SIGNATURE_HEADER],
+        Provider::Shopify => &[shopify::HMAC_HEADER, shopify::TOPIC_HEADER, shopify::WEBHOOK_ID_HEADER],
+    };
+    required.iter().copied().find(|name| !headers.contains_key(*name))
+}
+
 async fn receive(edge: &Edge, provider: Provider, headers: &HeaderMap, body: Body) -> Response {
+    if let Some(name) = missing_header(provider, headers) {
+        let message = format!("the {name} header is missing");
+        return ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", message).into_response();
+    }
     let Some(connector) = edge.connector.as_ref().filter(|c| c.provider() == provider) else {
         let kind = edge.settings.store.kind.as_str();
         let message = format!("this programme is not connected to {} (store.kind = \"{kind}\")", provider.as_str());
