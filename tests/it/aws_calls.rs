@@ -48,7 +48,7 @@ async fn aws_calls_per_click_sign_up_and_conversion() {
     let signup = json!({"customer_id": "c_mara", "email": "mara@example.com", "attribution_token": token}).to_string();
     assert_eq!(call(&edge, stack.signed(Method::POST, "/webhooks/signup", &signup)).await.0, StatusCode::ACCEPTED);
     phases.insert("sign-up webhook (rft-edge)", stack.calls.take());
-    let attributor = rft_aws::wiring::attributor(&stack.env).await.expect("wires");
+    let attributor = rft_aws::wiring::attributor(&stack.env, &stack.secrets).await.expect("wires");
     stack.calls.take();
     let event = sqs_event(&stack.signup_queue, Duration::from_secs(30)).await;
     let dead_ends = stack.dead_ends().await;

@@ -183,7 +183,8 @@ async fn deliver(stack: &AwsStack, queue: &rft_aws::SqsQueue, function: &str) ->
         }
         let receipts: Vec<String> = event.records.iter().filter_map(|m| m.receipt_handle.clone()).collect();
         let failed = if function == "rft-attributor" {
-            let attributor = rft_aws::wiring::attributor(&env).await.expect("wires");
+            let secrets = env.secrets().await.expect("the attributor reads the secret");
+            let attributor = rft_aws::wiring::attributor(&env, &secrets).await.expect("wires");
             rft_aws::lambda::handle_batch(event, &dead_ends, |job| attributor.handle(job)).await.batch_item_failures
         } else {
             let secrets = env.secrets().await.expect("the secret");
@@ -406,7 +407,8 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
     let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
     event.records = vec![unreadable];
     let env = stack.env_of("rft-attributor");
-    let attributor = rft_aws::wiring::attributor(&env).await.expect("wires");
+    let secrets = env.secrets().await.expect("the attributor reads the secret");
+    let attributor = rft_aws::wiring::attributor(&env, &secrets).await.expect("wires");
     let dead_ends = rft_aws::wiring::dead_ends(&env).await;
     assert!(
         rft_aws::lambda::handle_batch(event, &dead_ends, |job| attributor.handle(job))

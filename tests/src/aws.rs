@@ -184,7 +184,8 @@ impl AwsStack {
             let env = env.as_function(function);
             async move { (env.secrets().await.expect("the functions read the secret"), env) }
         };
-        let _ = functions.minter.set(rft_aws::wiring::minter(&env.as_function("rft-minter")).await);
+        let (secrets, minter) = secrets_of("rft-minter").await;
+        let _ = functions.minter.set(rft_aws::wiring::minter(&minter, &secrets).await);
         let (secrets, screen) = secrets_of("rft-screen").await;
         let _ = functions.screen.set(rft_aws::wiring::screen(&screen, &secrets).await);
         let (secrets, rewarder) = secrets_of("rft-rewarder").await;

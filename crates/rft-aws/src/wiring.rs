@@ -10,7 +10,8 @@ use rft_core::ports::Stores;
 use rft_core::secrets::SecretSet;
 use rft_core::service::erase::Eraser;
 use rft_core::service::{
-    Attributor, DeadEnds, FulfilPolicy, MintService, Rewarder, RewarderClients, ScreenService, Services, Sweeper,
+    Attributor, AttributorClients, DeadEnds, FulfilPolicy, MintService, Rewarder, RewarderClients, ScreenService,
+    Services, Sweeper,
 };
 use rft_core::time::SystemClock;
 use rft_http::{Edge, EdgePorts};
@@ -61,9 +62,14 @@ fn edge_over(env: &Environment, secrets: &SecretSet, stores: Stores) -> Result<E
     Ok(Edge::assemble(&services(env, stores), secrets, ports))
 }
 
-/// `rft-minter`: codes, Bedrock for the invite, SES for email invites.
-pub async fn minter(env: &Environment) -> MintService {
-    services(env, warm_stores(env).await).minter(Arc::new(env.writer()), Arc::new(env.messenger(false)))
+/// `rft-minter`: codes, Bedrock for the invite, SES for email invites (the identity key hashes
+/// the friend's address to honour an unsubscribe).
+pub async fn minter(env: &Environment, secrets: &SecretSet) -> MintService {
+    services(env, warm_stores(env).await).minter(
+        Arc::new(env.writer()),
+        Arc::new(env.messenger(false)),
+        IdentityHasher::new(secrets.identity.clone()),
+    )
 }
 
 /// `rft-screen`: velocity reads, SES for hold emails, the ops key for their links.
@@ -72,10 +78,21 @@ pub async fn screen(env: &Environment, secrets: &SecretSet) -> ScreenService {
 }
 
 /// `rft-attributor`: attribution over DynamoDB, screening through `rft-screen`; a connected
-/// store's orders go on to `rft-reward-jobs`.
-pub async fn attributor(env: &Environment) -> Result<Attributor, EnvError> {
+/// store's orders go on to `rft-reward-jobs`, and a first order's enrolment (queued on its own
+/// `rft-signup-jobs`) mints through `rft-minter` and mails through SES, its unsubscribe link
+/// signed with the ops key.
+pub async fn attributor(env: &Environment, secrets: &SecretSet) -> Result<Attributor, EnvError> {
     let stores = warm_stores(env).await;
-    Ok(services(env, stores).attributor(Arc::new(env.screener()?), Arc::new(env.reward_queue()?)))
+    let clients = AttributorClients {
+        screener: Arc::new(env.screener()?),
+        reward_jobs: Arc::new(env.reward_queue()?),
+        signup_jobs: Arc::new(env.signup_queue()?),
+        minter: Arc::new(env.minter()?),
+        messenger: Arc::new(env.messenger(false)),
+        hasher: IdentityHasher::new(secrets.identity.clone()),
+        links: LinkSigner::new(secrets.ops.clone()),
+    };
+    Ok(services(env, stores).attributor(clients))
 }
 
 /// `rft-rewarder`: the ledger, the store's reward endpoint, Bedrock for thank-yous, SES and SNS,
@@ -106,6 +123,7 @@ pub async fn rewarder_with(
         writer: Arc::new(env.writer()),
         links: LinkSigner::new(secrets.ops.clone()),
         queue: Arc::new(env.reward_queue()?),
+        hasher: IdentityHasher::new(secrets.identity.clone()),
     };
     Ok(services(env, stores).rewarder(clients, policy))
 }

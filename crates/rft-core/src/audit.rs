@@ -48,6 +48,12 @@ pub enum AuditKind {
     CodeFlagged,
     /// A queued job that can never succeed was set aside for a person.
     JobDropped,
+    /// A new customer's link was emailed to them after their first order.
+    Enrolled,
+    /// An address unsubscribed from programme email.
+    Unsubscribed,
+    /// A message to an unsubscribed address was not sent.
+    MailSuppressed,
 }
 
 /// One audit row.

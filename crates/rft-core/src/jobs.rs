@@ -74,6 +74,25 @@ pub struct CheckoutJob {
     pub earlier_orders: Option<bool>,
 }
 
+/// A customer's first paid order at a connected store, with `enrolment.on_first_order` on:
+/// mint their link and email it to them, once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolJob {
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// Where their link goes.
+    pub email: Email,
+    /// For the greeting and their invites.
+    pub first_name: Option<String>,
+    /// Their hashed identity from the order, kept on their code for the screen.
+    #[serde(default)]
+    pub identity: HashedIdentity,
+    /// The first order, for the audit.
+    pub order_id: String,
+    /// The order's signed request (or import row), for the audit.
+    pub webhook_id: String,
+}
+
 /// An order refunded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundJob {
@@ -178,6 +197,8 @@ pub enum Job {
     Signup(SignupJob),
     /// For the attributor, then the rewarder.
     Checkout(Box<CheckoutJob>),
+    /// On the sign-up queue: a new customer's link by email.
+    Enrol(EnrolJob),
     /// For the rewarder.
     Conversion(ConversionJob),
     /// For the rewarder.
@@ -200,6 +221,7 @@ impl Job {
         match self {
             Job::Signup(_) => "signup",
             Job::Checkout(_) => "checkout",
+            Job::Enrol(_) => "enrol",
             Job::Conversion(_) => "conversion",
             Job::Refund(_) => "refund",
             Job::Decision(_) => "decision",
@@ -215,6 +237,7 @@ impl Job {
         match self {
             Job::Signup(j) => j.customer_id.to_string(),
             Job::Checkout(j) => j.signup.customer_id.to_string(),
+            Job::Enrol(j) => j.customer_id.to_string(),
             Job::Conversion(j) => j.customer_id.to_string(),
             Job::Refund(j) => j.customer_id.as_ref().map_or_else(|| format!("order#{}", j.order_id), |c| c.to_string()),
             Job::Decision(j) => j.referral_id.to_string(),

@@ -14,7 +14,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use rft_core::connectors::intake::{Intake, delivery_id, intake};
-use rft_core::connectors::{ConnectorError, Provider, ProviderConversion, ProviderEvent, ProviderRefund, shopify, stripe};
+use rft_core::connectors::{
+    ConnectorError, Provider, ProviderConversion, ProviderEvent, ProviderRefund, shopify, stripe,
+};
 use rft_core::ids::OrderId;
 use rft_core::secrets::{SecretSet, SecretString};
 use rft_core::settings::{Settings, StoreKind};
@@ -51,7 +53,8 @@ impl Connector {
         match settings.store.kind {
             StoreKind::Webhooks => None,
             StoreKind::Stripe => {
-                let api = StripeClient::new(&settings.store.stripe.as_ref()?.api_base, p.stripe_api_key.clone()?, TIMEOUT);
+                let api =
+                    StripeClient::new(&settings.store.stripe.as_ref()?.api_base, p.stripe_api_key.clone()?, TIMEOUT);
                 Some(Connector::Stripe { webhook_secret: p.stripe_webhook_secret.clone()?, api })
             }
             StoreKind::Shopify => Some(Connector::Shopify { webhook_secret: p.shopify_webhook_secret.clone()? }),
@@ -98,7 +101,8 @@ async fn receive(edge: &Edge, provider: Provider, headers: &HeaderMap, body: Bod
         Err(e) => return refused(provider, &e),
     };
     let id = delivery_id(provider, event.event_id());
-    let span = tracing::info_span!("provider_webhook", provider = provider.as_str(), delivery_id = %id, kind = event.kind());
+    let span =
+        tracing::info_span!("provider_webhook", provider = provider.as_str(), delivery_id = %id, kind = event.kind());
     let handle = async move {
         match handle(edge, connector, event).await {
             Ok(response) => response,
@@ -136,7 +140,10 @@ async fn handle(edge: &Edge, connector: &Connector, event: ProviderEvent) -> Res
 }
 
 /// A Stripe event names a promotion code by id; the referral code is its text.
-async fn with_promotion_codes(api: &StripeClient, mut order: ProviderConversion) -> Result<ProviderConversion, ApiError> {
+async fn with_promotion_codes(
+    api: &StripeClient,
+    mut order: ProviderConversion,
+) -> Result<ProviderConversion, ApiError> {
     for id in std::mem::take(&mut order.promotion_code_ids) {
         match api.retrieve_promotion_code(&id).await {
             Ok(code) => order.discount_codes.push(code.code),

@@ -9,8 +9,8 @@ use std::path::Path;
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
-use rft_core::signature::Signer;
 use rft_core::Clock;
+use rft_core::signature::Signer;
 use rft_core::time::SystemClock;
 
 /// Uploads `file` to the server at `base_url`, signing with the secret from `data`; returns
@@ -23,7 +23,8 @@ pub async fn conversions(file: &Path, data: &Path, base_url: &str) -> anyhow::Re
     let id = format!("import_{}", hex::encode(&Sha256::digest(&body)[..16]));
     let headers = signer.headers(&id, SystemClock.now(), &body)?;
     let url = format!("{}/api/imports/conversions", base_url.trim_end_matches('/'));
-    let mut request = rft_http::store_client::http_client().build()?.post(&url).header("content-type", "text/csv").body(body);
+    let mut request =
+        rft_http::store_client::http_client().build()?.post(&url).header("content-type", "text/csv").body(body);
     for (name, value) in headers {
         request = request.header(name, value);
     }

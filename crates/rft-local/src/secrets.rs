@@ -134,9 +134,11 @@ pub fn client_signing_secret(dir: &Path) -> Result<SigningSecret, LocalSecretsEr
     let configured = match std::env::var("RFT_SIGNING_SECRET") {
         Ok(v) => Some(v),
         Err(_) => match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice::<Saved>(&bytes)
-                .map_err(|source| LocalSecretsError::Json { path: path_s.clone(), source })?
-                .signing_secret,
+            Ok(bytes) => {
+                serde_json::from_slice::<Saved>(&bytes)
+                    .map_err(|source| LocalSecretsError::Json { path: path_s.clone(), source })?
+                    .signing_secret
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(source) => return Err(LocalSecretsError::Io { path: path_s, source }),
         },

@@ -17,7 +17,8 @@ use rft_core::ports::{
 };
 use rft_core::secrets::SecretSet;
 use rft_core::service::{
-    Attributor, DeadEnds, FulfilPolicy, MintService, Rewarder, RewarderClients, ScreenService, Services, Sweeper,
+    Attributor, AttributorClients, DeadEnds, FulfilPolicy, MintService, Rewarder, RewarderClients, ScreenService,
+    Services, Sweeper,
 };
 use rft_core::{Clock, Job, Settings};
 use rft_http::{Edge, EdgePorts};
@@ -105,9 +106,18 @@ impl System {
     pub fn assemble_with(settings: Arc<Settings>, secrets: &SecretSet, ports: Ports, policy: FulfilPolicy) -> Self {
         let services = Services::new(settings, ports.clock.clone(), ports.stores.clone());
         let links = LinkSigner::new(secrets.ops.clone());
-        let minter = Arc::new(services.minter(ports.writer.clone(), ports.messenger.clone()));
+        let hasher = IdentityHasher::new(secrets.identity.clone());
+        let minter = Arc::new(services.minter(ports.writer.clone(), ports.messenger.clone(), hasher.clone()));
         let screen = Arc::new(services.screen(ports.messenger.clone(), links.clone()));
-        let attributor = Arc::new(services.attributor(screen.clone(), ports.reward_jobs.clone()));
+        let attributor = Arc::new(services.attributor(AttributorClients {
+            screener: screen.clone(),
+            reward_jobs: ports.reward_jobs.clone(),
+            signup_jobs: ports.signup_jobs.clone(),
+            minter: minter.clone(),
+            messenger: ports.messenger.clone(),
+            hasher: hasher.clone(),
+            links: links.clone(),
+        }));
         let clients = RewarderClients {
             screener: screen.clone(),
             store: ports.rewards.clone(),
@@ -115,10 +125,11 @@ impl System {
             writer: ports.writer.clone(),
             links,
             queue: ports.reward_jobs.clone(),
+            hasher: hasher.clone(),
         };
         let rewarder = Arc::new(services.rewarder(clients, policy));
         let sweeper = Arc::new(services.sweeper(ports.reward_jobs.clone()));
-        let eraser = Arc::new(services.eraser(IdentityHasher::new(secrets.identity.clone())));
+        let eraser = Arc::new(services.eraser(hasher));
         let edge_ports = EdgePorts {
             minter: minter.clone(),
             erasure: eraser,

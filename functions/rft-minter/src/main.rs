@@ -11,7 +11,8 @@ use rft_aws::invoke::{MinterCall, MinterReply, serve_minter};
 async fn main() -> Result<(), Error> {
     rft_aws::init_tracing();
     let env = Environment::from_env().await?;
-    let minter = Arc::new(rft_aws::wiring::minter(&env).await);
+    let secrets = env.secrets().await?;
+    let minter = Arc::new(rft_aws::wiring::minter(&env, &secrets).await);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<MinterCall>| {
         let minter = minter.clone();
         async move { Ok::<MinterReply, Error>(serve_minter(minter.as_ref(), event.payload).await) }

@@ -46,7 +46,9 @@ fn signup_job(provider: Provider, signup: ProviderSignup, hasher: &IdentityHashe
     // Without an email or a token there is no touch to find; their first order, which carries
     // the buyer's email, is attributed instead.
     if signup.email.is_none() && signup.attribution_token.is_none() {
-        return Intake::Ignored("a customer with neither an email nor an rft token: their first order is attributed".into());
+        return Intake::Ignored(
+            "a customer with neither an email nor an rft token: their first order is attributed".into(),
+        );
     }
     Intake::Attribute(Job::Signup(SignupJob {
         webhook_id: delivery_id(provider, &signup.event_id),
@@ -70,7 +72,10 @@ fn checkout_job(provider: Provider, order: ProviderConversion, hasher: &Identity
             None => return Intake::Ignored(format!("order {}: the buyer's email is blank", order.order_id)),
         },
         (None, None) => {
-            return Intake::Ignored(format!("order {}: neither a customer nor an email, so nobody to credit", order.order_id));
+            return Intake::Ignored(format!(
+                "order {}: neither a customer nor an email, so nobody to credit",
+                order.order_id
+            ));
         }
     };
     // A shop's own discount codes may look like referral codes; the attributor credits only a

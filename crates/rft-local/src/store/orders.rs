@@ -16,8 +16,7 @@ pub(super) fn update_order(
 ) -> Result<OrderRecord, redb::Error> {
     let mut orders = txn.open_table(ORDERS)?;
     let found = orders.get(order_id)?.map(|v| decode_w::<OrderRecord>(order_id, v.value())).transpose()?;
-    let mut record =
-        found.unwrap_or_else(|| OrderRecord {
+    let mut record = found.unwrap_or_else(|| OrderRecord {
         order_id: order_id.to_owned(),
         referral_id: None,
         refunded_at: None,

@@ -162,9 +162,9 @@ impl Rewarder {
             Job::ClearFlag(c) => self.clear_flag(&c).await,
             Job::Fulfil(f) => self.fulfil(&f).await,
             Job::Thank(t) => self.thank(&t).await,
-            Job::Signup(_) | Job::Checkout(_) => {
-                Err(RewardError::Unprocessable("a sign-up or checkout job does not belong on the reward queue"))
-            }
+            Job::Signup(_) | Job::Checkout(_) | Job::Enrol(_) => Err(RewardError::Unprocessable(
+                "a sign-up, checkout or enrolment job does not belong on the reward queue",
+            )),
         }
     }
 
