@@ -8,6 +8,7 @@ mod aws_edge_lambda;
 mod aws_functions;
 mod aws_permissions;
 mod conformance;
+mod enrolment;
 mod erasure;
 mod exactly_once;
 mod faults;

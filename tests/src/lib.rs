@@ -7,6 +7,7 @@ pub mod aws;
 pub mod backends;
 pub mod conformance;
 pub mod console;
+pub mod enrolment;
 pub mod erasure;
 pub mod faults;
 pub mod fixtures;
