@@ -177,6 +177,7 @@ const LEADING_CLAIM = 'ForAllValues:StringLike dynamodb:LeadingKeys=claim#*';
 const LEADING_FIRST_ORDER = 'ForAllValues:StringLike dynamodb:LeadingKeys=first#*';
 const LEADING_GUARD = 'ForAllValues:StringLike dynamodb:LeadingKeys=active#*';
 const LEADING_ORDER = 'ForAllValues:StringLike dynamodb:LeadingKeys=order#*';
+const LEADING_UNSUBSCRIBE = 'ForAllValues:StringLike dynamodb:LeadingKeys=unsub#*';
 
 // ---------------------------------------------------------------------------------------------
 // Reading the template.
@@ -361,18 +362,25 @@ describe('the roles hold exactly the permissions matrix', () => {
 
   it('the edge cannot write referrals or the ledger, nor reach Bedrock or SNS; it mails only as messages.from_email', () => {
     const lines = permissionsOfRole(json, roleIdOf(json, 'rft-edge'));
-    // Its one write there: the CSV import marks orders it queued, under order keys only.
+    // Its two writes there, neither able to touch a referral or a claim: the CSV import marks
+    // orders it queued, under order keys only; the unsubscribe link's button records an address's
+    // hash, under unsubscribe keys only (a person's choice, taken where they make it).
     const marksImportedOrders = (l: string) =>
       l.startsWith('dynamodb:UpdateItem table/rft-referrals') && l.endsWith(`if ${LEADING_ORDER}`);
+    const recordsUnsubscribes = (l: string) =>
+      l.startsWith('dynamodb:PutItem table/rft-referrals') && l.endsWith(`if ${LEADING_UNSUBSCRIBE}`);
     assert.deepEqual(
       lines.filter(
         (l) =>
-          (/^dynamodb:(PutItem|UpdateItem|DeleteItem) table\/rft-(referrals|rewards)/.test(l) && !marksImportedOrders(l)) ||
+          (/^dynamodb:(PutItem|UpdateItem|DeleteItem) table\/rft-(referrals|rewards)/.test(l) &&
+            !marksImportedOrders(l) &&
+            !recordsUnsubscribes(l)) ||
           /^(bedrock|sns):/.test(l),
       ),
       [],
     );
     assert.ok(lines.some(marksImportedOrders), lines.join('; '));
+    assert.ok(lines.some(recordsUnsubscribes), lines.join('; '));
     // The console's sign-in links are its only mail: SendEmail from the programme's identity.
     const mail = lines.filter((l) => l.startsWith('ses:'));
     assert.ok(mail.length > 0 && mail.every((l) => /^ses:SendEmail arn:aws:ses:[^ ]+:identity\//.test(l)), mail.join('; '));

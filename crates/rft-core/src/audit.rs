@@ -50,8 +50,6 @@ pub enum AuditKind {
     JobDropped,
     /// A new customer's link was emailed to them after their first order.
     Enrolled,
-    /// An address unsubscribed from programme email.
-    Unsubscribed,
     /// A message to an unsubscribed address was not sent.
     MailSuppressed,
 }

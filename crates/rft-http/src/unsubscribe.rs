@@ -10,13 +10,10 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::json;
 
-use rft_core::audit::{AuditEvent, AuditKind};
 use rft_core::identity::IdentityHash;
 use rft_core::links::{LinkError, LinkPurpose};
 use rft_core::messages::escape_html;
-use rft_core::service::unsubscribe::audit_subject;
 
 use crate::Edge;
 use crate::ops::{forbidden, page};
@@ -62,18 +59,14 @@ pub async fn confirm(State(edge): State<Arc<Edge>>, RawQuery(query): RawQuery) -
         Ok(hash) => hash,
         Err(e) => return forbidden(e),
     };
-    let now = edge.clock.now();
-    if let Err(e) = edge.stores.unsubscribes.unsubscribe(&hash, now).await {
+    // The item keeps when: the edge writes no audit events (its role may not).
+    if let Err(e) = edge.stores.unsubscribes.unsubscribe(&hash, edge.clock.now()).await {
         tracing::error!(error = %e, "could not record an unsubscribe");
         return page(
             StatusCode::SERVICE_UNAVAILABLE,
             "Try again shortly",
             "<p>Your choice could not be saved just now. Press the button again in a minute.</p>",
         );
-    }
-    let event = AuditEvent::new(AuditKind::Unsubscribed, audit_subject(&hash), now, json!({}));
-    if let Err(e) = edge.stores.audit.append(&event).await {
-        tracing::error!(error = %e, "unsubscribed, but the audit row failed");
     }
     let business = escape_html(&edge.settings.business.name);
     page(

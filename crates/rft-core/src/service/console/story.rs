@@ -349,7 +349,6 @@ fn line(event: &AuditEvent, referral: &Referral) -> StoryLine {
             text(f, "code").unwrap_or("?"),
             text(f, "order_id").unwrap_or("?")
         ),
-        AuditKind::Unsubscribed => "The address unsubscribed from programme email".to_owned(),
         AuditKind::MailSuppressed => "A programme email to an unsubscribed address was not sent".to_owned(),
         AuditKind::Retired => {
             let by = text(f, "by").map(|e| format!(" by {e}")).unwrap_or_default();
