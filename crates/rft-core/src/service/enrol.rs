@@ -197,11 +197,12 @@ impl Enroller {
 
 impl crate::jobs::JobFailure for EnrolError {
     fn is_retryable(&self) -> bool {
-        match self {
-            EnrolError::NoAddress | EnrolError::Store(StoreError::Corrupt { .. }) => false,
-            EnrolError::Mint(MintError::Exhausted) => false,
-            _ => true,
-        }
+        !matches!(
+            self,
+            EnrolError::NoAddress
+                | EnrolError::Store(StoreError::Corrupt { .. })
+                | EnrolError::Mint(MintError::Exhausted)
+        )
     }
 }
 
