@@ -75,6 +75,10 @@ pub struct OutboundMessage {
     pub html: Option<String>,
     /// Why it is sent.
     pub kind: MessageKind,
+    /// The signed unsubscribe URL, for programme email that carries one: sent as the
+    /// `List-Unsubscribe` header with RFC 8058's one-click `List-Unsubscribe-Post`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe: Option<String>,
 }
 
 /// A message could not be handed to the provider.

@@ -177,6 +177,7 @@ impl Enroller {
                 &unsubscribe,
             )),
             kind: MessageKind::Enrolment,
+            unsubscribe: Some(unsubscribe),
         };
         self.messenger.send(&message).await?;
         let facts = json!({

@@ -49,6 +49,8 @@ async fn an_enrolment_handled_twice_mints_once_and_mails_once() {
     assert_eq!(mail.to, "kim@example.com");
     assert!(mail.body.contains(&format!("https://refer.freshbox.uk/r/{code}")), "{}", mail.body);
     assert!(mail.html.as_deref().unwrap().contains("/unsubscribe?e="));
+    let (e, sig) = unsubscribe_params(&mail.body);
+    assert_eq!(mail.unsubscribe, Some(format!("https://refer.freshbox.uk/unsubscribe?e={e}&sig={sig}")));
     assert_eq!(w.audit_kinds("c_kim"), [AuditKind::Enrolled]);
 }
 

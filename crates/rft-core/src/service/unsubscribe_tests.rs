@@ -9,7 +9,15 @@ use crate::service::unsubscribe::{audit_subject, email_hash};
 use crate::testing::World;
 
 fn mail(to: &str, kind: MessageKind) -> OutboundMessage {
-    OutboundMessage { channel: Channel::Email, to: to.into(), subject: "s".into(), body: "b".into(), html: None, kind }
+    OutboundMessage {
+        channel: Channel::Email,
+        to: to.into(),
+        subject: "s".into(),
+        body: "b".into(),
+        html: None,
+        kind,
+        unsubscribe: None,
+    }
 }
 
 async fn with_mara_unsubscribed() -> (World, Arc<dyn Messenger>) {

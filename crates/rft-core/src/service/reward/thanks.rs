@@ -77,6 +77,7 @@ impl Rewarder {
                 subject,
                 body: text,
                 kind,
+                unsubscribe: None,
             },
             Recipient::Sms(phone) => OutboundMessage {
                 channel: Channel::Sms,
@@ -85,6 +86,7 @@ impl Rewarder {
                 body: text,
                 html: None,
                 kind,
+                unsubscribe: None,
             },
         })
     }
