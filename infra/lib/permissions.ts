@@ -94,6 +94,9 @@ export const COUNTER_KEYS_ONLY = leadingKeys('counter#');
 /** Erasure may delete identity claims (`claim#...`) in rft-referrals, and nothing else there. */
 export const CLAIM_KEYS_ONLY = leadingKeys('claim#');
 
+/** Unsubscribed addresses (`unsub#<hash>`) in rft-referrals: recorded by the edge, read before mailing. */
+export const UNSUBSCRIBE_KEYS_ONLY = leadingKeys('unsub#');
+
 /** Retiring and erasure delete a customer's active-code guard (`active#...`) in rft-codes, never a code. */
 export const GUARD_KEYS_ONLY = leadingKeys('active#');
 
@@ -122,6 +125,8 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-signup-jobs' } },
     // The CSV import reads which of a file's orders were imported before (`order#<id>`, many at once).
     { ...ddb(['BatchGetItem'], 'rft-referrals'), condition: leadingKeys('order#') },
+    // The unsubscribe link's button records the address's hash, and nothing else there.
+    { ...ddb(['PutItem'], 'rft-referrals'), condition: UNSUBSCRIBE_KEYS_ONLY },
     // Webhook jobs, ops decisions and the console's decisions.
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
     SECRET,
@@ -151,6 +156,9 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     BEDROCK,
     // A connected store (Stripe, Shopify): the provider's API key, for each code's friend
     // discount; a discount the provider does not make in time is queued for the rewarder.
+    // Invites are not sent to unsubscribed addresses: the friend's address is hashed with the
+    // identity key from the secret, and its `unsub#` item read.
+    { ...ddb(['GetItem'], 'rft-referrals'), condition: UNSUBSCRIBE_KEYS_ONLY },
     SECRET,
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
   ],
@@ -175,6 +183,15 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     invoke('rft-screen'),
     // A job that can never succeed is set aside: an audit row and an email to the team.
     SES_SEND,
+    // Enrolment (`enrolment.on_first_order`): a first order queues the customer's enrolment on
+    // this function's own queue; it mints through rft-minter, is claimed once per customer in
+    // the webhook log (`webhook#enrolment:<customer>`; the PutItem above covers the claim),
+    // and emails the link with an unsubscribe link signed with the ops key (hence the secret;
+    // the identity key hashes the address).
+    { actions: ['sqs:SendMessage'], on: { queue: 'rft-signup-jobs' } },
+    invoke('rft-minter'),
+    { ...ddb(['GetItem'], 'rft-audit'), condition: WEBHOOK_KEYS_ONLY },
+    SECRET,
   ],
   // The only role that writes the ledger. It deletes nothing except for erasure (POST
   // /api/customers/{id}/erase): a customer's identity claims, their touches and their

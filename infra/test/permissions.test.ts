@@ -177,6 +177,7 @@ const LEADING_CLAIM = 'ForAllValues:StringLike dynamodb:LeadingKeys=claim#*';
 const LEADING_FIRST_ORDER = 'ForAllValues:StringLike dynamodb:LeadingKeys=first#*';
 const LEADING_GUARD = 'ForAllValues:StringLike dynamodb:LeadingKeys=active#*';
 const LEADING_ORDER = 'ForAllValues:StringLike dynamodb:LeadingKeys=order#*';
+const LEADING_UNSUBSCRIBE = 'ForAllValues:StringLike dynamodb:LeadingKeys=unsub#*';
 
 // ---------------------------------------------------------------------------------------------
 // Reading the template.
@@ -361,10 +362,15 @@ describe('the roles hold exactly the permissions matrix', () => {
 
   it('the edge cannot write referrals or the ledger, nor reach Bedrock or SNS; it mails only as messages.from_email', () => {
     const lines = permissionsOfRole(json, roleIdOf(json, 'rft-edge'));
+    // Its one write there cannot touch a referral or a claim: the unsubscribe link's button
+    // records an address's hash, under unsubscribe keys only (a person's choice, taken where
+    // they make it).
+    const recordsUnsubscribes = (l: string) =>
+      l.startsWith('dynamodb:PutItem table/rft-referrals') && l.endsWith(`if ${LEADING_UNSUBSCRIBE}`);
     assert.deepEqual(
       lines.filter(
         (l) =>
-          /^dynamodb:(PutItem|UpdateItem|DeleteItem) table\/rft-(referrals|rewards)/.test(l) ||
+          (/^dynamodb:(PutItem|UpdateItem|DeleteItem) table\/rft-(referrals|rewards)/.test(l) && !recordsUnsubscribes(l)) ||
           /^(bedrock|sns):/.test(l),
       ),
       [],
@@ -372,6 +378,7 @@ describe('the roles hold exactly the permissions matrix', () => {
     // Its batch read there sees orders only (the CSV import's duplicates), never referrals.
     const batchReads = lines.filter((l) => l.startsWith('dynamodb:BatchGetItem table/rft-referrals'));
     assert.ok(batchReads.length > 0 && batchReads.every((l) => l.endsWith(`if ${LEADING_ORDER}`)), batchReads.join('; '));
+    assert.ok(lines.some(recordsUnsubscribes), lines.join('; '));
     // The console's sign-in links are its only mail: SendEmail from the programme's identity.
     const mail = lines.filter((l) => l.startsWith('ses:'));
     assert.ok(mail.length > 0 && mail.every((l) => /^ses:SendEmail arn:aws:ses:[^ ]+:identity\//.test(l)), mail.join('; '));

@@ -27,7 +27,7 @@ fn now() -> i64 {
 /// Runs both queues to the end, as their event source mappings would.
 async fn deliver(stack: &AwsStack) {
     let dead_ends = stack.dead_ends().await;
-    let attributor = rft_aws::wiring::attributor(&stack.env_of("rft-attributor")).await.unwrap();
+    let attributor = rft_aws::wiring::attributor(&stack.env_of("rft-attributor"), &stack.secrets).await.unwrap();
     let rewarder = rft_aws::wiring::rewarder_with(
         &stack.env_of("rft-rewarder"),
         &stack.secrets,

@@ -57,7 +57,7 @@ async fn mint_click_signup_through_the_functions() {
     let (status, _, _) = call(&edge, stack.signed(Method::POST, "/webhooks/signup", &signup)).await;
     assert_eq!(status, StatusCode::ACCEPTED);
 
-    let attributor = rft_aws::wiring::attributor(&stack.env).await.unwrap();
+    let attributor = rft_aws::wiring::attributor(&stack.env, &stack.secrets).await.unwrap();
     let event = sqs_event(&stack.signup_queue, Duration::from_secs(30)).await;
     assert_eq!(event.records.len(), 1, "the sign-up was queued on SQS");
     let response = rft_aws::lambda::handle_batch(event, &stack.dead_ends().await, |job| attributor.handle(job)).await;
@@ -117,7 +117,7 @@ async fn each_kind_of_draft_ends_in_the_right_invite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_bad_message_in_a_batch_fails_alone() {
     let stack = AwsStack::start(settings_with(&[])).await;
-    let attributor = rft_aws::wiring::attributor(&stack.env).await.unwrap();
+    let attributor = rft_aws::wiring::attributor(&stack.env, &stack.secrets).await.unwrap();
     let mut event = SqsEvent::default();
     let mut bad = SqsMessage::default();
     bad.message_id = Some("m-bad".into());
@@ -209,7 +209,7 @@ async fn conversion_through_the_functions_pays_once_fulfils_and_thanks() {
     let token =
         headers["set-cookie"].to_str().unwrap().trim_start_matches("rft=").split(';').next().unwrap().to_owned();
     call(&edge, stack.signed(Method::POST, "/webhooks/signup", &json!({"customer_id": "c_mara", "email": "mara@example.com", "first_name": "Mara", "attribution_token": token}).to_string())).await;
-    let attributor = rft_aws::wiring::attributor(&stack.env).await.unwrap();
+    let attributor = rft_aws::wiring::attributor(&stack.env, &stack.secrets).await.unwrap();
     let dead_ends = stack.dead_ends().await;
     assert_eq!(run_queue(&stack.signup_queue, &dead_ends, |job| attributor.handle(job)).await, 0);
 
@@ -302,7 +302,7 @@ async fn a_stalling_store_is_retried_and_a_409_counts_as_applied() {
         ),
     )
     .await;
-    let attributor = rft_aws::wiring::attributor(&stack.env).await.unwrap();
+    let attributor = rft_aws::wiring::attributor(&stack.env, &stack.secrets).await.unwrap();
     let dead_ends = stack.dead_ends().await;
     run_queue(&stack.signup_queue, &dead_ends, |job| attributor.handle(job)).await;
     let rewarder = rft_aws::wiring::rewarder_with(

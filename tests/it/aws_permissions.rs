@@ -23,7 +23,7 @@ use wiremock::matchers::method;
 use wiremock::{Mock, ResponseTemplate};
 
 use rft_aws::calls::Access;
-use rft_core::links::{Action, LinkSigner, decision_url, queue_url};
+use rft_core::links::{Action, LinkSigner, decision_url, queue_url, unsubscribe_url};
 use rft_core::{ReferralId, Settings, Timestamp};
 use rft_tests::aws::{AwsStack, call, sqs_event};
 use rft_tests::backends::{dynamodb_endpoint, moto_endpoint};
@@ -136,7 +136,11 @@ fn table_prefix(stack: &AwsStack) -> String {
 }
 
 fn settings() -> Settings {
-    settings_with(&[("min_click_to_conversion", "\"0s\""), ("fingerprint_fallback", "true")])
+    settings_with(&[
+        ("min_click_to_conversion", "\"0s\""),
+        ("fingerprint_fallback", "true"),
+        ("on_first_order", "true"),
+    ])
 }
 
 /// A signed request with a chosen webhook id (a replay sends the same id twice).
@@ -187,7 +191,8 @@ async fn deliver(stack: &AwsStack, queue: &rft_aws::SqsQueue, function: &str) ->
         }
         let receipts: Vec<String> = event.records.iter().filter_map(|m| m.receipt_handle.clone()).collect();
         let failed = if function == "rft-attributor" {
-            let attributor = rft_aws::wiring::attributor(&env).await.expect("wires");
+            let secrets = env.secrets().await.expect("the attributor reads the secret");
+            let attributor = rft_aws::wiring::attributor(&env, &secrets).await.expect("wires");
             rft_aws::lambda::handle_batch(event, &dead_ends, |job| attributor.handle(job)).await.batch_item_failures
         } else {
             let secrets = env.secrets().await.expect("the secret");
@@ -287,7 +292,30 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
     );
     let (status, _, imported) = call(&edge, stack.signed(Method::POST, "/api/imports/conversions", &file)).await;
     assert_eq!((status, imported["queued"].as_u64()), (StatusCode::OK, Some(2)), "{imported}");
+    // Ivy's first order also enrols her (minted through rft-minter, mailed once under the
+    // webhook log's claim); her enrolment delivered again finds the claim answered.
     assert_eq!(deliver(&stack, signups, "rft-attributor").await, 0);
+    let again = rft_core::jobs::EnrolJob {
+        customer_id: rft_core::CustomerId::parse("c_ivy").unwrap(),
+        email: rft_core::Email::parse("ivy@example.com").unwrap(),
+        first_name: None,
+        identity: Default::default(),
+        order_id: "o_ivy_1".into(),
+        webhook_id: "csv:o_ivy_1".into(),
+    };
+    rft_core::ports::JobQueue::send(signups, &rft_core::Job::Enrol(again)).await.unwrap();
+    assert_eq!(deliver(&stack, signups, "rft-attributor").await, 0);
+    // Ivy unsubscribes through the edge (the page, then the button); an invite to her is then
+    // not sent, and the suppression audited.
+    let hasher = rft_core::identity::IdentityHasher::new(stack.secrets.identity.clone());
+    let ivy = rft_core::service::unsubscribe::email_hash(&hasher, "ivy@example.com").unwrap();
+    let unsubscribe = unsubscribe_url(&base, &ops, &ivy).strip_prefix(&base).unwrap().to_owned();
+    assert_eq!(call(&edge, get(&unsubscribe)).await.0, StatusCode::OK);
+    let confirm = Request::builder().method(Method::POST).uri(&unsubscribe).body(Body::empty()).unwrap();
+    assert_eq!(call(&edge, confirm).await.0, StatusCode::OK);
+    let (status, _) =
+        post(&stack, &edge, "/api/invites", json!({"customer_id": "c_eve", "friend_email": "ivy@example.com"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
 
     // The store's reads, the referrer's page and its invite form.
     let (status, _, referral) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_mara", "")).await;
@@ -421,7 +449,8 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
     let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
     event.records = vec![unreadable];
     let env = stack.env_of("rft-attributor");
-    let attributor = rft_aws::wiring::attributor(&env).await.expect("wires");
+    let secrets = env.secrets().await.expect("the attributor reads the secret");
+    let attributor = rft_aws::wiring::attributor(&env, &secrets).await.expect("wires");
     let dead_ends = rft_aws::wiring::dead_ends(&env).await;
     assert!(
         rft_aws::lambda::handle_batch(event, &dead_ends, |job| attributor.handle(job))

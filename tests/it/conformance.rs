@@ -34,6 +34,7 @@ store_properties!(
     clicks_are_newest_first_and_expire,
     the_audit_is_append_only,
     processed_webhook_ids_are_remembered,
+    unsubscribes_are_kept_by_hash,
     counters_stop_at_their_limit_and_expire,
     a_browsers_latest_click_is_found,
     listings_by_referrer_customer_and_code,

@@ -77,7 +77,7 @@ async fn dynamodb_stopped_mid_run_redirects_still_work_webhooks_still_queue_and_
     let (status, _, _) = call(&edge, stack.signed(Method::POST, "/webhooks/conversion", &conversion)).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     // The consumers fail while the tables are away, and leave the messages for redelivery.
-    let attributor = rft_aws::wiring::attributor(&stack.env).await.expect("wires");
+    let attributor = rft_aws::wiring::attributor(&stack.env, &stack.secrets).await.expect("wires");
     let event = sqs_event(&stack.signup_queue, VISIBILITY).await;
     assert_eq!(event.records.len(), 1);
     let failed = rft_aws::lambda::handle_batch(event, &stack.dead_ends().await, |job| attributor.handle(job)).await;
@@ -154,7 +154,7 @@ async fn sqs_unavailable_webhooks_answer_503_and_the_store_s_retry_is_processed_
     let (status, headers, _) = call(&edge, deliver()).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(headers["webhook-replayed"], "true", "a 202 is remembered");
-    let attributor = rft_aws::wiring::attributor(&stack.env).await.expect("wires");
+    let attributor = rft_aws::wiring::attributor(&stack.env, &stack.secrets).await.expect("wires");
     let event = sqs_event(&stack.signup_queue, VISIBILITY).await;
     assert_eq!(event.records.len(), 1, "queued exactly once");
     assert!(
@@ -202,7 +202,7 @@ async fn a_flapping_store_and_a_dynamodb_outage_during_payouts_still_pay_each_si
         let signup = json!({"customer_id": format!("c_f{i}"), "email": format!("f{i}@example.com"), "code": code});
         assert_eq!(call(&edge, stack.signed(Method::POST, "/webhooks/signup", &signup.to_string())).await.0, 202);
     }
-    let attributor = rft_aws::wiring::attributor(&stack.env).await.expect("wires");
+    let attributor = rft_aws::wiring::attributor(&stack.env, &stack.secrets).await.expect("wires");
     run_queue(&stack.signup_queue, &stack.dead_ends().await, |job| attributor.handle(job)).await;
     for i in 0..friends {
         let conversion = json!({"customer_id": format!("c_f{i}"), "order_id": format!("o_{i}"), "amount_minor": 2000, "currency": "GBP"});

@@ -10,6 +10,7 @@ mod aws_functions;
 mod aws_permissions;
 mod conformance;
 mod console;
+mod enrolment;
 mod erasure;
 mod exactly_once;
 mod faults;

@@ -786,6 +786,18 @@ pub async fn processed_webhook_ids_are_remembered(stores: Stores) {
     assert_eq!(stores.webhooks.begin("msg_2", T0.plus(Duration::from_secs(31)), lease).await.unwrap(), Begin::Fresh);
 }
 
+/// An unsubscribe is kept by the address's hash, for that hash only; recording it again is
+/// harmless.
+pub async fn unsubscribes_are_kept_by_hash(stores: Stores) {
+    let kim = IdentityHash::from_stored("0123456789abcdef0123456789abcdef".into());
+    let sam = IdentityHash::from_stored("fedcba9876543210fedcba9876543210".into());
+    assert!(!stores.unsubscribes.is_unsubscribed(&kim).await.unwrap());
+    stores.unsubscribes.unsubscribe(&kim, T0).await.unwrap();
+    stores.unsubscribes.unsubscribe(&kim, T0.plus(Duration::from_secs(60))).await.unwrap();
+    assert!(stores.unsubscribes.is_unsubscribed(&kim).await.unwrap());
+    assert!(!stores.unsubscribes.is_unsubscribed(&sam).await.unwrap());
+}
+
 /// Counters count to their limit and no further, even when incremented concurrently, and
 /// start again from zero once expired.
 pub async fn counters_stop_at_their_limit_and_expire(stores: Stores) {

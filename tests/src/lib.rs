@@ -8,6 +8,7 @@ pub mod backends;
 pub mod conformance;
 pub mod connected;
 pub mod console;
+pub mod enrolment;
 pub mod erasure;
 pub mod faults;
 pub mod fixtures;

@@ -1,7 +1,7 @@
 //! Email through SES (v2) and SMS through SNS.
 
 use async_trait::async_trait;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
 
 use rft_core::ports::{Channel, MessageError, Messenger, OutboundMessage};
 
@@ -34,14 +34,19 @@ impl Messenger for AwsMessenger {
                 if let Some(html) = &message.html {
                     body = body.html(utf8(html).map_err(|e| fail(e.into()))?);
                 }
-                let content = EmailContent::builder()
-                    .simple(
-                        Message::builder()
-                            .subject(utf8(&message.subject).map_err(|e| fail(e.into()))?)
-                            .body(body.build())
-                            .build(),
-                    )
-                    .build();
+                let mut simple =
+                    Message::builder().subject(utf8(&message.subject).map_err(|e| fail(e.into()))?).body(body.build());
+                if let Some(url) = &message.unsubscribe {
+                    // RFC 8058: mail clients offer "unsubscribe" and POST the one-click body to it.
+                    for (name, value) in [
+                        ("List-Unsubscribe", format!("<{url}>")),
+                        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_owned()),
+                    ] {
+                        let header = MessageHeader::builder().name(name).value(value).build();
+                        simple = simple.headers(header.map_err(|e| fail(e.into()))?);
+                    }
+                }
+                let content = EmailContent::builder().simple(simple.build()).build();
                 self.ses
                     .send_email()
                     .from_email_address(&self.from)

@@ -10,7 +10,8 @@ use rft_core::ports::Stores;
 use rft_core::secrets::SecretSet;
 use rft_core::service::erase::Eraser;
 use rft_core::service::{
-    Attributor, DeadEnds, FriendDiscount, FulfilPolicy, MintService, Rewarder, RewarderClients, ScreenService,
+    Attributor, AttributorClients, DeadEnds, FriendDiscount, FulfilPolicy, MintService, Rewarder, RewarderClients,
+    ScreenService,
     Services, Sweeper,
 };
 use rft_core::settings::StoreKind;
@@ -65,18 +66,20 @@ fn edge_over(env: &Environment, secrets: &SecretSet, stores: Stores) -> Result<E
     Ok(Edge::assemble(&services(env, stores), secrets, ports))
 }
 
-/// `rft-minter`: codes, Bedrock for the invite, SES for email invites; for a connected store
-/// also each code's friend discount at the provider (with the secret's API key), queued for
-/// the rewarder on `rft-reward-jobs` when the provider does not answer in time. A store on our
-/// own webhooks reads no secret here: its minter's cold start stays one round trip shorter.
+/// `rft-minter`: codes, Bedrock for the invite, SES for email invites (the secret's identity key
+/// hashes the friend's address to honour an unsubscribe); for a connected store also each
+/// code's friend discount at the provider (with the secret's API key), queued for the rewarder
+/// on `rft-reward-jobs` when the provider does not answer in time.
 pub async fn minter(env: &Environment) -> Result<MintService, EnvError> {
     let services = services(env, warm_stores(env).await);
+    let secrets = env.secrets().await?;
     let discounts = if env.settings.store.kind == StoreKind::Webhooks {
         FriendDiscount::none()
     } else {
-        friend_discount(env, &env.secrets().await?)?
+        friend_discount(env, &secrets)?
     };
-    Ok(services.minter(Arc::new(env.writer()), Arc::new(env.messenger(false)), discounts))
+    let hasher = IdentityHasher::new(secrets.identity.clone());
+    Ok(services.minter(Arc::new(env.writer()), Arc::new(env.messenger(false)), discounts, hasher))
 }
 
 /// The friend's discounts for the store, with `rft-reward-jobs` for what cannot wait.
@@ -92,10 +95,21 @@ pub async fn screen(env: &Environment, secrets: &SecretSet) -> ScreenService {
 }
 
 /// `rft-attributor`: attribution over DynamoDB, screening through `rft-screen`; a connected
-/// store's orders go on to `rft-reward-jobs`.
-pub async fn attributor(env: &Environment) -> Result<Attributor, EnvError> {
+/// store's orders go on to `rft-reward-jobs`, and a first order's enrolment (queued on its own
+/// `rft-signup-jobs`) mints through `rft-minter` and mails through SES, its unsubscribe link
+/// signed with the ops key.
+pub async fn attributor(env: &Environment, secrets: &SecretSet) -> Result<Attributor, EnvError> {
     let stores = warm_stores(env).await;
-    Ok(services(env, stores).attributor(Arc::new(env.screener()?), Arc::new(env.reward_queue()?)))
+    let clients = AttributorClients {
+        screener: Arc::new(env.screener()?),
+        reward_jobs: Arc::new(env.reward_queue()?),
+        signup_jobs: Arc::new(env.signup_queue()?),
+        minter: Arc::new(env.minter()?),
+        messenger: Arc::new(env.messenger(false)),
+        hasher: IdentityHasher::new(secrets.identity.clone()),
+        links: LinkSigner::new(secrets.ops.clone()),
+    };
+    Ok(services(env, stores).attributor(clients))
 }
 
 /// `rft-rewarder`: the ledger, the store's reward endpoint or provider (and the friend's
@@ -121,6 +135,7 @@ pub async fn rewarder_with(
         writer: Arc::new(env.writer()),
         links: LinkSigner::new(secrets.ops.clone()),
         queue: Arc::new(env.reward_queue()?),
+        hasher: IdentityHasher::new(secrets.identity.clone()),
     };
     Ok(services(env, stores).rewarder(clients, policy))
 }

@@ -50,6 +50,10 @@ pub enum AuditKind {
     CodeFlagged,
     /// A queued job that can never succeed was set aside for a person.
     JobDropped,
+    /// A new customer's link was emailed to them after their first order.
+    Enrolled,
+    /// A message to an unsubscribed address was not sent.
+    MailSuppressed,
 }
 
 /// One audit row.

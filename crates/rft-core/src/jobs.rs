@@ -83,6 +83,25 @@ pub struct ImportJob {
     pub orders: Vec<CheckoutJob>,
 }
 
+/// A customer's first paid order at a connected store, with `enrolment.on_first_order` on:
+/// mint their link and email it to them, once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolJob {
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// Where their link goes.
+    pub email: Email,
+    /// For the greeting and their invites.
+    pub first_name: Option<String>,
+    /// Their hashed identity from the order, kept on their code for the screen.
+    #[serde(default)]
+    pub identity: HashedIdentity,
+    /// The first order, for the audit.
+    pub order_id: String,
+    /// The order's signed request (or import row), for the audit.
+    pub webhook_id: String,
+}
+
 /// An order refunded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundJob {
@@ -216,6 +235,8 @@ pub enum Job {
     Checkout(Box<CheckoutJob>),
     /// For the attributor: orders from a CSV file.
     Import(ImportJob),
+    /// On the sign-up queue: a new customer's link by email.
+    Enrol(EnrolJob),
     /// For the rewarder.
     Conversion(ConversionJob),
     /// For the rewarder.
@@ -243,6 +264,7 @@ impl Job {
             Job::Signup(_) => "signup",
             Job::Checkout(_) => "checkout",
             Job::Import(_) => "import",
+            Job::Enrol(_) => "enrol",
             Job::Conversion(_) => "conversion",
             Job::Refund(_) => "refund",
             Job::Decision(_) => "decision",
@@ -261,6 +283,7 @@ impl Job {
             Job::Signup(j) => j.customer_id.to_string(),
             Job::Checkout(j) => j.signup.customer_id.to_string(),
             Job::Import(j) => j.orders.first().map_or_else(String::new, |o| format!("order#{}", o.conversion.order_id)),
+            Job::Enrol(j) => j.customer_id.to_string(),
             Job::Conversion(j) => j.customer_id.to_string(),
             Job::Refund(j) => j.customer_id.as_ref().map_or_else(|| format!("order#{}", j.order_id), |c| c.to_string()),
             Job::Decision(j) => j.referral_id.to_string(),

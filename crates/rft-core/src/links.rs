@@ -101,6 +101,8 @@ pub enum LinkPurpose {
         /// The session's id.
         session: String,
     },
+    /// Unsubscribing one address (by the hash of its identity form) from programme email.
+    Unsubscribe(crate::identity::IdentityHash),
 }
 
 impl LinkPurpose {
@@ -119,6 +121,7 @@ impl LinkPurpose {
                 format!("rft-link.v1\nconsole-session\n{email}\n{session}\n{exp}")
             }
             LinkPurpose::ConsoleCsrf { session } => format!("rft-link.v1\nconsole-csrf\n{session}\n\n{exp}"),
+            LinkPurpose::Unsubscribe(hash) => format!("rft-link.v1\nunsubscribe\n{hash}\n\n{exp}"),
         }
     }
 }
@@ -142,6 +145,10 @@ pub struct SignedLink {
     /// URL-safe base64 HMAC.
     pub sig: String,
 }
+
+/// The expiry a lasting link is signed with: long past, so the same signature can never pass
+/// [`LinkSigner::verify`] as an expiring link.
+const LASTING: i64 = 0;
 
 /// Signs and verifies people's links with the ops secret.
 #[derive(Clone, Debug)]
@@ -179,6 +186,18 @@ impl LinkSigner {
             return Err(LinkError::Expired);
         }
         Ok(())
+    }
+
+    /// Signs a link that never expires: the signature covers the purpose alone. For links
+    /// that must keep working as long as the email they came in (unsubscribing).
+    pub fn sign_lasting(&self, purpose: &LinkPurpose) -> String {
+        URL_SAFE_NO_PAD.encode(self.mac(purpose, LASTING).finalize().into_bytes())
+    }
+
+    /// Checks a link signed with [`LinkSigner::sign_lasting`].
+    pub fn verify_lasting(&self, purpose: &LinkPurpose, sig: &str) -> Result<(), LinkError> {
+        let sig = URL_SAFE_NO_PAD.decode(sig.trim()).map_err(|_| LinkError::Forged)?;
+        self.mac(purpose, LASTING).verify_slice(&sig).map_err(|_| LinkError::Forged)
     }
 
     /// The query string `exp=..&sig=..` for a link.
@@ -232,6 +251,13 @@ pub fn queue_url(base_url: &str, signer: &LinkSigner, exp: Timestamp) -> String 
     format!("{}/ops?{}", base_url.trim_end_matches('/'), signer.query(&LinkPurpose::Queue, exp))
 }
 
+/// The full URL that unsubscribes the address whose identity hash is `email` (no expiry: it
+/// must work for as long as people keep the email).
+pub fn unsubscribe_url(base_url: &str, signer: &LinkSigner, email: &crate::identity::IdentityHash) -> String {
+    let sig = signer.sign_lasting(&LinkPurpose::Unsubscribe(email.clone()));
+    format!("{}/unsubscribe?e={email}&sig={sig}", base_url.trim_end_matches('/'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +286,23 @@ mod tests {
         assert_eq!(s.verify(&LinkPurpose::Queue, &exp_s, &link.sig, now), Err(LinkError::Forged));
         let stranger = LinkSigner::new(SecretBytes::new(b"someone-else".to_vec()));
         assert_eq!(stranger.verify(&approve, &exp_s, &link.sig, now), Err(LinkError::Forged));
+    }
+
+    #[test]
+    fn an_unsubscribe_link_works_only_for_its_address_and_never_as_an_expiring_link() {
+        let s = signer();
+        let dan = crate::identity::IdentityHash::from_stored("aa".repeat(16));
+        let kim = crate::identity::IdentityHash::from_stored("bb".repeat(16));
+        let sig = s.sign_lasting(&LinkPurpose::Unsubscribe(dan.clone()));
+        assert_eq!(s.verify_lasting(&LinkPurpose::Unsubscribe(dan.clone()), &sig), Ok(()));
+        assert_eq!(s.verify_lasting(&LinkPurpose::Unsubscribe(kim), &sig), Err(LinkError::Forged));
+        assert_eq!(s.verify_lasting(&LinkPurpose::Unsubscribe(dan.clone()), &sig[..20]), Err(LinkError::Forged));
+        assert_eq!(s.verify_lasting(&LinkPurpose::Unsubscribe(dan.clone()), "not base64!"), Err(LinkError::Forged));
+        assert_eq!(
+            s.verify(&LinkPurpose::Unsubscribe(dan.clone()), "0", &sig, Timestamp::from_secs(1)),
+            Err(LinkError::Expired)
+        );
+        let stranger = LinkSigner::new(SecretBytes::new(b"someone-else".to_vec()));
+        assert_eq!(stranger.verify_lasting(&LinkPurpose::Unsubscribe(dan), &sig), Err(LinkError::Forged));
     }
 }

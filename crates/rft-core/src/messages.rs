@@ -118,6 +118,35 @@ pub type EmailButton<'a> = (&'a str, &'a str, bool);
 /// colour scheme that reads in light and dark clients, and its buttons (the first filled, a
 /// secondary one outlined).
 pub fn email_html(business: &str, heading: &str, paragraphs: &[String], buttons: &[EmailButton<'_>]) -> String {
+    email_html_with_footer(business, heading, paragraphs, buttons, None)
+}
+
+/// [`email_html`] with an unsubscribe link in the footer, for programme email to customers.
+pub fn email_html_unsubscribable(
+    business: &str,
+    heading: &str,
+    paragraphs: &[String],
+    buttons: &[EmailButton<'_>],
+    unsubscribe_url: &str,
+) -> String {
+    email_html_with_footer(business, heading, paragraphs, buttons, Some(unsubscribe_url))
+}
+
+fn email_html_with_footer(
+    business: &str,
+    heading: &str,
+    paragraphs: &[String],
+    buttons: &[EmailButton<'_>],
+    unsubscribe_url: Option<&str>,
+) -> String {
+    let unsubscribe = unsubscribe_url
+        .map(|url| {
+            format!(
+                " &middot; <a href=\"{}\" style=\"color:#d1fae5;text-decoration:underline;\">Unsubscribe</a>",
+                escape_html(url)
+            )
+        })
+        .unwrap_or_default();
     let body: String = paragraphs
         .iter()
         .map(|p| {
@@ -161,7 +190,7 @@ pub fn email_html(business: &str, heading: &str, paragraphs: &[String], buttons:
          <tr><td bgcolor=\"#ffffff\" style=\"padding:28px 24px;\">\
          <h1 style=\"margin:0 0 16px 0;font-family:Arial,Helvetica,sans-serif;font-size:22px;line-height:28px;color:#111827;\">{heading}</h1>\
          {body}{buttons}</td></tr>\
-         <tr><td bgcolor=\"#14532d\" style=\"padding:16px 24px;font-family:Arial,Helvetica,sans-serif;font-size:12px;line-height:18px;color:#d1fae5;\">{brand} referrals</td></tr>\
+         <tr><td bgcolor=\"#14532d\" style=\"padding:16px 24px;font-family:Arial,Helvetica,sans-serif;font-size:12px;line-height:18px;color:#d1fae5;\">{brand} referrals{unsubscribe}</td></tr>\
          </table></td></tr></table></body></html>",
         title = escape_html(heading),
         brand = escape_html(business),

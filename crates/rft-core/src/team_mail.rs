@@ -28,6 +28,7 @@ fn to_team(
         subject,
         body,
         kind,
+        unsubscribe: None,
     }
 }
 

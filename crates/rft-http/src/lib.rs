@@ -33,6 +33,7 @@ pub mod providers;
 pub mod redirect;
 pub mod signed;
 pub mod store_client;
+pub mod unsubscribe;
 pub mod webhooks;
 
 pub use assemble::EdgePorts;
@@ -106,6 +107,7 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .route("/ops/data", get(portal::ops_data))
         .route("/ops/referrals/{id}/{action}", get(ops::show).post(ops::decide))
         .route("/ops/codes/{code}/{action}", get(ops_codes::show).post(ops_codes::act))
+        .route("/unsubscribe", get(unsubscribe::show).post(unsubscribe::confirm))
         // Signed by the provider, not with Standard Webhooks: verified in their handlers.
         .route("/webhooks/stripe", post(provider_webhooks::stripe))
         .route("/webhooks/shopify", post(provider_webhooks::shopify))

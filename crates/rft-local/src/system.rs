@@ -17,7 +17,8 @@ use rft_core::ports::{
 };
 use rft_core::secrets::SecretSet;
 use rft_core::service::{
-    Attributor, DeadEnds, FriendDiscount, FulfilPolicy, MintService, Rewarder, RewarderClients, ScreenService,
+    Attributor, AttributorClients, DeadEnds, FriendDiscount, FulfilPolicy, MintService, Rewarder, RewarderClients,
+    ScreenService,
     Services, Sweeper,
 };
 use rft_core::{Clock, Job, Settings};
@@ -110,9 +111,23 @@ impl System {
         let links = LinkSigner::new(secrets.ops.clone());
         // Discounts the minter cannot make in time are queued for the rewarder.
         let friend_discount = FriendDiscount::new(ports.discounts.clone(), Some(ports.reward_jobs.clone()));
-        let minter = Arc::new(services.minter(ports.writer.clone(), ports.messenger.clone(), friend_discount.clone()));
+        let hasher = IdentityHasher::new(secrets.identity.clone());
+        let minter = Arc::new(services.minter(
+            ports.writer.clone(),
+            ports.messenger.clone(),
+            friend_discount.clone(),
+            hasher.clone(),
+        ));
         let screen = Arc::new(services.screen(ports.messenger.clone(), links.clone()));
-        let attributor = Arc::new(services.attributor(screen.clone(), ports.reward_jobs.clone()));
+        let attributor = Arc::new(services.attributor(AttributorClients {
+            screener: screen.clone(),
+            reward_jobs: ports.reward_jobs.clone(),
+            signup_jobs: ports.signup_jobs.clone(),
+            minter: minter.clone(),
+            messenger: ports.messenger.clone(),
+            hasher: hasher.clone(),
+            links: links.clone(),
+        }));
         let clients = RewarderClients {
             screener: screen.clone(),
             store: ports.rewards.clone(),
@@ -121,10 +136,11 @@ impl System {
             writer: ports.writer.clone(),
             links,
             queue: ports.reward_jobs.clone(),
+            hasher: hasher.clone(),
         };
         let rewarder = Arc::new(services.rewarder(clients, policy));
         let sweeper = Arc::new(services.sweeper(ports.reward_jobs.clone()));
-        let eraser = Arc::new(services.eraser(IdentityHasher::new(secrets.identity.clone()), friend_discount));
+        let eraser = Arc::new(services.eraser(hasher, friend_discount));
         let edge_ports = EdgePorts {
             minter: minter.clone(),
             erasure: eraser,

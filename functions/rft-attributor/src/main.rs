@@ -12,7 +12,8 @@ use rft_aws::lambda::handle_batch;
 async fn main() -> Result<(), Error> {
     rft_aws::init_tracing();
     let env = Environment::from_env().await?;
-    let attributor = Arc::new(rft_aws::wiring::attributor(&env).await?);
+    let secrets = env.secrets().await?;
+    let attributor = Arc::new(rft_aws::wiring::attributor(&env, &secrets).await?);
     let dead_ends = Arc::new(rft_aws::wiring::dead_ends(&env).await);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let (attributor, dead_ends) = (attributor.clone(), dead_ends.clone());

@@ -4,7 +4,7 @@
 //! Condition failures and cancellation reasons come back as typed domain errors.
 //!
 //! One file per port: [`codes`], [`clicks`], [`referrals`], [`ledger`], [`audit`], [`webhooks`],
-//! [`counters`], [`orders`]; item layouts in [`items`]; how a request is sent and read in [`requests`];
+//! [`counters`], [`orders`], [`unsubscribes`]; item layouts in [`items`]; how a request is sent and read in [`requests`];
 //! the console's listings in [`listing`].
 
 use aws_sdk_dynamodb::Client;
@@ -28,6 +28,7 @@ mod listing;
 mod orders;
 mod referrals;
 mod requests;
+mod unsubscribes;
 mod webhooks;
 
 /// The DynamoDB store.

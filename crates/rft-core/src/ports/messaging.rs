@@ -37,6 +37,27 @@ pub enum MessageKind {
     JobDropped,
     /// To a team member: a single-use sign-in link to the owner's console.
     ConsoleSignIn,
+    /// A new customer's own link after their first order (`enrolment.on_first_order`).
+    Enrolment,
+}
+
+impl MessageKind {
+    /// Whether it is programme email to a customer or a friend, which an unsubscribed address
+    /// no longer receives; the team's and ops emails are not.
+    pub fn is_to_customers(self) -> bool {
+        match self {
+            MessageKind::Invite
+            | MessageKind::InviteConfirmation
+            | MessageKind::ThankYouReferrer
+            | MessageKind::ThankYouFriend
+            | MessageKind::Enrolment => true,
+            MessageKind::HoldReview
+            | MessageKind::RefundReview
+            | MessageKind::FulfilmentParked
+            | MessageKind::JobDropped
+            | MessageKind::ConsoleSignIn => false,
+        }
+    }
 }
 
 /// One email or SMS.
@@ -54,6 +75,10 @@ pub struct OutboundMessage {
     pub html: Option<String>,
     /// Why it is sent.
     pub kind: MessageKind,
+    /// The signed unsubscribe URL, for programme email that carries one: sent as the
+    /// `List-Unsubscribe` header with RFC 8058's one-click `List-Unsubscribe-Post`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe: Option<String>,
 }
 
 /// A message could not be handed to the provider.

@@ -17,6 +17,7 @@ mod orders;
 mod queue;
 mod referrals;
 mod rewards;
+mod unsubscribes;
 mod webhooks;
 
 pub use audit::*;
@@ -32,6 +33,7 @@ pub use orders::*;
 pub use queue::*;
 pub use referrals::*;
 pub use rewards::*;
+pub use unsubscribes::*;
 pub use webhooks::*;
 
 /// Any underlying error, kept as a source rather than flattened to a string.
@@ -114,6 +116,8 @@ pub struct Stores {
     pub counters: Arc<dyn Counters>,
     /// The store's orders, for refunds.
     pub orders: Arc<dyn OrderStore>,
+    /// Addresses that asked for no more programme email.
+    pub unsubscribes: Arc<dyn Unsubscribes>,
 }
 
 impl Stores {
@@ -128,6 +132,7 @@ impl Stores {
             + WebhookLog
             + Counters
             + OrderStore
+            + Unsubscribes
             + 'static,
     {
         Stores {
@@ -138,7 +143,8 @@ impl Stores {
             audit: backend.clone(),
             webhooks: backend.clone(),
             counters: backend.clone(),
-            orders: backend,
+            orders: backend.clone(),
+            unsubscribes: backend,
         }
     }
 }

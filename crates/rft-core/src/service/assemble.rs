@@ -11,8 +11,10 @@ use std::sync::Arc;
 
 use crate::identity::IdentityHasher;
 use crate::links::LinkSigner;
-use crate::ports::{JobQueue, Messenger, RewardClient, Screener, Stores, TextWriter};
+use crate::ports::{JobQueue, Messenger, Minter, RewardClient, Screener, Stores, TextWriter};
+use crate::service::enrol::{EnrolPorts, Enroller};
 use crate::service::erase::Eraser;
+use crate::service::unsubscribe::HonourUnsubscribes;
 use crate::service::{
     Attributor, AttributorPorts, DeadEnds, FriendDiscount, FulfilPolicy, MintService, Redirector, Rewarder,
     RewarderPorts, ScreenService, Sweeper,
@@ -47,6 +49,26 @@ pub struct RewarderClients {
     pub links: LinkSigner,
     /// The reward queue itself: each step queues the next.
     pub queue: Arc<dyn JobQueue>,
+    /// Hashes thank-yous' addresses to honour unsubscribes.
+    pub hasher: IdentityHasher,
+}
+
+/// The attributor's ports beyond the stores.
+pub struct AttributorClients {
+    /// The screen (a Lambda invoke in AWS, the service itself locally).
+    pub screener: Arc<dyn Screener>,
+    /// The rewarder's queue: a connected store's orders go on to it.
+    pub reward_jobs: Arc<dyn JobQueue>,
+    /// The sign-up queue (its own): a first order's enrolment.
+    pub signup_jobs: Arc<dyn JobQueue>,
+    /// Mints an enrolled customer's link (`rft-minter` by invoke in AWS).
+    pub minter: Arc<dyn Minter>,
+    /// Email, for enrolments.
+    pub messenger: Arc<dyn Messenger>,
+    /// Hashes addresses for unsubscribe links and checks.
+    pub hasher: IdentityHasher,
+    /// Signs unsubscribe links.
+    pub links: LinkSigner,
 }
 
 impl Services {
@@ -55,14 +77,30 @@ impl Services {
         Services { settings, clock, stores }
     }
 
-    /// `rft-minter`: codes, invites, the model's invite text, and each code's friend discount
-    /// at a connected store's provider ([`FriendDiscount::none`] for a store on webhooks).
+    /// `messenger` as services send customer email through it: unsubscribed addresses get no
+    /// programme email, the team's mail passes untouched.
+    pub fn customer_mail(&self, messenger: Arc<dyn Messenger>, hasher: IdentityHasher) -> Arc<dyn Messenger> {
+        let s = &self.stores;
+        Arc::new(HonourUnsubscribes::new(
+            messenger,
+            s.unsubscribes.clone(),
+            s.audit.clone(),
+            hasher,
+            self.clock.clone(),
+        ))
+    }
+
+    /// `rft-minter`: codes, invites (not to unsubscribed addresses), the model's invite text, and
+    /// each code's friend discount at a connected store's provider ([`FriendDiscount::none`] for
+    /// a store on webhooks).
     pub fn minter(
         &self,
         writer: Arc<dyn TextWriter>,
         messenger: Arc<dyn Messenger>,
         discounts: FriendDiscount,
+        hasher: IdentityHasher,
     ) -> MintService {
+        let messenger = self.customer_mail(messenger, hasher);
         let s = &self.stores;
         MintService::new(
             s.codes.clone(),
@@ -91,20 +129,25 @@ impl Services {
     }
 
     /// `rft-attributor`: attribution, screening through `screener`; a connected store's orders
-    /// go on to the rewarder on `reward_jobs`.
-    pub fn attributor(&self, screener: Arc<dyn Screener>, reward_jobs: Arc<dyn JobQueue>) -> Attributor {
-        Attributor::new(
+    /// go on to the rewarder on `reward_jobs`, and first orders' enrolments through `minter`.
+    pub fn attributor(&self, clients: AttributorClients) -> Attributor {
+        let AttributorClients { screener, reward_jobs, signup_jobs, minter, messenger, hasher, links } = clients;
+        let messenger = self.customer_mail(messenger, hasher.clone());
+        let enroller = Enroller::new(
             &self.stores,
-            AttributorPorts { screener, reward_jobs },
+            EnrolPorts { minter, messenger, hasher, links },
+            self.settings.clone(),
             self.clock.clone(),
-            self.settings.attribution.fingerprint_fallback,
-        )
+        );
+        let ports = AttributorPorts { screener, reward_jobs, signup_jobs, enroller: Arc::new(enroller) };
+        Attributor::new(&self.stores, ports, self.clock.clone(), &self.settings)
     }
 
     /// `rft-rewarder`: the reward chain.
     pub fn rewarder(&self, clients: RewarderClients, policy: FulfilPolicy) -> Rewarder {
         let s = &self.stores;
-        let RewarderClients { screener, store, discounts, messenger, writer, links, queue } = clients;
+        let RewarderClients { screener, store, discounts, messenger, writer, links, queue, hasher } = clients;
+        let messenger = self.customer_mail(messenger, hasher);
         let ports = RewarderPorts {
             codes: s.codes.clone(),
             referrals: s.referrals.clone(),

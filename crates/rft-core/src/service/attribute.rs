@@ -20,6 +20,7 @@ use crate::ports::{
 };
 use crate::referral::{FriendProfile, Method, Outcome, Referral, ReferralState};
 use crate::screen::Stage;
+use crate::service::enrol::Enroller;
 use crate::service::flags::{CodeFlags, flagged_evidence};
 use crate::service::velocity::{self, DAY, HOUR, SIGNUPS_PER_CODE, SIGNUPS_PER_IP};
 use crate::time::{Clock, Timestamp};
@@ -80,9 +81,13 @@ pub enum AttributeError {
     /// The screen failed.
     #[error(transparent)]
     Screen(#[from] ScreenError),
-    /// A connected store's conversion could not be handed to the rewarder.
-    #[error("queueing the conversion for the rewarder: {0}")]
+    /// A connected store's conversion could not be handed to the rewarder, or an enrolment
+    /// queued.
+    #[error("queueing a job: {0}")]
     Queue(#[from] QueueError),
+    /// A new customer's enrolment failed.
+    #[error(transparent)]
+    Enrol(#[from] crate::service::enrol::EnrolError),
     /// A job that is not a sign-up reached the sign-up queue.
     #[error("a {0} job does not belong on the sign-up queue")]
     WrongQueue(&'static str),
@@ -90,7 +95,12 @@ pub enum AttributeError {
 
 impl crate::jobs::JobFailure for AttributeError {
     fn is_retryable(&self) -> bool {
-        !matches!(self, AttributeError::WrongQueue(_) | AttributeError::Store(StoreError::Corrupt { .. }))
+        match self {
+            AttributeError::Enrol(e) => crate::jobs::JobFailure::is_retryable(e),
+            other => {
+                !matches!(other, AttributeError::WrongQueue(_) | AttributeError::Store(StoreError::Corrupt { .. }))
+            }
+        }
     }
 }
 
@@ -105,8 +115,13 @@ pub struct Attributor {
     screener: Arc<dyn Screener>,
     /// Where a connected store's order goes once its customer is attributed: the rewarder.
     pub(super) reward_jobs: Arc<dyn JobQueue>,
+    /// Its own queue: a connected store's first order queues the customer's enrolment here.
+    pub(super) signup_jobs: Arc<dyn JobQueue>,
+    enroller: Arc<Enroller>,
     pub(super) clock: Arc<dyn Clock>,
     fingerprint_fallback: bool,
+    /// `enrolment.on_first_order`.
+    pub(super) enrol_on_first_order: bool,
 }
 
 /// The attributor's ports beyond the stores.
@@ -115,6 +130,10 @@ pub struct AttributorPorts {
     pub screener: Arc<dyn Screener>,
     /// The rewarder's queue, for the conversion a connected store's order carries.
     pub reward_jobs: Arc<dyn JobQueue>,
+    /// The sign-up queue (its own), for enrolments.
+    pub signup_jobs: Arc<dyn JobQueue>,
+    /// Handles enrolments from the sign-up queue.
+    pub enroller: Arc<Enroller>,
 }
 
 /// How far back the fingerprint fallback looks for a matching click.
@@ -145,7 +164,12 @@ pub fn last_touch(
 
 impl Attributor {
     /// An attributor over `stores` and its own ports.
-    pub fn new(stores: &Stores, ports: AttributorPorts, clock: Arc<dyn Clock>, fingerprint_fallback: bool) -> Self {
+    pub fn new(
+        stores: &Stores,
+        ports: AttributorPorts,
+        clock: Arc<dyn Clock>,
+        settings: &crate::settings::Settings,
+    ) -> Self {
         Attributor {
             codes: stores.codes.clone(),
             clicks: stores.clicks.clone(),
@@ -155,8 +179,11 @@ impl Attributor {
             orders: stores.orders.clone(),
             screener: ports.screener,
             reward_jobs: ports.reward_jobs,
+            signup_jobs: ports.signup_jobs,
+            enroller: ports.enroller,
             clock,
-            fingerprint_fallback,
+            fingerprint_fallback: settings.attribution.fingerprint_fallback,
+            enrol_on_first_order: settings.enrolment.on_first_order,
         }
     }
 
@@ -203,6 +230,7 @@ impl Attributor {
             crate::jobs::Job::Signup(signup) => self.signup(&signup).await.map(|_| ()),
             crate::jobs::Job::Checkout(checkout) => self.checkout(&checkout).await.map(|_| ()),
             crate::jobs::Job::Import(import) => self.import(&import).await,
+            crate::jobs::Job::Enrol(enrol) => self.enroller.enrol(&enrol).await.map(|_| ()).map_err(Into::into),
             other => Err(AttributeError::WrongQueue(other.kind())),
         }
     }

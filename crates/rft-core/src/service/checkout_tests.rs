@@ -112,3 +112,65 @@ async fn a_code_that_is_not_a_referral_code_credits_nobody() {
     assert!(w.store.find(&IdentityKey::Customer(customer("guest_sam"))).await.unwrap().is_none());
     assert!(conversions_sent(&w).is_empty());
 }
+
+fn enrolments_sent(w: &World) -> Vec<(String, String)> {
+    w.jobs_sent()
+        .into_iter()
+        .filter_map(|(job, _)| match job {
+            Job::Enrol(e) => Some((e.customer_id.to_string(), e.order_id)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn enrolling() -> World {
+    World::with_settings(&[("on_first_order", "true")])
+}
+
+#[tokio::test]
+async fn a_first_order_queues_one_enrolment_whether_or_not_it_was_attributed() {
+    let w = enrolling();
+    let code = w.given_code().await;
+    w.attributor().checkout(&order(&w, &code, "guest_mara", "o_1")).await.unwrap();
+    let mut unreferred = order(&w, &code, "c_kim", "o_2");
+    unreferred.signup.code = None;
+    unreferred.conversion.discount_code = None;
+    let outcome = w.attributor().checkout(&unreferred).await.unwrap();
+    assert!(matches!(outcome, SignupOutcome::Unattributed(_)), "{outcome:?}");
+    assert_eq!(enrolments_sent(&w), [("guest_mara".into(), "o_1".into()), ("c_kim".into(), "o_2".into())]);
+    let Some((Job::Enrol(job), _)) = w.jobs_sent().into_iter().find(|(j, _)| matches!(j, Job::Enrol(_))) else {
+        panic!("an enrolment")
+    };
+    assert_eq!((job.email.as_str(), job.first_name.as_deref()), ("guest_mara@example.com", Some("Mara")));
+}
+
+#[tokio::test]
+async fn a_later_order_queues_no_enrolment() {
+    let w = enrolling();
+    let code = w.given_code().await;
+    w.attributor().checkout(&order(&w, &code, "c_kim", "o_1")).await.unwrap();
+    w.attributor().checkout(&order(&w, &code, "c_kim", "o_2")).await.unwrap();
+    let mut regular = order(&w, &code, "c_regular", "o_9");
+    regular.earlier_orders = Some(true);
+    w.attributor().checkout(&regular).await.unwrap();
+    assert_eq!(enrolments_sent(&w), [("c_kim".into(), "o_1".into())]);
+}
+
+#[tokio::test]
+async fn with_enrolment_off_a_first_order_queues_none() {
+    let w = World::new();
+    let code = w.given_code().await;
+    w.attributor().checkout(&order(&w, &code, "guest_mara", "o_1")).await.unwrap();
+    assert!(enrolments_sent(&w).is_empty());
+    assert_eq!(conversions_sent(&w), ["o_1"]);
+}
+
+#[tokio::test]
+async fn a_first_order_without_an_email_enrols_nobody() {
+    let w = enrolling();
+    let code = w.given_code().await;
+    let mut job = order(&w, &code, "c_kim", "o_1");
+    job.signup.email = None;
+    w.attributor().checkout(&job).await.unwrap();
+    assert!(enrolments_sent(&w).is_empty());
+}

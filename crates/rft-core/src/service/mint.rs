@@ -219,6 +219,7 @@ impl Minter for MintService {
             body: format!("{greeting}\n\n{referrer_name} says:\n\n{}\n", record.invite),
             html: Some(email_html(business, &subject, &paragraphs, &[("Claim your offer", &link, false)])),
             kind: MessageKind::Invite,
+            unsubscribe: None,
         };
         self.messenger
             .send(&invite)
@@ -241,6 +242,7 @@ impl Minter for MintService {
                 body: format!("{}\n\n{}\n", lines[0], lines[1]),
                 html: Some(email_html(business, &heading, &lines, &[])),
                 kind: MessageKind::InviteConfirmation,
+                unsubscribe: None,
             };
             if let Err(e) = self.messenger.send(&confirmation).await {
                 // The invite went; a missing confirmation is not worth failing the request for.

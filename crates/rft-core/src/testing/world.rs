@@ -117,17 +117,27 @@ impl World {
             writer: self.writer.clone(),
             links: self.links(),
             queue: self.queue.clone(),
+            hasher: self.hasher(),
         };
         self.services.rewarder(clients, policy)
     }
 
-    /// The attributor, queueing conversions on the reward queue.
+    /// The attributor, queueing conversions and enrolments on the one test queue, minting with
+    /// [`World::minter`].
     pub fn attributor(&self) -> crate::service::Attributor {
-        self.services.attributor(self.screener.clone(), self.queue.clone())
+        self.services.attributor(crate::service::AttributorClients {
+            screener: self.screener.clone(),
+            reward_jobs: self.queue.clone(),
+            signup_jobs: self.queue.clone(),
+            minter: Arc::new(self.minter()),
+            messenger: self.messenger.clone(),
+            hasher: self.hasher(),
+            links: self.links(),
+        })
     }
 
     pub fn minter(&self) -> MintService {
-        self.services.minter(self.writer.clone(), self.messenger.clone(), FriendDiscount::none())
+        self.services.minter(self.writer.clone(), self.messenger.clone(), FriendDiscount::none(), self.hasher())
     }
 
     pub fn eraser(&self) -> Eraser {

@@ -105,6 +105,7 @@ pub async fn request_link(
             body: format!("{}\n\n{link}\n\n{}\n", lines[0], lines[1]),
             html: Some(email_html(business, &subject, &lines, &[("Sign in", &link, false)])),
             kind: MessageKind::ConsoleSignIn,
+            unsubscribe: None,
         };
         // The answer is the same whether or not the mail went, so it says nothing about the
         // address; a failure is for the logs.

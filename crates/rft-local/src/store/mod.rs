@@ -4,8 +4,8 @@
 //! read-check-write inside one transaction, durable once `commit` returns.
 //!
 //! One file per port: [`codes`], [`clicks`], [`referrals`], [`ledger`], [`audit`], [`webhooks`],
-//! [`counters`]; [`index`] reads the secondary indexes; [`listing`] keeps the console's indexes;
-//! [`inspect`] reads everything back for tests.
+//! [`counters`], [`unsubscribes`]; [`index`] reads the secondary indexes; [`listing`] keeps the
+//! console's indexes; [`inspect`] reads everything back for tests.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,6 +27,7 @@ mod listing;
 mod orders;
 mod referrals;
 pub mod rewrite;
+mod unsubscribes;
 mod webhooks;
 
 pub(crate) use clicks::insert_clicks;
@@ -59,6 +60,8 @@ pub(crate) const WEBHOOKS: TableDefinition<&str, Bytes> = TableDefinition::new("
 pub(crate) const COUNTERS: TableDefinition<&str, (u32, i64)> = TableDefinition::new("counters");
 pub(crate) const ORDERS: TableDefinition<&str, Bytes> = TableDefinition::new("orders");
 pub(crate) const FIRST_ORDERS: TableDefinition<&str, &str> = TableDefinition::new("first_order_by_customer");
+/// Unsubscribed addresses: the hash of the address's identity form, and when (ms).
+pub(crate) const UNSUBSCRIBES: TableDefinition<&str, i64> = TableDefinition::new("unsubscribes");
 pub(crate) const FLAGGED_CODES: TableDefinition<(i64, &str), ()> = TableDefinition::new("flagged_codes");
 /// The console's listings: referrals by (state, created at, id), codes by (status, created at, code).
 pub(crate) const REFERRALS_BY_STATE: TableDefinition<(&str, i64, &str), ()> =
@@ -95,6 +98,7 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
     txn.open_table(ORDERS)?;
     txn.open_table(FIRST_ORDERS)?;
     txn.open_table(FLAGGED_CODES)?;
+    txn.open_table(UNSUBSCRIBES)?;
     txn.open_table(REFERRALS_BY_STATE)?;
     txn.open_table(CODES_BY_STATUS)?;
     listing::backfill(txn)?;

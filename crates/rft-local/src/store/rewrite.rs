@@ -124,6 +124,7 @@ fn copy_every_table(read: &ReadTransaction, write: &WriteTransaction) -> Result<
         FLAGGED_CODES,
         REFERRALS_BY_STATE,
         CODES_BY_STATUS,
+        UNSUBSCRIBES,
         JOBS,
         JOBS_BY_VISIBILITY,
         DEAD_LETTERS,

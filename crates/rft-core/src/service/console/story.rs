@@ -349,6 +349,12 @@ fn line(event: &AuditEvent, referral: &Referral) -> StoryLine {
             text(f, "reason").unwrap_or("no reason recorded")
         ),
         AuditKind::Minted => format!("Code {} minted", event.subject),
+        AuditKind::Enrolled => format!(
+            "Their own link (code {}) was emailed after first order {}",
+            text(f, "code").unwrap_or("?"),
+            text(f, "order_id").unwrap_or("?")
+        ),
+        AuditKind::MailSuppressed => "A programme email to an unsubscribed address was not sent".to_owned(),
         AuditKind::Retired => {
             let by = text(f, "by").map(|e| format!(" by {e}")).unwrap_or_default();
             format!("Code {} retired{by}", event.subject)

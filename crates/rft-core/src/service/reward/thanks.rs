@@ -88,6 +88,7 @@ impl Rewarder {
                 subject,
                 body,
                 kind,
+                unsubscribe: None,
             },
             Recipient::Sms(phone) => OutboundMessage {
                 channel: Channel::Sms,
@@ -96,6 +97,7 @@ impl Rewarder {
                 body,
                 html: None,
                 kind,
+                unsubscribe: None,
             },
         })
     }

@@ -22,6 +22,7 @@ mod counters;
 mod ledger;
 mod orders;
 mod referrals;
+mod unsubscribes;
 mod webhooks;
 
 /// Everything stored.
@@ -44,6 +45,8 @@ pub(crate) struct State {
     pub orders: HashMap<String, crate::ports::OrderRecord>,
     /// Each customer's first paid order.
     pub first_orders: HashMap<CustomerId, String>,
+    /// Unsubscribed addresses' hashes, and when.
+    pub unsubscribes: HashMap<String, Timestamp>,
     /// See [`MemoryStore::someone_holds_the_next_code_claimed`].
     pub next_claim_collides: bool,
 }
