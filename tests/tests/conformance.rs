@@ -34,8 +34,23 @@ store_properties!(
     processed_webhook_ids_are_remembered,
     counters_stop_at_their_limit_and_expire,
     a_browsers_latest_click_is_found,
-    listings_by_referrer_customer_and_code,
+    listings_by_referrer_and_customer,
 );
+
+mod rollups {
+    use super::*;
+    use rft_tests::backends::{dynamo_following, local_following};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn local() {
+        c::rollups_count_every_click_once_and_agree(local_following()).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn dynamo() {
+        c::rollups_count_every_click_once_and_agree(dynamo_following().await).await
+    }
+}
 
 macro_rules! queue_properties {
     ($($name:ident),* $(,)?) => {

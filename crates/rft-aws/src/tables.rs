@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 
 /// Physical table names, from configuration so several stacks (or tests) can share an account.
@@ -12,7 +12,8 @@ use aws_sdk_dynamodb::types::{
 pub struct TableNames {
     /// `rft-codes`: PK `code`; GSI `by_referrer` (`referrer_id`, `created_at`).
     pub codes: String,
-    /// `rft-clicks`: PK `attribution_id`, SK `click_ts`, TTL `expires_at`; GSI `by_code`.
+    /// `rft-clicks`: PK `attribution_id`, SK `click_ts`, TTL `expires_at`; sparse GSI
+    /// `by_browser`; a stream of new images (the rollups' follower reads it).
     pub clicks: String,
     /// `rft-referrals`: PK `referred_id` (referrals and identity claims); GSI `by_queue`.
     pub referrals: String,
@@ -24,8 +25,6 @@ pub struct TableNames {
 
 /// GSI on `rft-codes` listing a customer's codes.
 pub const CODES_BY_REFERRER: &str = "by_referrer";
-/// GSI on `rft-clicks` counting a code's clicks (velocity).
-pub const CLICKS_BY_CODE: &str = "by_code";
 /// Sparse GSI on `rft-clicks`: clicks by browser hash (the optional fingerprint fallback).
 pub const CLICKS_BY_BROWSER: &str = "by_browser";
 /// Sparse GSI on `rft-referrals`: only referrals in a review queue carry `queue`.
@@ -105,6 +104,7 @@ struct Spec {
     extra_attrs: Vec<(&'static str, ScalarAttributeType)>,
     gsis: Vec<GlobalSecondaryIndex>,
     ttl: Option<&'static str>,
+    stream: bool,
 }
 
 /// Creates the five tables (on-demand, with keys, GSIs and TTL) and waits until they exist.
@@ -118,26 +118,16 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), Pr
             extra_attrs: vec![("referrer_id", S), ("created_at", N)],
             gsis: vec![gsi(CODES_BY_REFERRER, "referrer_id", "created_at", all())],
             ttl: None,
+            stream: false,
         },
         Spec {
             name: names.clicks.clone(),
             pk: ("attribution_id", S),
             sk: Some(("click_ts", N)),
-            extra_attrs: vec![("code", S), ("browser", S)],
-            gsis: vec![
-                gsi(CLICKS_BY_BROWSER, "browser", "click_ts", all()),
-                gsi(
-                    CLICKS_BY_CODE,
-                    "code",
-                    "click_ts",
-                    Projection::builder()
-                        .projection_type(ProjectionType::Include)
-                        .non_key_attributes("expires_at_ms")
-                        .non_key_attributes("channel")
-                        .build(),
-                ),
-            ],
+            extra_attrs: vec![("browser", S)],
+            gsis: vec![gsi(CLICKS_BY_BROWSER, "browser", "click_ts", all())],
             ttl: Some("expires_at"),
+            stream: true,
         },
         Spec {
             name: names.referrals.clone(),
@@ -155,6 +145,7 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), Pr
                 ),
             ],
             ttl: None,
+            stream: false,
         },
         Spec {
             name: names.rewards.clone(),
@@ -163,6 +154,7 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), Pr
             extra_attrs: vec![("customer_id", S), ("created_at", N)],
             gsis: vec![gsi(REWARDS_BY_CUSTOMER, "customer_id", "created_at", all())],
             ttl: None,
+            stream: false,
         },
         Spec {
             name: names.audit.clone(),
@@ -171,6 +163,7 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), Pr
             extra_attrs: vec![("subject", S)],
             gsis: vec![gsi(AUDIT_BY_SUBJECT, "subject", "ts", all())],
             ttl: Some("expires_at"),
+            stream: false,
         },
     ];
     for spec in specs {
@@ -189,6 +182,15 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), Pr
         }
         for g in &spec.gsis {
             req = req.global_secondary_indexes(g.clone());
+        }
+        if spec.stream {
+            req = req.stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewImage)
+                    .build()
+                    .expect("the flag is set"),
+            );
         }
         req.send().await.map_err(|e| fail(e.into()))?;
         if let Some(ttl) = spec.ttl {

@@ -77,7 +77,6 @@ pub async fn minter(env: &Environment) -> MintService {
 pub async fn screen(env: &Environment, secrets: &SecretSet) -> ScreenService {
     let s = warm_stores(env).await;
     ScreenService::new(
-        s.clicks.clone(),
         s.counters.clone(),
         Arc::new(env.messenger(false)),
         env.settings.clone(),
@@ -155,6 +154,11 @@ pub async fn dead_ends(env: &Environment) -> rft_core::service::DeadEnds {
 /// hourly batch, and the warm-up's read of `rft-codes` is one its role (rightly) may not make.
 pub async fn sweeper(env: &Environment) -> Sweeper {
     Sweeper::new(env.stores().referrals.clone(), Arc::new(SystemClock))
+}
+
+/// `rft-sweep`'s other job: counting `rft-clicks`' stream into the rollups.
+pub async fn follower(env: &Environment) -> crate::follower::ClickFollower {
+    crate::follower::ClickFollower::new((*env.store()).clone())
 }
 
 /// The rewarder's erasure (it alone may rewrite the ledger).

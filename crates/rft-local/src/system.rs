@@ -113,7 +113,6 @@ impl System {
             ports.clock.clone(),
         ));
         let screen = Arc::new(ScreenService::new(
-            s.clicks.clone(),
             s.counters.clone(),
             ports.messenger.clone(),
             settings.clone(),

@@ -1,17 +1,20 @@
-//! `ClickStore` on `rft-clicks`: one item per click, read by token, email, code or browser.
+//! `ClickStore` on `rft-clicks`: one compact item per click ([`super::items::click_item`]),
+//! read by token or email (the table's key) and by browser (the sparse `by_browser` index,
+//! only populated with the fingerprint fallback on). Nothing reads a code's clicks: counts come
+//! from the rollups, which the table's stream feeds ([`crate::follower`]). Expired clicks are
+//! filtered here, from each item's own expiry.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::Select;
 
 use rft_core::click::TouchKey;
 use rft_core::identity::IdentityHash;
 use rft_core::ports::{ClickStore, StoreError};
-use rft_core::{Click, Code, Timestamp};
+use rft_core::{Click, Timestamp};
 
-use super::items::click_item;
+use super::items::{click_from_item, click_item};
 use super::{DynamoStore, unavailable};
-use crate::item::{from_doc, get_n, get_s, n, s};
-use crate::tables::{CLICKS_BY_BROWSER, CLICKS_BY_CODE};
+use crate::item::{get_n, n, s};
+use crate::tables::CLICKS_BY_BROWSER;
 
 #[async_trait]
 impl ClickStore for DynamoStore {
@@ -33,13 +36,12 @@ impl ClickStore for DynamoStore {
             .query()
             .table_name(&self.tables.clicks)
             .key_condition_expression("attribution_id = :t")
-            .filter_expression("expires_at_ms > :now")
             .expression_attribute_values(":t", s(id.as_str()))
-            .expression_attribute_values(":now", n(now.as_millis()))
             .scan_index_forward(false)
             .consistent_read(true);
         let items = self.query_all("read a token's clicks", q).await?;
-        items.iter().map(|it| from_doc(it, &id)).collect()
+        let clicks: Result<Vec<Click>, StoreError> = items.iter().map(click_from_item).collect();
+        Ok(clicks?.into_iter().filter(|c| c.expires_at > now).collect())
     }
 
     async fn forget(&self, key: &TouchKey) -> Result<usize, StoreError> {
@@ -49,6 +51,7 @@ impl ClickStore for DynamoStore {
             .query()
             .table_name(&self.tables.clicks)
             .key_condition_expression("attribution_id = :t")
+            .projection_expression("click_ts")
             .expression_attribute_values(":t", s(id.as_str()))
             .consistent_read(true);
         let items = self.query_all("list touches to forget", q).await?;
@@ -80,7 +83,6 @@ impl ClickStore for DynamoStore {
                 .table_name(&self.tables.clicks)
                 .index_name(CLICKS_BY_BROWSER)
                 .key_condition_expression("browser = :b AND click_ts BETWEEN :since AND :now")
-                .filter_expression("expires_at_ms > :now")
                 .expression_attribute_values(":b", s(browser.as_str()))
                 .expression_attribute_values(":since", n(since.as_millis()))
                 .expression_attribute_values(":now", n(now.as_millis()))
@@ -89,64 +91,15 @@ impl ClickStore for DynamoStore {
                 .send()
                 .await
                 .map_err(unavailable("find a browser's latest click"))?;
-            if let Some(first) = page.items.unwrap_or_default().first() {
-                return from_doc(first, browser.as_str()).map(Some);
+            for item in page.items.unwrap_or_default() {
+                let click = click_from_item(&item)?;
+                if click.expires_at > now {
+                    return Ok(Some(click));
+                }
             }
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => return Ok(None),
-            }
-        }
-    }
-
-    async fn clicks_of_code(
-        &self,
-        code: &Code,
-        since: Timestamp,
-        now: Timestamp,
-    ) -> Result<Vec<(Timestamp, Option<String>)>, StoreError> {
-        let q = self
-            .client
-            .query()
-            .table_name(&self.tables.clicks)
-            .index_name(CLICKS_BY_CODE)
-            .key_condition_expression("code = :c AND click_ts BETWEEN :since AND :now")
-            .filter_expression("expires_at_ms > :now")
-            .expression_attribute_values(":c", s(code.as_str()))
-            .expression_attribute_values(":since", n(since.as_millis()))
-            .expression_attribute_values(":now", n(now.as_millis()));
-        let items = self.query_all("list a code's clicks", q).await?;
-        Ok(items
-            .iter()
-            .filter_map(|it| {
-                Some((Timestamp::from_millis(get_n(it, "click_ts")?), get_s(it, "channel").map(str::to_owned)))
-            })
-            .collect())
-    }
-
-    async fn count_for_code(&self, code: &Code, since: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
-        let mut total = 0u64;
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.tables.clicks)
-                .index_name(CLICKS_BY_CODE)
-                .key_condition_expression("code = :c AND click_ts >= :since")
-                .filter_expression("expires_at_ms > :now")
-                .expression_attribute_values(":c", s(code.as_str()))
-                .expression_attribute_values(":since", n(since.as_millis()))
-                .expression_attribute_values(":now", n(now.as_millis()))
-                .select(Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable("count a code's clicks"))?;
-            total += u64::try_from(page.count).unwrap_or(0);
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(total),
             }
         }
     }

@@ -287,6 +287,7 @@ impl Attributor {
         match self.referrals.open(&referral, &claims, &audit).await? {
             Opened::Created => {
                 self.count_programme(PROGRAMME_SIGNUPS, now).await;
+                crate::rollup::apply(self.counters.as_ref(), &crate::rollup::signup_steps(&referral)).await;
                 let referral = self.finish_hold(referral).await?;
                 Ok(SignupOutcome::Opened(Box::new(referral)))
             }

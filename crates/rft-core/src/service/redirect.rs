@@ -243,7 +243,13 @@ impl Redirector {
                 ip_hash,
                 user_agent: visit.user_agent.map(clip_user_agent),
                 channel: visit.channel.and_then(parse_channel),
-                browser: self.hasher.browser(visit.ip, visit.user_agent),
+                // Only the optional fingerprint fallback reads it: without it, no second keyed
+                // hash per click and no browser index entry.
+                browser: if self.settings.attribution.fingerprint_fallback {
+                    self.hasher.browser(visit.ip, visit.user_agent)
+                } else {
+                    None
+                },
                 expires_at: now.plus(window),
             };
             self.log(click).await;

@@ -8,7 +8,6 @@ use rft_core::ports::{CommitError, LedgerStore, StoreError, WriteError};
 use rft_core::{CustomerId, LedgerRow, ReferralId, RewardCommit};
 
 use super::audit::append_audit;
-use super::counters::step_counter;
 use super::referrals::{load_referral, put_referral};
 use super::{LEDGER, LEDGER_BY_CUSTOMER, LocalStore, TALLY, decode, decode_w, encode};
 
@@ -45,10 +44,7 @@ impl LedgerStore for LocalStore {
             drop((ledger, tally));
             put_referral(txn, &commit.referral, old.as_ref())?;
             append_audit(txn, &commit.audit)?;
-            for counter in &commit.counters {
-                let now = commit.audit.ts;
-                let _ = step_counter(txn, &counter.key, None, counter.expires_at, now)?;
-            }
+            super::counters::apply_steps(txn, &commit.counters, commit.audit.ts)?;
             Ok(Ok(()))
         })
         .await?

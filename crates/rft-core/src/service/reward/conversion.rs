@@ -70,6 +70,11 @@ impl Rewarder {
                     noted.friend.identity.merge(&job.identity);
                     self.save(&noted, referral.version, Some(&not_paid("held"))).await?;
                     self.count_conversion(referral, conversion.occurred_at).await;
+                    crate::rollup::apply(
+                        self.ports.counters.as_ref(),
+                        &crate::rollup::conversion_steps(referral, conversion),
+                    )
+                    .await;
                 }
                 return Ok(());
             }
@@ -108,6 +113,8 @@ impl Rewarder {
         self.save(&decided, referral.version, Some(&AuditEvent::new(kind, referral.referral_id.as_str(), now, facts)))
             .await?;
         self.count_conversion(referral, conversion.occurred_at).await;
+        crate::rollup::apply(self.ports.counters.as_ref(), &crate::rollup::conversion_steps(referral, conversion))
+            .await;
         if decided.state == ReferralState::Held {
             self.notify_hold(decided).await?;
         }
@@ -193,7 +200,10 @@ impl Rewarder {
                 rows: rows.clone(),
                 tally: TallyStep { referrer_id: paid.referrer_id.clone(), expected: tally },
                 audit: AuditEvent::new(AuditKind::Paid, paid.referral_id.as_str(), now, facts),
-                counters: vec![CounterStep { key: PROGRAMME_CONVERSIONS.to_owned(), expires_at: Timestamp::NEVER }],
+                counters: [CounterStep::one(PROGRAMME_CONVERSIONS, Timestamp::NEVER)]
+                    .into_iter()
+                    .chain(crate::rollup::payout_steps(&paid, &rows, counts_as_new_conversion))
+                    .collect(),
             };
             match self.ports.ledger.commit_reward(&commit).await {
                 Ok(()) => {
