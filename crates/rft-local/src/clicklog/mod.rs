@@ -192,6 +192,9 @@ struct State {
 }
 
 struct Inner {
+    /// Tests stop the background folds to take a crash's picture of the files.
+    #[cfg(test)]
+    paused: std::sync::atomic::AtomicBool,
     db: Arc<Database>,
     dir: Option<PathBuf>,
     fingerprints: RandomState,
@@ -218,6 +221,8 @@ impl ClickLog {
         let counts = counts::Counts::resume(&db)?;
         let (settled, _) = watch::channel(0);
         let inner = Arc::new(Inner {
+            #[cfg(test)]
+            paused: std::sync::atomic::AtomicBool::new(false),
             db,
             dir: dir.map(Path::to_owned),
             fingerprints: RandomState::new(),
@@ -363,6 +368,7 @@ impl ClickLog {
 
     /// Removes segments whose clicks have all expired by `now` and are folded (tests call it
     /// with their own clock).
+    #[cfg(test)]
     pub(crate) fn purge(&self, now: Timestamp) -> usize {
         self.inner.purge(now)
     }
@@ -385,6 +391,10 @@ fn background(inner: &Weak<Inner>) {
     loop {
         std::thread::sleep(FOLD_EVERY);
         let Some(inner) = inner.upgrade() else { return };
+        #[cfg(test)]
+        if inner.paused.load(std::sync::atomic::Ordering::SeqCst) {
+            continue;
+        }
         if let Err(e) = counts::fold(&inner.db, &inner.counts) {
             tracing::error!(error = %e, "could not fold the click counts; will retry");
         }
@@ -743,5 +753,248 @@ mod legacy {
             std::fs::remove_file(path).map_err(io_error(path))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use rft_core::click::TouchKey;
+    use rft_core::ports::{ClickStore, Counters};
+    use rft_core::rollup::{PROGRAMME, code_series};
+    use rft_core::{Click, Code, IdentityHash, Timestamp, Token};
+
+    use crate::LocalStore;
+
+    const T0: Timestamp = Timestamp::from_secs(1_900_000_000);
+
+    fn click(token: &Token, at: Timestamp, window: Duration) -> Click {
+        Click {
+            key: TouchKey::Token(token.clone()),
+            at,
+            code: Code::parse("7QK2A9").unwrap(),
+            ip_hash: Some(IdentityHash::from_stored("0123456789abcdef0123456789abcdef".into())),
+            user_agent: Some(
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
+                    .into(),
+            ),
+            channel: None,
+            browser: None,
+            expires_at: at.plus(window),
+        }
+    }
+
+    fn clicks(n: u64) -> Vec<Click> {
+        (0..n)
+            .map(|i| click(&Token::generate(), T0.plus(Duration::from_millis(i)), Duration::from_secs(3600)))
+            .collect()
+    }
+
+    async fn burst(store: &LocalStore, clicks: &[Click]) {
+        let writes = clicks.iter().cloned().map(|click| {
+            let store = store.clone();
+            tokio::spawn(async move { store.record(&click).await })
+        });
+        for write in writes.collect::<Vec<_>>() {
+            write.await.unwrap().expect("logged");
+        }
+    }
+
+    fn temp_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rft-clicklog-{}", Token::generate().as_str()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn segments(dir: &Path) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Stops the background folds, so a test decides when counts are folded.
+    fn pause(store: &LocalStore) {
+        store.clicks.inner.paused.store(true, Ordering::SeqCst);
+    }
+
+    /// A copy of the data directory as a crash would leave it (folds paused).
+    fn crash_copy(dir: &Path) -> PathBuf {
+        let copy = temp_dir();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, copy.join(path.file_name().unwrap())).unwrap();
+        }
+        copy
+    }
+
+    async fn day_clicks(store: &LocalStore, series: &str) -> i64 {
+        store.rows(series, T0.day(), T0.day()).await.unwrap().iter().map(|r| r.get("clicks")).sum()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn every_click_of_a_concurrent_burst_is_durable_found_and_counted() {
+        let store = LocalStore::in_memory();
+        let clicks = clicks(500);
+        burst(&store, &clicks).await;
+        for click in &clicks {
+            assert_eq!(store.touches(&click.key, T0).await.unwrap(), vec![click.clone()]);
+        }
+        let code = code_series(&clicks[0].code);
+        assert_eq!(day_clicks(&store, &code).await, 500, "counted before any fold");
+        assert!(store.clicks.fold().unwrap());
+        assert_eq!(day_clicks(&store, &code).await, 500, "and the same once folded");
+        assert_eq!(day_clicks(&store, PROGRAMME).await, 500);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tokens_clicks_chain_back_newest_first_through_groups_and_segments() {
+        let dir = temp_dir();
+        let store = LocalStore::open(&dir).unwrap();
+        let token = Token::generate();
+        let day = Duration::from_secs(86_400);
+        let mine: Vec<Click> = (0..3).map(|i| click(&token, T0.plus(day * i), day * 30)).collect();
+        for c in &mine {
+            let others: Vec<Click> = (0..20).map(|_| click(&Token::generate(), c.at, day)).collect();
+            burst(&store, &others).await;
+            store.record(c).await.unwrap();
+        }
+        assert_eq!(segments(&dir).len(), 3, "a segment per UTC day");
+        let found = store.touches(&mine[0].key, T0.plus(day * 3)).await.unwrap();
+        assert_eq!(found, mine.iter().rev().cloned().collect::<Vec<_>>());
+        let later = T0.plus(day * 30).plus(Duration::from_secs(3600));
+        assert_eq!(store.touches(&mine[0].key, later).await.unwrap().len(), 2, "the first expired");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// What a crash leaves (clicks folded, clicks only in the log, a torn last record and a
+    /// damaged one mid-chain) is read back at start: every sound record found, the chain
+    /// through the damaged one repaired, every click counted exactly once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crash_is_read_back_counting_every_click_once() {
+        let dir = temp_dir();
+        let store = LocalStore::open(&dir).unwrap();
+        pause(&store);
+        let token = Token::generate();
+        let hour = Duration::from_secs(3600);
+        let chain: Vec<Click> = (0..3).map(|i| click(&token, T0.plus(Duration::from_secs(i)), hour)).collect();
+        store.record(&chain[0]).await.unwrap();
+        burst(&store, &clicks(100)).await;
+        assert!(store.clicks.fold().unwrap());
+        store.record(&chain[1]).await.unwrap();
+        let after = clicks(50);
+        burst(&store, &after).await;
+        store.record(&chain[2]).await.unwrap();
+        let copy = crash_copy(&dir);
+        drop(store);
+        // The middle click of the chain is damaged and the last record torn.
+        let segment = segments(&copy).pop().unwrap();
+        let mut bytes = std::fs::read(&segment).unwrap();
+        let needle = {
+            let mut one = Vec::new();
+            super::record::encode(&mut one, &chain[1], 0, 0);
+            one[super::record::HEADER + 1..super::record::HEADER + 18].to_vec()
+        };
+        let mut found = bytes.windows(needle.len()).enumerate().filter(|(_, w)| *w == needle).map(|(i, _)| i);
+        let at = found.nth(1).expect("the middle click is the token's second record");
+        bytes[at + 3] ^= 0xff;
+        let mut torn = Vec::new();
+        super::record::encode(&mut torn, &clicks(1)[0], 0, 0);
+        bytes.extend_from_slice(&torn[..torn.len() / 2]);
+        std::fs::write(&segment, bytes).unwrap();
+
+        let back = LocalStore::open(&copy).unwrap();
+        let found = back.touches(&chain[0].key, T0).await.unwrap();
+        assert_eq!(found, vec![chain[2].clone(), chain[0].clone()], "the damaged one is skipped, the chain repaired");
+        for c in after.iter().step_by(7) {
+            assert_eq!(back.touches(&c.key, T0).await.unwrap(), vec![c.clone()]);
+        }
+        let code = code_series(&chain[0].code);
+        assert_eq!(day_clicks(&back, &code).await, 152, "101 folded, 51 recounted, the damaged one lost");
+        back.record(&click(&token, T0.plus(Duration::from_secs(9)), hour)).await.unwrap();
+        assert_eq!(back.touches(&chain[0].key, T0).await.unwrap().len(), 3, "writing goes on in a new segment");
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&copy).unwrap();
+    }
+
+    /// Erasure rewrites the records in place: the token, IP hash and user agent are gone from
+    /// the files, the counts stay, and a restart does not bring anything back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn erasure_leaves_nothing_in_the_files_and_keeps_the_counts() {
+        let dir = temp_dir();
+        let store = LocalStore::open(&dir).unwrap();
+        let token = Token::generate();
+        let mut mine = click(&token, T0, Duration::from_secs(3600));
+        mine.ip_hash = Some(IdentityHash::from_stored("fedcba9876543210fedcba9876543210".into()));
+        store.record(&mine).await.unwrap();
+        store.record(&click(&token, T0.plus(Duration::from_secs(1)), Duration::from_secs(3600))).await.unwrap();
+        burst(&store, &clicks(10)).await;
+        assert_eq!(store.forget(&mine.key).await.unwrap(), 2);
+        assert!(store.touches(&mine.key, T0).await.unwrap().is_empty());
+        let dump = store.dump().await;
+        assert!(!dump.contains(token.as_str()) && !dump.contains("fedcba98"), "{dump}");
+        let ip = hex::decode("fedcba9876543210fedcba9876543210").unwrap();
+        for segment in segments(&dir) {
+            let bytes = std::fs::read(segment).unwrap();
+            assert!(!bytes.windows(16).any(|w| w == ip), "the IP hash's bytes are gone");
+        }
+        assert_eq!(day_clicks(&store, &code_series(&mine.code)).await, 12, "counts keep erased clicks");
+        drop(store);
+        let back = LocalStore::open(&dir).unwrap();
+        assert!(back.touches(&mine.key, T0).await.unwrap().is_empty());
+        assert_eq!(day_clicks(&back, &code_series(&mine.code)).await, 12);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Segments go once every click in them has expired and is counted, oldest first; the
+    /// counts stay.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn expired_segments_are_removed_and_their_counts_kept() {
+        let dir = temp_dir();
+        let store = LocalStore::open(&dir).unwrap();
+        pause(&store);
+        let day = Duration::from_secs(86_400);
+        for i in 0..3 {
+            store.record(&click(&Token::generate(), T0.plus(day * i), day)).await.unwrap();
+        }
+        assert_eq!(segments(&dir).len(), 3);
+        assert_eq!(store.clicks.purge(T0.plus(day * 3)), 0, "nothing goes before its counts are folded");
+        store.clicks.fold().unwrap();
+        assert_eq!(store.clicks.purge(T0.plus(day).minus(Duration::from_millis(1))), 0, "nothing before it expires");
+        assert_eq!(store.clicks.purge(T0.plus(day * 2)), 2, "both expired ones, never the one being written");
+        assert_eq!(segments(&dir).len(), 1);
+        let code = code_series(&Code::parse("7QK2A9").unwrap());
+        let rows = store.rows(&code, T0.day(), T0.day() + 2).await.unwrap();
+        assert_eq!(rows.iter().map(|r| r.get("clicks")).sum::<i64>(), 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A data directory of the previous version (a JSON write-ahead log) is moved into the
+    /// click log at start, and its clicks counted.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_earlier_versions_log_is_moved_in_and_counted() {
+        let dir = temp_dir();
+        let old = clicks(3);
+        let lines: String = old
+            .iter()
+            .map(|c| {
+                let json = serde_json::to_string(c).unwrap();
+                format!("{:08x} {json}\n", crc32fast::hash(json.as_bytes()))
+            })
+            .collect();
+        std::fs::write(dir.join("clicks-0000000000000004.wal"), lines).unwrap();
+        let store = LocalStore::open(&dir).unwrap();
+        for c in &old {
+            assert_eq!(store.touches(&c.key, T0).await.unwrap(), vec![c.clone()]);
+        }
+        assert_eq!(day_clicks(&store, &code_series(&old[0].code)).await, 3);
+        assert!(!dir.join("clicks-0000000000000004.wal").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
