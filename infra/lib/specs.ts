@@ -46,13 +46,15 @@ export interface GsiSpec {
   readonly keysOnly?: boolean;
 }
 
-/** One table: keys, indexes, TTL attribute, point-in-time recovery. */
+/** One table: keys, indexes, TTL attribute, point-in-time recovery, stream. */
 export interface TableSpec {
   readonly pk: KeyAttr;
   readonly sk?: KeyAttr;
   readonly ttl?: string;
   readonly pitr: boolean;
   readonly gsis: readonly GsiSpec[];
+  /** A DynamoDB Stream of each new item image (read by an event source mapping). */
+  readonly streamNewImages?: boolean;
 }
 
 const S = (name: string): KeyAttr => ({ name, type: 'S' });
@@ -60,9 +62,10 @@ const N = (name: string): KeyAttr => ({ name, type: 'N' });
 
 /**
  * The tables. Adding a GSI is one line in a `gsis` list; the permissions matrix then names it
- * where a function queries it. PITR is on for every table that holds records: codes and their
- * pinned terms, referrals and identity claims, the ledger, the audit. The click log is off: it
- * expires with the window and is most of the writes.
+ * where a function queries it. PITR is on for every table: codes and their pinned terms,
+ * referrals and identity claims, the ledger, the audit, and in rft-clicks the rollup counts
+ * (the console's history: about 1 KB per code per active day, where the clicks themselves
+ * expire with the window; PITR is billed on table size, a few cents a month).
  */
 export const TABLE_SPECS: Record<TableName, TableSpec> = {
   'rft-codes': {
@@ -74,12 +77,14 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
     pk: S('attribution_id'),
     sk: N('click_ts'),
     ttl: 'expires_at',
-    pitr: false,
+    pitr: true,
     gsis: [
-      { name: 'by_code', pk: S('code'), sk: N('click_ts'), include: ['expires_at_ms', 'channel'] },
-      // Sparse: only clicks with a browser hash; the optional fingerprint fallback reads it.
+      // Sparse: only clicks with a browser hash, written only with the optional fingerprint
+      // fallback on; that fallback reads it. Nothing reads a code's clicks: counts are rollups.
       { name: 'by_browser', pk: S('browser'), sk: N('click_ts') },
     ],
+    // rft-sweep counts new clicks into the rollups from here (CLICK_STREAM below).
+    streamNewImages: true,
   },
   'rft-referrals': {
     pk: S('referred_id'),
@@ -133,6 +138,14 @@ export const SQS_BATCH_SIZE = 10;
  * with room, where ten might not.
  */
 export const BATCH_SIZES: Record<QueueName, number> = { 'rft-signup-jobs': SQS_BATCH_SIZE, 'rft-reward-jobs': 1 };
+
+/**
+ * How rft-sweep reads rft-clicks' stream. Up to 1,000 new clicks a batch, gathered for up to 5
+ * s, so counts run at most seconds behind and a busy code's clicks are counted in one update
+ * per batch. A batch that fails is retried whole (never bisected: the follower's markers name
+ * a batch by its records) up to 50 times, then reported to the alarm topic and skipped.
+ */
+export const CLICK_STREAM = { batchSize: 1000, maxBatchingWindowSecs: 5, retryAttempts: 50 } as const;
 
 /** The one secret (a single $0.40/month line): JSON with these keys. */
 export const SECRET_NAME = 'rft/secrets';

@@ -123,6 +123,23 @@ fn key_class(table: &str, key: Option<&std::collections::HashMap<String, Attribu
     Some(value.find('#').map_or_else(String::new, |i| value[..=i].to_owned()))
 }
 
+/// The class of the partition a table query reads: the value its key condition gives the
+/// table's partition key (`attribution_id = :t AND ...`).
+fn query_partition(
+    table: &str,
+    condition: Option<&str>,
+    values: Option<&std::collections::HashMap<String, AttributeValue>>,
+) -> Option<String> {
+    let pk = PARTITION_KEYS.iter().find(|(t, _)| table.ends_with(t)).map(|(_, pk)| *pk)?;
+    let first = condition?.split(" AND ").next()?;
+    let (name, placeholder) = first.split_once('=')?;
+    if name.trim() != pk {
+        return None;
+    }
+    let key = std::collections::HashMap::from([(pk.to_owned(), values?.get(placeholder.trim())?.clone())]);
+    key_class(table, Some(&key))
+}
+
 fn access(action: &str, resource: impl Into<String>) -> Access {
     Access { action: action.to_owned(), resource: resource.into(), key_class: None }
 }
@@ -166,8 +183,14 @@ fn accesses_of(input: &Input) -> Option<Vec<Access>> {
     }
     if let Some(i) = input.downcast_ref::<ddb::query::QueryInput>() {
         let table = i.table_name().unwrap_or_default();
-        let resource = i.index_name().map_or_else(|| table.to_owned(), |index| format!("{table}/index/{index}"));
-        return Some(vec![access("dynamodb:Query", resource)]);
+        return Some(vec![match i.index_name() {
+            Some(index) => access("dynamodb:Query", format!("{table}/index/{index}")),
+            // A query of the table names one partition: its key's class, as for an item.
+            None => {
+                let partition = query_partition(table, i.key_condition_expression(), i.expression_attribute_values());
+                Access { action: "dynamodb:Query".into(), resource: table.to_owned(), key_class: partition }
+            }
+        }]);
     }
     if let Some(i) = input.downcast_ref::<ddb::transact_write_items::TransactWriteItemsInput>() {
         return Some(
