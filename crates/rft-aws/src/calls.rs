@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
+    AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextMut,
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef, Input,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
@@ -44,6 +45,9 @@ pub struct CallCounter {
     counts: Arc<Mutex<BTreeMap<String, u64>>>,
     accesses: Arc<Mutex<Accesses>>,
     function: Option<Arc<str>>,
+    /// DynamoDB read capacity units consumed, as DynamoDB reports them: the counter asks every
+    /// read (GetItem, BatchGetItem, Query) to return its consumed capacity.
+    read_units: Arc<Mutex<f64>>,
 }
 
 impl CallCounter {
@@ -55,6 +59,11 @@ impl CallCounter {
     /// A counter sharing these counts whose calls' accesses are recorded under `function`.
     pub fn for_function(&self, function: &str) -> CallCounter {
         CallCounter { function: Some(function.into()), ..self.clone() }
+    }
+
+    /// The DynamoDB read units consumed since the last call, and starts again from zero.
+    pub fn take_read_units(&self) -> f64 {
+        self.read_units.lock().map(|mut u| std::mem::take(&mut *u)).unwrap_or_default()
     }
 
     /// Every access recorded so far, per function (calls of a counter with no function are
@@ -88,6 +97,50 @@ impl Intercept for CallCounter {
         });
         if let Ok(mut all) = self.accesses.lock() {
             all.entry(self.function.as_deref().unwrap_or_default().to_owned()).or_default().extend(found);
+        }
+        Ok(())
+    }
+
+    fn modify_before_serialization(
+        &self,
+        context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        use aws_sdk_dynamodb::operation as ddb;
+        use aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total;
+        let input = context.input_mut();
+        if let Some(i) = input.downcast_mut::<ddb::get_item::GetItemInput>() {
+            i.return_consumed_capacity = Some(Total);
+        } else if let Some(i) = input.downcast_mut::<ddb::batch_get_item::BatchGetItemInput>() {
+            i.return_consumed_capacity = Some(Total);
+        } else if let Some(i) = input.downcast_mut::<ddb::query::QueryInput>() {
+            i.return_consumed_capacity = Some(Total);
+        }
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        use aws_sdk_dynamodb::operation as ddb;
+        let Ok(output) = context.output_or_error() else { return Ok(()) };
+        let units =
+            |c: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>| c.and_then(|c| c.capacity_units()).unwrap_or(0.0);
+        let consumed = if let Some(o) = output.downcast_ref::<ddb::get_item::GetItemOutput>() {
+            units(o.consumed_capacity())
+        } else if let Some(o) = output.downcast_ref::<ddb::batch_get_item::BatchGetItemOutput>() {
+            o.consumed_capacity().iter().map(|c| units(Some(c))).sum()
+        } else if let Some(o) = output.downcast_ref::<ddb::query::QueryOutput>() {
+            units(o.consumed_capacity())
+        } else {
+            0.0
+        };
+        if let Ok(mut total) = self.read_units.lock() {
+            *total += consumed;
         }
         Ok(())
     }
