@@ -19,6 +19,7 @@ Nothing here fails on a timing: the report says met or missed against each targe
 
 import argparse
 import base64
+import contextlib
 import datetime
 import glob
 import http.server
@@ -27,6 +28,7 @@ import os
 import platform
 import re
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -34,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -108,9 +111,9 @@ def fmt_ns(ns):
 # ---- http -------------------------------------------------------------------------------------
 
 def build_profiling():
-    """One build for the HTTP, cold-start and profile runs: release settings, line tables kept."""
+    """One build for the HTTP, growth, cold-start and profile runs: release settings, line tables kept."""
     sh(["cargo", "build", "--profile", "profiling", "--workspace",
-        "--bin", "rft-local", "--bin", "floor", "--bin", "rft-edge", "--bin", "hello-lambda",
+        "--bin", "rft-local", "--bin", "floor", "--bin", "overview", "--bin", "rft-edge", "--bin", "hello-lambda",
         "--bin", "instant-aws"])
 
 
@@ -130,33 +133,197 @@ def oha(url, seconds, rate=None, connections=50):
     }
 
 
-def http_bench(seconds):
+def cpu_seconds(pid):
+    """User and system CPU of a process so far, all its threads (exited ones too), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid, run):
+    """Runs `run()` (an oha run), adding the server's CPU time during it and the load before."""
+    load = os.getloadavg()[0]
+    before = cpu_seconds(pid)
+    result = run()
+    result["cpu_s"] = cpu_seconds(pid) - before
+    result["cpu_us"] = result["cpu_s"] / max(result["redirects"], 1) * 1e6
+    result["load"] = load
+    return result
+
+
+def http_bench(seconds, rounds, before_bin=None):
+    """The floor, rft-local and (if given) an earlier rft-local, interleaved run by run, in
+    `rounds` rounds of a 1,000 rps run and a saturation run each, the servers' CPU read from
+    /proc around every run."""
     floor_bin = os.path.join(PROFILE_DIR, "floor")
-    local_bin = os.path.join(PROFILE_DIR, "rft-local")
+    servers = {"rft-local": os.path.join(PROFILE_DIR, "rft-local")}
+    if before_bin:
+        servers["rft-local before"] = before_bin
     port = free_port()
     floor = subprocess.Popen([floor_bin, f"127.0.0.1:{port}"], start_new_session=True)
-    results = {}
+    runs, logged = [], {}
     try:
         time.sleep(0.5)
-        with running(local_bin, LOAD_SETTINGS, log_name="bench-rft-local.log") as local:
-            status, _, link = local.call("POST", "/api/links", {"customer_id": "c_bench"})
-            assert status == 201, (status, link)
-            local_url = f"{local.base}/r/{link['code']}"
-            floor_url = f"http://127.0.0.1:{port}/r/{link['code']}"
-            for mode, rate in (("1,000 rps", 1000), ("saturation", None)):
-                results[("floor", mode)] = oha(floor_url, seconds, rate)
-                results[("rft-local", mode)] = oha(local_url, seconds, rate)
-            _, _, stats = local.call("GET", "/api/referrers/c_bench/stats", timeout=300)
-            logged = stats["stats"]["clicks"]
+        with contextlib.ExitStack() as stack:
+            locals_ = {name: stack.enter_context(running(binary, LOAD_SETTINGS, log_name=f"bench-{name.replace(' ', '-')}.log"))
+                       for name, binary in servers.items()}
+            urls = {"floor": (floor.pid, None)}
+            for name, local in locals_.items():
+                status, _, link = local.call("POST", "/api/links", {"customer_id": "c_bench"})
+                assert status == 201, (status, link)
+                urls[name] = (local.pid, f"{local.base}/r/{link['code']}")
+            urls["floor"] = (floor.pid, f"http://127.0.0.1:{port}/r/{link['code']}")
+            for n in range(1, rounds + 1):
+                for mode, rate in (("1,000 rps", 1000), ("saturation", None)):
+                    for who, (pid, url) in urls.items():
+                        r = measured(pid, lambda: oha(url, seconds, rate))
+                        runs.append({"server": who, "mode": mode, "round": n, **r})
+            for name, local in locals_.items():
+                _, _, stats = local.call("GET", "/api/referrers/c_bench/stats", timeout=600)
+                logged[name] = stats["stats"]["clicks"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/count") as r:
-            floor_count = int(r.read())
+            logged["floor"] = int(r.read())
     finally:
         os.killpg(floor.pid, signal.SIGTERM)
         floor.wait()
-    served = sum(v["redirects"] for (who, _), v in results.items() if who == "rft-local")
-    floor_served = sum(v["redirects"] for (who, _), v in results.items() if who == "floor")
-    return {"runs": results, "served": served, "logged": logged, "floor_served": floor_served,
-            "floor_counted": floor_count}
+    served = {who: sum(r["redirects"] for r in runs if r["server"] == who) for who in logged}
+    return {"runs": runs, "served": served, "logged": logged}
+
+
+# ---- growth -------------------------------------------------------------------------------
+
+GROWTH_STEPS = (0, 100_000, 1_000_000)
+SAMPLES = 7
+
+
+class Server:
+    """rft-local on a data directory that outlives restarts (the overview is timed with it
+    stopped: redb takes its file)."""
+
+    def __init__(self, binary):
+        from rftlocal import new_secrets, settings_for
+        self.binary, self.work = binary, tempfile.mkdtemp(prefix="rft-growth-")
+        self.port = free_port()
+        self.settings = os.path.join(self.work, "settings.toml")
+        with open(self.settings, "w") as f:
+            f.write(settings_for(f"127.0.0.1:{self.port}", LOAD_SETTINGS))
+        self.env = new_secrets()
+        self.data = os.path.join(self.work, "data")
+        self.proc = None
+
+    def start(self):
+        from rftlocal import Local
+        log = open(os.path.join(TARGET, "bench-growth.log"), "a")
+        self.proc = subprocess.Popen(
+            [self.binary, "serve", "--settings", self.settings, "--data", self.data,
+             "--listen", f"127.0.0.1:{self.port}", "--outbox", os.path.join(self.work, "outbox")],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, start_new_session=True)
+        deadline = time.time() + 300
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
+                break
+            except OSError:
+                if time.time() > deadline or self.proc.poll() is not None:
+                    raise SystemExit("bench: rft-local did not start for the growth run")
+                time.sleep(0.1)
+        self.local = Local(f"http://127.0.0.1:{self.port}", self.env, self.data)
+
+    def stop(self):
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=120)
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.stop()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def no_redirect_get(base, path, headers=None):
+    """A GET that does not follow redirects: (status, headers)."""
+    import http.client
+    host = base.split("//", 1)[1]
+    conn = http.client.HTTPConnection(host, timeout=30)
+    conn.request("GET", path, headers=headers or {"user-agent": BROWSER})
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    return r.status, dict(r.getheaders())
+
+
+def timed(f, samples=SAMPLES):
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        f()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def signup_ms(local, code, n):
+    """A sign-up through `code`: a click for its token, the webhook, then the referral's read
+    until it exists (the attributor runs behind the queue)."""
+    _, headers = no_redirect_get(local.base, f"/r/{code}")
+    token = headers["Set-Cookie"].split("=", 1)[1].split(";", 1)[0]
+    customer = f"c_growth_{code}_{n}_{secrets.token_hex(4)}"
+    started = time.perf_counter()
+    status, _, _ = local.call("POST", "/webhooks/signup",
+                              {"customer_id": customer, "email": f"{customer}@example.com", "attribution_token": token})
+    assert status == 202, status
+    while local.call("GET", f"/api/referrals/{customer}")[0] != 200:
+        time.sleep(0.001)
+    return (time.perf_counter() - started) * 1000
+
+
+def growth(binary, with_overview=True):
+    """The stats API, the referrer page's data, a sign-up and the console's overview for a
+    referrer at 0, 100k and 1M clicks on their code, against a fresh referrer in the same run;
+    the data directory's size."""
+    from rftlocal import link_query
+    server = Server(binary)
+    out = {}
+    try:
+        server.start()
+        codes = {}
+        for who in ("c_busy", "c_fresh"):
+            status, _, link = server.local.call("POST", "/api/links", {"customer_id": who})
+            assert status == 201, (status, link)
+            codes[who] = link["code"]
+        done = 0
+        for clicks in GROWTH_STEPS:
+            if clicks > done:
+                sh([OHA, "-n", str(clicks - done), "-c", "50", "--no-tui", "--output-format", "quiet",
+                    "-H", f"user-agent: {BROWSER}", f"{server.local.base}/r/{codes['c_busy']}"])
+                done = clicks
+            local = server.local
+            _, _, stats = local.call("GET", "/api/referrers/c_busy/stats", timeout=600)
+            assert stats["stats"]["clicks"] >= clicks, stats["stats"]["clicks"]
+            row = {"clicks": stats["stats"]["clicks"]}
+            for who in ("c_busy", "c_fresh"):
+                page = "/me/data?" + urllib.parse.urlencode(
+                    {"customer": who, **link_query(server.env["RFT_OPS_SECRET"], "portal", who)})
+                row[f"stats_{who}"] = timed(lambda: local.call("GET", f"/api/referrers/{who}/stats", timeout=600))
+                row[f"page_{who}"] = timed(lambda: local.call("GET", page, signed=False, timeout=600))
+                row[f"signup_{who}"] = statistics.median(signup_ms(local, codes[who], n) for n in range(SAMPLES))
+            row["data_bytes"] = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(server.data) for f in fs)
+            if with_overview:
+                server.stop()
+                answer = subprocess.run([os.path.join(PROFILE_DIR, "overview"), server.data, str(SAMPLES)],
+                                        check=True, capture_output=True, text=True).stdout
+                row["overview"] = json.loads(answer)
+                server.start()
+            out[clicks] = row
+            print(f"bench: growth at {clicks:,} clicks: {row}", flush=True)
+    finally:
+        server.close()
+    return out
+
+
+def sigkill():
+    """The click log's crash test (every 302 survives a SIGKILL at any moment): pass or fail."""
+    result = subprocess.run(["cargo", "nextest", "run", "--workspace", "-E", "test(every_302_survives_a_sigkill_at_any_moment)"],
+                            cwd=ROOT, capture_output=True, text=True)
+    return result.returncode == 0
 
 
 # ---- cold start -------------------------------------------------------------------------------

@@ -68,6 +68,10 @@ pub fn parse_channel(raw: &str) -> Option<String> {
 
 /// Truncates a user agent to what is worth keeping.
 pub fn clip_user_agent(ua: &str) -> String {
+    // Nearly every user agent is short printable ASCII: kept as it is, in one copy.
+    if ua.len() <= MAX_USER_AGENT_CHARS && ua.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return ua.to_owned();
+    }
     ua.chars().filter(|c| !c.is_control()).take(MAX_USER_AGENT_CHARS).collect()
 }
 

@@ -19,14 +19,12 @@ use crate::tables::CLICKS_BY_BROWSER;
 #[async_trait]
 impl ClickStore for DynamoStore {
     async fn record(&self, click: &Click) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.tables.clicks)
-            .set_item(Some(click_item(click)))
-            .send()
-            .await
-            .map_err(unavailable("log a click"))?;
-        Ok(())
+        // Its own task, so a redirect that stops waiting leaves the put running.
+        let put = self.client.put_item().table_name(&self.tables.clicks).set_item(Some(click_item(click))).send();
+        match tokio::spawn(put).await {
+            Ok(done) => done.map(|_| ()).map_err(unavailable("log a click")),
+            Err(e) => Err(StoreError::unavailable("log a click", e)),
+        }
     }
 
     async fn touches(&self, key: &TouchKey, now: Timestamp) -> Result<Vec<Click>, StoreError> {

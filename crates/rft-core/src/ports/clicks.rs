@@ -12,7 +12,10 @@ use crate::time::Timestamp;
 /// rollups ([`crate::rollup`]), which the log's follower keeps, so no read walks a code's clicks.
 #[async_trait]
 pub trait ClickStore: Send + Sync {
-    /// Logs a click (or an email invite).
+    /// Logs a click (or an email invite). Returns once it is durable. A caller may stop
+    /// waiting (the redirect waits two seconds at most): the click is then still written if the
+    /// store can, since the embedded log's writer runs until its queue is empty and the
+    /// DynamoDB put runs as its own task.
     async fn record(&self, click: &Click) -> Result<(), StoreError>;
     /// The unexpired touches filed under `key`, newest first.
     async fn touches(&self, key: &TouchKey, now: Timestamp) -> Result<Vec<Click>, StoreError>;

@@ -3,12 +3,14 @@
 //! (each record points back at the previous one of its key), and rollup counts kept as the
 //! clicks are written ([`counts`]). Every click is durable before its redirect is sent.
 //!
-//! **Group commit without a writer thread.** A click is queued under a lock; the request that
-//! finds no write under way becomes the leader: it encodes everything queued, appends it to the
-//! current segment with one `write`, makes it durable with one `fdatasync`, publishes the
-//! records to the index and the counts, and wakes the others (a `watch` channel). Requests that
-//! queued meanwhile wait; when the leader finishes, one of those whose click is still queued
-//! leads the next group. No thread hop, no JSON, no B-tree per click.
+//! **Group commit without a writer thread.** A click is encoded on its request's thread and
+//! queued under a lock; a request that finds no write under way starts one on the blocking pool,
+//! which takes everything queued, adds the back pointers, appends it to the current segment with
+//! one `write`, makes it durable with one `fdatasync`, publishes the records to the index and the
+//! counts, wakes exactly the requests whose clicks those were (a oneshot each), and goes on with
+//! what queued meanwhile until nothing is left. So a busy log is written continuously, an idle
+//! one has no thread waiting, and nothing queued is left behind by a request that gave up
+//! waiting. One thread hop per burst, not per click; no JSON, no B-tree per click.
 //!
 //! **Segments** (`data/clicks-<n>.log`, 64 MiB at most, a new one each UTC day) are deleted,
 //! oldest first, once every click in them has expired and the counts have been folded past
@@ -34,7 +36,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use redb::Database;
-use tokio::sync::watch;
+use tokio::sync::oneshot;
 
 use rft_core::click::TouchKey;
 use rft_core::identity::IdentityHash;
@@ -181,8 +183,21 @@ struct Writer {
     scratch: Vec<u8>,
 }
 
+/// A click on its way to the log: encoded on the request's thread, with what the writer needs.
+struct Queued {
+    body: record::Body,
+    key: u64,
+    browser: Option<u64>,
+    code: u32,
+    at_ms: i64,
+    expires_ms: i64,
+    day: i64,
+}
+
 struct State {
-    queue: Vec<Click>,
+    queue: Vec<Queued>,
+    /// Requests waiting for their click (by its number) to be durable; woken one by one.
+    waiters: VecDeque<(u64, oneshot::Sender<()>)>,
     appended: u64,
     /// Clicks up to this number are durable or failed.
     settled: u64,
@@ -199,7 +214,6 @@ struct Inner {
     dir: Option<PathBuf>,
     fingerprints: RandomState,
     state: Mutex<State>,
-    settled: watch::Sender<u64>,
     index: RwLock<Index>,
     counts: Mutex<counts::Counts>,
 }
@@ -219,7 +233,6 @@ impl ClickLog {
     /// the thread that folds counts and removes expired segments.
     pub(crate) fn open(db: Arc<Database>, dir: Option<&Path>) -> Result<Self, ClickLogError> {
         let counts = counts::Counts::resume(&db)?;
-        let (settled, _) = watch::channel(0);
         let inner = Arc::new(Inner {
             #[cfg(test)]
             paused: std::sync::atomic::AtomicBool::new(false),
@@ -228,12 +241,12 @@ impl ClickLog {
             fingerprints: RandomState::new(),
             state: Mutex::new(State {
                 queue: Vec::new(),
+                waiters: VecDeque::new(),
                 appended: 0,
                 settled: 0,
                 failures: VecDeque::new(),
                 writer: Some(Writer { current: None, next: 0, scratch: Vec::new() }),
             }),
-            settled,
             index: RwLock::new(Index::default()),
             counts: Mutex::new(counts),
         });
@@ -253,16 +266,17 @@ impl ClickLog {
     }
 
     /// Logs one click; returns once it is durable.
-    pub(crate) async fn record(&self, click: Click) -> Result<(), StoreError> {
+    pub(crate) async fn record(&self, click: &Click) -> Result<(), StoreError> {
         let inner = &self.inner;
-        let (seq, mut rx) = {
+        let queued = inner.queued(click);
+        let seq = {
             let mut st = lock(&inner.state);
-            st.queue.push(click);
+            st.queue.push(queued);
             st.appended += 1;
-            (st.appended, inner.settled.subscribe())
+            st.appended
         };
         loop {
-            {
+            let (woken, writer) = {
                 let mut st = lock(&inner.state);
                 if st.settled >= seq {
                     return match st.failures.iter().find(|(from, to, _)| (*from..=*to).contains(&seq)) {
@@ -270,17 +284,23 @@ impl ClickLog {
                         None => Ok(()),
                     };
                 }
-                if let Some(writer) = st.writer.take() {
-                    let group = std::mem::take(&mut st.queue);
-                    let last = st.appended;
-                    drop(st);
-                    inner.lead(writer, group, last);
-                    continue;
+                let (tx, rx) = oneshot::channel();
+                st.waiters.push_back((seq, tx));
+                (rx, st.writer.take())
+            };
+            if let Some(writer) = writer {
+                if inner.dir.is_none() {
+                    inner.drain(writer);
+                } else {
+                    // Writes and syncs block: on the blocking pool, so both request workers keep
+                    // answering meanwhile. It runs until the queue is empty, whoever waits.
+                    let inner = inner.clone();
+                    tokio::task::spawn_blocking(move || inner.drain(writer));
                 }
-                rx.borrow_and_update();
             }
-            if rx.changed().await.is_err() {
-                return Err(StoreError::unavailable("log a click", "the click log has closed"));
+            // Woken once this click is durable (or failed).
+            if woken.await.is_err() {
+                return Err(StoreError::unavailable("log a click", "the click log's writer stopped"));
             }
         }
     }
@@ -441,24 +461,50 @@ impl Inner {
         self.index.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Writes one group and publishes it; always hands the writer back and settles the group.
-    fn lead(&self, mut writer: Writer, group: Vec<Click>, last: u64) {
-        let first = last + 1 - group.len() as u64;
-        let outcome: Outcome =
-            if group.is_empty() { Ok(()) } else { self.write_group(&mut writer, &group) }.map_err(Arc::new);
-        let mut st = lock(&self.state);
-        if let Err(e) = outcome {
-            tracing::error!(error = %e, clicks = group.len(), "clicks not logged; starting a new segment");
-            // The segment may end in a torn record now: the next group starts a fresh one.
-            writer.current = None;
-            st.failures.push_back((first, last, e));
-            if st.failures.len() > FAILURES_KEPT {
-                st.failures.pop_front();
+    /// A click encoded for the queue, on the calling thread.
+    fn queued(&self, click: &Click) -> Queued {
+        Queued {
+            body: record::body(click),
+            key: self.fingerprints.hash_one(&click.key),
+            browser: click.browser.as_ref().map(|b| self.fingerprints.hash_one(b)),
+            code: code_slot(&click.code) as u32,
+            at_ms: click.at.as_millis(),
+            expires_ms: click.expires_at.as_millis(),
+            day: click.at.day(),
+        }
+    }
+
+    /// Writes groups while clicks are queued, then hands the writer back: each group appended
+    /// and synced once, published, settled, and its waiters woken.
+    fn drain(&self, mut writer: Writer) {
+        loop {
+            let (group, last) = {
+                let mut st = lock(&self.state);
+                if st.queue.is_empty() {
+                    st.writer = Some(writer);
+                    return;
+                }
+                (std::mem::take(&mut st.queue), st.appended)
+            };
+            let first = last + 1 - group.len() as u64;
+            let outcome: Outcome = self.write_group(&mut writer, &group).map_err(Arc::new);
+            let mut st = lock(&self.state);
+            if let Err(e) = outcome {
+                tracing::error!(error = %e, clicks = group.len(), "clicks not logged; starting a new segment");
+                // The segment may end in a torn record now: the next group starts a fresh one.
+                writer.current = None;
+                st.failures.push_back((first, last, e));
+                if st.failures.len() > FAILURES_KEPT {
+                    st.failures.pop_front();
+                }
+            }
+            st.settled = last;
+            while st.waiters.front().is_some_and(|(seq, _)| *seq <= last) {
+                if let Some((_, done)) = st.waiters.pop_front() {
+                    let _ = done.send(());
+                }
             }
         }
-        st.settled = last;
-        st.writer = Some(writer);
-        self.settled.send_replace(last);
     }
 
     fn open_segment(&self, number: u32) -> Result<Arc<Backing>, ClickLogError> {
@@ -478,8 +524,8 @@ impl Inner {
         Ok(backing)
     }
 
-    fn write_group(&self, w: &mut Writer, group: &[Click]) -> Result<(), ClickLogError> {
-        let day = group[0].at.day();
+    fn write_group(&self, w: &mut Writer, group: &[Queued]) -> Result<(), ClickLogError> {
+        let day = group[0].day;
         let (number, backing, base) = match &w.current {
             Some((number, backing, len, d)) if *d == day && *len < SEGMENT_BYTES => (*number, backing.clone(), *len),
             _ => {
@@ -505,12 +551,12 @@ impl Inner {
             let mut browsers: HashMap<u64, u64, BuildHasherDefault<Identity>> = HashMap::default();
             for click in group {
                 let pos = position(number, base + buf.len() as u64);
-                let key = self.fingerprints.hash_one(&click.key);
+                let key = click.key;
                 let prev = keys.get(&key).or(index.keys.get(&key)).map_or(0, |p| pos - p);
-                let browser = click.browser.as_ref().map(|b| self.fingerprints.hash_one(b));
+                let browser = click.browser;
                 let prev_browser =
                     browser.and_then(|b| browsers.get(&b).or(index.browsers.get(&b))).map_or(0, |p| pos - p);
-                let len = record::encode(&mut buf, click, prev, prev_browser);
+                let len = record::seal_into(&mut buf, &click.body, prev, prev_browser);
                 keys.insert(key, pos);
                 if let Some(b) = browser {
                     browsers.insert(b, pos);
@@ -525,7 +571,7 @@ impl Inner {
         if let Some(current) = w.current.as_mut() {
             current.2 = end;
         }
-        let max_expiry = group.iter().map(|c| c.expires_at.as_millis()).max().unwrap_or(i64::MIN);
+        let max_expiry = group.iter().map(|c| c.expires_ms).max().unwrap_or(i64::MIN);
         {
             let mut index = self.write_index();
             for e in &entries {
@@ -541,7 +587,7 @@ impl Inner {
         }
         let mut counts = lock(&self.counts);
         for (click, e) in group.iter().zip(&entries) {
-            counts.add(code_slot(&click.code) as u32, click.at.as_millis(), click.channel.as_deref(), e.end);
+            counts.add(click.code, click.at_ms, click.body.channel(), e.end);
         }
         Ok(())
     }
@@ -741,7 +787,8 @@ mod legacy {
         clicks.dedup_by(|a, b| a.key == b.key && a.at == b.at);
         tracing::info!(clicks = clicks.len(), "moving clicks of an earlier version into the click log");
         let mut writer = lock(&inner.state).writer.take().expect("no one writes during open");
-        let written = clicks.chunks(4096).try_for_each(|group| inner.write_group(&mut writer, group));
+        let queued: Vec<super::Queued> = clicks.iter().map(|c| inner.queued(c)).collect();
+        let written = queued.chunks(4096).try_for_each(|group| inner.write_group(&mut writer, group));
         lock(&inner.state).writer = Some(writer);
         written?;
         let txn = inner.db.begin_write().map_err(redb::Error::from)?;

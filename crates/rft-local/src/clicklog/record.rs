@@ -3,10 +3,13 @@
 //! ```text
 //! crc32 (4, over the rest) | body length (2) | flags (1) | key (17 for a token, 17 for an
 //! email hash) | code (4, its number) | time (zigzag varint, ms) | window (zigzag varint, ms) |
-//! previous record of the same key (varint, bytes back; 0 = none)
-//! [previous record of the same browser (varint)] [ip hash (17)] [user agent (varint length,
-//! packed)] [channel (1 length + bytes)] [browser hash (17)]
+//! [ip hash (17)] [user agent (varint length, packed)] [channel (1 length + bytes)]
+//! [browser hash (17)] | previous record of the same key (varint, bytes back; 0 = none) |
+//! [previous record of the same browser (varint)]
 //! ```
+//!
+//! The body up to the back pointers is encoded on the request's thread ([`body`]); the writer
+//! adds the pointers and the header ([`seal_into`]).
 //!
 //! Identity hashes take 17 bytes: a tag 0 and the 16 bytes of the usual 32 hex characters, or
 //! a tag `n + 1` and `n` bytes of any other spelling. Each record points back at the previous
@@ -99,10 +102,26 @@ fn put_hash(out: &mut Vec<u8>, h: &IdentityHash) {
     }
 }
 
-/// Appends `click`'s record to `out`; returns its length.
-pub(crate) fn encode(out: &mut Vec<u8>, click: &Click, prev_key: u64, prev_browser: u64) -> usize {
-    let start = out.len();
-    out.extend_from_slice(&[0; HEADER]);
+/// A click encoded where it arrives (on the request's thread), waiting to be written: the
+/// record's body before its back pointers, which only the writer knows.
+pub(crate) struct Body {
+    pub bytes: Vec<u8>,
+    pub has_browser: bool,
+    /// Where the channel's bytes are in `bytes`, if it has one (the counts need it).
+    pub channel: Option<(usize, usize)>,
+}
+
+impl Body {
+    /// The channel, as the counts read it.
+    pub(crate) fn channel(&self) -> Option<&str> {
+        let (at, len) = self.channel?;
+        std::str::from_utf8(&self.bytes[at..at + len]).ok()
+    }
+}
+
+/// Encodes `click`'s body.
+pub(crate) fn body(click: &Click) -> Body {
+    let mut out = Vec::with_capacity(96);
     let mut flags = 0;
     if matches!(click.key, TouchKey::Email(_)) {
         flags |= EMAIL;
@@ -121,33 +140,49 @@ pub(crate) fn encode(out: &mut Vec<u8>, click: &Click, prev_key: u64, prev_brows
     out.push(flags);
     match &click.key {
         TouchKey::Token(t) => out.extend_from_slice(&pack_token(t)),
-        TouchKey::Email(h) => put_hash(out, h),
+        TouchKey::Email(h) => put_hash(&mut out, h),
     }
     out.extend_from_slice(&(code_slot(&click.code) as u32).to_le_bytes());
-    put_varint(out, zigzag(click.at.as_millis()));
-    put_varint(out, zigzag(click.expires_at.as_millis() - click.at.as_millis()));
-    put_varint(out, prev_key);
-    if click.browser.is_some() {
-        put_varint(out, prev_browser);
-    }
+    put_varint(&mut out, zigzag(click.at.as_millis()));
+    put_varint(&mut out, zigzag(click.expires_at.as_millis() - click.at.as_millis()));
     if let Some(ip) = &click.ip_hash {
-        put_hash(out, ip);
+        put_hash(&mut out, ip);
     }
     if let Some(ua) = &user_agent {
         let bytes = &ua.as_bytes()[..ua.len().min(2048)];
-        put_varint(out, bytes.len() as u64);
+        put_varint(&mut out, bytes.len() as u64);
         out.extend_from_slice(bytes);
     }
+    let mut channel = None;
     if let Some(ch) = &click.channel {
         let bytes = &ch.as_bytes()[..ch.len().min(255)];
         out.push(bytes.len() as u8);
+        channel = Some((out.len(), bytes.len()));
         out.extend_from_slice(bytes);
     }
     if let Some(b) = &click.browser {
-        put_hash(out, b);
+        put_hash(&mut out, b);
+    }
+    Body { bytes: out, has_browser: click.browser.is_some(), channel }
+}
+
+/// Appends the record of `body` to `out` with its back pointers; returns its length.
+pub(crate) fn seal_into(out: &mut Vec<u8>, body: &Body, prev_key: u64, prev_browser: u64) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER]);
+    out.extend_from_slice(&body.bytes);
+    put_varint(out, prev_key);
+    if body.has_browser {
+        put_varint(out, prev_browser);
     }
     seal(&mut out[start..]);
     out.len() - start
+}
+
+/// Appends `click`'s record to `out`; returns its length.
+#[cfg(test)]
+pub(crate) fn encode(out: &mut Vec<u8>, click: &Click, prev_key: u64, prev_browser: u64) -> usize {
+    seal_into(out, &body(click), prev_key, prev_browser)
 }
 
 /// Writes the body's length and CRC into a record's header.
@@ -241,8 +276,6 @@ fn parse(record: &[u8]) -> Option<(Record, Layout)> {
     let code = code_from_slot(i64::from(u32::from_le_bytes(r.take(4)?.try_into().ok()?)))?;
     let at = Timestamp::from_millis(unzigzag(r.varint()?));
     let expires_at = Timestamp::from_millis(at.as_millis() + unzigzag(r.varint()?));
-    let prev_key = r.varint()?;
-    let prev_browser = if flags & BROWSER != 0 { r.varint()? } else { 0 };
     let mut ip_hash = None;
     if flags & IP != 0 {
         let start = r.position();
@@ -270,6 +303,8 @@ fn parse(record: &[u8]) -> Option<(Record, Layout)> {
         browser = r.hash()?;
         personal.push((start + 1, r.position()));
     }
+    let prev_key = r.varint()?;
+    let prev_browser = if flags & BROWSER != 0 { r.varint()? } else { 0 };
     let key = match key {
         Some(k) if !erased => k,
         // An erased record keeps no key; this placeholder never matches a real one.

@@ -24,7 +24,7 @@ impl LocalStore {
 #[async_trait]
 impl ClickStore for LocalStore {
     async fn record(&self, click: &Click) -> Result<(), StoreError> {
-        self.clicks.record(click.clone()).await
+        self.clicks.record(click).await
     }
 
     async fn touches(&self, key: &TouchKey, now: Timestamp) -> Result<Vec<Click>, StoreError> {
