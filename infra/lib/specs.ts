@@ -140,12 +140,13 @@ export const SQS_BATCH_SIZE = 10;
 export const BATCH_SIZES: Record<QueueName, number> = { 'rft-signup-jobs': SQS_BATCH_SIZE, 'rft-reward-jobs': 1 };
 
 /**
- * How rft-sweep reads rft-clicks' stream. Up to 1,000 new clicks a batch, gathered for up to 5
- * s, so counts run at most seconds behind and a busy code's clicks are counted in one update
- * per batch. A batch that fails is retried whole (never bisected: the follower's markers name
- * a batch by its records) up to 50 times, then reported to the alarm topic and skipped.
+ * How rft-sweep reads rft-clicks' stream. Up to 1,000 new clicks a batch, gathered for up to
+ * 10 s, so counts run about 10 s behind (a referrer's page polls every 15 s) and a busy code's
+ * clicks are counted in one update per batch. A batch that fails is retried whole (never
+ * bisected: the follower's markers name a batch by its records) up to 50 times, then reported
+ * to the alarm topic and skipped.
  */
-export const CLICK_STREAM = { batchSize: 1000, maxBatchingWindowSecs: 5, retryAttempts: 50 } as const;
+export const CLICK_STREAM = { batchSize: 1000, maxBatchingWindowSecs: 10, retryAttempts: 50 } as const;
 
 /** The one secret (a single $0.40/month line): JSON with these keys. */
 export const SECRET_NAME = 'rft/secrets';

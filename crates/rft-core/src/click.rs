@@ -116,8 +116,15 @@ const USER_AGENT_FRAGMENTS: [&str; 31] = [
 /// A user agent in its stored form (see [`USER_AGENT_FRAGMENTS`]); [`unpack_user_agent`] undoes
 /// it exactly for any clipped user agent.
 pub fn pack_user_agent(ua: &str) -> String {
+    let mut out = Vec::with_capacity(ua.len() / 2);
+    pack_user_agent_to(&mut out, ua);
+    // Fragment numbers are ASCII control characters and the rest is copied whole: UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`pack_user_agent`], appending its UTF-8 bytes to `out`.
+pub fn pack_user_agent_to(out: &mut Vec<u8>, ua: &str) {
     let bytes = ua.as_bytes();
-    let mut out = String::with_capacity(ua.len() / 2);
     let mut i = 0;
     'next: while i < bytes.len() {
         // Longest match first: the list is short, and most positions fail on the first byte.
@@ -128,16 +135,15 @@ pub fn pack_user_agent(ua: &str) -> String {
             }
         }
         if let Some((n, len)) = best {
-            out.push(char::from(u8::try_from(n + 1).unwrap_or(0)));
+            out.push(u8::try_from(n + 1).unwrap_or(0));
             i += len;
             continue 'next;
         }
         // Not a fragment: copy one character (whole, so the output stays UTF-8).
         let ch = ua[i..].chars().next().unwrap_or('\u{fffd}');
-        out.push(ch);
+        out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
         i += ch.len_utf8();
     }
-    out
 }
 
 /// The user agent [`pack_user_agent`] packed.

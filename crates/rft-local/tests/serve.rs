@@ -30,7 +30,7 @@ fn start_with(dir: &Path, port: u16, settings: &str) -> Child {
         .arg(dir.join("outbox"))
         .env_remove("RFT_SIGNING_SECRET")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::OpenOptions::new().create(true).append(true).open(dir.join("rft-local.log")).map_or_else(|_| Stdio::null(), Stdio::from))
         .spawn()
         .expect("rft-local starts")
 }
@@ -182,8 +182,10 @@ async fn every_302_survives_a_sigkill_at_any_moment() {
                     let (mut ok, mut sent) = (0u64, 0u64);
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         sent += 1;
-                        match client.get(&url).header("user-agent", "Mozilla/5.0").send().await {
+                        let click = client.get(&url).header("user-agent", "Mozilla/5.0").timeout(Duration::from_secs(10));
+                        match click.send().await {
                             Ok(r) if r.status() == 302 => ok += 1,
+                            Err(e) if e.is_timeout() => panic!("a click waited 10 s for its redirect"),
                             _ => break,
                         }
                     }
@@ -192,6 +194,7 @@ async fn every_302_survives_a_sigkill_at_any_moment() {
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(lasting)).await;
+        eprintln!("round {round}: killing after {lasting} ms");
         kill(&mut child);
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         for c in clickers {
@@ -199,8 +202,10 @@ async fn every_302_survives_a_sigkill_at_any_moment() {
             served += ok;
             asked += sent;
         }
+        eprintln!("round {round}: {served} served so far; restarting");
         child = start(&dir, port);
         wait_healthy(&client, &base).await;
+        eprintln!("round {round}: restarted; reading the stats");
         let (status, stats) = signed(&client, &signer, reqwest::Method::GET, &stats_url, "").await;
         assert_eq!(status, 200, "{stats}");
         let counted = stats["stats"]["clicks"].as_u64().unwrap();

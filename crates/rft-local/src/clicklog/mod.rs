@@ -484,7 +484,8 @@ impl Inner {
                     st.writer = Some(writer);
                     return;
                 }
-                (std::mem::take(&mut st.queue), st.appended)
+                let room = st.queue.len().next_power_of_two();
+                (std::mem::replace(&mut st.queue, Vec::with_capacity(room)), st.appended)
             };
             let first = last + 1 - group.len() as u64;
             let outcome: Outcome = self.write_group(&mut writer, &group).map_err(Arc::new);

@@ -3,7 +3,7 @@
 //! ```text
 //! crc32 (4, over the rest) | body length (2) | flags (1) | key (17 for a token, 17 for an
 //! email hash) | code (4, its number) | time (zigzag varint, ms) | window (zigzag varint, ms) |
-//! [ip hash (17)] [user agent (varint length, packed)] [channel (1 length + bytes)]
+//! [ip hash (17)] [user agent (2 length + packed)] [channel (1 length + bytes)]
 //! [browser hash (17)] | previous record of the same key (varint, bytes back; 0 = none) |
 //! [previous record of the same browser (varint)]
 //! ```
@@ -18,7 +18,7 @@
 //! IP hash, user agent and browser hash zeroed (the same length, so nothing moves); the code,
 //! time, window, channel and back pointers stay, so counts and other keys' chains survive.
 
-use rft_core::click::{TouchKey, pack_user_agent, unpack_user_agent};
+use rft_core::click::{TouchKey, pack_user_agent_to, unpack_user_agent};
 use rft_core::identity::IdentityHash;
 use rft_core::rollup::{code_from_slot, code_slot};
 use rft_core::{Click, Timestamp, Token};
@@ -126,10 +126,9 @@ pub(crate) fn body(click: &Click) -> Body {
     if matches!(click.key, TouchKey::Email(_)) {
         flags |= EMAIL;
     }
-    let user_agent = click.user_agent.as_deref().map(pack_user_agent);
     for (present, flag) in [
         (click.ip_hash.is_some(), IP),
-        (user_agent.is_some(), USER_AGENT),
+        (click.user_agent.is_some(), USER_AGENT),
         (click.channel.is_some(), CHANNEL),
         (click.browser.is_some(), BROWSER),
     ] {
@@ -148,10 +147,14 @@ pub(crate) fn body(click: &Click) -> Body {
     if let Some(ip) = &click.ip_hash {
         put_hash(&mut out, ip);
     }
-    if let Some(ua) = &user_agent {
-        let bytes = &ua.as_bytes()[..ua.len().min(2048)];
-        put_varint(&mut out, bytes.len() as u64);
-        out.extend_from_slice(bytes);
+    if let Some(ua) = &click.user_agent {
+        // Packed straight into the record after a two-byte length, then the length set.
+        let at = out.len();
+        out.extend_from_slice(&[0, 0]);
+        pack_user_agent_to(&mut out, ua);
+        let len = u16::try_from(out.len() - at - 2).unwrap_or(u16::MAX);
+        out.truncate(at + 2 + usize::from(len));
+        out[at..at + 2].copy_from_slice(&len.to_le_bytes());
     }
     let mut channel = None;
     if let Some(ch) = &click.channel {
@@ -284,7 +287,7 @@ fn parse(record: &[u8]) -> Option<(Record, Layout)> {
     }
     let mut user_agent = None;
     if flags & USER_AGENT != 0 {
-        let len = usize::try_from(r.varint()?).ok()?;
+        let len = usize::from(u16::from_le_bytes(r.take(2)?.try_into().ok()?));
         let start = r.position();
         let bytes = r.take(len)?;
         personal.push((start, r.position()));
