@@ -30,7 +30,13 @@ fn start_with(dir: &Path, port: u16, settings: &str) -> Child {
         .arg(dir.join("outbox"))
         .env_remove("RFT_SIGNING_SECRET")
         .stdout(Stdio::null())
-        .stderr(std::fs::OpenOptions::new().create(true).append(true).open(dir.join("rft-local.log")).map_or_else(|_| Stdio::null(), Stdio::from))
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("rft-local.log"))
+                .map_or_else(|_| Stdio::null(), Stdio::from),
+        )
         .spawn()
         .expect("rft-local starts")
 }
@@ -158,7 +164,11 @@ async fn every_302_survives_a_sigkill_at_any_moment() {
     let dir = std::env::temp_dir().join(format!("rft-kill-{}", rft_core::ids::random_base32()));
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let client = rft_http::store_client::http_client().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = rft_http::store_client::http_client()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
     // Every click comes from one address: lift the per-IP limit, or most would not be logged.
     std::fs::create_dir_all(&dir).unwrap();
     let settings = dir.join("settings.toml");
@@ -182,7 +192,8 @@ async fn every_302_survives_a_sigkill_at_any_moment() {
                     let (mut ok, mut sent) = (0u64, 0u64);
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         sent += 1;
-                        let click = client.get(&url).header("user-agent", "Mozilla/5.0").timeout(Duration::from_secs(10));
+                        let click =
+                            client.get(&url).header("user-agent", "Mozilla/5.0").timeout(Duration::from_secs(10));
                         match click.send().await {
                             Ok(r) if r.status() == 302 => ok += 1,
                             Err(e) if e.is_timeout() => panic!("a click waited 10 s for its redirect"),
