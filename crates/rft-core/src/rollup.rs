@@ -545,7 +545,9 @@ pub async fn top_referrers(stores: &Stores, month: u32, limit: usize) -> Result<
     };
     codes.sort_by(|a, b| key(&b.1).cmp(&key(&a.1)).then(a.0.cmp(&b.0)));
     let (first, last) = (first_day_of_month(month), first_day_of_month(next_month(month)) - 1);
-    let mut leaders: Vec<(CustomerId, Vec<Code>, Vec<BTreeMap<String, i64>>)> = Vec::new();
+    // Per leader: who, their codes, and each code's fields.
+    type Leader = (CustomerId, Vec<Code>, Vec<BTreeMap<String, i64>>);
+    let mut leaders: Vec<Leader> = Vec::new();
     for (code, fields) in codes {
         if leaders.len() >= limit && !leaders.iter().any(|l| l.1.contains(&code)) {
             break;

@@ -316,7 +316,7 @@ impl ClickLog {
             }
             true
         });
-        out.sort_by(|a, b| b.at.cmp(&a.at));
+        out.sort_by_key(|c| std::cmp::Reverse(c.at));
         out
     }
 
