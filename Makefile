@@ -64,7 +64,7 @@ $(VENV)/.moto-$(MOTO_VERSION):
 	touch $@
 
 # Stripe's Python library (its test-header helper signs events) and the Standard Webhooks
-# reference library, for tests/tests/signature_interop.rs.
+# reference library, for tests/it/signature_interop.rs.
 $(VENV)/.signers-$(STRIPE_PY_VERSION)-$(STANDARDWEBHOOKS_PY_VERSION): $(VENV)/.moto-$(MOTO_VERSION)
 	$(VENV)/bin/pip install --quiet 'stripe==$(STRIPE_PY_VERSION)' 'standardwebhooks==$(STANDARDWEBHOOKS_PY_VERSION)'
 	touch $@

@@ -16,7 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rftlocal import ROOT, running  # noqa: E402
+from rftlocal import ROOT, console_session, running  # noqa: E402
 
 
 def seed(local):
@@ -52,7 +52,11 @@ def main():
                    "--report-dir", os.path.join(ROOT, "target", "schemathesis")]
         if args.seed is not None:
             command += ["--seed", str(args.seed)]
-        env = {**os.environ, **local.env, "SCHEMATHESIS_HOOKS": "hooks",
+        # A console session for the team address (a long run takes hours): the schema's
+        # consoleSession and consoleCsrf schemes read these (tests/api/schemathesis.toml).
+        cookie, csrf = console_session(local.env["RFT_OPS_SECRET"], "referrals@freshbox.uk", ttl=12 * 3600)
+        env = {**os.environ, **local.env, "RFT_CONSOLE_SESSION": cookie, "RFT_CONSOLE_CSRF": csrf,
+               "SCHEMATHESIS_HOOKS": "hooks",
                "PYTHONPATH": os.pathsep.join([os.path.join(ROOT, "tests", "api"), os.path.dirname(__file__)])}
         print("api_check:", " ".join(command), flush=True)
         sys.exit(subprocess.call(command, env=env, cwd=ROOT))

@@ -10,7 +10,7 @@ Sections, each with the command behind it:
   cold       rft-edge and a hello-world lambda_http binary under a minimal Lambda Runtime API
              (this script), exec to first response, median of 20
   size       the stripped arm64 binaries from `make build` (target/lambda/*/bootstrap)
-  calls      AWS calls per click, sign-up and conversion (tests/tests/aws_calls.rs on the
+  calls      AWS calls per click, sign-up and conversion (tests/it/aws_calls.rs on the
              emulators) and the monthly cost they imply at published prices
   profile    callgrind over rft-local serving redirects: the top costs
 

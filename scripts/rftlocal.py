@@ -60,6 +60,20 @@ def link_query(ops_secret, purpose, subject, ttl=3600):
     return {"exp": str(exp), "sig": base64.urlsafe_b64encode(digest).rstrip(b"=").decode()}
 
 
+def console_session(ops_secret, email, ttl=3600):
+    """A console session cookie's value and its CSRF token, as the server signs them."""
+    session = "s" + secrets.token_hex(12)
+    exp = int(time.time()) + ttl
+
+    def sign(content):
+        digest = hmac.new(ops_secret.encode(), content.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    address = base64.urlsafe_b64encode(email.encode()).rstrip(b"=").decode()
+    cookie = f"{address}.{session}.{exp}." + sign(f"rft-link.v1\nconsole-session\n{email}\n{session}\n{exp}")
+    return cookie, sign(f"rft-link.v1\nconsole-csrf\n{session}\n\n{exp}")
+
+
 class Local:
     """A running rft-local: its base URL, secrets and a signed JSON client."""
 

@@ -13,8 +13,10 @@
 #   RFT_SMOKE_EMAIL          the friend's address, where the one email of a run (the friend's
 #                            thank-you) goes (default success@simulator.amazonses.com: SES's
 #                            mailbox simulator accepts it, in the sandbox too, and never bounces).
-#                            The referrer has none. Runs can share it because each run erases
-#                            its customers, their identity claims included.
+#                            The referrer has none. An address can be referred once per
+#                            deployment: erasure keeps that memory (docs/invariants.md, invariant
+#                            12), so a later run needs another address, e.g.
+#                            ooto@simulator.amazonses.com (a "+label" is the same person).
 #   RFT_SMOKE_MIN_CLICK_AGE  seconds to let pass between click and conversion (default 35; the
 #                            screen holds conversions that come sooner than
 #                            screen.min_click_to_conversion, 30s in settings.example.toml)
@@ -97,6 +99,9 @@ wait_for_state() {
     if [[ $STATUS == 200 ]]; then
       state=$(json_field state "$BODY")
       [[ $state == "$want" ]] && { ok "state $state"; return 0; }
+      if [[ $want == pending && $state == rewarded ]]; then
+        fail "this friend address was referred (and paid) in an earlier run: erasure keeps that memory, so the new sign-up joined the old referral; run again with another RFT_SMOKE_EMAIL"
+      fi
       case $state in
         held | blocked | rejected | expired) fail "referral is $state, not $want: $BODY" ;;
       esac

@@ -2,7 +2,7 @@
  * Least privilege, in one place: what each function's role may do, as data. The stack turns
  * every grant into one IAM statement on that function's own role and adds nothing else.
  *
- * The matrix follows the code's calls: tests/tests/aws_permissions.rs drives every function's
+ * The matrix follows the code's calls: tests/it/aws_permissions.rs drives every function's
  * wiring down every path on the emulators and records each IAM action its calls needed into
  * test/aws-calls.json; test/permissions.test.ts fails on a grant no call needs or a call no
  * grant allows, naming it, and checks the synthesized roles hold exactly this matrix. Grants
@@ -98,7 +98,8 @@ export const GUARD_KEYS_ONLY = leadingKeys('active#');
 
 /**
  * Counters and rollup rows live in rft-clicks under `counter#...`; a role that only counts or
- * reads counts is confined to them, so it can never read a browser's clicks.
+ * reads counts (the console and the stats included) is confined to them, so it can never read
+ * a browser's clicks.
  */
 export const COUNTER_KEYS_ONLY = leadingKeys('counter#');
 
@@ -108,22 +109,36 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     LOGGING,
     ddb(['GetItem'], 'rft-codes'),
     ddb(['Query'], 'rft-codes', 'by_referrer'),
-    // Clicks (written, never read here); the referrer's stats read counts only: rollup rows
-    // (a Query of a code's days) and the programme's totals.
+    // The ops queue's flagged codes.
+    ddb(['Query'], 'rft-codes', 'by_flag'),
+    // Clicks (written, never read here); the referrer's stats and the console read counts only:
+    // rollup rows (a Query of a code's days) and the programme's totals.
     ddb(['PutItem'], 'rft-clicks'),
-    { ...ddb(['Query', 'BatchGetItem'], 'rft-clicks'), condition: COUNTER_KEYS_ONLY },
+    { ...ddb(['GetItem', 'Query', 'BatchGetItem'], 'rft-clicks'), condition: COUNTER_KEYS_ONLY },
     ddb(['GetItem'], 'rft-referrals'),
     ddb(['Query'], 'rft-referrals', 'by_queue'),
     ddb(['Query'], 'rft-referrals', 'by_referrer'),
     ddb(['GetItem'], 'rft-rewards'),
     ddb(['Query'], 'rft-rewards', 'by_customer'),
+    // Processed webhook ids, and the console's used sign-in links (`webhook#console-sign-in:...`).
     { ...ddb(['PutItem', 'GetItem', 'DeleteItem'], 'rft-audit'), condition: WEBHOOK_KEYS_ONLY },
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-signup-jobs' } },
+    // Webhook jobs, ops decisions and the console's decisions.
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
     SECRET,
+    // Minting, invites, and retiring a code (the store's API and the console).
     invoke('rft-minter'),
     // Erasure runs in the rewarder, the one role allowed to rewrite the ledger.
     invoke('rft-rewarder'),
+    // The owner's console reads: the referrals by state and the codes by status (its listings),
+    // a referral's story from the audit, ledger rows by referral, the programme's counters read
+    // together; and it emails team members their sign-in links.
+    ddb(['Query'], 'rft-referrals', 'by_state'),
+    ddb(['Query'], 'rft-codes', 'by_status'),
+    ddb(['Query'], 'rft-audit', 'by_subject'),
+    ddb(['Query'], 'rft-rewards'),
+    { ...ddb(['BatchGetItem'], 'rft-clicks'), condition: COUNTER_KEYS_ONLY },
+    SES_SEND,
   ],
   'rft-minter': [
     LOGGING,
@@ -142,8 +157,10 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     // by conditional updates, read by the screen).
     ddb(['Query', 'UpdateItem'], 'rft-clicks'),
     ddb(['Query'], 'rft-clicks', 'by_browser'),
-    ddb(['GetItem'], 'rft-codes'),
+    // A code caught spraying is flagged, and its pending referrals (by referrer) held.
+    ddb(['GetItem', 'UpdateItem'], 'rft-codes'),
     ddb(['GetItem', 'PutItem'], 'rft-referrals'),
+    ddb(['Query'], 'rft-referrals', 'by_referrer'),
     ddb(['PutItem'], 'rft-audit'),
     consume('rft-signup-jobs'),
     invoke('rft-screen'),
@@ -163,7 +180,14 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     ddb(['Query'], 'rft-referrals', 'by_referrer'),
     ddb(['Query'], 'rft-referrals', 'by_claimant'),
     { ...ddb(['DeleteItem'], 'rft-referrals'), condition: CLAIM_KEYS_ONLY },
-    ddb(['GetItem', 'PutItem'], 'rft-codes'),
+    // An order's record: its refund, and the referral that converted with it.
+    { ...ddb(['UpdateItem'], 'rft-referrals'), condition: leadingKeys('order#') },
+    // Erasure keeps a customer's hashed claims as tombstones, removing whose they were, and
+    // forgets which order was their first.
+    { ...ddb(['UpdateItem'], 'rft-referrals'), condition: CLAIM_KEYS_ONLY },
+    { ...ddb(['DeleteItem'], 'rft-referrals'), condition: leadingKeys('first#') },
+    // Codes: read for the screen and thanks, flagged and cleared, forgotten by erasure.
+    ddb(['GetItem', 'PutItem', 'UpdateItem'], 'rft-codes'),
     ddb(['Query'], 'rft-codes', 'by_referrer'),
     { ...ddb(['DeleteItem'], 'rft-codes'), condition: GUARD_KEYS_ONLY },
     // Conversion velocity counters and the programme's totals (items in rft-clicks: counted
@@ -192,6 +216,8 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
   'rft-sweep': [
     LOGGING,
     ddb(['Query'], 'rft-referrals', 'by_queue'),
+    // Conversions past their confirmation period are handed to the rewarder.
+    { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
     ddb(['PutItem'], 'rft-referrals'),
     ddb(['PutItem'], 'rft-audit'),
     // Counting rft-clicks' stream into the rollups: updates of counter rows and batch markers.

@@ -1,10 +1,12 @@
 /**
  * The shape of the system as data: the six functions, the five tables and the two queues.
- * Names here are physical names and must match crates/rft-aws/src/tables.rs and the Rust
- * functions' environment.
+ * Names here are physical names. The tables' schema is infra/tables.json, which the Rust
+ * adapters read too; the queue names and variables are the Rust functions' environment.
  */
 
-/** The six Lambda functions (Part 7). */
+import schema from '../tables.json';
+
+/** The six Lambda functions (docs/architecture.md). */
 export const FUNCTION_NAMES = ['rft-edge', 'rft-minter', 'rft-attributor', 'rft-rewarder', 'rft-screen', 'rft-sweep'] as const;
 /** One of the six functions. */
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
@@ -25,10 +27,10 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
   'rft-sweep': { memoryMb: 256, timeoutSecs: 300 },
 };
 
+/** The five tables, as infra/tables.json names them. */
+export type TableName = keyof typeof schema.tables;
 /** The five tables. */
-export const TABLE_NAMES = ['rft-codes', 'rft-clicks', 'rft-referrals', 'rft-rewards', 'rft-audit'] as const;
-/** One of the five tables. */
-export type TableName = (typeof TABLE_NAMES)[number];
+export const TABLE_NAMES = Object.keys(schema.tables) as TableName[];
 
 /** A key attribute: name and DynamoDB scalar type. */
 export interface KeyAttr {
@@ -46,8 +48,9 @@ export interface GsiSpec {
   readonly keysOnly?: boolean;
 }
 
-/** One table: keys, indexes, TTL attribute, point-in-time recovery, stream. */
+/** One table: keys, indexes, TTL attribute, point-in-time recovery, stream, and the variable its name is passed in. */
 export interface TableSpec {
+  readonly env: string;
   readonly pk: KeyAttr;
   readonly sk?: KeyAttr;
   readonly ttl?: string;
@@ -57,63 +60,52 @@ export interface TableSpec {
   readonly streamNewImages?: boolean;
 }
 
-const S = (name: string): KeyAttr => ({ name, type: 'S' });
-const N = (name: string): KeyAttr => ({ name, type: 'N' });
+/** A key attribute as the schema file spells it (JSON cannot say `'S' | 'N'`). */
+interface RawKey {
+  readonly name: string;
+  readonly type: string;
+}
+
+/** A table as the schema file spells it. */
+interface RawTable extends Omit<TableSpec, 'pk' | 'sk' | 'gsis'> {
+  readonly pk: RawKey;
+  readonly sk?: RawKey;
+  readonly gsis: readonly (Omit<GsiSpec, 'pk' | 'sk'> & { readonly pk: RawKey; readonly sk?: RawKey })[];
+}
+
+function keyAttr(where: string, raw: RawKey): KeyAttr {
+  if (raw.type !== 'S' && raw.type !== 'N') throw new Error(`infra/tables.json: ${where} has type ${raw.type}, not S or N`);
+  return { name: raw.name, type: raw.type };
+}
+
+function tableSpec(name: TableName, raw: RawTable): TableSpec {
+  return {
+    env: raw.env,
+    pk: keyAttr(`${name}.pk`, raw.pk),
+    sk: raw.sk && keyAttr(`${name}.sk`, raw.sk),
+    ttl: raw.ttl,
+    pitr: raw.pitr,
+    streamNewImages: raw.streamNewImages,
+    gsis: raw.gsis.map((g) => ({
+      name: g.name,
+      pk: keyAttr(`${name}.${g.name}.pk`, g.pk),
+      sk: g.sk && keyAttr(`${name}.${g.name}.sk`, g.sk),
+      include: g.include,
+      keysOnly: g.keysOnly,
+    })),
+  };
+}
 
 /**
- * The tables. Adding a GSI is one line in a `gsis` list; the permissions matrix then names it
- * where a function queries it. PITR is on for every table: codes and their pinned terms,
- * referrals and identity claims, the ledger, the audit, and in rft-clicks the rollup counts
- * (the console's history: about 1 KB per code per active day, where the clicks themselves
- * expire with the window; PITR is billed on table size, a few cents a month).
+ * The tables, defined once in infra/tables.json (which crates/rft-aws/src/tables.rs reads too):
+ * keys, GSIs, TTL, PITR, each with why. Adding a GSI is one entry there; the permissions matrix
+ * then names it where a function queries it, and the Rust tests name the adapter that does.
  */
-export const TABLE_SPECS: Record<TableName, TableSpec> = {
-  'rft-codes': {
-    pk: S('code'),
-    pitr: true,
-    gsis: [{ name: 'by_referrer', pk: S('referrer_id'), sk: N('created_at') }],
-  },
-  'rft-clicks': {
-    pk: S('attribution_id'),
-    sk: N('click_ts'),
-    ttl: 'expires_at',
-    pitr: true,
-    gsis: [
-      // Sparse: only clicks with a browser hash, written only with the optional fingerprint
-      // fallback on; that fallback reads it. Nothing reads a code's clicks: counts are rollups.
-      { name: 'by_browser', pk: S('browser'), sk: N('click_ts') },
-    ],
-    // rft-sweep counts new clicks into the rollups from here (CLICK_STREAM below).
-    streamNewImages: true,
-  },
-  'rft-referrals': {
-    pk: S('referred_id'),
-    pitr: true,
-    gsis: [
-      { name: 'by_queue', pk: S('queue'), sk: N('queue_ts') },
-      // A referrer's referrals, for their stats (claim items carry no referrer_id).
-      { name: 'by_referrer', pk: S('referrer_id'), sk: N('created_at') },
-      // Identity claims by the customer whose sign-up made them, for erasure.
-      { name: 'by_claimant', pk: S('claimant'), sk: S('referred_id'), keysOnly: true },
-    ],
-  },
-  'rft-rewards': {
-    pk: S('referral_id'),
-    sk: S('side'),
-    pitr: true,
-    // A customer's ledger rows, for their earnings (tally items carry no customer_id).
-    gsis: [{ name: 'by_customer', pk: S('customer_id'), sk: N('created_at') }],
-  },
-  'rft-audit': {
-    pk: S('event_id'),
-    sk: N('ts'),
-    ttl: 'expires_at',
-    pitr: true,
-    gsis: [{ name: 'by_subject', pk: S('subject'), sk: N('ts') }],
-  },
-};
+export const TABLE_SPECS = Object.fromEntries(
+  TABLE_NAMES.map((name) => [name, tableSpec(name, schema.tables[name])]),
+) as Record<TableName, TableSpec>;
 
-/** The two job queues: one per consumer (CONTRACT §3), each with its own DLQ. */
+/** The two job queues: one per consumer (docs/architecture.md), each with its own DLQ. */
 export const QUEUE_NAMES = ['rft-signup-jobs', 'rft-reward-jobs'] as const;
 /** One of the job queues. */
 export type QueueName = (typeof QUEUE_NAMES)[number];

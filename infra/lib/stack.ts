@@ -93,7 +93,7 @@ export class ReferralTrackerStack extends Stack {
     super(scope, id, props);
     const cfg = props.config;
     this.config = cfg;
-    // Physical names: the design's, after the optional prefix that lets a second stack (staging)
+    // Physical names: the tables' and queues' own, after the optional prefix that lets a second stack (staging)
     // live in the same account and Region.
     const named = (name: string) => `${cfg.namePrefix}${name}`;
 
@@ -164,11 +164,8 @@ export class ReferralTrackerStack extends Stack {
     const environment: Record<string, string> = {
       RFT_SETTINGS: `/opt/${SETTINGS_PATH_IN_LAYER}`,
       RFT_SECRET_ID: this.secret.secretArn,
-      RFT_TABLE_CODES: this.tables['rft-codes'].tableName,
-      RFT_TABLE_CLICKS: this.tables['rft-clicks'].tableName,
-      RFT_TABLE_REFERRALS: this.tables['rft-referrals'].tableName,
-      RFT_TABLE_REWARDS: this.tables['rft-rewards'].tableName,
-      RFT_TABLE_AUDIT: this.tables['rft-audit'].tableName,
+      // RFT_TABLE_CODES and the rest: each table's variable as infra/tables.json names it.
+      ...Object.fromEntries(TABLE_NAMES.map((name) => [TABLE_SPECS[name].env, this.tables[name].tableName])),
       RFT_SIGNUP_QUEUE_URL: this.queues['rft-signup-jobs'].queueUrl,
       RFT_REWARD_QUEUE_URL: this.queues['rft-reward-jobs'].queueUrl,
       // Physical names, not references: the minter and screen get these too, and a function

@@ -2,7 +2,7 @@
  * Least privilege, checked twice:
  *
  * 1. The matrix follows the code's calls. test/aws-calls.json holds what each function's code
- *    calls in AWS, recorded on the emulators by tests/tests/aws_permissions.rs; every grant of
+ *    calls in AWS, recorded on the emulators by tests/it/aws_permissions.rs; every grant of
  *    lib/permissions.ts that is not for the platform must be needed by a call, and every call
  *    allowed by a grant (a `dynamodb:LeadingKeys` condition included). A difference fails and
  *    names the grant to add or remove.
@@ -175,6 +175,7 @@ const line = (action: string, resource: string, condition?: string) =>
   condition ? `${action} ${resource} if ${condition}` : `${action} ${resource}`;
 const LEADING_WEBHOOK = 'ForAllValues:StringLike dynamodb:LeadingKeys=webhook#*';
 const LEADING_CLAIM = 'ForAllValues:StringLike dynamodb:LeadingKeys=claim#*';
+const LEADING_FIRST_ORDER = 'ForAllValues:StringLike dynamodb:LeadingKeys=first#*';
 const LEADING_GUARD = 'ForAllValues:StringLike dynamodb:LeadingKeys=active#*';
 
 // ---------------------------------------------------------------------------------------------
@@ -337,35 +338,41 @@ describe('the roles hold exactly the permissions matrix', () => {
     }
   });
 
-  it('nobody deletes a code, a referral or a claim-less key: only guards (active#) and claims (claim#)', () => {
+  it('nobody deletes a code, a referral or an order: only guards (active#), claims (claim#) and first orders (first#)', () => {
     for (const fn of FUNCTIONS) {
       for (const l of permissionsOfRole(json, roleIdOf(json, fn))) {
         if (/^dynamodb:DeleteItem table\/rft-codes( |$)/.test(l)) assert.ok(l.endsWith(`if ${LEADING_GUARD}`), `${fn}: ${l}`);
-        if (/^dynamodb:DeleteItem table\/rft-referrals( |$)/.test(l)) assert.ok(l.endsWith(`if ${LEADING_CLAIM}`), `${fn}: ${l}`);
+        if (/^dynamodb:DeleteItem table\/rft-referrals( |$)/.test(l)) {
+          assert.ok(l.endsWith(`if ${LEADING_CLAIM}`) || l.endsWith(`if ${LEADING_FIRST_ORDER}`), `${fn}: ${l}`);
+        }
       }
     }
   });
 
-  it('the rewarder deletes only for erasure: claims, guards and touches, never ledger, audit or codes', () => {
+  it('the rewarder deletes only for erasure: claims, guards, touches and first orders, never ledger, audit or codes', () => {
     const lines = permissionsOfRole(json, roleIdOf(json, 'rft-rewarder'));
     const deletes = lines.filter((l) => l.startsWith('dynamodb:DeleteItem')).map((l) => l.replace(/arn:aws:dynamodb:[^:]+:[^:]+:/, ''));
     assert.deepEqual(deletes.sort(), [
       `dynamodb:DeleteItem table/rft-clicks`,
       `dynamodb:DeleteItem table/rft-codes if ${LEADING_GUARD}`,
       `dynamodb:DeleteItem table/rft-referrals if ${LEADING_CLAIM}`,
+      `dynamodb:DeleteItem table/rft-referrals if ${LEADING_FIRST_ORDER}`,
     ].sort());
   });
 
-  it('the edge cannot write referrals or the ledger, nor reach Bedrock, SES or SNS', () => {
+  it('the edge cannot write referrals or the ledger, nor reach Bedrock or SNS; it mails only as messages.from_email', () => {
     const lines = permissionsOfRole(json, roleIdOf(json, 'rft-edge'));
     assert.deepEqual(
       lines.filter(
         (l) =>
           /^dynamodb:(PutItem|UpdateItem|DeleteItem) table\/rft-(referrals|rewards)/.test(l) ||
-          /^(bedrock|ses|sns):/.test(l),
+          /^(bedrock|sns):/.test(l),
       ),
       [],
     );
+    // The console's sign-in links are its only mail: SendEmail from the programme's identity.
+    const mail = lines.filter((l) => l.startsWith('ses:'));
+    assert.ok(mail.length > 0 && mail.every((l) => /^ses:SendEmail arn:aws:ses:[^ ]+:identity\//.test(l)), mail.join('; '));
     // Its audit item access is confined to webhook ids.
     assert.deepEqual(
       lines.filter((l) => / table\/rft-audit( |$)/.test(l) && !l.endsWith(`if ${LEADING_WEBHOOK}`)),

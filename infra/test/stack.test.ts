@@ -170,7 +170,11 @@ describe('tables', () => {
     'rft-codes': {
       pk: ['code', 'S'],
       pitr: true,
-      gsis: [{ name: 'by_referrer', pk: ['referrer_id', 'S'], sk: ['created_at', 'N'], projection: 'ALL' }],
+      gsis: [
+        { name: 'by_referrer', pk: ['referrer_id', 'S'], sk: ['created_at', 'N'], projection: 'ALL' },
+        { name: 'by_flag', pk: ['flag_queue', 'S'], sk: ['flagged_at', 'N'], projection: 'ALL' },
+        { name: 'by_status', pk: ['status', 'S'], sk: ['created_at', 'N'], projection: 'ALL' },
+      ],
     },
     'rft-clicks': {
       pk: ['attribution_id', 'S'],
@@ -187,6 +191,7 @@ describe('tables', () => {
         { name: 'by_queue', pk: ['queue', 'S'], sk: ['queue_ts', 'N'], projection: 'ALL' },
         { name: 'by_referrer', pk: ['referrer_id', 'S'], sk: ['created_at', 'N'], projection: 'ALL' },
         { name: 'by_claimant', pk: ['claimant', 'S'], sk: ['referred_id', 'S'], projection: 'KEYS_ONLY' },
+        { name: 'by_state', pk: ['state', 'S'], sk: ['created_at', 'N'], projection: 'ALL' },
       ],
     },
     'rft-rewards': {
@@ -461,7 +466,7 @@ describe('secret, SES, budget', () => {
   });
 
   it('a Stripe store gets its two provider keys as placeholders instead of the store signing secret', () => {
-    const stripe = shopSettings([[/\[store\]\nreward_url = .*\n/, '[store]\nkind = "stripe"\n\n[store.stripe]\napi_base = "https://api.stripe.com"\nreferrer_reward = "balance"\n']]);
+    const stripe = shopSettings([[/kind = "webhooks"[^\n]*/, 'kind = "stripe"']]);
     const j = synth({ settingsFile: stripe }).json;
     const secret = Object.values(resourcesOfType(j, 'AWS::SecretsManager::Secret'))[0].Properties;
     assert.deepEqual(Object.keys(JSON.parse(secret.SecretString)).sort(), [

@@ -6,6 +6,10 @@ A case that schemathesis made invalid in its headers on purpose is left as gener
 server's refusal is what gets checked. Portal and ops-queue links are signed with the ops
 secret for half of the cases, so their pages and JSON are checked too, not only their 403s.
 
+The console's routes (`/admin/api/*`) get a session cookie and its CSRF token through the
+schema's security schemes (tests/api/schemathesis.toml, values from scripts/api_check.py), so
+their answers are checked, and so is their refusal without them.
+
 Environment: RFT_SIGNING_SECRET and RFT_OPS_SECRET, the values the server was started with.
 """
 
@@ -49,6 +53,10 @@ def before_call(ctx, case, kwargs):
     # tested. Every other case is signed, so an invalid body or path meets its own check.
     if not _negative_at(case, ParameterLocation.HEADER):
         kwargs["auth"] = StandardWebhooksSigner()
+    path = case.operation.path
+    if path == "/admin/api/events":
+        # An EventSource's Accept would hold the stream open; anything else gets one event.
+        case.headers = dict(case.headers or {}, accept="*/*")
     # Half of the page cases get a genuine link, so the pages and their JSON are checked too.
     query = case.query
     if query is None or _negative_at(case, ParameterLocation.QUERY):
@@ -56,7 +64,6 @@ def before_call(ctx, case, kwargs):
     if zlib.crc32(repr(sorted(query.items())).encode()) % 2:
         return
     ops = os.environ["RFT_OPS_SECRET"]
-    path = case.operation.path
     if path in ("/me", "/me/data", "/me/invites"):
         case.query = dict(query, customer="c_dan", **link_query(ops, "portal", "c_dan"))
     elif path in ("/ops", "/ops/data"):

@@ -11,7 +11,8 @@ use rft_core::click::TouchKey;
 use rft_core::identity::IdentityKey;
 use rft_core::jobs::MAX_RECEIVES;
 use rft_core::ports::{
-    AppendError, Begin, ClaimError, CommitError, JobQueue, Opened, StoredResponse, Stores, WriteError,
+    AppendError, Begin, ClaimError, CommitError, JobQueue, ListPosition, ListWindow, Opened, StoredResponse, Stores,
+    WriteError,
 };
 use rft_core::{AuditKind, CodeStatus, IdentityHash, ReferralState, ReviewQueue, Timestamp, Token, rollup};
 
@@ -152,6 +153,66 @@ pub async fn racing_payouts_of_one_referral_pay_once(stores: Stores) {
         events.iter().filter(|e| e.kind == AuditKind::Paid).count()
     };
     assert_eq!(eventually(paid, |n| *n >= 1).await, 1, "one paid audit row");
+}
+
+/// A refund is remembered per order whatever arrives first: a payout whose converting order was
+/// refunded is refused as a whole, and a refund after a payout finds the referral by the order.
+pub async fn refunds_are_remembered_per_order(stores: Stores) {
+    let r = referral("c_mara", "c_dan", "7QK2A9", T0);
+    let opened = stores
+        .referrals
+        .open(
+            &r,
+            &[IdentityKey::Customer(r.referred_id.clone())],
+            &audit(AuditKind::Attributed, r.referral_id.as_str(), T0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(opened, Opened::Created);
+    let early = stores.orders.refund_order(&crate::fixtures::order_of(&r), T0).await.unwrap();
+    assert_eq!((early.referral_id, early.refunded_at), (None, Some(T0)), "a refund before its conversion is kept");
+    let again =
+        stores.orders.refund_order(&crate::fixtures::order_of(&r), T0.plus(Duration::from_secs(9))).await.unwrap();
+    assert_eq!(again.refunded_at, Some(T0), "the first refund's time stays");
+    let commit = reward_commit(&r, 0, T0.plus(Duration::from_secs(5)));
+    assert!(matches!(stores.ledger.commit_reward(&commit).await, Err(CommitError::Refunded)));
+    assert!(stores.ledger.rows(&r.referral_id).await.unwrap().is_empty(), "nothing of the payout was written");
+    assert_eq!(stores.referrals.get(&r.referral_id).await.unwrap().unwrap().state, ReferralState::Pending);
+    assert_eq!(stores.counters.count(crate::fixtures::PAYOUTS_COUNTER, T0).await.unwrap(), 0);
+    assert_eq!(stores.ledger.tally(&customer("c_dan")).await.unwrap(), 0);
+
+    let mut fine = reward_commit(&r, 0, T0.plus(Duration::from_secs(5)));
+    fine.order_id = Some("o_fine".into());
+    stores.ledger.commit_reward(&fine).await.unwrap();
+    let linked = stores.orders.order("o_fine").await.unwrap().unwrap();
+    assert_eq!((linked.referral_id.as_ref(), linked.refunded_at), (Some(&r.referral_id), None));
+    let later = stores.orders.refund_order("o_fine", T0.plus(Duration::from_secs(60))).await.unwrap();
+    assert_eq!(later.referral_id.as_ref(), Some(&r.referral_id), "a later refund finds the referral by its order");
+    let held = stores.orders.link_order("o_held", &r.referral_id).await.unwrap();
+    assert_eq!((held.referral_id.as_ref(), held.refunded_at), (Some(&r.referral_id), None));
+    assert!(stores.orders.order("o_never").await.unwrap().is_none());
+}
+
+/// A code is flagged once (the first flag stays), listed while active and flagged, and its
+/// flag cleared.
+pub async fn flagged_codes_are_listed_until_cleared(stores: Stores) {
+    let record = code_record("7QK2A9", "c_dan", T0);
+    stores.codes.claim(&record).await.unwrap();
+    let flag = |secs| rft_core::code::CodeFlag { evidence: vec![], at: T0.plus(Duration::from_secs(secs)) };
+    assert!(stores.codes.flag(&record.code, &flag(1)).await.unwrap(), "newly flagged");
+    assert!(!stores.codes.flag(&record.code, &flag(2)).await.unwrap(), "flagged already");
+    let listed = eventually(|| async { stores.codes.flagged(10).await.unwrap() }, |l| !l.is_empty()).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].flag.as_ref().map(|f| f.at), Some(T0.plus(Duration::from_secs(1))), "the first flag stays");
+    assert_eq!(stores.codes.get(&record.code).await.unwrap().unwrap().flag, listed[0].flag);
+    let cleared = stores.codes.clear_flag(&record.code).await.unwrap().unwrap();
+    assert_eq!(cleared.flag, None);
+    assert!(eventually(|| async { stores.codes.flagged(10).await.unwrap() }, |l| l.is_empty()).await.is_empty());
+    assert!(stores.codes.clear_flag(&code_record("ZZZZZZ", "x", T0).code).await.unwrap().is_none());
+    // A retired code leaves the list even while flagged.
+    assert!(stores.codes.flag(&record.code, &flag(3)).await.unwrap());
+    stores.codes.retire(&record.code, T0).await.unwrap();
+    assert!(eventually(|| async { stores.codes.flagged(10).await.unwrap() }, |l| l.is_empty()).await.is_empty());
 }
 
 /// Payouts of different referrals by one referrer step the tally one at a time: a commit that
@@ -431,6 +492,157 @@ pub async fn listings_by_referrer_and_customer(stores: Stores) {
     assert!(stores.ledger.rows_of(&customer("c_sam")).await.unwrap().is_empty());
 }
 
+/// Every page of a newest-first listing, `limit` at a time, following each page's last item.
+async fn all_pages<T, F, Fut>(
+    limit: usize,
+    since: Timestamp,
+    until: Timestamp,
+    position: impl Fn(&T) -> ListPosition,
+    read: F,
+) -> Vec<Vec<T>>
+where
+    F: Fn(ListWindow) -> Fut,
+    Fut: std::future::Future<Output = Vec<T>>,
+{
+    let mut pages = Vec::new();
+    let mut before = ListPosition::before_time(until);
+    loop {
+        let page = read(ListWindow { since, before: before.clone(), limit }).await;
+        let Some(last) = page.last() else { return pages };
+        before = position(last);
+        let full = page.len() == limit;
+        pages.push(page);
+        if !full {
+            return pages;
+        }
+    }
+}
+
+/// Referrals list by state, newest first by creation time then id, in pages that neither
+/// skip nor repeat an item even when several share one millisecond; `since` bounds the oldest;
+/// a referral moves to its new state's listing when its state changes.
+pub async fn referrals_list_by_state_in_exact_pages(stores: Stores) {
+    let ms = Duration::from_millis(1);
+    // Seven pending referrals, four of them in one millisecond, and one held.
+    let mut pending = Vec::new();
+    for (i, offset) in [0u32, 5, 5, 5, 5, 9, 12].into_iter().enumerate() {
+        let r = referral(&format!("c_l{i}"), "c_dan", "7QK2A9", T0.plus(ms * offset));
+        stores
+            .referrals
+            .open(&r, &[IdentityKey::Customer(r.referred_id.clone())], &audit(AuditKind::Attributed, "a", T0))
+            .await
+            .unwrap();
+        pending.push(r);
+    }
+    let mut held = referral("c_h", "c_dan", "7QK2A9", T0.plus(ms * 7));
+    held.state = ReferralState::Held;
+    stores
+        .referrals
+        .open(&held, &[IdentityKey::Customer(held.referred_id.clone())], &audit(AuditKind::Held, "h", T0))
+        .await
+        .unwrap();
+    let position = |r: &rft_core::Referral| ListPosition::of(r.created_at, r.referral_id.as_str());
+    let mut expected: Vec<_> = pending.iter().map(position).collect();
+    expected.sort();
+    expected.reverse();
+    let until = T0.plus(Duration::from_secs(60));
+    let read = |state: ReferralState| {
+        let referrals = stores.referrals.clone();
+        move |w: ListWindow| {
+            let referrals = referrals.clone();
+            async move { referrals.in_state(state, &w).await.unwrap() }
+        }
+    };
+    let whole = eventually(
+        || read(ReferralState::Pending)(ListWindow { since: T0, before: ListPosition::before_time(until), limit: 100 }),
+        |l| l.len() == 7,
+    )
+    .await;
+    assert_eq!(whole.iter().map(position).collect::<Vec<_>>(), expected, "newest first, then by id");
+    for limit in [1, 2, 3] {
+        let pages = all_pages(limit, T0, until, position, read(ReferralState::Pending)).await;
+        let flat: Vec<_> = pages.iter().flatten().map(position).collect();
+        assert_eq!(flat, expected, "pages of {limit} cover every item once, in order");
+    }
+    let since = read(ReferralState::Pending)(ListWindow {
+        since: T0.plus(ms * 5),
+        before: ListPosition::before_time(T0.plus(ms * 12)),
+        limit: 100,
+    })
+    .await;
+    assert_eq!(since.len(), 5, "from 5 ms (inclusive) to 12 ms (exclusive)");
+    let held_list =
+        read(ReferralState::Held)(ListWindow { since: T0, before: ListPosition::before_time(until), limit: 10 }).await;
+    assert_eq!(held_list.iter().map(|r| r.referral_id.clone()).collect::<Vec<_>>(), vec![held.referral_id.clone()]);
+    let mut expired = pending[0].successor(T0);
+    expired.apply(rft_core::StateEvent::Expire, T0).unwrap();
+    stores.referrals.save(&expired, pending[0].version, None).await.unwrap();
+    let still_pending = eventually(
+        || read(ReferralState::Pending)(ListWindow { since: T0, before: ListPosition::before_time(until), limit: 100 }),
+        |l| l.len() == 6,
+    )
+    .await;
+    assert!(still_pending.iter().all(|r| r.referral_id != expired.referral_id), "it left the pending listing");
+    let expired_list = eventually(
+        || read(ReferralState::Expired)(ListWindow { since: T0, before: ListPosition::before_time(until), limit: 10 }),
+        |l| l.len() == 1,
+    )
+    .await;
+    assert_eq!(expired_list[0].state, ReferralState::Expired);
+    assert!(
+        read(ReferralState::Rewarded)(ListWindow { since: T0, before: ListPosition::before_time(until), limit: 10 })
+            .await
+            .is_empty()
+    );
+}
+
+/// Codes list by status, newest first by creation time then code; retiring moves a code from
+/// the active listing to the retired one.
+pub async fn codes_list_by_status_newest_first(stores: Stores) {
+    let ms = Duration::from_millis(1);
+    let owners = [("7QK2A9", "c_a", 0u32), ("8RM3B4", "c_b", 3), ("9SN4C5", "c_c", 3), ("ATP5D6", "c_d", 8)];
+    for (c, owner, offset) in owners {
+        stores.codes.claim(&code_record(c, owner, T0.plus(ms * offset))).await.unwrap();
+    }
+    let until = T0.plus(Duration::from_secs(60));
+    let read = |status: CodeStatus| {
+        let codes = stores.codes.clone();
+        move |w: ListWindow| {
+            let codes = codes.clone();
+            async move { codes.in_status(status, &w).await.unwrap() }
+        }
+    };
+    let names = |l: &[rft_core::CodeRecord]| l.iter().map(|c| c.code.to_string()).collect::<Vec<_>>();
+    let whole = eventually(
+        || read(CodeStatus::Active)(ListWindow { since: T0, before: ListPosition::before_time(until), limit: 10 }),
+        |l| l.len() == 4,
+    )
+    .await;
+    assert_eq!(names(&whole), ["ATP5D6", "9SN4C5", "8RM3B4", "7QK2A9"]);
+    let pages = all_pages(
+        1,
+        T0,
+        until,
+        |c: &rft_core::CodeRecord| ListPosition::of(c.created_at, c.code.as_str()),
+        read(CodeStatus::Active),
+    )
+    .await;
+    assert_eq!(names(&pages.concat()), ["ATP5D6", "9SN4C5", "8RM3B4", "7QK2A9"], "one at a time, through the tie");
+    stores.codes.retire(&crate::fixtures::code("8RM3B4"), T0.plus(ms * 20)).await.unwrap();
+    let active = eventually(
+        || read(CodeStatus::Active)(ListWindow { since: T0, before: ListPosition::before_time(until), limit: 10 }),
+        |l| l.len() == 3,
+    )
+    .await;
+    assert_eq!(names(&active), ["ATP5D6", "9SN4C5", "7QK2A9"]);
+    let retired = eventually(
+        || read(CodeStatus::Retired)(ListWindow { since: T0, before: ListPosition::before_time(until), limit: 10 }),
+        |l| l.len() == 1,
+    )
+    .await;
+    assert_eq!(names(&retired), ["8RM3B4"]);
+}
+
 /// The audit only ever appends: an event id is written once, never overwritten, and a
 /// subject's events come back oldest first.
 pub async fn the_audit_is_append_only(stores: Stores) {
@@ -667,6 +879,7 @@ pub async fn rollups_count_every_click_once_and_agree(following: Following) {
         amount_minor: 3999,
         currency: rft_core::Currency::parse("GBP").unwrap(),
         occurred_at: now,
+        discount_code: None,
     });
     stores
         .referrals

@@ -1,6 +1,7 @@
-//! Erasure (invariant 10, CONTRACT §1.4b): after `POST /api/customers/{id}/erase`, nothing stored
-//! carries the customer's email, name, identity hashes or click rows; ledger amounts and audit
-//! decisions remain, under an opaque id.
+//! Erasure (docs/invariants.md, invariants 10, 12 and 13): after `POST /api/customers/{id}/erase`,
+//! nothing stored carries the customer's email, name or click rows, their identity hashes remain
+//! only as tombstone claims (fraud memory, naming no one), ledger amounts and audit decisions
+//! remain under an opaque id, and nothing is sent to the store for them any more.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -74,8 +75,17 @@ pub async fn erasure_leaves_nothing_personal(h: Harness, dump: Dump<'_>) {
     {
         assert!(!after.contains(personal), "{personal} remains:\n{}", excerpt(&after, personal));
     }
+    // Mara's claims stay as tombstones (her email, card and device hashes, naming only the
+    // referral); every other copy of any hash is gone.
+    let tombstones = [&hashes[3], &hashes[4], &hashes[6]];
     for hash in &hashes {
-        assert!(!after.contains(hash.as_str()), "an identity hash remains:\n{}", excerpt(&after, hash));
+        for line in after.lines().filter(|l| l.contains(hash.as_str())) {
+            assert!(tombstones.contains(&hash), "an identity hash remains outside a tombstone:\n{line}");
+            assert!(is_tombstone(line, &referral_id), "not a bare tombstone claim:\n{line}");
+        }
+    }
+    for hash in tombstones {
+        assert!(after.contains(hash.as_str()), "the tombstone for {hash} is kept");
     }
     let s = &h.system.ports.stores;
     let now = h.clock_now();
@@ -85,7 +95,7 @@ pub async fn erasure_leaves_nothing_personal(h: Harness, dump: Dump<'_>) {
     );
     assert!(
         s.referrals.find(&IdentityKey::Customer(CustomerId::parse("c_mara").unwrap())).await.unwrap().is_none(),
-        "no claim maps to her"
+        "no claim names her customer id"
     );
     let rows = s.ledger.rows(&referral_id).await.unwrap();
     assert_eq!(rows.iter().map(|r| r.reward.amount_minor).sum::<u64>(), 2000, "the amounts remain");
@@ -102,6 +112,67 @@ pub async fn erasure_leaves_nothing_personal(h: Harness, dump: Dump<'_>) {
     );
     let audit_text = serde_json::to_string(&events).unwrap();
     assert!(!audit_text.contains("c_mara") && !audit_text.contains("c_dan"), "the audit names nobody: {audit_text}");
+}
+
+/// A tombstone claim as each store dumps it: the claim key and its referral, no claimant.
+fn is_tombstone(line: &str, referral: &ReferralId) -> bool {
+    let dynamo = line.contains("claim#") && line.contains(referral.as_str()) && !line.contains("claimant");
+    let local = line.starts_with('"') && line.contains(&format!("=> {:?}", referral.as_str()));
+    (dynamo || local) && !line.contains("c_mara")
+}
+
+/// An erased friend who signs up again, with a new account but the same email and card, joins
+/// their old referral (the tombstones hold it) and can never be paid twice.
+pub async fn an_erased_friend_signing_up_again_joins_the_old_referral(h: Harness) {
+    let mara = json!({"payment_fingerprint": "card_mara_1881", "device_id": "phone_mara_22"});
+    let id = crate::rewards::referred(&h, "c_mara", mara.clone()).await;
+    h.convert("c_mara", "o_1").await;
+    assert_eq!(h.store.applied().len(), 2);
+    h.call(h.signed(Method::POST, "/api/customers/c_mara/erase", "")).await;
+    let code = h.mint("c_dan", json!({})).await.json["code"].as_str().unwrap().to_owned();
+    let token = token_of(&h.click(&code, None).await);
+    h.signup(json!({"customer_id": "c_mara_again", "email": "c_mara@example.com", "attribution_token": token, "identity": mara})).await;
+    let again = h.referral("c_mara_again").await;
+    assert_eq!(again.json["referral_id"], id.as_str(), "the new account joined the old referral");
+    assert_eq!(again.json["state"], "rewarded");
+    h.clock.advance(Duration::from_secs(120));
+    h.convert("c_mara_again", "o_2").await;
+    assert_eq!(h.store.applied().len(), 2, "never paid twice");
+}
+
+/// Erasing a referrer with a referral not yet paid forfeits their side (kept in the ledger,
+/// never sent, no thank-you); the friend's side still pays. A side already owed but not yet
+/// delivered is forfeited the same way.
+pub async fn erasing_a_referrer_forfeits_their_unpaid_side(h: Harness) {
+    let id = crate::rewards::referred(&h, "c_mara", json!({})).await;
+    h.call(h.signed(Method::POST, "/api/customers/c_dan/erase", "")).await;
+    h.convert("c_mara", "o_1").await;
+    let referral = h.referral("c_mara").await;
+    assert_eq!(referral.json["state"], "rewarded");
+    let rows = h.system.ports.stores.ledger.rows(&ReferralId::parse(&id).unwrap()).await.unwrap();
+    assert!(matches!(rows[0].fulfilment, rft_core::Fulfilment::Forfeited { .. }), "{rows:?}");
+    assert!(rows[0].customer_id.as_str().starts_with("erased_"), "{rows:?}");
+    assert_eq!(rows[0].reward.amount_minor, 1000, "the amount stays in the ledger");
+    assert!(matches!(rows[1].fulfilment, rft_core::Fulfilment::Fulfilled { .. }), "{rows:?}");
+    assert_eq!(h.store.applied(), [format!("{id}:friend")], "only the friend's side reached the store");
+    assert!(h.messages.of_kind(rft_core::ports::MessageKind::ThankYouReferrer).is_empty());
+
+    // Owed, the store down, then the referrer erased: the queued retry sends nothing for them.
+    let id2 = crate::rewards::referred(&h, "c_kim", json!({})).await;
+    h.store.set(crate::harness::StoreMode::FailNext(2));
+    h.call(h.signed(
+        Method::POST,
+        "/webhooks/conversion",
+        &json!({"customer_id": "c_kim", "order_id": "o_2", "amount_minor": 3999, "currency": "GBP"}).to_string(),
+    ))
+    .await;
+    h.system.drain_rewards().await;
+    h.call(h.signed(Method::POST, "/api/customers/c_dan/erase", "")).await;
+    h.settle().await;
+    let rows = h.system.ports.stores.ledger.rows(&ReferralId::parse(&id2).unwrap()).await.unwrap();
+    assert!(matches!(rows[0].fulfilment, rft_core::Fulfilment::Forfeited { .. }), "{rows:?}");
+    assert!(matches!(rows[1].fulfilment, rft_core::Fulfilment::Fulfilled { .. }), "{rows:?}");
+    assert!(!h.store.applied().contains(&format!("{id2}:referrer")), "nothing sent under the opaque id");
 }
 
 fn excerpt(text: &str, needle: &str) -> String {

@@ -130,6 +130,15 @@ impl CodeStore for Faulty {
     async fn retire(&self, code: &Code, at: Timestamp) -> Result<Option<CodeRecord>, StoreError> {
         guarded!(self, "codes.retire", store_fault(), self.stores.codes.retire(code, at).await)
     }
+    async fn flag(&self, code: &Code, flag: &rft_core::code::CodeFlag) -> Result<bool, StoreError> {
+        guarded!(self, "codes.flag", store_fault(), self.stores.codes.flag(code, flag).await)
+    }
+    async fn clear_flag(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError> {
+        guarded!(self, "codes.clear_flag", store_fault(), self.stores.codes.clear_flag(code).await)
+    }
+    async fn flagged(&self, limit: usize) -> Result<Vec<CodeRecord>, StoreError> {
+        guarded!(self, "codes.flagged", store_fault(), self.stores.codes.flagged(limit).await)
+    }
     async fn forget_referrer(&self, code: &Code, opaque: &CustomerId, at: Timestamp) -> Result<(), StoreError> {
         guarded!(
             self,
@@ -137,6 +146,13 @@ impl CodeStore for Faulty {
             store_fault(),
             self.stores.codes.forget_referrer(code, opaque, at).await
         )
+    }
+    async fn in_status(
+        &self,
+        s: rft_core::CodeStatus,
+        w: &rft_core::ports::ListWindow,
+    ) -> Result<Vec<CodeRecord>, StoreError> {
+        guarded!(self, "codes.in_status", store_fault(), self.stores.codes.in_status(s, w).await)
     }
 }
 
@@ -159,14 +175,21 @@ impl ReferralStore for Faulty {
             self.stores.referrals.save(r, v, audit).await
         )
     }
-    async fn forget_claims(&self, c: &CustomerId) -> Result<usize, StoreError> {
-        guarded!(self, "referrals.forget_claims", store_fault(), self.stores.referrals.forget_claims(c).await)
+    async fn tombstone_claims(&self, c: &CustomerId) -> Result<usize, StoreError> {
+        guarded!(self, "referrals.tombstone_claims", store_fault(), self.stores.referrals.tombstone_claims(c).await)
     }
     async fn referrals_of(&self, c: &CustomerId) -> Result<Vec<Referral>, StoreError> {
         guarded!(self, "referrals.referrals_of", store_fault(), self.stores.referrals.referrals_of(c).await)
     }
     async fn queue(&self, q: ReviewQueue, until: Timestamp, limit: usize) -> Result<Vec<Referral>, StoreError> {
         guarded!(self, "referrals.queue", store_fault(), self.stores.referrals.queue(q, until, limit).await)
+    }
+    async fn in_state(
+        &self,
+        s: rft_core::ReferralState,
+        w: &rft_core::ports::ListWindow,
+    ) -> Result<Vec<Referral>, StoreError> {
+        guarded!(self, "referrals.in_state", store_fault(), self.stores.referrals.in_state(s, w).await)
     }
 }
 
@@ -237,6 +260,28 @@ impl Counters for Faulty {
     }
     async fn rows(&self, series: &str, from: i64, to: i64) -> Result<Vec<rft_core::rollup::RollupRow>, StoreError> {
         guarded!(self, "counters.rows", store_fault(), self.stores.counters.rows(series, from, to).await)
+    }
+}
+
+#[async_trait]
+impl OrderStore for Faulty {
+    async fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        guarded!(self, "orders.order", store_fault(), self.stores.orders.order(id).await)
+    }
+    async fn link_order(&self, id: &str, r: &ReferralId) -> Result<OrderRecord, StoreError> {
+        guarded!(self, "orders.link_order", store_fault(), self.stores.orders.link_order(id, r).await)
+    }
+    async fn first_order(&self, c: &CustomerId, id: &str) -> Result<String, StoreError> {
+        guarded!(self, "orders.first_order", store_fault(), self.stores.orders.first_order(c, id).await)
+    }
+    async fn forget_first_order(&self, c: &CustomerId) -> Result<(), StoreError> {
+        guarded!(self, "orders.forget_first_order", store_fault(), self.stores.orders.forget_first_order(c).await)
+    }
+    async fn mark_imported(&self, id: &str, at: Timestamp) -> Result<(), StoreError> {
+        guarded!(self, "orders.mark_imported", store_fault(), self.stores.orders.mark_imported(id, at).await)
+    }
+    async fn refund_order(&self, id: &str, at: Timestamp) -> Result<OrderRecord, StoreError> {
+        guarded!(self, "orders.refund_order", store_fault(), self.stores.orders.refund_order(id, at).await)
     }
 }
 

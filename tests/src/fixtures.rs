@@ -59,6 +59,7 @@ pub fn code_record(c: &str, owner: &str, at: Timestamp) -> CodeRecord {
         invite: "Try FreshBox: {{link}}".into(),
         created_at: at,
         retired_at: None,
+        flag: None,
     }
 }
 
@@ -99,11 +100,13 @@ pub fn referral(friend: &str, referrer: &str, c: &str, at: Timestamp) -> Referra
         attribution_token: None,
         conversion: None,
         refunded: None,
+        confirms_at: None,
         created_at: at,
         updated_at: at,
         expires_at: at.plus(Duration::from_secs(30 * 86_400)),
         review_notified_at: None,
         cleared_rules: Vec::new(),
+        referrer_forfeited_at: None,
         version: 1,
     }
 }
@@ -142,7 +145,13 @@ pub fn reward_commit(r: &Referral, tally: u32, at: Timestamp) -> RewardCommit {
         tally: TallyStep { referrer_id: r.referrer_id.clone(), expected: tally },
         audit: audit(AuditKind::Paid, r.referral_id.as_str(), at),
         counters: vec![CounterStep::one(PAYOUTS_COUNTER, Timestamp::NEVER)],
+        order_id: Some(order_of(r)),
     }
+}
+
+/// The converting order a fixture payout links.
+pub fn order_of(r: &Referral) -> String {
+    format!("o_{}", r.referral_id)
 }
 
 /// The counter every fixture payout moves in its transaction.
@@ -153,7 +162,7 @@ pub fn signup_job(n: usize) -> Job {
     Job::Signup(SignupJob {
         webhook_id: format!("msg_{n}"),
         customer_id: customer(&format!("c_{n}")),
-        email: Email::parse(&format!("friend{n}@example.com")).expect("valid"),
+        email: Some(Email::parse(&format!("friend{n}@example.com")).expect("valid")),
         first_name: Some("Mara".into()),
         phone: None,
         attribution_token: None,

@@ -21,7 +21,7 @@ use rft_core::{Clock, Delivery, Job, Settings, Timestamp};
 use rft_http::ClientIp;
 use rft_local::system::{Ports, System};
 
-/// The contract's example settings file.
+/// The example settings file.
 pub const EXAMPLE_SETTINGS: &str = include_str!("../../settings.example.toml");
 
 /// The example settings with some `key = value` lines replaced (by key, first occurrence).
@@ -420,6 +420,11 @@ impl Harness {
     pub async fn referral(&self, customer: &str) -> Answer {
         self.call(self.signed(Method::GET, &format!("/api/referrals/{customer}"), "")).await
     }
+}
+
+/// The ops queue page's path with a fresh signed link.
+pub fn ops_queue_path(h: &Harness) -> String {
+    rft_http::portal::ops_queue_path(&h.system.edge)
 }
 
 /// The `rft` token in a redirect's `Set-Cookie`.

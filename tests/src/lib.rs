@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod backends;
 pub mod conformance;
+pub mod console;
 pub mod erasure;
 pub mod faults;
 pub mod fixtures;

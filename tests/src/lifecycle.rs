@@ -207,9 +207,15 @@ pub async fn velocity_and_disposable_rules_hold(h: Harness) {
     )
     .await;
     assert_eq!(flagged, 1, "the code is flagged");
+    assert_eq!(h.referral("c_1").await.json["reasons"], json!(["code_flagged"]), "its pending referral is held");
     h.clock.advance(Duration::from_secs(2 * 86_400));
     h.signup(signup(4, "198.51.100.4", "mailinator.com")).await;
-    assert_eq!(h.referral("c_4").await.json["reasons"], json!(["disposable_email"]));
+    assert_eq!(h.referral("c_4").await.json["reasons"], json!(["disposable_email", "code_flagged"]));
     h.signup(signup(5, "198.51.100.5", "example.org")).await;
-    assert_eq!(h.referral("c_5").await.json["state"], "pending", "below every threshold again");
+    assert_eq!(h.referral("c_5").await.json["reasons"], json!(["code_flagged"]), "held while the code is flagged");
+    let clear = rft_core::jobs::ClearFlagJob { code: rft_core::Code::parse(&dan).unwrap(), decided_at: h.clock_now() };
+    h.system.rewarder.handle(rft_core::Job::ClearFlag(clear)).await.unwrap();
+    h.settle().await;
+    assert_eq!(h.referral("c_5").await.json["state"], "pending", "below every threshold again once cleared");
+    assert_eq!(h.referral("c_4").await.json["reasons"], json!(["disposable_email"]), "its own rule still holds it");
 }

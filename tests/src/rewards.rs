@@ -143,6 +143,7 @@ pub async fn a_rejected_referral_never_pays(h: Harness) {
         referral_id: r.referral_id.clone(),
         action: rft_core::links::Action::Reject,
         decided_at: h.clock_now(),
+        by: None,
     });
     h.system.rewarder.handle(job).await.unwrap();
     assert_eq!(h.referral("c_partner").await.json["state"], "rejected");
@@ -220,6 +221,7 @@ pub async fn early_and_unattributed_conversions(h: Harness) {
         currency: rft_core::Currency::parse("GBP").unwrap(),
         identity: Default::default(),
         occurred_at: h.clock_now(),
+        discount_code: None,
     };
     let early = h.system.rewarder.conversion(&job("c_mara")).await;
     assert!(matches!(early, Err(rft_core::service::reward::RewardError::NotYetAttributed(_))), "{early:?}");
@@ -290,4 +292,126 @@ pub async fn a_refusal_parks_at_once(h: Harness) {
     let rows = ledger(&h, &id).await;
     assert!(rows.iter().all(|r| matches!(r.fulfilment, Fulfilment::Parked { attempts: 1, .. })), "{rows:?}");
     assert_eq!(h.store.calls(), 2, "one call per side");
+}
+
+/// A refund that overtakes its conversion is remembered for the order: the conversion then pays
+/// nobody, and the referral is rejected with the reason `refunded`.
+pub async fn a_refund_before_its_conversion_stops_the_payout(h: Harness) {
+    let id = referred(&h, "c_mara", json!({})).await;
+    let refund = json!({"customer_id": "c_mara", "order_id": "o_1"}).to_string();
+    assert_eq!(h.call(h.signed(Method::POST, "/webhooks/refund", &refund)).await.status, StatusCode::ACCEPTED);
+    h.settle().await;
+    assert_eq!(h.referral("c_mara").await.json["state"], "pending", "nothing converted yet");
+    h.convert("c_mara", "o_1").await;
+    let referral = h.referral("c_mara").await;
+    assert_eq!(referral.json["state"], "rejected");
+    assert_eq!(referral.json["reasons"], json!(["refunded"]));
+    assert!(ledger(&h, &id).await.is_empty(), "no ledger row");
+    assert!(h.store.applied().is_empty(), "nobody paid");
+    let audit = h.system.ports.stores.audit.events_for(&id).await.unwrap();
+    assert!(
+        audit.iter().any(|e| e.kind == rft_core::AuditKind::NotPaid && e.facts["reason"] == "refunded"),
+        "{audit:?}"
+    );
+}
+
+/// A held referral whose converting order is refunded keeps the refund beside the decision
+/// (the page and a fresh email show it); approving it then pays nobody.
+pub async fn a_refund_while_held_cannot_be_approved_into_a_payout(h: Harness) {
+    let code = h.mint("c_dan", json!({"email": "dan@example.com"})).await.json["code"].as_str().unwrap().to_owned();
+    let token = token_of(&h.click(&code, None).await);
+    h.signup(json!({"customer_id": "c_mara", "email": "mara@example.com", "attribution_token": token})).await;
+    h.clock.advance(Duration::from_secs(10));
+    h.convert("c_mara", "o_1").await;
+    assert_eq!(h.referral("c_mara").await.json["state"], "held", "a quick conversion is held");
+    let refund = json!({"customer_id": "c_mara", "order_id": "o_1"}).to_string();
+    h.call(h.signed(Method::POST, "/webhooks/refund", &refund)).await;
+    h.settle().await;
+    let emails = h.messages.of_kind(MessageKind::HoldReview);
+    assert_eq!(emails.len(), 2, "the team is told again, now with the refund");
+    assert!(emails[1].body.contains("Order o_1 was refunded"), "{}", emails[1].body);
+    let approve = link_from(&emails[1].body, "approve");
+    let page = h.call(Request::builder().uri(&approve).body(Body::empty()).unwrap()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    h.call(Request::builder().method(Method::POST).uri(&approve).body(Body::empty()).unwrap()).await;
+    h.settle().await;
+    let referral = h.referral("c_mara").await;
+    assert_eq!(referral.json["state"], "rejected", "approval cannot pay a refunded order");
+    assert!(referral.json["reasons"].as_array().unwrap().contains(&json!("refunded")));
+    assert!(h.store.applied().is_empty(), "nobody paid");
+}
+
+/// With `rewards.confirm_after`, a clean conversion pays only once the period has passed
+/// without a refund (the sweep hands it over); a refund inside the period pays nobody.
+pub async fn a_conversion_pays_after_its_confirmation_period_unless_refunded(h: Harness) {
+    let id = referred(&h, "c_mara", json!({})).await;
+    h.convert("c_mara", "o_1").await;
+    let waiting = h.referral("c_mara").await;
+    assert_eq!(waiting.json["state"], "pending", "waiting out the confirmation period");
+    assert!(h.store.applied().is_empty());
+    assert_eq!(h.system.sweeper.confirm_due().await.unwrap(), 0, "not due yet");
+    h.clock.advance(Duration::from_secs(3601));
+    assert_eq!(h.system.sweeper.confirm_due().await.unwrap(), 1);
+    h.settle().await;
+    assert_eq!(h.referral("c_mara").await.json["state"], "rewarded");
+    assert_eq!(h.store.applied_sorted(), [format!("{id}:friend"), format!("{id}:referrer")]);
+
+    referred(&h, "c_kim", json!({})).await;
+    h.convert("c_kim", "o_2").await;
+    let refund = json!({"customer_id": "c_kim", "order_id": "o_2"}).to_string();
+    h.call(h.signed(Method::POST, "/webhooks/refund", &refund)).await;
+    h.settle().await;
+    let kim = h.referral("c_kim").await;
+    assert_eq!((kim.json["state"].as_str(), kim.json["reasons"].clone()), (Some("rejected"), json!(["refunded"])));
+    h.clock.advance(Duration::from_secs(3601));
+    assert_eq!(h.system.sweeper.confirm_due().await.unwrap(), 0, "nothing of Kim's comes due");
+    h.settle().await;
+    assert_eq!(h.store.applied().len(), 2, "only Mara's two sides were ever paid");
+}
+
+/// A code caught spraying is flagged: its pending referrals are held with the rule, new
+/// sign-ups through it are held, the ops queue lists it, and clearing the flag returns its
+/// referrals to pending, after which a conversion pays.
+pub async fn a_flagged_codes_referrals_wait_until_a_person_clears_it(h: Harness) {
+    let code = h.mint("c_dan", json!({"email": "dan@example.com"})).await.json["code"].as_str().unwrap().to_owned();
+    let signup = |friend: &str| json!({"customer_id": friend, "email": format!("{friend}@example.com"), "code": code});
+    for friend in ["c_ann", "c_bob"] {
+        h.signup(signup(friend)).await;
+        assert_eq!(h.referral(friend).await.json["state"], "pending", "{friend}");
+    }
+    h.signup(signup("c_cat")).await;
+    let cat = h.referral("c_cat").await;
+    assert_eq!(cat.json["state"], "held", "the third sign-up in the hour trips the code's rule");
+    for friend in ["c_ann", "c_bob"] {
+        let held = h.referral(friend).await;
+        assert_eq!(held.json["state"], "held", "{friend}: a flagged code's pending referral is held");
+        assert_eq!(held.json["reasons"], json!(["code_flagged"]), "{friend}");
+    }
+    h.clock.advance(Duration::from_secs(7200));
+    h.signup(signup("c_dee")).await;
+    assert_eq!(h.referral("c_dee").await.json["state"], "held", "new sign-ups through a flagged code are held");
+
+    let queue = crate::harness::ops_queue_path(&h).replacen("/ops?", "/ops/data?", 1);
+    let data = h.call(Request::builder().uri(&queue).body(Body::empty()).unwrap()).await;
+    assert_eq!(data.json["flagged_codes"][0]["code"], code.as_str(), "{:?}", data.json);
+    let clear = data.json["flagged_codes"][0]["clear_url"].as_str().unwrap().to_owned();
+    let page = h.call(Request::builder().uri(&clear).body(Body::empty()).unwrap()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(h.referral("c_ann").await.json["state"], "held", "GET changes nothing");
+    let cleared = h.call(Request::builder().method(Method::POST).uri(&clear).body(Body::empty()).unwrap()).await;
+    assert_eq!(cleared.status, StatusCode::OK);
+    h.settle().await;
+    for friend in ["c_ann", "c_bob", "c_cat", "c_dee"] {
+        let back = h.referral(friend).await;
+        assert_eq!(
+            (back.json["state"].as_str(), back.json["reasons"].clone()),
+            (Some("pending"), json!([])),
+            "{friend}"
+        );
+    }
+    let data = h.call(Request::builder().uri(&queue).body(Body::empty()).unwrap()).await;
+    assert_eq!(data.json["flagged_codes"], json!([]), "the flag is gone");
+    h.clock.advance(Duration::from_secs(120));
+    h.convert("c_ann", "o_1").await;
+    assert_eq!(h.referral("c_ann").await.json["state"], "rewarded", "a cleared referral pays on conversion");
 }

@@ -1,4 +1,4 @@
-//! Reward tiers (seed 000): the referrer's n-th rewarded referral pays the n-th step, also when
+//! Reward tiers (docs/settings.md, `tiers`): the referrer's n-th rewarded referral pays the n-th step, also when
 //! friends convert at the same moment; terms stay as pinned at mint.
 
 use std::sync::Arc;
@@ -94,6 +94,7 @@ pub async fn ten_concurrent_conversions_pay_the_first_ten_steps(h: Harness) {
                 currency: rft_core::Currency::parse("GBP").unwrap(),
                 identity: Default::default(),
                 occurred_at: h.clock_now(),
+                discount_code: None,
             };
             for _ in 0..50 {
                 if h.system.rewarder.handle(rft_core::Job::Conversion(job.clone())).await.is_ok() {

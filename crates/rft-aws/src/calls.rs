@@ -3,7 +3,7 @@
 //! [`crate::env::Endpoints`]. Every attempt counts (a retry is a second billed request); each
 //! call's access is recorded once.
 //!
-//! The accesses are what `tests/tests/aws_permissions.rs` compares with the permissions matrix
+//! The accesses are what `tests/it/aws_permissions.rs` compares with the permissions matrix
 //! of the CDK stack: per function, every IAM action an emulator run of its wiring needed, on
 //! which resource, and (for DynamoDB items) which kind of partition key it touched.
 

@@ -236,7 +236,7 @@ impl Environment {
         Arc::new(DynamoStore::new(client!(aws_sdk_dynamodb, &self.sdk, self.endpoints, dynamodb), self.tables.clone()))
     }
 
-    /// The six stores on DynamoDB.
+    /// The seven stores, all on one DynamoDB client.
     pub fn stores(&self) -> Stores {
         Stores::from_backend(self.store())
     }

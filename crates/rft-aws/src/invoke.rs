@@ -79,6 +79,9 @@ pub enum MinterCall {
     Retire {
         /// The code.
         code: Code,
+        /// Who retired it from the console (absent from the store's API and older callers).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<rft_core::Email>,
     },
     /// Send an email invite.
     Invite(InviteRequest),
@@ -129,8 +132,8 @@ pub async fn serve_minter(minter: &dyn Minter, call: MinterCall) -> MinterReply 
         MinterCall::Mint(request) => {
             minter.mint(&request).await.map(|m| MinterReply::Minted(Box::new(m))).unwrap_or_else(reply_error)
         }
-        MinterCall::Retire { code } => minter
-            .retire(&code)
+        MinterCall::Retire { code, by } => minter
+            .retire(&code, by.as_ref())
             .await
             .map(|record| MinterReply::Retired { record: record.map(Box::new) })
             .unwrap_or_else(reply_error),
@@ -179,8 +182,8 @@ impl Minter for LambdaMinter {
         }
     }
 
-    async fn retire(&self, code: &Code) -> Result<Option<CodeRecord>, MintError> {
-        match self.call(MinterCall::Retire { code: code.clone() }).await? {
+    async fn retire(&self, code: &Code, by: Option<&rft_core::Email>) -> Result<Option<CodeRecord>, MintError> {
+        match self.call(MinterCall::Retire { code: code.clone(), by: by.cloned() }).await? {
             MinterReply::Retired { record } => Ok(record.map(|r| *r)),
             other => Err(unexpected(other)),
         }
@@ -278,7 +281,7 @@ impl Screener for LambdaScreener {
 pub enum RewarderCall {
     /// Forget a customer.
     Erase {
-        /// Whom.
+        /// The customer to forget.
         customer_id: rft_core::CustomerId,
     },
 }
@@ -302,7 +305,7 @@ pub enum RewarderReply {
     Erased,
     /// Something failed.
     Failed {
-        /// What.
+        /// What failed, for the edge's log.
         message: String,
     },
 }

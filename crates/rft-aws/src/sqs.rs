@@ -1,4 +1,5 @@
-//! The job queues on SQS: one queue per consumer (CONTRACT §3), each with its own DLQ after five
+//! The job queues on SQS: one queue per consumer (SQS hands each message to one poller, so a
+//! shared queue would give jobs to the wrong function), each with its own DLQ after five
 //! receives. Lambda's event source does the receiving in production; `receive`, `ack` and
 //! `dead_letters` serve the conformance suite and operators.
 

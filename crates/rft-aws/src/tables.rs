@@ -1,30 +1,40 @@
-//! The five tables of the design (Part 7), their key and index names, and how to create them
-//! (for the emulator in tests; the CDK stack in `infra/` creates the same in AWS).
+//! The five tables' names, the index names the adapters query, and how to create the tables
+//! (on DynamoDB Local in tests). Their keys, indexes, projections and TTL are defined once, in
+//! `infra/tables.json`, which the CDK stack builds from too; the tests below hold the names here
+//! to that file.
+
+use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
+use serde::Deserialize;
+
+/// The schema file, shared with `infra/lib/specs.ts`.
+pub const SCHEMA_JSON: &str = include_str!("../../../infra/tables.json");
 
 /// Physical table names, from configuration so several stacks (or tests) can share an account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableNames {
-    /// `rft-codes`: PK `code`; GSI `by_referrer` (`referrer_id`, `created_at`).
+    /// `rft-codes`: codes and the active-code guards.
     pub codes: String,
-    /// `rft-clicks`: PK `attribution_id`, SK `click_ts`, TTL `expires_at`; sparse GSI
-    /// `by_browser`; a stream of new images (the rollups' follower reads it).
+    /// `rft-clicks`: clicks, email touches, counters and rollups; a stream of new images (the
+    /// rollups' follower reads it).
     pub clicks: String,
-    /// `rft-referrals`: PK `referred_id` (referrals and identity claims); GSI `by_queue`.
+    /// `rft-referrals`: referrals and identity claims.
     pub referrals: String,
-    /// `rft-rewards`: PK `referral_id`, SK `side` (ledger rows and referrer tallies).
+    /// `rft-rewards`: ledger rows and referrer tallies.
     pub rewards: String,
-    /// `rft-audit`: PK `event_id`, SK `ts`, TTL `expires_at` (webhook ids only); GSI `by_subject`.
+    /// `rft-audit`: the audit and processed webhook ids.
     pub audit: String,
 }
 
 /// GSI on `rft-codes` listing a customer's codes.
 pub const CODES_BY_REFERRER: &str = "by_referrer";
+/// Sparse GSI on `rft-codes`: only flagged codes carry `flag_queue` (the ops queue).
+pub const CODES_BY_FLAG: &str = "by_flag";
 /// Sparse GSI on `rft-clicks`: clicks by browser hash (the optional fingerprint fallback).
 pub const CLICKS_BY_BROWSER: &str = "by_browser";
 /// Sparse GSI on `rft-referrals`: only referrals in a review queue carry `queue`.
@@ -34,35 +44,145 @@ pub const REFERRALS_BY_REFERRER: &str = "by_referrer";
 /// Sparse GSI on `rft-referrals`: identity claims by the customer whose sign-up made them
 /// (erasure).
 pub const REFERRALS_BY_CLAIMANT: &str = "by_claimant";
+/// GSI on `rft-referrals`: referrals by `state`, newest first (the console's listing; claim
+/// items carry no `state`).
+pub const REFERRALS_BY_STATE: &str = "by_state";
+/// GSI on `rft-codes`: codes by `status`, newest first (the console's referrers; the
+/// active-code guards carry no `status`).
+pub const CODES_BY_STATUS: &str = "by_status";
 /// GSI on `rft-rewards`: a customer's ledger rows (tallies carry no `customer_id`).
 pub const REWARDS_BY_CUSTOMER: &str = "by_customer";
 /// GSI on `rft-audit`: a subject's history.
 pub const AUDIT_BY_SUBJECT: &str = "by_subject";
 
+/// Each table (by its own name) and the variable its physical name is read from: the `env` of
+/// each table in the schema.
+pub const TABLE_VARIABLES: [(&str, &str); 5] = [
+    ("rft-codes", "RFT_TABLE_CODES"),
+    ("rft-clicks", "RFT_TABLE_CLICKS"),
+    ("rft-referrals", "RFT_TABLE_REFERRALS"),
+    ("rft-rewards", "RFT_TABLE_REWARDS"),
+    ("rft-audit", "RFT_TABLE_AUDIT"),
+];
+
 impl TableNames {
-    /// The design's names with a prefix (`""` in production, a random one per test).
-    pub fn with_prefix(prefix: &str) -> Self {
+    /// Each table's physical name from `name_of` its own name.
+    fn each(name_of: impl Fn(&str) -> String) -> Self {
         TableNames {
-            codes: format!("{prefix}rft-codes"),
-            clicks: format!("{prefix}rft-clicks"),
-            referrals: format!("{prefix}rft-referrals"),
-            rewards: format!("{prefix}rft-rewards"),
-            audit: format!("{prefix}rft-audit"),
+            codes: name_of("rft-codes"),
+            clicks: name_of("rft-clicks"),
+            referrals: name_of("rft-referrals"),
+            rewards: name_of("rft-rewards"),
+            audit: name_of("rft-audit"),
         }
     }
 
-    /// From `RFT_TABLE_CODES`, `RFT_TABLE_CLICKS`, `RFT_TABLE_REFERRALS`, `RFT_TABLE_REWARDS`,
-    /// `RFT_TABLE_AUDIT`, defaulting to the design's names.
+    /// The tables' own names with a prefix (`""` in production, a random one per test).
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self::each(|table| format!("{prefix}{table}"))
+    }
+
+    /// From the [`TABLE_VARIABLES`], each defaulting to the table's own name.
     pub fn from_env() -> Self {
-        let d = Self::with_prefix("");
-        let var = |k: &str, default: String| std::env::var(k).unwrap_or(default);
-        TableNames {
-            codes: var("RFT_TABLE_CODES", d.codes),
-            clicks: var("RFT_TABLE_CLICKS", d.clicks),
-            referrals: var("RFT_TABLE_REFERRALS", d.referrals),
-            rewards: var("RFT_TABLE_REWARDS", d.rewards),
-            audit: var("RFT_TABLE_AUDIT", d.audit),
-        }
+        Self::from_lookup(|var| std::env::var(var).ok())
+    }
+
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        Self::each(|table| {
+            let var = TABLE_VARIABLES.iter().find(|(t, _)| *t == table).map(|(_, v)| *v);
+            var.and_then(&lookup).unwrap_or_else(|| table.to_owned())
+        })
+    }
+
+    /// The physical name of the table the schema calls `table` (`rft-codes`, ...).
+    pub fn physical(&self, table: &str) -> Option<&str> {
+        Some(match table {
+            "rft-codes" => &self.codes,
+            "rft-clicks" => &self.clicks,
+            "rft-referrals" => &self.referrals,
+            "rft-rewards" => &self.rewards,
+            "rft-audit" => &self.audit,
+            _ => return None,
+        })
+    }
+}
+
+/// `infra/tables.json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schema {
+    #[serde(rename = "about")]
+    _about: String,
+    /// The tables by their own names.
+    pub tables: BTreeMap<String, TableSpec>,
+}
+
+/// One table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSpec {
+    #[serde(rename = "about")]
+    _about: String,
+    /// The variable its physical name is read from.
+    pub env: String,
+    /// The partition key.
+    pub pk: KeyAttr,
+    /// The sort key, if the table has one.
+    pub sk: Option<KeyAttr>,
+    /// The TTL attribute, if items expire.
+    pub ttl: Option<String>,
+    /// Point-in-time recovery (the stack's concern; DynamoDB Local ignores it).
+    pub pitr: bool,
+    /// A stream of each new item's image (`rft-clicks`: the rollups' follower reads it).
+    #[serde(default, rename = "streamNewImages")]
+    pub stream_new_images: bool,
+    /// Its global secondary indexes.
+    pub gsis: Vec<GsiSpec>,
+}
+
+/// A key attribute.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyAttr {
+    /// The attribute.
+    pub name: String,
+    /// `S` or `N`.
+    #[serde(rename = "type")]
+    pub kind: KeyKind,
+}
+
+/// A key attribute's scalar type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum KeyKind {
+    /// A string.
+    S,
+    /// A number.
+    N,
+}
+
+/// A global secondary index. Projects every attribute unless `include` or `keys_only` says less.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GsiSpec {
+    /// The index's name.
+    pub name: String,
+    #[serde(rename = "about")]
+    _about: String,
+    /// Its partition key.
+    pub pk: KeyAttr,
+    /// Its sort key.
+    pub sk: Option<KeyAttr>,
+    /// The non-key attributes projected, when not all.
+    pub include: Option<Vec<String>>,
+    /// Projects the keys only.
+    #[serde(default)]
+    pub keys_only: bool,
+}
+
+impl Schema {
+    /// The schema file, parsed (tests and table creation only: the functions never read it).
+    pub fn load() -> Schema {
+        serde_json::from_str(SCHEMA_JSON).expect("infra/tables.json is valid (its tests say so)")
     }
 }
 
@@ -75,134 +195,83 @@ pub struct ProvisionError {
     source: Box<dyn std::error::Error + Send + Sync>,
 }
 
-fn attr(name: &str, t: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(t).build().expect("name and type are set")
+fn attr(a: &KeyAttr) -> AttributeDefinition {
+    let kind = match a.kind {
+        KeyKind::S => ScalarAttributeType::S,
+        KeyKind::N => ScalarAttributeType::N,
+    };
+    AttributeDefinition::builder().attribute_name(&a.name).attribute_type(kind).build().expect("name and type are set")
 }
 
-fn key(name: &str, t: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(t).build().expect("name and type are set")
+fn key(a: &KeyAttr, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(&a.name).key_type(kind).build().expect("name and type are set")
 }
 
-fn gsi(name: &str, pk: &str, sk: &str, projection: Projection) -> GlobalSecondaryIndex {
+fn gsi(spec: &GsiSpec) -> GlobalSecondaryIndex {
+    let projection = match (&spec.include, spec.keys_only) {
+        (_, true) => Projection::builder().projection_type(ProjectionType::KeysOnly).build(),
+        (Some(include), false) => Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .set_non_key_attributes(Some(include.clone()))
+            .build(),
+        (None, false) => Projection::builder().projection_type(ProjectionType::All).build(),
+    };
     GlobalSecondaryIndex::builder()
-        .index_name(name)
-        .key_schema(key(pk, KeyType::Hash))
-        .key_schema(key(sk, KeyType::Range))
+        .index_name(&spec.name)
+        .set_key_schema(Some(
+            std::iter::once(key(&spec.pk, KeyType::Hash))
+                .chain(spec.sk.iter().map(|sk| key(sk, KeyType::Range)))
+                .collect(),
+        ))
         .projection(projection)
         .build()
         .expect("name, keys and projection are set")
 }
 
-fn all() -> Projection {
-    Projection::builder().projection_type(ProjectionType::All).build()
+/// Every attribute a table's keys and indexes use, once each.
+fn attribute_definitions(spec: &TableSpec) -> Vec<AttributeDefinition> {
+    let mut seen = BTreeMap::new();
+    let keys = [Some(&spec.pk), spec.sk.as_ref()].into_iter().flatten();
+    for a in keys.chain(spec.gsis.iter().flat_map(|g| [Some(&g.pk), g.sk.as_ref()].into_iter().flatten())) {
+        seen.entry(a.name.clone()).or_insert_with(|| attr(a));
+    }
+    seen.into_values().collect()
 }
 
-struct Spec {
-    name: String,
-    pk: (&'static str, ScalarAttributeType),
-    sk: Option<(&'static str, ScalarAttributeType)>,
-    extra_attrs: Vec<(&'static str, ScalarAttributeType)>,
-    gsis: Vec<GlobalSecondaryIndex>,
-    ttl: Option<&'static str>,
-    stream: bool,
-}
-
-/// Creates the five tables (on-demand, with keys, GSIs and TTL) and waits until they exist.
+/// Creates the five tables as the schema defines them (on demand) and sets their TTL.
 pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), ProvisionError> {
-    use ScalarAttributeType::{N, S};
-    let specs = [
-        Spec {
-            name: names.codes.clone(),
-            pk: ("code", S),
-            sk: None,
-            extra_attrs: vec![("referrer_id", S), ("created_at", N)],
-            gsis: vec![gsi(CODES_BY_REFERRER, "referrer_id", "created_at", all())],
-            ttl: None,
-            stream: false,
-        },
-        Spec {
-            name: names.clicks.clone(),
-            pk: ("attribution_id", S),
-            sk: Some(("click_ts", N)),
-            extra_attrs: vec![("browser", S)],
-            gsis: vec![gsi(CLICKS_BY_BROWSER, "browser", "click_ts", all())],
-            ttl: Some("expires_at"),
-            stream: true,
-        },
-        Spec {
-            name: names.referrals.clone(),
-            pk: ("referred_id", S),
-            sk: None,
-            extra_attrs: vec![("queue", S), ("queue_ts", N), ("referrer_id", S), ("created_at", N), ("claimant", S)],
-            gsis: vec![
-                gsi(REFERRALS_BY_QUEUE, "queue", "queue_ts", all()),
-                gsi(REFERRALS_BY_REFERRER, "referrer_id", "created_at", all()),
-                gsi(
-                    REFERRALS_BY_CLAIMANT,
-                    "claimant",
-                    "referred_id",
-                    Projection::builder().projection_type(ProjectionType::KeysOnly).build(),
-                ),
-            ],
-            ttl: None,
-            stream: false,
-        },
-        Spec {
-            name: names.rewards.clone(),
-            pk: ("referral_id", S),
-            sk: Some(("side", S)),
-            extra_attrs: vec![("customer_id", S), ("created_at", N)],
-            gsis: vec![gsi(REWARDS_BY_CUSTOMER, "customer_id", "created_at", all())],
-            ttl: None,
-            stream: false,
-        },
-        Spec {
-            name: names.audit.clone(),
-            pk: ("event_id", S),
-            sk: Some(("ts", N)),
-            extra_attrs: vec![("subject", S)],
-            gsis: vec![gsi(AUDIT_BY_SUBJECT, "subject", "ts", all())],
-            ttl: Some("expires_at"),
-            stream: false,
-        },
-    ];
-    for spec in specs {
-        let fail = |e: Box<dyn std::error::Error + Send + Sync>| ProvisionError { table: spec.name.clone(), source: e };
-        let mut req = client
+    for (table, spec) in &Schema::load().tables {
+        let name = names.physical(table).expect("every table in the schema has a name (a test says so)");
+        let fail = |e: Box<dyn std::error::Error + Send + Sync>| ProvisionError { table: name.to_owned(), source: e };
+        let keys =
+            std::iter::once(key(&spec.pk, KeyType::Hash)).chain(spec.sk.iter().map(|sk| key(sk, KeyType::Range)));
+        client
             .create_table()
-            .table_name(&spec.name)
+            .table_name(name)
             .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr(spec.pk.0, spec.pk.1.clone()))
-            .key_schema(key(spec.pk.0, KeyType::Hash));
-        if let Some((name, t)) = &spec.sk {
-            req = req.attribute_definitions(attr(name, t.clone())).key_schema(key(name, KeyType::Range));
-        }
-        for (name, t) in &spec.extra_attrs {
-            req = req.attribute_definitions(attr(name, t.clone()));
-        }
-        for g in &spec.gsis {
-            req = req.global_secondary_indexes(g.clone());
-        }
-        if spec.stream {
-            req = req.stream_specification(
+            .set_attribute_definitions(Some(attribute_definitions(spec)))
+            .set_key_schema(Some(keys.collect()))
+            .set_global_secondary_indexes(Some(spec.gsis.iter().map(gsi).collect()).filter(|g: &Vec<_>| !g.is_empty()))
+            .set_stream_specification(spec.stream_new_images.then(|| {
                 StreamSpecification::builder()
                     .stream_enabled(true)
                     .stream_view_type(StreamViewType::NewImage)
                     .build()
-                    .expect("the flag is set"),
-            );
-        }
-        req.send().await.map_err(|e| fail(e.into()))?;
-        if let Some(ttl) = spec.ttl {
-            let spec_ttl = TimeToLiveSpecification::builder()
+                    .expect("the flag is set")
+            }))
+            .send()
+            .await
+            .map_err(|e| fail(e.into()))?;
+        if let Some(ttl) = &spec.ttl {
+            let enabled = TimeToLiveSpecification::builder()
                 .attribute_name(ttl)
                 .enabled(true)
                 .build()
                 .expect("name and flag are set");
             client
                 .update_time_to_live()
-                .table_name(&spec.name)
-                .time_to_live_specification(spec_ttl)
+                .table_name(name)
+                .time_to_live_specification(enabled)
                 .send()
                 .await
                 .map_err(|e| fail(e.into()))?;
@@ -210,3 +279,7 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), Pr
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "tables_tests.rs"]
+mod tests;

@@ -1,5 +1,6 @@
-//! How each function's service is assembled from its environment: one place, used by the
-//! function binaries and by the tests that run the same wiring against the emulators.
+//! Which AWS clients each function's service runs on: used by the function binaries and by the
+//! tests that run the same wiring against the emulators. The services themselves are built by
+//! [`Services`], as `rft-local` builds them.
 
 use std::sync::Arc;
 
@@ -7,12 +8,12 @@ use rft_core::identity::IdentityHasher;
 use rft_core::links::LinkSigner;
 use rft_core::ports::Stores;
 use rft_core::secrets::SecretSet;
+use rft_core::service::erase::Eraser;
 use rft_core::service::{
-    Attributor, FulfilPolicy, MintService, Redirector, Rewarder, RewarderPorts, ScreenService, Sweeper,
+    Attributor, DeadEnds, FulfilPolicy, MintService, Rewarder, RewarderClients, ScreenService, Services, Sweeper,
 };
-use rft_core::signature::Signer;
 use rft_core::time::SystemClock;
-use rft_http::Edge;
+use rft_http::{Edge, EdgePorts};
 
 use crate::env::{EnvError, Environment};
 
@@ -21,6 +22,15 @@ async fn warm_stores(env: &Environment) -> Stores {
     store.warm().await;
     Stores::from_backend(store)
 }
+
+/// The shared parts of every service, over `stores`, on the system clock.
+fn services(env: &Environment, stores: Stores) -> Services {
+    Services::new(env.settings.clone(), Arc::new(SystemClock), stores)
+}
+
+/// The console's live updates on Lambda: the Function URL buffers responses, so each event
+/// stream is one overview and a reconnect after ten seconds (see `rft_http::admin::live`).
+pub const LIVE: rft_http::admin::Live = rft_http::admin::Live::Snapshot { retry: std::time::Duration::from_secs(10) };
 
 /// `rft-edge` at a cold start: the secret is fetched while the DynamoDB connection warms, so
 /// the two round trips overlap instead of adding up.
@@ -35,69 +45,37 @@ pub async fn edge(env: &Environment, secrets: &SecretSet) -> Result<Edge, EnvErr
 }
 
 fn edge_over(env: &Environment, secrets: &SecretSet, stores: Stores) -> Result<Edge, EnvError> {
-    let clock = Arc::new(SystemClock);
-    let hasher = IdentityHasher::new(secrets.identity.clone());
-    Ok(Edge {
-        redirector: Redirector::new(
-            stores.codes.clone(),
-            stores.clicks.clone(),
-            env.settings.clone(),
-            hasher.clone(),
-            clock.clone(),
-        ),
-        settings: env.settings.clone(),
-        clock,
-        signer: Signer::new(&secrets.signing),
-        hasher,
-        links: LinkSigner::new(secrets.ops.clone()),
-        stores,
+    // Each of these holds a client built on its first call, which most requests never make.
+    let ports = EdgePorts {
         minter: Arc::new(env.minter()?),
         erasure: Arc::new(env.eraser()?),
         signup_jobs: Arc::new(env.signup_queue()?),
         reward_jobs: Arc::new(env.reward_queue()?),
-    })
+        console: rft_http::admin::Console::new(
+            // Sign-in links go through SES like every other email.
+            Arc::new(env.messenger(false)),
+            Arc::new(rft_core::service::console::StoreOverview::new(stores.clone())),
+            LIVE,
+        ),
+    };
+    Ok(Edge::assemble(&services(env, stores), secrets, ports))
 }
 
 /// `rft-minter`: codes, Bedrock for the invite, SES for email invites.
 pub async fn minter(env: &Environment) -> MintService {
-    let s = warm_stores(env).await;
-    MintService::new(
-        s.codes.clone(),
-        s.clicks.clone(),
-        s.audit.clone(),
-        s.counters.clone(),
-        Arc::new(env.writer()),
-        Arc::new(env.messenger(false)),
-        env.settings.clone(),
-        Arc::new(SystemClock),
-    )
+    services(env, warm_stores(env).await).minter(Arc::new(env.writer()), Arc::new(env.messenger(false)))
 }
 
 /// `rft-screen`: velocity reads, SES for hold emails, the ops key for their links.
 pub async fn screen(env: &Environment, secrets: &SecretSet) -> ScreenService {
-    let s = warm_stores(env).await;
-    ScreenService::new(
-        s.counters.clone(),
-        Arc::new(env.messenger(false)),
-        env.settings.clone(),
-        LinkSigner::new(secrets.ops.clone()),
-        Arc::new(SystemClock),
-    )
+    services(env, warm_stores(env).await).screen(Arc::new(env.messenger(false)), LinkSigner::new(secrets.ops.clone()))
 }
 
-/// `rft-attributor`: attribution over DynamoDB, screening through `rft-screen`.
+/// `rft-attributor`: attribution over DynamoDB, screening through `rft-screen`; a connected
+/// store's orders go on to `rft-reward-jobs`.
 pub async fn attributor(env: &Environment) -> Result<Attributor, EnvError> {
-    let s = warm_stores(env).await;
-    Ok(Attributor::new(
-        s.codes.clone(),
-        s.clicks.clone(),
-        s.referrals.clone(),
-        s.audit.clone(),
-        s.counters.clone(),
-        Arc::new(env.screener()?),
-        Arc::new(SystemClock),
-        env.settings.attribution.fingerprint_fallback,
-    ))
+    let stores = warm_stores(env).await;
+    Ok(services(env, stores).attributor(Arc::new(env.screener()?), Arc::new(env.reward_queue()?)))
 }
 
 /// `rft-rewarder`: the ledger, the store's reward endpoint, Bedrock for thank-yous, SES and SNS,
@@ -113,47 +91,34 @@ pub async fn rewarder_with(
     store_timeout: std::time::Duration,
     policy: FulfilPolicy,
 ) -> Result<Rewarder, EnvError> {
-    let s = warm_stores(env).await;
+    let stores = warm_stores(env).await;
     let store = rft_http::store_client::HttpRewardClient::new(
         // `None` for a connected store: its provider client replaces this one (wired by the services).
         env.settings.store.reward_url.as_ref().map_or("", |u| u.as_str()),
         secrets.store_api_key.clone(),
+        secrets.store_signing.as_ref(),
         store_timeout,
     );
-    Ok(Rewarder::new(
-        RewarderPorts {
-            codes: s.codes.clone(),
-            referrals: s.referrals.clone(),
-            ledger: s.ledger.clone(),
-            audit: s.audit.clone(),
-            counters: s.counters.clone(),
-            screener: Arc::new(env.screener()?),
-            store: Arc::new(store),
-            messenger: Arc::new(env.messenger(true)),
-            writer: Arc::new(env.writer()),
-            links: LinkSigner::new(secrets.ops.clone()),
-            queue: Arc::new(env.reward_queue()?),
-            clock: Arc::new(SystemClock),
-        },
-        env.settings.clone(),
-        policy,
-    ))
+    let clients = RewarderClients {
+        screener: Arc::new(env.screener()?),
+        store: Arc::new(store),
+        messenger: Arc::new(env.messenger(true)),
+        writer: Arc::new(env.writer()),
+        links: LinkSigner::new(secrets.ops.clone()),
+        queue: Arc::new(env.reward_queue()?),
+    };
+    Ok(services(env, stores).rewarder(clients, policy))
 }
 
 /// Where a consumer sets aside jobs that can never succeed: the audit and the team's mailbox.
-pub async fn dead_ends(env: &Environment) -> rft_core::service::DeadEnds {
-    rft_core::service::DeadEnds::new(
-        env.stores().audit,
-        Arc::new(env.messenger(false)),
-        env.settings.clone(),
-        Arc::new(SystemClock),
-    )
+pub async fn dead_ends(env: &Environment) -> DeadEnds {
+    services(env, env.stores()).dead_ends(Arc::new(env.messenger(false)))
 }
 
 /// `rft-sweep`: expires pending referrals past their window. No warm-up: nobody waits on an
 /// hourly batch, and the warm-up's read of `rft-codes` is one its role (rightly) may not make.
-pub async fn sweeper(env: &Environment) -> Sweeper {
-    Sweeper::new(env.stores().referrals.clone(), Arc::new(SystemClock))
+pub async fn sweeper(env: &Environment) -> Result<Sweeper, EnvError> {
+    Ok(services(env, env.stores()).sweeper(Arc::new(env.reward_queue()?)))
 }
 
 /// `rft-sweep`'s other job: counting `rft-clicks`' stream into the rollups.
@@ -162,7 +127,6 @@ pub async fn follower(env: &Environment) -> crate::follower::ClickFollower {
 }
 
 /// The rewarder's erasure (it alone may rewrite the ledger).
-pub async fn eraser(env: &Environment, secrets: &SecretSet) -> rft_core::service::erase::Eraser {
-    let stores = warm_stores(env).await;
-    rft_core::service::erase::Eraser::new(stores, IdentityHasher::new(secrets.identity.clone()), Arc::new(SystemClock))
+pub async fn eraser(env: &Environment, secrets: &SecretSet) -> Eraser {
+    services(env, warm_stores(env).await).eraser(IdentityHasher::new(secrets.identity.clone()))
 }

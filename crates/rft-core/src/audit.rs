@@ -1,4 +1,4 @@
-//! The append-only audit: every decision with the facts it was made on (invariant 9).
+//! The append-only audit: every decision with the facts it was made on (docs/invariants.md, invariant 9).
 
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +35,11 @@ pub enum AuditKind {
     RefundFlagged,
     /// A refund that needed nothing.
     RefundIgnored,
+    /// A refund remembered for its order (and, where the referral is held, put before the person
+    /// deciding).
+    RefundNoted,
+    /// A clean conversion waits out the confirmation period before it pays.
+    ConversionNoted,
     /// A ledger row could not be fulfilled within the retry budget.
     FulfilmentParked,
     /// A customer's personal data was erased.

@@ -131,6 +131,19 @@ pub struct CodeRecord {
     pub created_at: Timestamp,
     /// When it was retired, if it was.
     pub retired_at: Option<Timestamp>,
+    /// Set when a velocity rule tripped on this code: its referrals wait for a person until
+    /// the flag is cleared or the code retired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<CodeFlag>,
+}
+
+/// Why a code is flagged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeFlag {
+    /// The velocity rules that tripped, with their numbers.
+    pub evidence: Vec<crate::referral::Evidence>,
+    /// When it was flagged.
+    pub at: Timestamp,
 }
 
 impl CodeRecord {

@@ -1,5 +1,5 @@
 //! Identity fields (payment fingerprint, device, address, IP, email) are compared, never kept:
-//! each is normalised and stored only as a keyed hash (invariant 10).
+//! each is normalised and stored only as a keyed hash (docs/invariants.md, invariant 10).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -182,7 +182,7 @@ impl HashedIdentity {
 }
 
 /// One key under which a referred person is claimed: whoever holds any of these keys first
-/// owns the referral, so a second sign-up sharing one collapses into it (invariant 3).
+/// owns the referral, so a second sign-up sharing one collapses into it (docs/invariants.md, invariant 3).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum IdentityKey {
     /// The store's customer id.
@@ -204,6 +204,15 @@ impl IdentityKey {
             IdentityKey::Payment(h) => format!("payment#{}", h.as_str()),
             IdentityKey::Device(h) => format!("device#{}", h.as_str()),
         }
+    }
+
+    /// Whose sign-up a set of claims comes from: the customer id among them (stores file claims
+    /// under it, so erasure finds them).
+    pub fn claimant(claims: &[IdentityKey]) -> Option<&CustomerId> {
+        claims.iter().find_map(|k| match k {
+            IdentityKey::Customer(c) => Some(c),
+            _ => None,
+        })
     }
 
     /// Every claim key for a person: their customer id and each hashed durable field.

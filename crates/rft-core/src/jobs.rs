@@ -1,5 +1,5 @@
 //! Work queued behind the webhooks: typed, with identity fields already hashed (a queue is
-//! storage too, and invariant 10 applies to it).
+//! storage too: docs/invariants.md, invariant 10).
 
 use serde::{Deserialize, Serialize};
 
@@ -19,8 +19,10 @@ pub struct SignupJob {
     pub webhook_id: String,
     /// The new customer.
     pub customer_id: CustomerId,
-    /// Their email.
-    pub email: Email,
+    /// Their email: where the thank-you goes, and (hashed) one of their identity claims. A
+    /// sign-up webhook always has one; an imported or provider order may not.
+    #[serde(default)]
+    pub email: Option<Email>,
     /// For the thank-you.
     pub first_name: Option<String>,
     /// For an SMS thank-you.
@@ -45,14 +47,31 @@ pub struct ConversionJob {
     pub customer_id: CustomerId,
     /// The store's order id.
     pub order_id: String,
-    /// Order value.
+    /// The order's value in minor units (pence, cents).
     pub amount_minor: u64,
-    /// Order currency.
+    /// The currency the order was paid in.
     pub currency: Currency,
     /// Hashed payment fingerprint and device from the purchase.
     pub identity: HashedIdentity,
     /// When the purchase happened.
     pub occurred_at: Timestamp,
+    /// A referral code the checkout used as its discount code (a connected store's order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_code: Option<Code>,
+}
+
+/// A paid order from a connected store (or a CSV import) that carries its own touch: the
+/// attributor attributes it as a sign-up would be (unless the customer is not new), then hands
+/// the conversion to the rewarder, so a guest checkout with no sign-up still pays.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutJob {
+    /// The sign-up the order implies: its customer, email, touches and identity.
+    pub signup: SignupJob,
+    /// The conversion itself.
+    pub conversion: ConversionJob,
+    /// Whether the provider says the customer had orders before this one.
+    #[serde(default)]
+    pub earlier_orders: Option<bool>,
 }
 
 /// An order refunded.
@@ -60,11 +79,14 @@ pub struct ConversionJob {
 pub struct RefundJob {
     /// The signed request's id.
     pub webhook_id: String,
-    /// The customer refunded.
-    pub customer_id: CustomerId,
+    /// The customer refunded, when the refund names one (a Shopify refund names only its order).
+    pub customer_id: Option<CustomerId>,
     /// The order refunded.
     pub order_id: String,
-    /// When.
+    /// Other ids the same order may be known by (Stripe: its payment intent).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub order_aliases: Vec<String>,
+    /// When the store says the refund happened.
     pub occurred_at: Timestamp,
 }
 
@@ -75,6 +97,28 @@ pub struct DecisionJob {
     pub referral_id: ReferralId,
     /// Approve or reject.
     pub action: Action,
+    /// When the button was pressed.
+    pub decided_at: Timestamp,
+    /// Who pressed it, when they were signed in to the console (an ops link names nobody).
+    /// Absent in jobs queued before the console existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Email>,
+}
+
+/// A conversion that waited out `rewards.confirm_after` without a refund: pay it now. The sweep
+/// queues it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmJob {
+    /// The referral whose conversion came due.
+    pub referral_id: ReferralId,
+}
+
+/// A person cleared a flagged code from the ops queue: its referrals held by the code's rules
+/// are released.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClearFlagJob {
+    /// The code.
+    pub code: Code,
     /// When the button was pressed.
     pub decided_at: Timestamp,
 }
@@ -111,7 +155,7 @@ pub struct ThanksNote {
 pub struct FulfilJob {
     /// The referral paid.
     pub referral_id: ReferralId,
-    /// Which side.
+    /// Whose row: the referrer's or the friend's.
     pub side: Side,
     /// Passed on to the `thank` job once the store acknowledges.
     pub note: ThanksNote,
@@ -132,12 +176,18 @@ pub struct ThankJob {
 pub enum Job {
     /// For the attributor.
     Signup(SignupJob),
+    /// For the attributor, then the rewarder.
+    Checkout(Box<CheckoutJob>),
     /// For the rewarder.
     Conversion(ConversionJob),
     /// For the rewarder.
     Refund(RefundJob),
     /// For the rewarder.
     Decision(DecisionJob),
+    /// For the rewarder: a conversion past its confirmation period.
+    Confirm(ConfirmJob),
+    /// For the rewarder: a flagged code cleared by a person.
+    ClearFlag(ClearFlagJob),
     /// For the rewarder: one store call for one side.
     Fulfil(FulfilJob),
     /// For the rewarder: one side's thank-you.
@@ -149,9 +199,12 @@ impl Job {
     pub fn kind(&self) -> &'static str {
         match self {
             Job::Signup(_) => "signup",
+            Job::Checkout(_) => "checkout",
             Job::Conversion(_) => "conversion",
             Job::Refund(_) => "refund",
             Job::Decision(_) => "decision",
+            Job::Confirm(_) => "confirm",
+            Job::ClearFlag(_) => "clear_flag",
             Job::Fulfil(_) => "fulfil",
             Job::Thank(_) => "thank",
         }
@@ -161,9 +214,12 @@ impl Job {
     pub fn subject(&self) -> String {
         match self {
             Job::Signup(j) => j.customer_id.to_string(),
+            Job::Checkout(j) => j.signup.customer_id.to_string(),
             Job::Conversion(j) => j.customer_id.to_string(),
-            Job::Refund(j) => j.customer_id.to_string(),
+            Job::Refund(j) => j.customer_id.as_ref().map_or_else(|| format!("order#{}", j.order_id), |c| c.to_string()),
             Job::Decision(j) => j.referral_id.to_string(),
+            Job::Confirm(j) => j.referral_id.to_string(),
+            Job::ClearFlag(j) => j.code.to_string(),
             Job::Fulfil(j) => j.referral_id.to_string(),
             Job::Thank(j) => j.row.referral_id.to_string(),
         }
@@ -175,7 +231,7 @@ impl Job {
 pub struct Delivery {
     /// Handle for acknowledging this delivery.
     pub receipt: String,
-    /// The work.
+    /// The job as it was sent.
     pub job: Job,
     /// How many times it has been handed out, this time included.
     pub receive_count: u32,

@@ -74,7 +74,7 @@ pub enum Fulfilment {
     /// Never to be sent: the customer was erased before it was fulfilled (the amount stays
     /// in the ledger as a record).
     Forfeited {
-        /// When.
+        /// When erasure forfeited it.
         at: Timestamp,
         /// Why, in one sentence.
         reason: String,
@@ -94,7 +94,7 @@ pub struct LedgerRow {
     pub reward: Reward,
     /// For the referrer: which rewarded referral of theirs this was (tiers).
     pub nth: Option<u32>,
-    /// Written at.
+    /// When the payout that owes it committed.
     pub created_at: Timestamp,
     /// The store's side.
     pub fulfilment: Fulfilment,
@@ -158,14 +158,14 @@ impl LedgerRow {
 /// two concurrent payouts can never both be "the 3rd" (tiers).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TallyStep {
-    /// Whose count.
+    /// The referrer whose rewarded referrals are counted.
     pub referrer_id: CustomerId,
     /// The count read before the payout (0 if none yet).
     pub expected: u32,
 }
 
 /// Everything a payout writes, committed as one transaction: the referral's flip to
-/// `rewarded`, both ledger rows, the referrer's tally step and the audit row (invariant 4).
+/// `rewarded`, both ledger rows, the referrer's tally step and the audit row (docs/invariants.md, invariant 4).
 #[derive(Clone, Debug)]
 pub struct RewardCommit {
     /// The referral as it will be stored (state `rewarded`, version already bumped).
@@ -181,6 +181,9 @@ pub struct RewardCommit {
     /// Counters that count payouts (programme totals), each moved by one in the same
     /// transaction, so they agree with the ledger exactly.
     pub counters: Vec<CounterStep>,
+    /// The converting order, linked to the referral in the same transaction on the condition
+    /// that it was not refunded: a refund that overtook its conversion stops the payout.
+    pub order_id: Option<String>,
 }
 
 /// One counter row moved inside a payout's transaction (or by a rollup's follower): a plain

@@ -25,6 +25,8 @@ pub mod service;
 pub mod settings;
 pub mod signature;
 pub mod team_mail;
+#[cfg(test)]
+mod testing;
 pub mod time;
 
 pub use audit::{AuditEvent, AuditKind};

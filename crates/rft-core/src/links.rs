@@ -41,6 +41,35 @@ impl Action {
     }
 }
 
+/// A person's action on a flagged code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeAction {
+    /// The flag was a false alarm: its referrals go back to pending (or pay, if converted).
+    Clear,
+    /// The code stops attributing; its held referrals wait for their own decisions.
+    Retire,
+}
+
+impl CodeAction {
+    /// The URL and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodeAction::Clear => "clear",
+            CodeAction::Retire => "retire",
+        }
+    }
+
+    /// Parses the URL segment.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "clear" => Some(CodeAction::Clear),
+            "retire" => Some(CodeAction::Retire),
+            _ => None,
+        }
+    }
+}
+
 /// What a link grants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LinkPurpose {
@@ -50,6 +79,28 @@ pub enum LinkPurpose {
     Queue,
     /// A referrer's own page.
     Portal(CustomerId),
+    /// Act on one flagged code one way.
+    Code(crate::code::Code, CodeAction),
+    /// A single-use sign-in link to the owner's console for a team address; `nonce` is what
+    /// the store remembers once it is used.
+    ConsoleSignIn {
+        /// The team address, as the settings spell it.
+        email: String,
+        /// Random, unique per link.
+        nonce: String,
+    },
+    /// A console session (the cookie).
+    ConsoleSession {
+        /// Who is signed in.
+        email: String,
+        /// Random, unique per sign-in.
+        session: String,
+    },
+    /// The CSRF token of a console session: only a page of that session knows it.
+    ConsoleCsrf {
+        /// The session's id.
+        session: String,
+    },
 }
 
 impl LinkPurpose {
@@ -58,6 +109,16 @@ impl LinkPurpose {
             LinkPurpose::Decide(id, action) => format!("rft-link.v1\ndecide\n{id}\n{}\n{exp}", action.as_str()),
             LinkPurpose::Queue => format!("rft-link.v1\nqueue\n\n\n{exp}"),
             LinkPurpose::Portal(c) => format!("rft-link.v1\nportal\n{}\n\n{exp}", c.as_str()),
+            LinkPurpose::Code(code, action) => format!("rft-link.v1\ncode\n{code}\n{}\n{exp}", action.as_str()),
+            // Email addresses and the base32 nonces never hold a newline, so the lines cannot
+            // be shifted into one another.
+            LinkPurpose::ConsoleSignIn { email, nonce } => {
+                format!("rft-link.v1\nconsole-sign-in\n{email}\n{nonce}\n{exp}")
+            }
+            LinkPurpose::ConsoleSession { email, session } => {
+                format!("rft-link.v1\nconsole-session\n{email}\n{session}\n{exp}")
+            }
+            LinkPurpose::ConsoleCsrf { session } => format!("rft-link.v1\nconsole-csrf\n{session}\n\n{exp}"),
         }
     }
 }
@@ -151,6 +212,18 @@ pub fn decision_url(
 ) -> String {
     let query = signer.query(&LinkPurpose::Decide(referral.clone(), action), exp);
     format!("{}/ops/referrals/{referral}/{}?{query}", base_url.trim_end_matches('/'), action.as_str())
+}
+
+/// The full URL of an action on a flagged code, valid until `exp`.
+pub fn code_action_url(
+    base_url: &str,
+    signer: &LinkSigner,
+    code: &crate::code::Code,
+    action: CodeAction,
+    exp: Timestamp,
+) -> String {
+    let query = signer.query(&LinkPurpose::Code(code.clone(), action), exp);
+    format!("{}/ops/codes/{code}/{}?{query}", base_url.trim_end_matches('/'), action.as_str())
 }
 
 /// The full URL of the ops queue page, valid until `exp`: in every email to the team, so the

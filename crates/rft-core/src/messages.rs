@@ -1,6 +1,6 @@
 //! Words: the briefs the model gets, the checks its drafts must pass, the templates used when it
 //! is slow or wrong, and email-safe HTML. The model writes words only; links and amounts are
-//! put in by code (invariant 8).
+//! put in by code (docs/invariants.md, invariant 8).
 
 use crate::settings::Settings;
 

@@ -9,7 +9,7 @@ use crate::ids::{CustomerId, ReferralId};
 use crate::money::{Currency, Terms};
 use crate::time::Timestamp;
 
-/// Where a referral stands (CONTRACT §1.6).
+/// Where a referral stands (`state` in the API, docs/openapi.yaml).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReferralState {
@@ -67,6 +67,8 @@ pub enum StateEvent {
     Reject,
     /// The window passed.
     Expire,
+    /// The converting order was refunded before anything was paid.
+    Refunded,
 }
 
 /// An event that does not apply in the referral's state.
@@ -92,6 +94,7 @@ pub fn transition(from: ReferralState, event: StateEvent) -> Result<ReferralStat
         (Held, Approve { converted: true }) => Rewarded,
         (Held, Approve { converted: false }) => Pending,
         (Held, Reject) => Rejected,
+        (Pending | Held, Refunded) => Rejected,
         _ => return Err(IllegalTransition { from, event }),
     };
     Ok(to)
@@ -149,10 +152,14 @@ pub struct ConversionFacts {
     pub order_id: String,
     /// Order value in minor units.
     pub amount_minor: u64,
-    /// Order currency.
+    /// The currency it was paid in.
     pub currency: Currency,
     /// When the purchase happened.
     pub occurred_at: Timestamp,
+    /// The referral code the checkout used as its discount code, if it did: the friend's reward
+    /// was then applied at checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_code: Option<Code>,
 }
 
 /// A refund of the referral's converting order (kept whatever the state, so a held referral can
@@ -182,7 +189,7 @@ pub struct FriendProfile {
 /// One referral: one referred person, one referrer, one state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Referral {
-    /// Our id.
+    /// The referral's own id (`rf_` and 26 characters): the subject of its audit rows.
     pub referral_id: ReferralId,
     /// The referred customer who signed up first (others may collapse into this referral).
     pub referred_id: CustomerId,
@@ -200,7 +207,7 @@ pub struct Referral {
     pub evidence: Vec<Evidence>,
     /// Marks such as `refund_review`.
     pub flags: Vec<Flag>,
-    /// The friend.
+    /// The referred friend: name and contact for the thank-you, identity hashes for the screen.
     pub friend: FriendProfile,
     /// When the credited touch happened (click, typed code or invite).
     pub touched_at: Timestamp,
@@ -215,7 +222,11 @@ pub struct Referral {
     /// The converting order's refund, once one arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refunded: Option<RefundFacts>,
-    /// Opened at.
+    /// When a clean conversion that waits out `rewards.confirm_after` becomes payable (the
+    /// sweep queues it then); `None` when nothing is waiting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirms_at: Option<Timestamp>,
+    /// When the sign-up opened it.
     pub created_at: Timestamp,
     /// Last changed at.
     pub updated_at: Timestamp,
@@ -225,6 +236,10 @@ pub struct Referral {
     /// reward), so a retried job emails once.
     #[serde(default)]
     pub review_notified_at: Option<Timestamp>,
+    /// When the referrer was erased before this referral paid: their side is then written as
+    /// forfeited (kept in the ledger, never sent to the store); the friend's still pays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer_forfeited_at: Option<Timestamp>,
     /// Screen rules a person cleared by approving; they no longer hold this referral.
     #[serde(default)]
     pub cleared_rules: Vec<String>,
@@ -233,7 +248,7 @@ pub struct Referral {
 }
 
 impl Referral {
-    /// Names of the rules that fired, in order, without repeats (the contract's `reasons`).
+    /// Names of the rules that fired, in order, without repeats (the API's `reasons`).
     pub fn reasons(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for e in &self.evidence {
@@ -264,7 +279,10 @@ impl Referral {
             return Some((ReviewQueue::RefundReview, self.updated_at));
         }
         match self.state {
-            ReferralState::Pending => Some((ReviewQueue::PendingExpiry, self.expires_at)),
+            ReferralState::Pending => match self.confirms_at {
+                Some(at) => Some((ReviewQueue::Confirming, at)),
+                None => Some((ReviewQueue::PendingExpiry, self.expires_at)),
+            },
             ReferralState::Held => Some((ReviewQueue::Held, self.updated_at)),
             _ => None,
         }
@@ -281,6 +299,8 @@ pub enum ReviewQueue {
     Held,
     /// Rewarded then refunded, oldest first.
     RefundReview,
+    /// Converted cleanly, waiting out `rewards.confirm_after`, by when it becomes payable.
+    Confirming,
 }
 
 impl ReviewQueue {
@@ -290,6 +310,7 @@ impl ReviewQueue {
             ReviewQueue::PendingExpiry => "pending_expiry",
             ReviewQueue::Held => "held",
             ReviewQueue::RefundReview => "refund_review",
+            ReviewQueue::Confirming => "confirming",
         }
     }
 }
@@ -301,8 +322,8 @@ mod tests {
     use super::*;
 
     const ALL_STATES: [ReferralState; 6] = [Pending, Held, Rewarded, Blocked, Rejected, Expired];
-    const ALL_EVENTS: [StateEvent; 7] =
-        [Convert, Hold, Block, Approve { converted: true }, Approve { converted: false }, Reject, Expire];
+    const ALL_EVENTS: [StateEvent; 8] =
+        [Convert, Hold, Block, Approve { converted: true }, Approve { converted: false }, Reject, Expire, Refunded];
 
     #[test]
     fn the_legal_moves_are_exactly_these() {
@@ -317,11 +338,13 @@ mod tests {
                 (Pending, Hold, Held),
                 (Pending, Block, Blocked),
                 (Pending, Expire, Expired),
+                (Pending, Refunded, Rejected),
                 (Held, Hold, Held),
                 (Held, Block, Blocked),
                 (Held, Approve { converted: true }, Rewarded),
                 (Held, Approve { converted: false }, Pending),
                 (Held, Reject, Rejected),
+                (Held, Refunded, Rejected),
             ]
         );
     }

@@ -1,5 +1,5 @@
 //! The fraud screen: deterministic rules over facts, each giving pass, hold or block with the
-//! numbers behind it (invariant 5). No rule is left to a model, and nothing held pays without a
+//! numbers behind it (docs/invariants.md, invariant 5). No rule is left to a model, and nothing held pays without a
 //! person.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The settings file (CONTRACT §4): parsed once at start; an unknown, missing or bad key stops
+//! The settings file (docs/settings.md): parsed once at start; an unknown, missing or bad key stops
 //! start-up with a message naming it. Durations are humantime strings (`"30d"`, `"2s"`).
 
 use std::time::Duration;
@@ -94,8 +94,21 @@ pub struct Screen {
 pub struct Team {
     /// Where hold and refund reviews go.
     pub email: Email,
+    /// Further people who may sign in to the owner's console (`team.email` always may).
+    pub members: Vec<Email>,
     /// How long ops links work.
     pub ops_link_ttl: Duration,
+}
+
+impl Team {
+    /// The team address matching `typed` (`team.email` or one of `team.members`), compared
+    /// whole and case-insensitively: never by a provider's `+tag` or dot rules, which would let
+    /// a look-alike address elsewhere pass. The console mails and names the address as the
+    /// settings spell it.
+    pub fn member(&self, typed: &str) -> Option<&Email> {
+        let typed = typed.trim();
+        std::iter::once(&self.email).chain(&self.members).find(|m| m.as_str().eq_ignore_ascii_case(typed))
+    }
 }
 
 /// Messages and the model.
@@ -339,6 +352,8 @@ fn default_conversions_per_day() -> u32 {
 #[serde(deny_unknown_fields)]
 struct RawTeam {
     email: String,
+    #[serde(default)]
+    members: Vec<String>,
     #[serde(deserialize_with = "duration")]
     ops_link_ttl: Duration,
 }
@@ -677,6 +692,13 @@ impl Settings {
             screen,
             team: Team {
                 email: email("team.email", &raw.team.email)?,
+                members: raw
+                    .team
+                    .members
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| email(&format!("team.members[{i}]"), m))
+                    .collect::<Result<_, _>>()?,
                 ops_link_ttl: positive("team.ops_link_ttl", raw.team.ops_link_ttl)?,
             },
             messages,
@@ -743,7 +765,7 @@ fn syntax_error(text_in: &str, e: &toml::de::Error) -> SettingsError {
 mod tests {
     use super::*;
 
-    /// The contract's example file.
+    /// The example settings file.
     pub const EXAMPLE: &str = include_str!("../../../settings.example.toml");
 
     fn err(replace: &str, with: &str) -> SettingsError {
@@ -795,9 +817,15 @@ mod tests {
 
     const REWARD_URL: &str = "reward_url = \"https://api.freshbox.uk/referral-rewards\"";
 
+    /// The example's `[store]` table replaced by `store` (its `kind` line and its reward URL).
     fn with_store(store: &str) -> Result<Settings, SettingsError> {
         assert!(EXAMPLE.contains(REWARD_URL));
-        Settings::parse(&EXAMPLE.replacen(REWARD_URL, store, 1))
+        Settings::parse(&without_kind(EXAMPLE).replacen(REWARD_URL, store, 1))
+    }
+
+    /// The example without its `store.kind` line (the default is the same).
+    fn without_kind(text: &str) -> String {
+        text.lines().filter(|l| !l.starts_with("kind = \"webhooks\"")).collect::<Vec<_>>().join("\n")
     }
 
     #[test]
@@ -871,24 +899,18 @@ mod tests {
 
     #[test]
     fn confirm_after_and_enrolment_are_read() {
-        let s = Settings::parse(
-            &EXAMPLE
-                .replacen("[rewards.referrer]", "[rewards]\nconfirm_after = \"14d\"\n\n[rewards.referrer]", 1)
-                .replacen("[sweep]", "[enrolment]\non_first_order = true\n\n[sweep]", 1),
-        )
+        let s = Settings::parse(&EXAMPLE.replacen("confirm_after = \"0s\"", "confirm_after = \"14d\"", 1).replacen(
+            "on_first_order = false",
+            "on_first_order = true",
+            1,
+        ))
         .unwrap();
         assert_eq!(s.rewards.confirm_after, Duration::from_secs(14 * 86_400));
         assert!(s.enrolment.on_first_order);
-        assert_eq!(
-            err("[rewards.referrer]", "[rewards]\nconfirm_after = \"soon\"\n[rewards.referrer]").key,
-            "rewards.confirm_after"
-        );
-        assert_eq!(
-            err("[rewards.referrer]", "[rewards]\nconfirm_after = \"400d\"\n[rewards.referrer]").key,
-            "rewards.confirm_after"
-        );
-        assert_eq!(err("[sweep]", "[enrolment]\non_first_order = \"yes\"\n[sweep]").key, "enrolment.on_first_order");
-        assert_eq!(err("[sweep]", "[enrolment]\non_first = true\n[sweep]").key, "enrolment.on_first");
+        assert_eq!(err("confirm_after = \"0s\"", "confirm_after = \"soon\"").key, "rewards.confirm_after");
+        assert_eq!(err("confirm_after = \"0s\"", "confirm_after = \"400d\"").key, "rewards.confirm_after");
+        assert_eq!(err("on_first_order = false", "on_first_order = \"yes\"").key, "enrolment.on_first_order");
+        assert_eq!(err("on_first_order = false", "on_first = true").key, "enrolment.on_first");
     }
 
     #[test]
@@ -903,6 +925,23 @@ mod tests {
             "aws.edge_reserved_concurrency"
         );
         assert_eq!(err("[aws]", "[aws]\nprovisioned = 1").key, "aws.provisioned");
+    }
+
+    #[test]
+    fn team_members_may_sign_in_by_their_whole_address() {
+        let s = Settings::parse(EXAMPLE).unwrap();
+        assert!(s.team.members.is_empty(), "team.members is optional");
+        let with = EXAMPLE.replace("ops_link_ttl = \"7d\"", "members = [\"Owner@FreshBox.uk\"]\nops_link_ttl = \"7d\"");
+        let s = Settings::parse(&with).unwrap();
+        assert_eq!(
+            s.team.member(" owner@freshbox.uk ").map(|e| e.as_str()),
+            Some("Owner@freshbox.uk"),
+            "spelled as the settings do"
+        );
+        assert_eq!(s.team.member("REFERRALS@freshbox.uk").map(|e| e.as_str()), Some("referrals@freshbox.uk"));
+        assert_eq!(s.team.member("owner+x@freshbox.uk"), None, "no +tag folding: it could be someone else's box");
+        assert_eq!(s.team.member("stranger@example.com"), None);
+        assert_eq!(err("ops_link_ttl = \"7d\"", "members = [\"nope\"]\nops_link_ttl = \"7d\"").key, "team.members[0]");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Standard Webhooks v1 (CONTRACT §1.1): every call from the store is signed over
+//! Standard Webhooks v1 (docs/openapi.yaml, "Signing"): every call from the store is signed over
 //! `{webhook-id}.{webhook-timestamp}.{body}` with HMAC-SHA256.
 //!
 //! The HMAC itself comes from the `standardwebhooks` crate. Its own `verify` reads the wall

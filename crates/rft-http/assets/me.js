@@ -1,5 +1,6 @@
 // The referrer's page (/me): the rewards, the link with a copy button and share buttons, the
-// invite-by-email form, the tier ladder and the numbers with a 30-day chart. Plain JavaScript,
+// invite-by-email form, the tier ladder, the numbers with a 30-day chart, and their friends
+// (a first name, where each stands and, where not credited, why). Plain JavaScript,
 // no build step: this file is served as it is. Everything personal comes from /me/data, called
 // with this page's own signed query string; the page refreshes its numbers every 15 seconds.
 (function () {
@@ -275,10 +276,27 @@
     });
   }
 
+  // Each friend: a first name, where they stand and, where not credited (or not yet), why.
+  function renderFriends(friends) {
+    var list = $('friends');
+    list.textContent = '';
+    $('friends-empty').hidden = friends.length > 0;
+    friends.forEach(function (f) {
+      list.appendChild(el('li', { 'data-status': f.status }, [
+        el('div', { className: 'friend-head' }, [
+          el('span', { className: 'friend-name', text: f.name }),
+          el('span', { className: 'badge ' + f.status, text: f.status_words })
+        ]),
+        f.why && el('p', { className: 'friend-why', text: f.why })
+      ]));
+    });
+  }
+
   function render() {
     renderStatic();
     renderLadder();
     renderStats();
+    renderFriends(data.friends || []);
     $('loading').hidden = true;
     $('error').hidden = true;
     $('content').hidden = false;

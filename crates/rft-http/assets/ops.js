@@ -80,13 +80,22 @@
     return el('article', { className: 'card case-card', 'data-testid': 'case', 'data-referral-id': id, 'data-referred-id': c.referred_id, 'aria-labelledby': headingId }, [
       el('h3', { id: headingId, text: c.referrer_id + ' \u2192 ' + c.referred_id }),
       el('p', { className: 'meta' }, ['Referral ', el('span', { className: 'mono', text: id })]),
-      kind === 'refund' ? el('p', { className: 'flag', text: 'The converting order was refunded after the reward.' }) : null,
+      refundNote(c, kind),
       chips,
       dl,
       el('h4', { className: 'evidence-heading', text: 'Why it is here' }),
       evList,
       actions
     ]);
+  }
+
+  // A refund of the converting order, shown beside the decision: after a reward a person decides
+  // whether it stands; while held, approving cannot pay.
+  function refundNote(c, kind) {
+    if (!c.refund && kind !== 'refund') return null;
+    var order = c.refund ? 'Order ' + c.refund.order_id + ' was refunded (' + when(c.refund.at) + ')' : 'The converting order was refunded';
+    var text = kind === 'refund' ? order + ', after the reward.' : order + ': approving cannot pay this referral.';
+    return el('p', { className: 'flag', 'data-testid': 'refund', text: text });
   }
 
   function renderList(listId, countId, cases, kind, emptyText) {
@@ -100,14 +109,42 @@
     cases.forEach(function (c) { list.appendChild(caseCard(c, kind)); });
   }
 
+  function flaggedCard(c) {
+    var headingId = 'code-' + c.code;
+    var evidence = (c.evidence || []);
+    return el('article', { className: 'card case-card', 'data-testid': 'flagged-code', 'data-code': c.code, 'aria-labelledby': headingId }, [
+      el('h3', { id: headingId, text: 'Code ' + c.code + ' (' + c.referrer_id + ')' }),
+      el('p', { className: 'meta', text: 'Flagged ' + when(c.flagged_at) }),
+      el('ul', { className: 'evidence' }, evidence.map(function (e) {
+        return el('li', {}, [el('strong', { text: humanise(e.rule) }), e.detail ? ': ' + e.detail : '']);
+      })),
+      el('div', { className: 'actions' }, [
+        el('a', { className: 'btn approve', href: c.clear_url, 'data-testid': 'clear', 'aria-describedby': headingId, text: 'Clear the flag' }),
+        el('a', { className: 'btn reject', href: c.retire_url, 'data-testid': 'retire', 'aria-describedby': headingId, text: 'Retire the code' })
+      ])
+    ]);
+  }
+
+  function renderFlagged(codes) {
+    var list = $('flagged-list');
+    list.textContent = '';
+    $('flagged-count').textContent = String(codes.length);
+    if (!codes.length) {
+      list.appendChild(el('p', { className: 'empty', text: 'No code is flagged.' }));
+      return;
+    }
+    codes.forEach(function (c) { list.appendChild(flaggedCard(c)); });
+  }
+
   function render(data) {
     var business = data.business || 'Referrals';
     $('brand').textContent = business;
     $('brand-mark').textContent = business.charAt(0).toUpperCase();
-    var total = (data.held || []).length + (data.refund_review || []).length;
+    var total = (data.held || []).length + (data.refund_review || []).length + (data.flagged_codes || []).length;
     document.title = (total ? '(' + total + ') ' : '') + business + ' referrals to review';
     renderList('held-list', 'held-count', data.held || [], 'held', 'Nothing is held. New holds arrive here and by email.');
     renderList('refund-list', 'refund-count', data.refund_review || [], 'refund', 'No refunds to review.');
+    renderFlagged(data.flagged_codes || []);
     $('updated').textContent = 'Updated ' + new Date().toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' }) + '.';
     $('loading').hidden = true;
     $('error').hidden = true;

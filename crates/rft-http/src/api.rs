@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -17,6 +17,7 @@ use rft_core::{Code, CodeRecord, CustomerId, Email, IdentityFacts, IdentityKey, 
 use crate::Edge;
 use crate::body::parse_json;
 use crate::error::ApiError;
+use crate::params::ApiPath;
 
 /// `POST /api/links` body.
 #[derive(Deserialize)]
@@ -40,7 +41,7 @@ pub(crate) fn mint_error(e: MintError) -> ApiError {
     }
 }
 
-/// The JSON for a code (CONTRACT §1.4), with the referrer's place on the tier ladder in the
+/// The JSON for a code (`Link` in docs/openapi.yaml), with the referrer's place on the tier ladder in the
 /// terms when it can be read.
 pub async fn link_json(edge: &Edge, record: &CodeRecord) -> Value {
     let mut terms = json!(record.terms);
@@ -77,9 +78,9 @@ pub async fn links(State(edge): State<Arc<Edge>>, body: Bytes) -> Result<Respons
 }
 
 /// `POST /api/codes/{code}/retire`.
-pub async fn retire(State(edge): State<Arc<Edge>>, Path(code): Path<String>) -> Result<Response, ApiError> {
+pub async fn retire(State(edge): State<Arc<Edge>>, ApiPath(code): ApiPath<String>) -> Result<Response, ApiError> {
     let code = Code::parse(&code).map_err(|_| ApiError::not_found(format!("no code {code:?}")))?;
-    let retired = edge.minter.retire(&code).await.map_err(mint_error)?;
+    let retired = edge.minter.retire(&code, None).await.map_err(mint_error)?;
     edge.redirector.forget(&code);
     let record = retired.ok_or_else(|| ApiError::not_found(format!("no code {code}")))?;
     let body = json!({
@@ -90,7 +91,7 @@ pub async fn retire(State(edge): State<Arc<Edge>>, Path(code): Path<String>) -> 
     Ok((StatusCode::OK, Json(body)).into_response())
 }
 
-/// The JSON for a referral (CONTRACT §1.6).
+/// The JSON for a referral (`Referral` in docs/openapi.yaml).
 pub fn referral_json(r: &Referral) -> Value {
     json!({
         "referral_id": r.referral_id,
@@ -108,7 +109,7 @@ pub fn referral_json(r: &Referral) -> Value {
 }
 
 /// `GET /api/referrals/{customer_id}`.
-pub async fn referral(State(edge): State<Arc<Edge>>, Path(customer): Path<String>) -> Result<Response, ApiError> {
+pub async fn referral(State(edge): State<Arc<Edge>>, ApiPath(customer): ApiPath<String>) -> Result<Response, ApiError> {
     let customer = CustomerId::parse(&customer).map_err(|_| ApiError::not_found("no referral for that customer"))?;
     let found = edge
         .stores
@@ -147,7 +148,7 @@ pub async fn invites(State(edge): State<Arc<Edge>>, body: Bytes) -> Result<Respo
 
 /// `POST /api/customers/{customer_id}/erase`: forget a customer's personal data (200 also when
 /// there was nothing to forget).
-pub async fn erase(State(edge): State<Arc<Edge>>, Path(customer): Path<String>) -> Result<Response, ApiError> {
+pub async fn erase(State(edge): State<Arc<Edge>>, ApiPath(customer): ApiPath<String>) -> Result<Response, ApiError> {
     let customer = CustomerId::parse(&customer).map_err(|e| ApiError::invalid_field(format!("customer_id: {e}")))?;
     edge.erasure.erase(&customer).await.map_err(|e| ApiError::internal("erasing the customer", e.as_ref()))?;
     Ok((StatusCode::OK, Json(json!({ "erased": true }))).into_response())

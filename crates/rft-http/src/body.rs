@@ -6,16 +6,25 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// Largest body accepted (CONTRACT §1).
+/// Largest body accepted on a signed route (docs/openapi.yaml).
 pub const MAX_BODY: usize = 64 * 1024;
+
+/// Largest body accepted from a provider (a Shopify order with many lines is far larger than
+/// our own webhooks, and a CSV import larger still).
+pub const MAX_PROVIDER_BODY: usize = 4 * 1024 * 1024;
 
 /// Reads the whole body, refusing more than [`MAX_BODY`] with 413.
 pub async fn read_limited(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+    read_up_to(body, MAX_BODY).await
+}
+
+/// Reads the whole body, refusing more than `max` bytes with 413.
+pub async fn read_up_to(body: Body, max: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, max).await.map_err(|_| {
         ApiError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
-            format!("the body is larger than {MAX_BODY} bytes"),
+            format!("the body is larger than {max} bytes"),
         )
     })
 }

@@ -1,4 +1,4 @@
-//! Every error the surface returns: JSON `{"error", "message"}` with the contract's status codes.
+//! Every error the surface returns: JSON `{"error", "message"}` with the statuses docs/openapi.yaml lists.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -8,16 +8,16 @@ use serde_json::json;
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    /// HTTP status.
+    /// The HTTP status (400, 401, 403, 404, 409, 413, 422 or 503).
     pub status: StatusCode,
-    /// Snake-case code.
+    /// A stable snake_case code callers can branch on (`invalid_signature`).
     pub error: &'static str,
     /// One human sentence naming the field or cause.
     pub message: String,
 }
 
 impl ApiError {
-    /// Any error.
+    /// An error answer with any status.
     pub fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> Self {
         ApiError { status, error, message: message.into() }
     }

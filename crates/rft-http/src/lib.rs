@@ -17,17 +17,23 @@ use rft_core::service::Redirector;
 use rft_core::signature::Signer;
 use rft_core::{Clock, Settings};
 
+pub mod admin;
 pub mod api;
+pub mod assemble;
 pub mod body;
 pub mod error;
 pub mod ops;
+pub mod ops_codes;
+pub mod params;
 pub mod portal;
+pub mod provider_webhooks;
 pub mod providers;
 pub mod redirect;
 pub mod signed;
 pub mod store_client;
 pub mod webhooks;
 
+pub use assemble::EdgePorts;
 pub use error::ApiError;
 
 /// The client's IP, put in the request's extensions by the runtime (the Function URL's source
@@ -39,7 +45,7 @@ pub struct ClientIp(pub IpAddr);
 pub struct Edge {
     /// Validated settings.
     pub settings: Arc<Settings>,
-    /// Now.
+    /// The clock every handler reads (a manual one in tests).
     pub clock: Arc<dyn Clock>,
     /// Verifies the store's signatures.
     pub signer: Signer,
@@ -49,7 +55,7 @@ pub struct Edge {
     pub links: LinkSigner,
     /// Stores (the edge reads referrals and writes webhook ids).
     pub stores: Stores,
-    /// The redirect.
+    /// The redirect, with its per-process code cache.
     pub redirector: Redirector,
     /// Minting, retiring, invites.
     pub minter: Arc<dyn Minter>,
@@ -59,6 +65,10 @@ pub struct Edge {
     pub signup_jobs: Arc<dyn JobQueue>,
     /// Conversions, refunds and ops decisions, for the rewarder.
     pub reward_jobs: Arc<dyn JobQueue>,
+    /// The owner's console (`/admin`): its mailer, overview and live updates.
+    pub console: admin::Console,
+    /// A connected store's provider (`store.kind = "stripe"` or `"shopify"`).
+    pub connector: Option<provider_webhooks::Connector>,
 }
 
 /// The whole public surface.
@@ -88,7 +98,12 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .route("/ops", get(portal::ops_queue))
         .route("/ops/data", get(portal::ops_data))
         .route("/ops/referrals/{id}/{action}", get(ops::show).post(ops::decide))
+        .route("/ops/codes/{code}/{action}", get(ops_codes::show).post(ops_codes::act))
+        // Signed by the provider, not with Standard Webhooks: verified in their handlers.
+        .route("/webhooks/stripe", post(provider_webhooks::stripe))
+        .route("/webhooks/shopify", post(provider_webhooks::shopify))
         .merge(signed_routes)
+        .merge(admin::routes(edge.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(edge)
@@ -99,16 +114,20 @@ async fn healthz() -> impl IntoResponse {
 }
 
 async fn stylesheet() -> impl IntoResponse {
+    stylesheet_of(include_str!("../assets/app.css"))
+}
+
+pub(crate) fn stylesheet_of(body: &'static str) -> impl IntoResponse {
     (
         [
             (axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../assets/app.css"),
+        body,
     )
 }
 
-fn script(body: &'static str) -> impl IntoResponse {
+pub(crate) fn script(body: &'static str) -> impl IntoResponse {
     (
         [
             (axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8"),

@@ -1,10 +1,12 @@
-//! Ops decisions from an email link (CONTRACT §1.7): `GET` shows the case and one confirm
+//! Ops decisions from an email link (docs/operations.md, "Held referrals and the ops emails"): `GET` shows the case and one confirm
 //! button and changes nothing (mail scanners open links); `POST` (the button) queues the
 //! decision for the rewarder. Forged or expired links get a 403 page.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
+
+use crate::params::PagePath;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
@@ -34,7 +36,8 @@ pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
     response
 }
 
-fn forbidden(e: LinkError) -> Response {
+/// The 403 page for a forged or expired link.
+pub fn forbidden(e: LinkError) -> Response {
     let why = match e {
         LinkError::Expired => "This link has expired. Ask for a fresh one from the referrals team.",
         LinkError::Forged => "This link is not valid.",
@@ -47,7 +50,7 @@ fn not_found() -> Response {
 }
 
 /// The `exp` and `sig` query parameters.
-fn exp_sig(query: Option<&str>) -> (String, String) {
+pub fn exp_sig(query: Option<&str>) -> (String, String) {
     let mut exp = String::new();
     let mut sig = String::new();
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
@@ -99,10 +102,19 @@ pub fn case_html(r: &Referral) -> String {
             format!("order {} ({}), {}", escape_html(&c.order_id), c.currency.format(c.amount_minor), c.occurred_at)
         })
         .unwrap_or_else(|| "not yet".into());
-    let flags = if r.flags.contains(&Flag::RefundReview) {
-        "<p class=\"flag\">The converting order was refunded after the reward.</p>"
-    } else {
-        ""
+    let flags = match (&r.refunded, r.flags.contains(&Flag::RefundReview)) {
+        (Some(refund), true) => format!(
+            "<p class=\"flag\">Order {} was refunded at {}, after the reward.</p>",
+            escape_html(&refund.order_id),
+            refund.at
+        ),
+        (Some(refund), false) => format!(
+            "<p class=\"flag\">Order {} was refunded at {}: approving cannot pay this referral.</p>",
+            escape_html(&refund.order_id),
+            refund.at
+        ),
+        (None, true) => "<p class=\"flag\">The converting order was refunded after the reward.</p>".to_owned(),
+        (None, false) => String::new(),
     };
     format!(
         "<dl class=\"case\"><dt>Referral</dt><dd>{id}</dd><dt>Referrer</dt><dd>{referrer} (code {code})</dd>\
@@ -124,7 +136,7 @@ fn decidable(r: &Referral) -> bool {
 /// `GET /ops/referrals/{id}/{action}`: shows the case and a confirm button; changes nothing.
 pub async fn show(
     State(edge): State<Arc<Edge>>,
-    Path((id, action)): Path<(String, String)>,
+    PagePath((id, action)): PagePath<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let (id, action) = match verify(&edge, &id, &action, query.as_deref()) {
@@ -166,14 +178,14 @@ pub async fn show(
 /// `POST /ops/referrals/{id}/{action}`: queues the decision for the rewarder.
 pub async fn decide(
     State(edge): State<Arc<Edge>>,
-    Path((id, action)): Path<(String, String)>,
+    PagePath((id, action)): PagePath<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let (id, action) = match verify(&edge, &id, &action, query.as_deref()) {
         Ok(v) => v,
         Err(refused) => return refused.page(),
     };
-    let job = Job::Decision(DecisionJob { referral_id: id.clone(), action, decided_at: edge.clock.now() });
+    let job = Job::Decision(DecisionJob { referral_id: id.clone(), action, decided_at: edge.clock.now(), by: None });
     if let Err(e) = edge.reward_jobs.send(&job).await {
         tracing::error!(error = %e, referral = %id, "could not queue an ops decision");
         return page(

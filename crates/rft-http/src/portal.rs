@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use rft_core::ids::FirstName;
-use rft_core::links::{Action, LinkPurpose, decision_url, queue_url};
+use rft_core::links::{Action, CodeAction, LinkPurpose, code_action_url, decision_url, queue_url};
 use rft_core::ports::InviteRequest;
 use rft_core::referral::ReviewQueue;
 use rft_core::service::stats::{PORTAL_TTL, referrer_stats};
@@ -109,10 +109,19 @@ pub async fn referrer_json(edge: &Edge, customer: &CustomerId) -> Result<Value, 
     Ok(body)
 }
 
-/// `GET /me/data`: what the referrer's page shows, refreshed by polling.
+/// `GET /me/data`: what the referrer's page shows (with their friends), refreshed by polling.
 pub async fn me_data(State(edge): State<Arc<Edge>>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
     let customer = portal_customer(&edge, query.as_deref()).ok_or_else(forbidden_json)?;
-    let mut response = Json(referrer_json(&edge, &customer).await?).into_response();
+    let mut body = referrer_json(&edge, &customer).await?;
+    // Their friends, a first name and one sentence each (the page only, not the stats API).
+    let referrals = edge
+        .stores
+        .referrals
+        .referrals_of(&customer)
+        .await
+        .map_err(|e| ApiError::internal("reading the referrer's friends", &e))?;
+    body["friends"] = json!(rft_core::service::console::friends::friend_lines(&referrals));
+    let mut response = Json(body).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
@@ -151,7 +160,7 @@ pub async fn me_invite(
 /// `GET /api/referrers/{customer_id}/stats` (signed).
 pub async fn stats(
     State(edge): State<Arc<Edge>>,
-    axum::extract::Path(customer): axum::extract::Path<String>,
+    crate::params::ApiPath(customer): crate::params::ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let customer = CustomerId::parse(&customer).map_err(|_| ApiError::not_found("no referrer by that id"))?;
     Ok(Json(referrer_json(&edge, &customer).await?).into_response())
@@ -189,10 +198,23 @@ fn case_json(edge: &Edge, r: &Referral, exp: Timestamp) -> Value {
             "amount": c.currency.format(c.amount_minor),
             "occurred_at": c.occurred_at.to_rfc3339(),
         })),
+        "refund": r.refunded.as_ref().map(|f| json!({ "order_id": f.order_id, "at": f.at.to_rfc3339() })),
         "created_at": r.created_at.to_rfc3339(),
         "updated_at": r.updated_at.to_rfc3339(),
         "approve_url": link(Action::Approve),
         "reject_url": link(Action::Reject),
+    })
+}
+
+fn flagged_code_json(edge: &Edge, c: &rft_core::CodeRecord, exp: Timestamp) -> Value {
+    let link = |action| code_action_url("", &edge.links, &c.code, action, exp);
+    json!({
+        "code": c.code,
+        "referrer_id": c.referrer_id,
+        "flagged_at": c.flag.as_ref().map(|f| f.at.to_rfc3339()),
+        "evidence": c.flag.as_ref().map(|f| f.evidence.clone()).unwrap_or_default(),
+        "clear_url": link(CodeAction::Clear),
+        "retire_url": link(CodeAction::Retire),
     })
 }
 
@@ -215,9 +237,15 @@ pub async fn ops_data(State(edge): State<Arc<Edge>>, RawQuery(query): RawQuery) 
     }
     let refund_review = lists.pop().unwrap_or_default();
     let held = lists.pop().unwrap_or_default();
-    let mut response =
-        Json(json!({ "business": edge.settings.business.name, "held": held, "refund_review": refund_review }))
-            .into_response();
+    let flagged = edge.stores.codes.flagged(200).await.map_err(|e| ApiError::internal("reading flagged codes", &e))?;
+    let flagged_codes: Vec<Value> = flagged.iter().map(|c| flagged_code_json(&edge, c, exp)).collect();
+    let mut response = Json(json!({
+        "business": edge.settings.business.name,
+        "held": held,
+        "refund_review": refund_review,
+        "flagged_codes": flagged_codes,
+    }))
+    .into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }

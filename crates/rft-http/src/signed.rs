@@ -44,16 +44,32 @@ pub async fn signed(State(edge): State<Arc<Edge>>, request: Request, next: Next)
     if parts.method == Method::GET || parts.method == Method::HEAD {
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
     }
+    let webhook_route = parts.uri.path().starts_with("/webhooks/");
     let span = tracing::info_span!("signed", webhook_id = %id.as_str(), path = %parts.uri.path());
-    // Instrumented, not entered: a span held across an await would label other requests' logs.
-    let begun = edge.stores.webhooks.begin(id.as_str(), now, LEASE).instrument(span).await;
+    answer_once(&edge, id.as_str(), webhook_route, next.run(Request::from_parts(parts, Body::from(bytes))))
+        .instrument(span)
+        .await
+}
+
+/// Answers a delivery once: `handle` runs for a fresh `delivery_id` and its answer is kept; a
+/// delivery seen before gets the kept answer again (`webhook-replayed: true`) and does nothing;
+/// one being handled right now gets 409; a 5xx answer is forgotten so the sender's retry is
+/// processed afresh. With `without_log_is_safe`, an unavailable replay log does not refuse the
+/// delivery: its handler only queues work whose consumers are idempotent.
+pub async fn answer_once(
+    edge: &Edge,
+    delivery_id: &str,
+    without_log_is_safe: bool,
+    handle: impl Future<Output = Response>,
+) -> Response {
+    let begun = edge.stores.webhooks.begin(delivery_id, edge.clock.now(), LEASE).await;
     match begun {
         // An event that can still be queued is not refused for want of its replay record:
         // its consumers are idempotent (per customer, per order), so a repeat does nothing.
-        Err(e) if parts.uri.path().starts_with("/webhooks/") => {
-            tracing::warn!(error = %rft_core::ports::error_chain(&e), webhook_id = %id.as_str(),
+        Err(e) if without_log_is_safe => {
+            tracing::warn!(error = %rft_core::ports::error_chain(&e), delivery_id,
                 "the webhook log is unavailable; handling the event without replay protection");
-            next.run(Request::from_parts(parts, Body::from(bytes))).await
+            handle.await
         }
         Err(e) => ApiError::internal("recording the webhook id", &e).into_response(),
         Ok(Begin::Done(stored)) => replay(stored),
@@ -64,26 +80,41 @@ pub async fn signed(State(edge): State<Arc<Edge>>, request: Request, next: Next)
         )
         .into_response(),
         Ok(Begin::Fresh) => {
-            let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            let response = handle.await;
             let (mut rparts, rbody) = response.into_parts();
-            let rbytes = axum::body::to_bytes(rbody, MAX_STORED_RESPONSE).await.unwrap_or_default();
+            // Our own handlers' answers are bounded; an unreadable one is a bug, answered as such.
+            let rbytes = match axum::body::to_bytes(rbody, usize::MAX).await {
+                Ok(bytes) => bytes,
+                Err(e) => return ApiError::internal("reading the handler's answer", &e).into_response(),
+            };
             let outcome = if rparts.status.is_server_error() {
-                edge.stores.webhooks.abandon(id.as_str()).await
+                edge.stores.webhooks.abandon(delivery_id).await
             } else {
-                let stored = StoredResponse {
-                    status: rparts.status.as_u16(),
-                    body: String::from_utf8_lossy(&rbytes).into_owned(),
-                };
-                edge.stores.webhooks.finish(id.as_str(), &stored, edge.clock.now()).await
+                let stored = StoredResponse { status: rparts.status.as_u16(), body: kept_body(&rbytes) };
+                edge.stores.webhooks.finish(delivery_id, &stored, edge.clock.now()).await
             };
             if let Err(e) = outcome {
                 // The work is done; at worst a replay is processed again, and every handler is
                 // idempotent behind its own conditions.
-                tracing::error!(error = %e, webhook_id = %id.as_str(), "could not record the webhook answer");
+                tracing::error!(error = %e, delivery_id, "could not record the webhook answer");
             }
             rparts.headers.remove(header::CONTENT_LENGTH);
             Response::from_parts(rparts, Body::from(rbytes))
         }
+    }
+}
+
+/// The answer kept for replays: the answer itself, or (past the size a record may hold) a
+/// note saying the delivery was handled, so a replay still does nothing twice.
+fn kept_body(answer: &[u8]) -> String {
+    if answer.len() <= MAX_STORED_RESPONSE {
+        String::from_utf8_lossy(answer).into_owned()
+    } else {
+        serde_json::json!({
+            "status": "already_handled",
+            "message": "this delivery was handled before; its answer was too large to keep",
+        })
+        .to_string()
     }
 }
 

@@ -93,7 +93,7 @@ pub async fn signup(State(edge): State<Arc<Edge>>, headers: HeaderMap, body: Byt
         webhook_id: webhook_id(&headers),
         identity: edge.hasher.hash_all(&facts, Some(&body.email)),
         customer_id: body.customer_id,
-        email: body.email,
+        email: Some(body.email),
         first_name: body.first_name.map(String::from),
         phone: body.phone,
         attribution_token,
@@ -123,6 +123,7 @@ pub async fn conversion(State(edge): State<Arc<Edge>>, headers: HeaderMap, body:
         amount_minor: body.amount_minor,
         currency: body.currency,
         occurred_at: body.occurred_at.map(|t| t.0).unwrap_or_else(|| edge.clock.now()),
+        discount_code: None,
     };
     enqueue(edge.reward_jobs.as_ref(), Job::Conversion(job)).await
 }
@@ -132,8 +133,9 @@ pub async fn refund(State(edge): State<Arc<Edge>>, headers: HeaderMap, body: Byt
     let body: RefundBody = parse_json(&body)?;
     let job = RefundJob {
         webhook_id: webhook_id(&headers),
-        customer_id: body.customer_id,
+        customer_id: Some(body.customer_id),
         order_id: body.order_id.into(),
+        order_aliases: Vec::new(),
         occurred_at: body.occurred_at.map(|t| t.0).unwrap_or_else(|| edge.clock.now()),
     };
     enqueue(edge.reward_jobs.as_ref(), Job::Refund(job)).await

@@ -28,13 +28,33 @@ pub struct Demo {
     signer: Signer,
     outbox: PathBuf,
     store_key: SecretString,
+    /// Checks the tracker's Standard Webhooks signature on each reward call, as a store would.
+    reward_calls: Option<Signer>,
     fulfilled: Mutex<Vec<Value>>,
+    /// Reward calls the demo store still refuses (422), to show a parked reward.
+    refusals: Mutex<u32>,
 }
 
 impl Demo {
-    /// A demo over a running system, its outbox directory and the store API key it expects.
-    pub fn new(system: Arc<System>, signer: Signer, outbox: PathBuf, store_key: SecretString) -> Self {
-        Demo { system, signer, outbox, store_key, fulfilled: Mutex::new(Vec::new()) }
+    /// A demo over a running system, its outbox directory, the store API key it expects and
+    /// the store signing secret the tracker signs reward calls with.
+    pub fn new(
+        system: Arc<System>,
+        signer: Signer,
+        outbox: PathBuf,
+        store_key: SecretString,
+        store_signing: Option<&rft_core::secrets::SigningSecret>,
+    ) -> Self {
+        let reward_calls = store_signing.map(|s| Signer::new(std::slice::from_ref(s)));
+        Demo {
+            system,
+            signer,
+            outbox,
+            store_key,
+            reward_calls,
+            fulfilled: Mutex::new(Vec::new()),
+            refusals: Mutex::new(0),
+        }
     }
 }
 
@@ -47,6 +67,9 @@ pub fn routes(demo: Arc<Demo>) -> Router {
         .route("/demo/api/link", post(link))
         .route("/demo/api/signup", post(signup))
         .route("/demo/api/convert", post(convert))
+        .route("/demo/api/refund", post(refund))
+        .route("/demo/api/stats/{customer_id}", get(stats))
+        .route("/demo/api/store/refuse", post(refuse))
         .route("/demo/api/referral/{customer_id}", get(referral))
         .route("/demo/api/outbox", get(outbox))
         .route("/demo/api/store", get(store_view))
@@ -111,6 +134,25 @@ async fn convert(State(demo): State<Arc<Demo>>, body: Bytes) -> Response {
     call(&demo, Method::POST, "/webhooks/conversion", &String::from_utf8_lossy(&body)).await
 }
 
+async fn refund(State(demo): State<Arc<Demo>>, body: Bytes) -> Response {
+    call(&demo, Method::POST, "/webhooks/refund", &String::from_utf8_lossy(&body)).await
+}
+
+/// The stats API's numbers for a referrer, as the store would read them.
+async fn stats(State(demo): State<Arc<Demo>>, Path(customer): Path<String>) -> Response {
+    let id: String = url::form_urlencoded::byte_serialize(customer.as_bytes()).collect();
+    call(&demo, Method::GET, &format!("/api/referrers/{id}/stats"), "").await
+}
+
+/// `{"times": n}`: the demo store refuses the next `n` reward calls with 422, as a store that
+/// will not take a reward does (the reward is parked for a person).
+async fn refuse(State(demo): State<Arc<Demo>>, body: Bytes) -> Response {
+    let times = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["times"].as_u64()).unwrap_or(0);
+    let Ok(mut refusals) = demo.refusals.lock() else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
+    *refusals = u32::try_from(times).unwrap_or(u32::MAX);
+    axum::Json(json!({ "refusing": *refusals })).into_response()
+}
+
 async fn referral(State(demo): State<Arc<Demo>>, Path(customer): Path<String>) -> Response {
     let id: String = url::form_urlencoded::byte_serialize(customer.as_bytes()).collect();
     call(&demo, Method::GET, &format!("/api/referrals/{id}"), "").await
@@ -137,10 +179,21 @@ async fn store_endpoint(State(demo): State<Arc<Demo>>, headers: HeaderMap, body:
     if bearer != Some(demo.store_key.expose()) {
         return (StatusCode::UNAUTHORIZED, "bad key").into_response();
     }
+    if let Some(signer) = &demo.reward_calls
+        && let Err(e) = signer.verify(&headers, &body, demo.system.ports.clock.now())
+    {
+        return (StatusCode::UNAUTHORIZED, format!("bad signature: {e}")).into_response();
+    }
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let Ok(mut reward) = serde_json::from_slice::<Value>(&body) else {
         return (StatusCode::BAD_REQUEST, "not JSON").into_response();
     };
+    if let Ok(mut refusals) = demo.refusals.lock()
+        && *refusals > 0
+    {
+        *refusals -= 1;
+        return (StatusCode::UNPROCESSABLE_ENTITY, "the demo store refuses this reward").into_response();
+    }
     let Ok(mut fulfilled) = demo.fulfilled.lock() else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
     if fulfilled.iter().any(|f| f["idempotency_key"] == key) {
         return StatusCode::CONFLICT.into_response();

@@ -17,7 +17,7 @@ struct Cli {
 enum Command {
     /// Serve the public surface and run the workers, on an embedded persistent store.
     Serve {
-        /// The settings file (CONTRACT §4).
+        /// The settings file (docs/settings.md).
         #[arg(long)]
         settings: PathBuf,
         /// Where the store and generated secrets live (created if missing).

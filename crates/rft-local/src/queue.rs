@@ -15,9 +15,8 @@ use rft_core::jobs::MAX_RECEIVES;
 use rft_core::ports::{JobQueue, MAX_DELAY, QueueError};
 use rft_core::{Clock, Delivery, Job, Timestamp, ids::random_base32};
 
-use crate::store::{LocalStore, decode_w, encode};
-
-type Bytes = &'static [u8];
+use crate::store::index::{span, under};
+use crate::store::{Bytes, LocalStore, decode_w, encode};
 
 const JOBS: TableDefinition<(&str, &str), Bytes> = TableDefinition::new("jobs");
 const JOBS_BY_VISIBILITY: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("jobs_by_visibility");
@@ -60,7 +59,7 @@ impl LocalQueue {
         self.store
             .write_ok("peek at a queue", move |txn| {
                 let by_visibility = txn.open_table(JOBS_BY_VISIBILITY)?;
-                let first = by_visibility.range((name, i64::MIN, "")..=(name, i64::MAX, "\u{10FFFF}"))?.next();
+                let first = under(&by_visibility, name)?.next();
                 Ok(first.transpose()?.map(|(k, _)| Timestamp::from_millis(k.value().1)))
             })
             .await
@@ -109,8 +108,7 @@ impl JobQueue for LocalQueue {
             .write_ok("receive jobs", move |txn| {
                 let mut jobs = txn.open_table(JOBS)?;
                 let mut by_visibility = txn.open_table(JOBS_BY_VISIBILITY)?;
-                let due: Vec<(i64, String)> = by_visibility
-                    .range((name, i64::MIN, "")..=(name, now.as_millis(), "\u{10FFFF}"))?
+                let due: Vec<(i64, String)> = span(&by_visibility, name, i64::MIN..=now.as_millis())?
                     .take(max.saturating_mul(2).max(1))
                     .map(|e| e.map(|(k, _)| (k.value().1, k.value().2.to_owned())))
                     .collect::<Result<_, _>>()?;
@@ -174,8 +172,7 @@ impl JobQueue for LocalQueue {
             .write_ok("take dead letters", move |txn| {
                 let mut dead = txn.open_table(DEAD_LETTERS)?;
                 let mut out = Vec::new();
-                let keys: Vec<(i64, String)> = dead
-                    .range((name, i64::MIN, "")..=(name, i64::MAX, "\u{10FFFF}"))?
+                let keys: Vec<(i64, String)> = under(&dead, name)?
                     .take(max)
                     .map(|e| e.map(|(k, _)| (k.value().1, k.value().2.to_owned())))
                     .collect::<Result<_, _>>()?;

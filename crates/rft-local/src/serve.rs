@@ -63,6 +63,7 @@ pub async fn run(settings_path: PathBuf, data: PathBuf, listen: SocketAddr, outb
             // `None` for a connected store: its provider client replaces this one (wired by the services).
             settings.store.reward_url.as_ref().map_or("", |u| u.as_str()),
             secrets.set.store_api_key.clone(),
+            secrets.set.store_signing.as_ref(),
             rft_http::store_client::TIMEOUT,
         )),
         clock,
@@ -87,6 +88,7 @@ pub async fn run(settings_path: PathBuf, data: PathBuf, listen: SocketAddr, outb
             rft_core::signature::Signer::new(&secrets.set.signing),
             outbox.clone(),
             secrets.set.store_api_key.clone(),
+            secrets.set.store_signing.as_ref(),
         ));
         app = app.merge(crate::demo::routes(demo));
     }

@@ -17,16 +17,15 @@ use rft_core::ports::{
 };
 use rft_core::secrets::SecretSet;
 use rft_core::service::{
-    Attributor, DeadEnds, FulfilPolicy, MintService, Redirector, Rewarder, RewarderPorts, ScreenService, Sweeper,
+    Attributor, DeadEnds, FulfilPolicy, MintService, Rewarder, RewarderClients, ScreenService, Services, Sweeper,
 };
-use rft_core::signature::Signer;
 use rft_core::{Clock, Job, Settings};
-use rft_http::Edge;
+use rft_http::{Edge, EdgePorts};
 
 /// The ports a system runs on.
 #[derive(Clone)]
 pub struct Ports {
-    /// The six stores.
+    /// The seven stores.
     pub stores: Stores,
     /// The attributor's queue.
     pub signup_jobs: Arc<dyn JobQueue>,
@@ -38,7 +37,7 @@ pub struct Ports {
     pub writer: Arc<dyn TextWriter>,
     /// The store's reward endpoint.
     pub rewards: Arc<dyn RewardClient>,
-    /// Now.
+    /// The clock every service reads (a manual one in tests).
     pub clock: Arc<dyn Clock>,
 }
 
@@ -71,6 +70,11 @@ impl RewardClient for Discard {
     }
 }
 
+/// The console's live updates locally: one held event stream per page, the overview
+/// recomputed every two seconds, each stream ended after five minutes (the browser reconnects).
+pub const LIVE: rft_http::admin::Live =
+    rft_http::admin::Live::Stream { every: Duration::from_secs(2), for_at_most: Duration::from_secs(300) };
+
 /// Every service, wired.
 pub struct System {
     /// The HTTP surface's state.
@@ -99,81 +103,35 @@ impl System {
 
     /// Wires every service, with a given fulfilment policy (tests shorten the backoff).
     pub fn assemble_with(settings: Arc<Settings>, secrets: &SecretSet, ports: Ports, policy: FulfilPolicy) -> Self {
-        let s = &ports.stores;
-        let hasher = IdentityHasher::new(secrets.identity.clone());
+        let services = Services::new(settings, ports.clock.clone(), ports.stores.clone());
         let links = LinkSigner::new(secrets.ops.clone());
-        let minter = Arc::new(MintService::new(
-            s.codes.clone(),
-            s.clicks.clone(),
-            s.audit.clone(),
-            s.counters.clone(),
-            ports.writer.clone(),
-            ports.messenger.clone(),
-            settings.clone(),
-            ports.clock.clone(),
-        ));
-        let screen = Arc::new(ScreenService::new(
-            s.counters.clone(),
-            ports.messenger.clone(),
-            settings.clone(),
-            links.clone(),
-            ports.clock.clone(),
-        ));
-        let attributor = Arc::new(Attributor::new(
-            s.codes.clone(),
-            s.clicks.clone(),
-            s.referrals.clone(),
-            s.audit.clone(),
-            s.counters.clone(),
-            screen.clone(),
-            ports.clock.clone(),
-            settings.attribution.fingerprint_fallback,
-        ));
-        let rewarder = Arc::new(Rewarder::new(
-            RewarderPorts {
-                codes: s.codes.clone(),
-                referrals: s.referrals.clone(),
-                ledger: s.ledger.clone(),
-                audit: s.audit.clone(),
-                counters: s.counters.clone(),
-                screener: screen.clone(),
-                store: ports.rewards.clone(),
-                messenger: ports.messenger.clone(),
-                writer: ports.writer.clone(),
-                links: links.clone(),
-                queue: ports.reward_jobs.clone(),
-                clock: ports.clock.clone(),
-            },
-            settings.clone(),
-            policy,
-        ));
-        let sweeper = Arc::new(Sweeper::new(s.referrals.clone(), ports.clock.clone()));
-        let eraser = Arc::new(rft_core::service::erase::Eraser::new(s.clone(), hasher.clone(), ports.clock.clone()));
-        let edge = Arc::new(Edge {
-            redirector: Redirector::new(
-                s.codes.clone(),
-                s.clicks.clone(),
-                settings.clone(),
-                hasher.clone(),
-                ports.clock.clone(),
-            ),
-            settings,
-            clock: ports.clock.clone(),
-            signer: Signer::new(&secrets.signing),
-            hasher,
+        let minter = Arc::new(services.minter(ports.writer.clone(), ports.messenger.clone()));
+        let screen = Arc::new(services.screen(ports.messenger.clone(), links.clone()));
+        let attributor = Arc::new(services.attributor(screen.clone(), ports.reward_jobs.clone()));
+        let clients = RewarderClients {
+            screener: screen.clone(),
+            store: ports.rewards.clone(),
+            messenger: ports.messenger.clone(),
+            writer: ports.writer.clone(),
             links,
-            stores: s.clone(),
+            queue: ports.reward_jobs.clone(),
+        };
+        let rewarder = Arc::new(services.rewarder(clients, policy));
+        let sweeper = Arc::new(services.sweeper(ports.reward_jobs.clone()));
+        let eraser = Arc::new(services.eraser(IdentityHasher::new(secrets.identity.clone())));
+        let edge_ports = EdgePorts {
             minter: minter.clone(),
             erasure: eraser,
             signup_jobs: ports.signup_jobs.clone(),
             reward_jobs: ports.reward_jobs.clone(),
-        });
-        let dead_ends = Arc::new(DeadEnds::new(
-            s.audit.clone(),
-            ports.messenger.clone(),
-            edge.settings.clone(),
-            ports.clock.clone(),
-        ));
+            console: rft_http::admin::Console::new(
+                ports.messenger.clone(),
+                Arc::new(rft_core::service::console::StoreOverview::new(services.stores.clone())),
+                LIVE,
+            ),
+        };
+        let edge = Arc::new(Edge::assemble(&services, secrets, edge_ports));
+        let dead_ends = Arc::new(services.dead_ends(ports.messenger.clone()));
         System { edge, minter, screen, attributor, rewarder, sweeper, dead_ends, ports }
     }
 

@@ -1,7 +1,8 @@
 //! The deploy smoke test (`scripts/smoke.sh`, docs/deploy.md section 8) run against `rft-local
 //! serve`, which serves the same HTTP surface: it passes, its one email goes to SES's mailbox
 //! simulator (not to a domain that bounces or that the SES sandbox refuses), and it erases the
-//! customers it made, so a second run with the same friend address passes too.
+//! customers it made; a later run with another friend address passes too, and one with an
+//! address already referred says why it cannot.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -43,7 +44,7 @@ async fn the_smoke_test_passes_mails_only_the_simulator_and_erases_its_customers
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let smoke = || {
+    let smoke = |friend: &'static str| {
         let (base, signing) = (base.clone(), signing.clone());
         tokio::task::spawn_blocking(move || {
             Command::new("bash")
@@ -53,11 +54,19 @@ async fn the_smoke_test_passes_mails_only_the_simulator_and_erases_its_customers
                 // settings.local.toml holds conversions sooner than 5 s after their click.
                 .env("RFT_SMOKE_MIN_CLICK_AGE", "6")
                 .env("RFT_SMOKE_TIMEOUT", "30")
+                .env("RFT_SMOKE_EMAIL", friend)
                 .output()
                 .expect("bash runs")
         })
     };
-    let (first, second) = (smoke().await.unwrap(), smoke().await.unwrap());
+    // A friend address can be referred once: erasure keeps that memory, so the second run uses
+    // another of the simulator's addresses, and a third with the first address is refused
+    // with a message that says why.
+    let first = smoke("success@simulator.amazonses.com").await.unwrap();
+    let second = smoke("ooto@simulator.amazonses.com").await.unwrap();
+    let again = smoke("success+again@simulator.amazonses.com").await.unwrap();
+    let out = String::from_utf8_lossy(&again.stdout).into_owned() + &String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success() && out.contains("referred (and paid) in an earlier run"), "{out}");
     let _ = server.kill();
     let _ = server.wait();
     for run in [first, second] {
@@ -77,7 +86,7 @@ async fn the_smoke_test_passes_mails_only_the_simulator_and_erases_its_customers
                 .collect()
         })
         .unwrap_or_default();
-    assert_eq!(recipients.len(), 2, "each run's friend was thanked by email, and nobody else");
+    assert_eq!(recipients.len(), 2, "each passing run's friend was thanked by email, and nobody else");
     assert!(recipients.iter().all(|to| to.ends_with("@simulator.amazonses.com")), "{recipients:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,6 +1,7 @@
-//! rft-sweep: run hourly by EventBridge Scheduler, it expires pending referrals whose window
-//! has passed (reading the pending-expiry index, never a table scan); fed batches of
-//! `rft-clicks`' stream, it counts their clicks into the rollups (`rft_aws::follower`).
+//! rft-sweep: run hourly by EventBridge Scheduler; hands conversions that waited out their
+//! confirmation period to the rewarder, and expires pending referrals whose window has passed,
+//! reading review-queue indexes (never a table scan). Fed batches of `rft-clicks`' stream, it
+//! counts their clicks into the rollups (`rft_aws::follower`).
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 async fn main() -> Result<(), Error> {
     rft_aws::init_tracing();
     let env = Environment::from_env().await?;
-    let sweeper = Arc::new(rft_aws::wiring::sweeper(&env).await);
+    let sweeper = Arc::new(rft_aws::wiring::sweeper(&env).await?);
     let follower = Arc::new(rft_aws::wiring::follower(&env).await);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (sweeper, follower) = (sweeper.clone(), follower.clone());

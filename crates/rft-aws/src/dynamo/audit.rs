@@ -5,55 +5,33 @@ use async_trait::async_trait;
 use rft_core::AuditEvent;
 use rft_core::ports::{AppendError, AuditStore, StoreError};
 
+use super::DynamoStore;
 use super::items::audit_item;
-use super::{DynamoStore, NOT_EXISTS, is_condition_failure};
-use crate::item::{from_doc, s};
+use super::requests::{conditional, docs};
 use crate::tables::AUDIT_BY_SUBJECT;
 
 #[async_trait]
 impl AuditStore for DynamoStore {
     async fn append(&self, event: &AuditEvent) -> Result<(), AppendError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.tables.audit)
-            .set_item(Some(audit_item(event)))
-            .condition_expression(NOT_EXISTS)
-            .expression_attribute_names("#pk", "event_id")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(AppendError::Duplicate),
-            Err(e) => Err(StoreError::unavailable("append to the audit", e).into()),
-        }
+        let appended =
+            self.put_if_absent("append to the audit", &self.tables.audit, "event_id", audit_item(event)).await?;
+        if appended { Ok(()) } else { Err(AppendError::Duplicate) }
     }
 
     async fn redact(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        let result = self
+        let rewrite = self
             .client
             .put_item()
             .table_name(&self.tables.audit)
             .set_item(Some(audit_item(event)))
-            .condition_expression("attribute_exists(event_id)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(StoreError::unavailable("redact an audit event", e)),
-        }
+            .condition_expression("attribute_exists(event_id)");
+        // An event that is not there has nothing to redact.
+        conditional("redact an audit event", rewrite.send()).await?;
+        Ok(())
     }
 
     async fn events_for(&self, subject: &str) -> Result<Vec<AuditEvent>, StoreError> {
-        let q = self
-            .client
-            .query()
-            .table_name(&self.tables.audit)
-            .index_name(AUDIT_BY_SUBJECT)
-            .key_condition_expression("subject = :s")
-            .expression_attribute_values(":s", s(subject));
-        let items = self.query_all("read the audit", q).await?;
-        items.iter().map(|it| from_doc(it, subject)).collect()
+        let q = self.query_key(&self.tables.audit, Some(AUDIT_BY_SUBJECT), "subject", subject);
+        docs(&self.query_all("read the audit", q).await?, subject)
     }
 }

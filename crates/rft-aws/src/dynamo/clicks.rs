@@ -4,6 +4,8 @@
 //! from the rollups, which the table's stream feeds ([`crate::follower`]). Expired clicks are
 //! filtered here, from each item's own expiry.
 
+use std::ops::ControlFlow;
+
 use async_trait::async_trait;
 
 use rft_core::click::TouchKey;
@@ -30,11 +32,7 @@ impl ClickStore for DynamoStore {
     async fn touches(&self, key: &TouchKey, now: Timestamp) -> Result<Vec<Click>, StoreError> {
         let id = key.attribution_id();
         let q = self
-            .client
-            .query()
-            .table_name(&self.tables.clicks)
-            .key_condition_expression("attribution_id = :t")
-            .expression_attribute_values(":t", s(id.as_str()))
+            .query_key(&self.tables.clicks, None, "attribution_id", &id)
             .scan_index_forward(false)
             .consistent_read(true);
         let items = self.query_all("read a token's clicks", q).await?;
@@ -45,12 +43,8 @@ impl ClickStore for DynamoStore {
     async fn forget(&self, key: &TouchKey) -> Result<usize, StoreError> {
         let id = key.attribution_id();
         let q = self
-            .client
-            .query()
-            .table_name(&self.tables.clicks)
-            .key_condition_expression("attribution_id = :t")
+            .query_key(&self.tables.clicks, None, "attribution_id", &id)
             .projection_expression("click_ts")
-            .expression_attribute_values(":t", s(id.as_str()))
             .consistent_read(true);
         let items = self.query_all("list touches to forget", q).await?;
         for it in &items {
@@ -73,32 +67,22 @@ impl ClickStore for DynamoStore {
         since: Timestamp,
         now: Timestamp,
     ) -> Result<Option<Click>, StoreError> {
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.tables.clicks)
-                .index_name(CLICKS_BY_BROWSER)
-                .key_condition_expression("browser = :b AND click_ts BETWEEN :since AND :now")
-                .expression_attribute_values(":b", s(browser.as_str()))
-                .expression_attribute_values(":since", n(since.as_millis()))
-                .expression_attribute_values(":now", n(now.as_millis()))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable("find a browser's latest click"))?;
+        let q = self
+            .query_key(&self.tables.clicks, Some(CLICKS_BY_BROWSER), "browser", browser.as_str())
+            .key_condition_expression("#key = :key AND click_ts BETWEEN :since AND :now")
+            .expression_attribute_values(":since", n(since.as_millis()))
+            .expression_attribute_values(":now", n(now.as_millis()))
+            .scan_index_forward(false);
+        // Newest first: the first unexpired click (its expiry is its own, read from the item).
+        self.paginate("find a browser's latest click", q, |page| {
             for item in page.items.unwrap_or_default() {
                 let click = click_from_item(&item)?;
                 if click.expires_at > now {
-                    return Ok(Some(click));
+                    return Ok(ControlFlow::Break(click));
                 }
             }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(None),
-            }
-        }
+            Ok(ControlFlow::Continue(()))
+        })
+        .await
     }
 }

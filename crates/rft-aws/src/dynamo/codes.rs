@@ -1,41 +1,121 @@
 //! `CodeStore` on `rft-codes`: a code and its "one active code per customer" guard are claimed in one transaction.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
-use rft_core::ports::{ClaimError, CodeStore, StoreError};
+use rft_core::code::CodeFlag;
+use rft_core::ports::{ClaimError, CodeStore, ListWindow, StoreError};
 use rft_core::{Code, CodeRecord, CodeStatus, CustomerId, Timestamp};
 
-use super::items::{code_item, guard_key};
-use super::{DynamoStore, NOT_EXISTS, cancelled_items, put, tx_put, unavailable};
-use crate::item::{doc, from_doc, get_s, item, s};
-use crate::tables::CODES_BY_REFERRER;
+use super::items::{FLAG_QUEUE, code_item, guard_key};
+use super::listing::Listing;
+use super::requests::docs;
+use super::{DynamoStore, cancelled_items, put, put_absent, tx_put, unavailable};
+use crate::item::{doc, from_doc, get_s, item, n, s};
+use crate::tables::{CODES_BY_FLAG, CODES_BY_REFERRER, CODES_BY_STATUS};
+
+impl DynamoStore {
+    /// Rewrites a code's record as `change` makes it, on the condition that it did not change
+    /// meanwhile (codes carry no version: the stored record itself is the condition). Returns
+    /// the record before and after, or `None` if there is no such code or `change` declined.
+    async fn update_code(
+        &self,
+        code: &Code,
+        change: impl Fn(&CodeRecord) -> Option<CodeRecord>,
+    ) -> Result<Option<(CodeRecord, CodeRecord)>, StoreError> {
+        for _ in 0..4 {
+            let key = item([("code", s(code.as_str()))]);
+            let Some(found) = self.get_item("read a code", &self.tables.codes, key.clone()).await? else {
+                return Ok(None);
+            };
+            let before: CodeRecord = from_doc(&found, code.as_str())?;
+            let Some(after) = change(&before) else { return Ok(None) };
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(&self.tables.codes)
+                .set_key(Some(key))
+                .condition_expression("#doc = :old")
+                .expression_attribute_names("#doc", "doc")
+                .expression_attribute_values(":old", found.get("doc").cloned().unwrap_or_else(|| s("")))
+                .expression_attribute_values(":doc", doc(&after));
+            update = match &after.flag {
+                Some(flag) => update
+                    .update_expression("SET #doc = :doc, flag_queue = :q, flagged_at = :at")
+                    .expression_attribute_values(":q", s(FLAG_QUEUE))
+                    .expression_attribute_values(":at", n(flag.at.as_millis())),
+                None => update.update_expression("SET #doc = :doc REMOVE flag_queue, flagged_at"),
+            };
+            match update.send().await {
+                Ok(_) => return Ok(Some((before, after))),
+                Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => continue,
+                Err(e) => return Err(StoreError::unavailable("update a code", e)),
+            }
+        }
+        Err(StoreError::unavailable("update a code", "the code kept changing"))
+    }
+}
+
+impl DynamoStore {
+    /// Deletes `owner`'s active-code guard if it names `code` (or is already gone): a code that
+    /// stops being active frees its owner for a new one, never someone else's guard.
+    fn release_guard(&self, owner: &CustomerId, code: &Code) -> Delete {
+        Delete::builder()
+            .table_name(&self.tables.codes)
+            .key("code", s(guard_key(owner)))
+            .condition_expression("attribute_not_exists(code) OR active_code = :code")
+            .expression_attribute_values(":code", s(code.as_str()))
+            .build()
+            .expect("table and key are set")
+    }
+}
 
 #[async_trait]
 impl CodeStore for DynamoStore {
+    async fn flag(&self, code: &Code, flag: &CodeFlag) -> Result<bool, StoreError> {
+        let changed = self
+            .update_code(code, |r| r.flag.is_none().then(|| CodeRecord { flag: Some(flag.clone()), ..r.clone() }))
+            .await?;
+        Ok(changed.is_some())
+    }
+
+    async fn clear_flag(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError> {
+        match self.update_code(code, |r| r.flag.is_some().then(|| CodeRecord { flag: None, ..r.clone() })).await? {
+            Some((_, after)) => Ok(Some(after)),
+            None => CodeStore::get(self, code).await,
+        }
+    }
+
+    async fn flagged(&self, limit: usize) -> Result<Vec<CodeRecord>, StoreError> {
+        let q = self
+            .client
+            .query()
+            .table_name(&self.tables.codes)
+            .index_name(CODES_BY_FLAG)
+            .key_condition_expression("flag_queue = :q")
+            .expression_attribute_values(":q", s(FLAG_QUEUE));
+        let items = self.query_all("list flagged codes", q).await?;
+        let mut out = Vec::new();
+        for it in &items {
+            let record: CodeRecord = from_doc(it, get_s(it, "code").unwrap_or_default())?;
+            if record.is_active() && record.flag.is_some() {
+                out.push(record);
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
+
     async fn claim(&self, record: &CodeRecord) -> Result<(), ClaimError> {
-        let mut req = self.client.transact_write_items().transact_items(tx_put(
-            Put::builder()
-                .table_name(&self.tables.codes)
-                .set_item(Some(code_item(record)))
-                .condition_expression(NOT_EXISTS)
-                .expression_attribute_names("#pk", "code")
-                .build()
-                .expect("table and item are set"),
-        ));
+        let mut req = self.client.transact_write_items().transact_items(tx_put(put_absent(
+            &self.tables.codes,
+            code_item(record),
+            "code",
+        )));
         if record.is_active() {
-            req = req.transact_items(tx_put(
-                Put::builder()
-                    .table_name(&self.tables.codes)
-                    .set_item(Some(item([
-                        ("code", s(guard_key(&record.referrer_id))),
-                        ("active_code", s(record.code.as_str())),
-                    ])))
-                    .condition_expression(NOT_EXISTS)
-                    .expression_attribute_names("#pk", "code")
-                    .build()
-                    .expect("table and item are set"),
-            ));
+            let guard = item([("code", s(guard_key(&record.referrer_id))), ("active_code", s(record.code.as_str()))]);
+            req = req.transact_items(tx_put(put_absent(&self.tables.codes, guard, "code")));
         }
         let Err(err) = req.send().await else { return Ok(()) };
         let failed = cancelled_items("claim a code", err)?;
@@ -65,13 +145,7 @@ impl CodeStore for DynamoStore {
         }
         record.referrer_id = opaque.clone();
         record.referrer = Default::default();
-        let release = Delete::builder()
-            .table_name(&self.tables.codes)
-            .key("code", s(guard_key(&owner)))
-            .condition_expression("attribute_not_exists(code) OR active_code = :code")
-            .expression_attribute_values(":code", s(code.as_str()))
-            .build()
-            .expect("table and key are set");
+        let release = self.release_guard(&owner, code);
         let result = self
             .client
             .transact_write_items()
@@ -84,14 +158,7 @@ impl CodeStore for DynamoStore {
             Err(err) => {
                 // The guard names another code: rewrite this one alone.
                 cancelled_items("forget a code's owner", err)?;
-                self.client
-                    .put_item()
-                    .table_name(&self.tables.codes)
-                    .set_item(Some(code_item(&record)))
-                    .send()
-                    .await
-                    .map_err(unavailable("forget a code's owner"))?;
-                Ok(())
+                self.put_item("forget a code's owner", &self.tables.codes, code_item(&record)).await
             }
         }
     }
@@ -111,15 +178,8 @@ impl CodeStore for DynamoStore {
     }
 
     async fn codes_of(&self, customer: &CustomerId) -> Result<Vec<CodeRecord>, StoreError> {
-        let q = self
-            .client
-            .query()
-            .table_name(&self.tables.codes)
-            .index_name(CODES_BY_REFERRER)
-            .key_condition_expression("referrer_id = :c")
-            .expression_attribute_values(":c", s(customer.as_str()));
-        let items = self.query_all("list a customer's codes", q).await?;
-        items.iter().map(|it| from_doc(it, customer.as_str())).collect()
+        let q = self.query_key(&self.tables.codes, Some(CODES_BY_REFERRER), "referrer_id", customer.as_str());
+        docs(&self.query_all("list a customer's codes", q).await?, customer.as_str())
     }
 
     async fn retire(&self, code: &Code, at: Timestamp) -> Result<Option<CodeRecord>, StoreError> {
@@ -141,13 +201,7 @@ impl CodeStore for DynamoStore {
             .expression_attribute_values(":doc", doc(&record))
             .build()
             .expect("table, key and expression are set");
-        let release = Delete::builder()
-            .table_name(&self.tables.codes)
-            .key("code", s(guard_key(&record.referrer_id)))
-            .condition_expression("attribute_not_exists(code) OR active_code = :code")
-            .expression_attribute_values(":code", s(code.as_str()))
-            .build()
-            .expect("table and key are set");
+        let release = self.release_guard(&record.referrer_id, code);
         let result = self
             .client
             .transact_write_items()
@@ -173,5 +227,12 @@ impl CodeStore for DynamoStore {
                 Ok(Some(record))
             }
         }
+    }
+
+    async fn in_status(&self, status: CodeStatus, window: &ListWindow) -> Result<Vec<CodeRecord>, StoreError> {
+        let listing =
+            Listing { table: &self.tables.codes, index: CODES_BY_STATUS, group_attr: "status", id_attr: "code" };
+        let items = self.newest_first("list codes by status", &listing, status.as_str(), window).await?;
+        items.iter().map(|it| from_doc(it, get_s(it, "code").unwrap_or_default())).collect()
     }
 }

@@ -4,8 +4,6 @@
 //! one `UpdateItem` (`ADD` of every field it moves) and a range of rows is one `Query`.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValue, Update};
 
 use rft_core::Timestamp;
@@ -13,6 +11,7 @@ use rft_core::ledger::CounterStep;
 use rft_core::ports::{CountError, Counters, StoreError};
 use rft_core::rollup::RollupRow;
 
+use super::requests::conditional;
 use super::{DynamoStore, unavailable};
 use crate::item::{Item, get_n, get_s, item, n, s};
 
@@ -119,14 +118,9 @@ impl Counters for DynamoStore {
                     .expression_attribute_values(":limit", n(l)),
                 None => step.condition_expression("attribute_not_exists(#count) OR expires_at_ms > :now"),
             };
-            match step.send().await {
-                Ok(out) => {
-                    let count = out.attributes.as_ref().and_then(|a| get_n(a, "count")).unwrap_or(1);
-                    return Ok(u32::try_from(count).unwrap_or(u32::MAX));
-                }
-                Err(SdkError::ServiceError(e))
-                    if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) => {}
-                Err(e) => return Err(StoreError::unavailable("increment a counter", e).into()),
+            if let Some(out) = conditional("increment a counter", step.send()).await? {
+                let count = out.attributes.as_ref().and_then(|a| get_n(a, "count")).unwrap_or(1);
+                return Ok(u32::try_from(count).unwrap_or(u32::MAX));
             }
             let restart = self
                 .client
@@ -140,21 +134,15 @@ impl Counters for DynamoStore {
                 .expression_attribute_values(":ttl", n(expires_at.as_secs() + 1))
                 .expression_attribute_values(":exp", n(expires_at.as_millis()))
                 .expression_attribute_values(":now", n(now.as_millis()))
-                .send()
-                .await;
-            match restart {
-                Ok(_) => return Ok(1),
-                // Live and present, so the update failed on the limit (unless it raced a restart).
-                Err(SdkError::ServiceError(e))
-                    if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
-                {
-                    if let Some(l) = limit
-                        && Counters::count(self, key, now).await? >= l
-                    {
-                        return Err(CountError::LimitReached { limit: l });
-                    }
-                }
-                Err(e) => return Err(StoreError::unavailable("start a counter", e).into()),
+                .send();
+            if conditional("start a counter", restart).await?.is_some() {
+                return Ok(1);
+            }
+            // Live and present, so the update failed on the limit (unless it raced a restart).
+            if let Some(l) = limit
+                && Counters::count(self, key, now).await? >= l
+            {
+                return Err(CountError::LimitReached { limit: l });
             }
         }
         Err(StoreError::unavailable("increment a counter", "too much contention on one counter").into())

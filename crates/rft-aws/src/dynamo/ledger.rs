@@ -8,9 +8,11 @@ use rft_core::ports::{CommitError, LedgerStore, StoreError, WriteError};
 use rft_core::{CustomerId, LedgerRow, ReferralId, RewardCommit};
 
 use super::items::{audit_item, ledger_item, referral_item, tally_key};
-use super::{DynamoStore, NOT_EXISTS, cancelled_items, is_condition_failure, put, tx_put};
+use super::requests::{conditional, docs};
+use super::{DynamoStore, cancelled_items, put, put_absent, tx_put};
 use crate::item::{from_doc, get_n, item, n, s};
 use crate::tables::REWARDS_BY_CUSTOMER;
+
 #[async_trait]
 impl LedgerStore for DynamoStore {
     async fn commit_reward(&self, commit: &RewardCommit) -> Result<(), CommitError> {
@@ -21,15 +23,7 @@ impl LedgerStore for DynamoStore {
             .expression_attribute_values(":v", n(commit.expected_version))
             .build()
             .expect("table and item are set");
-        let row = |r: &LedgerRow| {
-            Put::builder()
-                .table_name(&self.tables.rewards)
-                .set_item(Some(ledger_item(r)))
-                .condition_expression(NOT_EXISTS)
-                .expression_attribute_names("#pk", "referral_id")
-                .build()
-                .expect("table and item are set")
-        };
+        let row = |r: &LedgerRow| put_absent(&self.tables.rewards, ledger_item(r), "referral_id");
         let expected = commit.tally.expected;
         let tally_condition = if expected == 0 {
             "attribute_not_exists(referral_id) OR #count = :expected"
@@ -55,6 +49,10 @@ impl LedgerStore for DynamoStore {
             .transact_items(tx_put(row(&commit.rows[1])))
             .transact_items(TransactWriteItem::builder().update(tally).build())
             .transact_items(tx_put(put(&self.tables.audit, audit_item(&commit.audit), None)));
+        if let Some(order_id) = &commit.order_id {
+            let link = self.order_link_step(order_id, &commit.referral.referral_id);
+            transaction = transaction.transact_items(TransactWriteItem::builder().update(link).build());
+        }
         for step in &commit.counters {
             transaction =
                 transaction.transact_items(TransactWriteItem::builder().update(self.counter_step(step)).build());
@@ -68,6 +66,8 @@ impl LedgerStore for DynamoStore {
             CommitError::AlreadyPaid
         } else if failed.contains(&3) {
             CommitError::TallyMoved
+        } else if commit.order_id.is_some() && failed.contains(&5) {
+            CommitError::Refunded
         } else {
             CommitError::Store(StoreError::unavailable("commit a payout", format!("cancelled items {failed:?}")))
         })
@@ -80,57 +80,31 @@ impl LedgerStore for DynamoStore {
     }
 
     async fn rows(&self, referral: &ReferralId) -> Result<Vec<LedgerRow>, StoreError> {
-        let q = self
-            .client
-            .query()
-            .table_name(&self.tables.rewards)
-            .key_condition_expression("referral_id = :r")
-            .expression_attribute_values(":r", s(referral.as_str()))
-            .consistent_read(true);
-        let items = self.query_all("read ledger rows", q).await?;
-        let mut rows: Vec<LedgerRow> =
-            items.iter().map(|it| from_doc(it, referral.as_str())).collect::<Result<_, _>>()?;
+        let q = self.query_key(&self.tables.rewards, None, "referral_id", referral.as_str()).consistent_read(true);
+        let mut rows: Vec<LedgerRow> = docs(&self.query_all("read ledger rows", q).await?, referral.as_str())?;
         rows.sort_by_key(|r| r.side);
         Ok(rows)
     }
 
     async fn save_row(&self, row: &LedgerRow, expected_version: u64) -> Result<(), WriteError> {
-        let result = self
+        let put = self
             .client
             .put_item()
             .table_name(&self.tables.rewards)
             .set_item(Some(ledger_item(row)))
             .condition_expression("version = :v")
-            .expression_attribute_values(":v", n(expected_version))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(WriteError::Conflict),
-            Err(e) => Err(StoreError::unavailable("update a ledger row", e).into()),
-        }
+            .expression_attribute_values(":v", n(expected_version));
+        conditional("update a ledger row", put.send()).await?.map(|_| ()).ok_or(WriteError::Conflict)
     }
 
     async fn rows_of(&self, customer: &CustomerId) -> Result<Vec<LedgerRow>, StoreError> {
-        let q = self
-            .client
-            .query()
-            .table_name(&self.tables.rewards)
-            .index_name(REWARDS_BY_CUSTOMER)
-            .key_condition_expression("customer_id = :c")
-            .expression_attribute_values(":c", s(customer.as_str()));
-        let items = self.query_all("list a customer's ledger rows", q).await?;
-        items.iter().map(|it| from_doc(it, customer.as_str())).collect()
+        let q = self.query_key(&self.tables.rewards, Some(REWARDS_BY_CUSTOMER), "customer_id", customer.as_str());
+        docs(&self.query_all("list a customer's ledger rows", q).await?, customer.as_str())
     }
 
     async fn tally(&self, referrer: &CustomerId) -> Result<u32, StoreError> {
-        let found = self
-            .get_item(
-                "read a referrer's tally",
-                &self.tables.rewards,
-                item([("referral_id", s(tally_key(referrer))), ("side", s("tally"))]),
-            )
-            .await?;
+        let key = item([("referral_id", s(tally_key(referrer))), ("side", s("tally"))]);
+        let found = self.get_item("read a referrer's tally", &self.tables.rewards, key).await?;
         Ok(found.and_then(|it| get_n(&it, "count")).and_then(|c| u32::try_from(c).ok()).unwrap_or(0))
     }
 }

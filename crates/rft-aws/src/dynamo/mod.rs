@@ -4,11 +4,11 @@
 //! Condition failures and cancellation reasons come back as typed domain errors.
 //!
 //! One file per port: [`codes`], [`clicks`], [`referrals`], [`ledger`], [`audit`], [`webhooks`],
-//! [`counters`]; item layouts in [`items`].
+//! [`counters`], [`orders`]; item layouts in [`items`]; how a request is sent and read in [`requests`];
+//! the console's listings in [`listing`].
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
@@ -24,7 +24,10 @@ mod codes;
 mod counters;
 mod items;
 mod ledger;
+mod listing;
+mod orders;
 mod referrals;
+mod requests;
 mod webhooks;
 
 /// The DynamoDB store.
@@ -95,16 +98,23 @@ where
     }
 }
 
-pub(super) fn is_condition_failure<R>(err: &SdkError<PutItemError, R>) -> bool {
-    matches!(err, SdkError::ServiceError(e) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)))
-}
-
 pub(super) fn put(table: &str, item: Item, condition: Option<&str>) -> Put {
     let mut p = Put::builder().table_name(table).set_item(Some(item));
     if let Some(c) = condition {
         p = p.condition_expression(c);
     }
     p.build().expect("table and item are set")
+}
+
+/// A transaction's put of an item whose partition key `pk` must not exist yet.
+pub(super) fn put_absent(table: &str, item: Item, pk: &str) -> Put {
+    Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(NOT_EXISTS)
+        .expression_attribute_names("#pk", pk)
+        .build()
+        .expect("table and item are set")
 }
 
 pub(super) fn tx_put(p: Put) -> TransactWriteItem {
@@ -114,19 +124,6 @@ pub(super) fn tx_put(p: Put) -> TransactWriteItem {
 pub(super) const NOT_EXISTS: &str = "attribute_not_exists(#pk)";
 
 impl DynamoStore {
-    pub(super) async fn get_item(&self, op: &'static str, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(table)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable(op))?;
-        Ok(out.item)
-    }
-
     pub(super) async fn referral_by_id(&self, id: &str) -> Result<Option<Referral>, StoreError> {
         let key = item([("referred_id", s(format!("referral#{id}")))]);
         let found = self.get_item("read a referral", &self.tables.referrals, key).await?;
@@ -137,23 +134,5 @@ impl DynamoStore {
         let found =
             self.get_item("read an identity claim", &self.tables.referrals, item([("referred_id", s(claim))])).await?;
         Ok(found.and_then(|it| get_s(&it, "referral_id").map(str::to_owned)))
-    }
-
-    /// Runs a query to the end, following pagination.
-    pub(super) async fn query_all(
-        &self,
-        op: &'static str,
-        q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = q.clone().set_exclusive_start_key(start).send().await.map_err(unavailable(op))?;
-            out.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(out),
-            }
-        }
     }
 }

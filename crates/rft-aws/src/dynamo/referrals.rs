@@ -1,15 +1,19 @@
 //! `ReferralStore` on `rft-referrals`: a referral and its identity claims are opened in one transaction; every later change is conditional on the version.
 
+use std::ops::ControlFlow;
+
 use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::Put;
 
-use rft_core::ports::{Opened, ReferralStore, StoreError, WriteError};
-use rft_core::{AuditEvent, CustomerId, IdentityKey, Referral, ReferralId, ReviewQueue, Timestamp};
+use rft_core::ports::{ListWindow, Opened, ReferralStore, StoreError, WriteError};
+use rft_core::{AuditEvent, CustomerId, IdentityKey, Referral, ReferralId, ReferralState, ReviewQueue, Timestamp};
 
 use super::items::{audit_item, claim_key, referral_item};
-use super::{DynamoStore, NOT_EXISTS, cancelled_items, is_condition_failure, put, tx_put, unavailable};
+use super::listing::Listing;
+use super::{DynamoStore, cancelled_items, put, put_absent, tx_put};
 use crate::item::{from_doc, get_s, item, n, s};
-use crate::tables::{REFERRALS_BY_CLAIMANT, REFERRALS_BY_QUEUE, REFERRALS_BY_REFERRER};
+use crate::tables::{REFERRALS_BY_CLAIMANT, REFERRALS_BY_QUEUE, REFERRALS_BY_REFERRER, REFERRALS_BY_STATE};
 
 #[async_trait]
 impl ReferralStore for DynamoStore {
@@ -20,35 +24,15 @@ impl ReferralStore for DynamoStore {
         audit: &AuditEvent,
     ) -> Result<Opened, StoreError> {
         let claim_keys: Vec<String> = claims.iter().map(claim_key).collect();
-        // Whose sign-up these claims are: erasure finds them by it.
-        let claimant = claims
-            .iter()
-            .find_map(|k| match k {
-                IdentityKey::Customer(c) => Some(c.clone()),
-                _ => None,
-            })
-            .unwrap_or_else(|| referral.referred_id.clone());
-        let referral_put = Put::builder()
-            .table_name(&self.tables.referrals)
-            .set_item(Some(referral_item(referral)))
-            .condition_expression(NOT_EXISTS)
-            .expression_attribute_names("#pk", "referred_id")
-            .build()
-            .expect("table and item are set");
+        let claimant = IdentityKey::claimant(claims).unwrap_or(&referral.referred_id);
+        let claim = |key: &str, id: &str| {
+            item([("referred_id", s(key)), ("referral_id", s(id)), ("claimant", s(claimant.as_str()))])
+        };
+        let id = referral.referral_id.as_str();
+        let referral_put = put_absent(&self.tables.referrals, referral_item(referral), "referred_id");
         let mut req = self.client.transact_write_items().transact_items(tx_put(referral_put));
         for key in &claim_keys {
-            let claim = Put::builder()
-                .table_name(&self.tables.referrals)
-                .set_item(Some(item([
-                    ("referred_id", s(key.as_str())),
-                    ("referral_id", s(referral.referral_id.as_str())),
-                    ("claimant", s(claimant.as_str())),
-                ])))
-                .condition_expression(NOT_EXISTS)
-                .expression_attribute_names("#pk", "referred_id")
-                .build()
-                .expect("table and item are set");
-            req = req.transact_items(tx_put(claim));
+            req = req.transact_items(tx_put(put_absent(&self.tables.referrals, claim(key, id), "referred_id")));
         }
         req = req.transact_items(tx_put(put(&self.tables.audit, audit_item(audit), None)));
         let Err(err) = req.send().await else { return Ok(Opened::Created) };
@@ -68,24 +52,9 @@ impl ReferralStore for DynamoStore {
             ));
         };
         for key in &claim_keys {
-            let added = self
-                .client
-                .put_item()
-                .table_name(&self.tables.referrals)
-                .set_item(Some(item([
-                    ("referred_id", s(key.as_str())),
-                    ("referral_id", s(id.as_str())),
-                    ("claimant", s(claimant.as_str())),
-                ])))
-                .condition_expression(NOT_EXISTS)
-                .expression_attribute_names("#pk", "referred_id")
-                .send()
-                .await;
-            if let Err(e) = added
-                && !is_condition_failure(&e)
-            {
-                return Err(StoreError::unavailable("extend an identity claim", e));
-            }
+            // A key someone holds already stays theirs.
+            self.put_if_absent("extend an identity claim", &self.tables.referrals, "referred_id", claim(key, &id))
+                .await?;
         }
         let existing = self
             .referral_by_id(&id)
@@ -135,70 +104,88 @@ impl ReferralStore for DynamoStore {
         }
     }
 
-    async fn forget_claims(&self, claimant: &CustomerId) -> Result<usize, StoreError> {
-        let q = self
-            .client
-            .query()
-            .table_name(&self.tables.referrals)
-            .index_name(REFERRALS_BY_CLAIMANT)
-            .key_condition_expression("claimant = :c")
-            .expression_attribute_values(":c", s(claimant.as_str()));
-        let items = self.query_all("list claims to forget", q).await?;
+    async fn tombstone_claims(&self, claimant: &CustomerId) -> Result<usize, StoreError> {
+        let q = self.query_key(&self.tables.referrals, Some(REFERRALS_BY_CLAIMANT), "claimant", claimant.as_str());
+        let items = self.query_all("list claims to tombstone", q).await?;
+        let id_claim = claim_key(&IdentityKey::Customer(claimant.clone()));
         for it in &items {
             let key = get_s(it, "referred_id").unwrap_or_default();
-            self.client
-                .delete_item()
-                .table_name(&self.tables.referrals)
-                .key("referred_id", s(key))
-                .condition_expression("claimant = :c")
-                .expression_attribute_values(":c", s(claimant.as_str()))
-                .send()
-                .await
-                .map_err(unavailable("forget an identity claim"))?;
+            if key == id_claim {
+                // It holds the customer id itself: it goes.
+                let deleted = self
+                    .client
+                    .delete_item()
+                    .table_name(&self.tables.referrals)
+                    .key("referred_id", s(key))
+                    .condition_expression("claimant = :c")
+                    .expression_attribute_values(":c", s(claimant.as_str()))
+                    .send()
+                    .await;
+                match deleted {
+                    Ok(_) => {}
+                    // Done by an earlier, interrupted erasure.
+                    Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {}
+                    Err(e) => return Err(StoreError::unavailable("forget a customer-id claim", e)),
+                }
+            } else {
+                // A keyed hash: it stays as the tombstone, without saying whose it was (which
+                // also takes it out of the claimant index).
+                let stripped = self
+                    .client
+                    .update_item()
+                    .table_name(&self.tables.referrals)
+                    .key("referred_id", s(key))
+                    .update_expression("REMOVE claimant")
+                    .condition_expression("claimant = :c")
+                    .expression_attribute_values(":c", s(claimant.as_str()))
+                    .send()
+                    .await;
+                match stripped {
+                    Ok(_) => {}
+                    Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {}
+                    Err(e) => return Err(StoreError::unavailable("tombstone an identity claim", e)),
+                }
+            }
         }
         Ok(items.len())
     }
 
     async fn referrals_of(&self, referrer: &CustomerId) -> Result<Vec<Referral>, StoreError> {
-        let q = self
-            .client
-            .query()
-            .table_name(&self.tables.referrals)
-            .index_name(REFERRALS_BY_REFERRER)
-            .key_condition_expression("referrer_id = :r")
-            .expression_attribute_values(":r", s(referrer.as_str()));
+        let q = self.query_key(&self.tables.referrals, Some(REFERRALS_BY_REFERRER), "referrer_id", referrer.as_str());
         let items = self.query_all("list a referrer's referrals", q).await?;
         items.iter().map(|it| from_doc(it, get_s(it, "referral_id").unwrap_or_default())).collect()
     }
 
     async fn queue(&self, queue: ReviewQueue, until: Timestamp, limit: usize) -> Result<Vec<Referral>, StoreError> {
+        let q = self
+            .client
+            .query()
+            .table_name(&self.tables.referrals)
+            .index_name(REFERRALS_BY_QUEUE)
+            .key_condition_expression("#q = :q AND queue_ts <= :until")
+            .expression_attribute_names("#q", "queue")
+            .expression_attribute_values(":q", s(queue.as_str()))
+            .expression_attribute_values(":until", n(until.as_millis()))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX));
         let mut out = Vec::new();
-        let mut start = None;
-        while out.len() < limit {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.tables.referrals)
-                .index_name(REFERRALS_BY_QUEUE)
-                .key_condition_expression("#q = :q AND queue_ts <= :until")
-                .expression_attribute_names("#q", "queue")
-                .expression_attribute_values(":q", s(queue.as_str()))
-                .expression_attribute_values(":until", n(until.as_millis()))
-                .limit(i32::try_from(limit - out.len()).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable("list a review queue"))?;
-            for it in page.items.unwrap_or_default() {
-                let id = get_s(&it, "referral_id").unwrap_or_default().to_owned();
-                out.push(from_doc(&it, &id)?);
+        self.paginate("list a review queue", q, |page| {
+            for it in page.items.unwrap_or_default().iter().take(limit - out.len()) {
+                out.push(from_doc(it, get_s(it, "referral_id").unwrap_or_default())?);
             }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        out.truncate(limit);
+            Ok(if out.len() < limit { ControlFlow::Continue(()) } else { ControlFlow::Break(()) })
+        })
+        .await?;
         Ok(out)
+    }
+
+    async fn in_state(&self, state: ReferralState, window: &ListWindow) -> Result<Vec<Referral>, StoreError> {
+        let listing = Listing {
+            table: &self.tables.referrals,
+            index: REFERRALS_BY_STATE,
+            group_attr: "state",
+            id_attr: "referral_id",
+        };
+        let items = self.newest_first("list referrals by state", &listing, state.as_str(), window).await?;
+        items.iter().map(|it| from_doc(it, get_s(it, "referral_id").unwrap_or_default())).collect()
     }
 }

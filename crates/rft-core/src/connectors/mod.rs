@@ -23,6 +23,7 @@ use crate::money::Currency;
 use crate::time::Timestamp;
 
 pub mod csv;
+pub mod intake;
 mod json;
 pub mod redirect;
 pub mod shopify;

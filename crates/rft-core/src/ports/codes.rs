@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 
-use super::StoreError;
-use crate::code::{Code, CodeRecord};
+use super::{ListWindow, StoreError};
+use crate::code::{Code, CodeFlag, CodeRecord, CodeStatus};
 use crate::ids::CustomerId;
 use crate::time::Timestamp;
 
@@ -34,7 +34,16 @@ pub trait CodeStore: Send + Sync {
     async fn codes_of(&self, customer: &CustomerId) -> Result<Vec<CodeRecord>, StoreError>;
     /// Retires a code (idempotent); `None` if there is no such code.
     async fn retire(&self, code: &Code, at: Timestamp) -> Result<Option<CodeRecord>, StoreError>;
+    /// Flags a code (velocity); `false` if it was flagged already (the first flag stays).
+    async fn flag(&self, code: &Code, flag: &CodeFlag) -> Result<bool, StoreError>;
+    /// Clears a code's flag; returns the code as it now stands (`None` if there is no such code).
+    async fn clear_flag(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError>;
+    /// Active flagged codes, oldest flag first (the ops queue).
+    async fn flagged(&self, limit: usize) -> Result<Vec<CodeRecord>, StoreError>;
     /// Erasure: the code is retired, its owner replaced by `opaque` and their profile cleared,
     /// and the owner's active-code guard removed.
     async fn forget_referrer(&self, code: &Code, opaque: &CustomerId, at: Timestamp) -> Result<(), StoreError>;
+    /// One page of the codes with `status`, newest first by creation time then code (the
+    /// console's list of referrers; an index per status, never a scan).
+    async fn in_status(&self, status: CodeStatus, window: &ListWindow) -> Result<Vec<CodeRecord>, StoreError>;
 }

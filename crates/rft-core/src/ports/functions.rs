@@ -12,11 +12,11 @@ use crate::time::Timestamp;
 /// A request for a customer's link (`POST /api/links`), identity already hashed by the edge.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MintRequest {
-    /// The referrer.
+    /// The customer asking for their link.
     pub customer_id: CustomerId,
-    /// For notes.
+    /// How their invite confirmations and thank-yous greet them.
     pub first_name: Option<String>,
-    /// For notes.
+    /// Where their invite confirmations and thank-yous go.
     pub email: Option<crate::email::Email>,
     /// For an SMS note when there is no email.
     #[serde(default)]
@@ -94,8 +94,9 @@ pub trait Erasure: Send + Sync {
 pub trait Minter: Send + Sync {
     /// Returns the customer's active code, minting one if there is none.
     async fn mint(&self, request: &MintRequest) -> Result<Minted, MintError>;
-    /// Retires a code; `None` if there is no such code.
-    async fn retire(&self, code: &Code) -> Result<Option<CodeRecord>, MintError>;
+    /// Retires a code; `None` if there is no such code. `by` names the team member who did it
+    /// from the console, for the audit (the store's API names nobody).
+    async fn retire(&self, code: &Code, by: Option<&crate::email::Email>) -> Result<Option<CodeRecord>, MintError>;
     /// Sends a referrer's invite to a friend and records the email touch.
     async fn invite(&self, request: &InviteRequest) -> Result<(), MintError>;
 }

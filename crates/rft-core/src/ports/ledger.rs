@@ -15,6 +15,9 @@ pub enum CommitError {
     /// A ledger row for this referral already exists.
     #[error("this referral is already in the ledger")]
     AlreadyPaid,
+    /// The converting order was refunded (the refund may have come first): nothing is paid.
+    #[error("the converting order was refunded")]
+    Refunded,
     /// The referrer's tally moved (a concurrent payout): re-read it and try again.
     #[error("the referrer's tally moved")]
     TallyMoved,

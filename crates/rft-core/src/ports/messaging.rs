@@ -35,6 +35,8 @@ pub enum MessageKind {
     FulfilmentParked,
     /// To the team: a queued job can never succeed.
     JobDropped,
+    /// To a team member: a single-use sign-in link to the owner's console.
+    ConsoleSignIn,
 }
 
 /// One email or SMS.

@@ -10,7 +10,9 @@ mod codes;
 mod counters;
 mod functions;
 mod ledger;
+mod listing;
 mod messaging;
+mod orders;
 mod queue;
 mod referrals;
 mod rewards;
@@ -22,7 +24,9 @@ pub use codes::*;
 pub use counters::*;
 pub use functions::*;
 pub use ledger::*;
+pub use listing::*;
 pub use messaging::*;
+pub use orders::*;
 pub use queue::*;
 pub use referrals::*;
 pub use rewards::*;
@@ -89,7 +93,7 @@ pub enum WriteError {
     Store(#[from] StoreError),
 }
 
-/// The six stores over one backend, as the services use them.
+/// Every store port over one backend, as the services use them.
 #[derive(Clone)]
 pub struct Stores {
     /// `rft-codes`.
@@ -106,13 +110,23 @@ pub struct Stores {
     pub webhooks: Arc<dyn WebhookLog>,
     /// Quotas and velocity counters.
     pub counters: Arc<dyn Counters>,
+    /// The store's orders, for refunds.
+    pub orders: Arc<dyn OrderStore>,
 }
 
 impl Stores {
-    /// All six ports from one backend that implements them all.
+    /// Every port from one backend that implements them all.
     pub fn from_backend<S>(backend: Arc<S>) -> Self
     where
-        S: CodeStore + ClickStore + ReferralStore + LedgerStore + AuditStore + WebhookLog + Counters + 'static,
+        S: CodeStore
+            + ClickStore
+            + ReferralStore
+            + LedgerStore
+            + AuditStore
+            + WebhookLog
+            + Counters
+            + OrderStore
+            + 'static,
     {
         Stores {
             codes: backend.clone(),
@@ -121,7 +135,8 @@ impl Stores {
             ledger: backend.clone(),
             audit: backend.clone(),
             webhooks: backend.clone(),
-            counters: backend,
+            counters: backend.clone(),
+            orders: backend,
         }
     }
 }

@@ -2,11 +2,11 @@
 
 use async_trait::async_trait;
 
-use super::{StoreError, WriteError};
+use super::{ListWindow, StoreError, WriteError};
 use crate::audit::AuditEvent;
 use crate::identity::IdentityKey;
 use crate::ids::{CustomerId, ReferralId};
-use crate::referral::{Referral, ReviewQueue};
+use crate::referral::{Referral, ReferralState, ReviewQueue};
 use crate::time::Timestamp;
 
 /// What opening a referral did.
@@ -38,10 +38,17 @@ pub trait ReferralStore: Send + Sync {
         expected_version: u64,
         audit: Option<&AuditEvent>,
     ) -> Result<(), WriteError>;
-    /// Erasure: deletes every identity claim a customer's sign-ups created; returns how many.
-    async fn forget_claims(&self, claimant: &CustomerId) -> Result<usize, StoreError>;
+    /// Erasure: the claims a customer's sign-ups created become tombstones. The customer-id
+    /// claim is deleted (it holds the id itself); each hashed claim (email, payment, device) is
+    /// kept, still naming its referral, but no longer says whose sign-up made it, so the person
+    /// signing up again joins the old referral and is never paid twice (docs/invariants.md,
+    /// invariant 12). Returns how many claims it changed.
+    async fn tombstone_claims(&self, claimant: &CustomerId) -> Result<usize, StoreError>;
     /// Every referral crediting a referrer, oldest first (the referrer's stats).
     async fn referrals_of(&self, referrer: &CustomerId) -> Result<Vec<Referral>, StoreError>;
     /// Referrals in a review queue whose queue time is at or before `until`, oldest first.
     async fn queue(&self, queue: ReviewQueue, until: Timestamp, limit: usize) -> Result<Vec<Referral>, StoreError>;
+    /// One page of the referrals in `state`, newest first by creation time then id (the
+    /// console's listing; an index per state, never a scan).
+    async fn in_state(&self, state: ReferralState, window: &ListWindow) -> Result<Vec<Referral>, StoreError>;
 }

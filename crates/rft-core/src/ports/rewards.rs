@@ -13,11 +13,11 @@ use crate::money::Reward;
 pub struct FulfilmentRequest {
     /// The referral paid.
     pub referral_id: ReferralId,
-    /// Which side.
+    /// Referrer or friend; with the referral, the idempotency key.
     pub side: Side,
     /// Who receives it.
     pub customer_id: CustomerId,
-    /// What.
+    /// The reward as pinned at mint (and stepped by the referrer's tier).
     pub reward: Reward,
 }
 

@@ -14,12 +14,13 @@ use crate::code::{Code, CodeRecord};
 use crate::identity::IdentityKey;
 use crate::ids::ReferralId;
 use crate::jobs::SignupJob;
-use crate::ports::Counters;
 use crate::ports::{
-    AuditStore, ClickStore, CodeStore, Opened, ReferralStore, ScreenCase, ScreenError, Screener, StoreError,
+    AuditStore, ClickStore, CodeStore, Counters, JobQueue, Opened, OrderStore, QueueError, ReferralStore, ScreenCase,
+    ScreenError, Screener, StoreError, Stores,
 };
 use crate::referral::{FriendProfile, Method, Outcome, Referral, ReferralState};
 use crate::screen::Stage;
+use crate::service::flags::{CodeFlags, flagged_evidence};
 use crate::service::velocity::{self, DAY, HOUR, SIGNUPS_PER_CODE, SIGNUPS_PER_IP};
 use crate::time::{Clock, Timestamp};
 
@@ -36,9 +37,9 @@ const CLOCK_SKEW: Duration = Duration::from_secs(5);
 pub struct Touch {
     /// The code touched.
     pub code: Code,
-    /// When.
+    /// When it happened: its code's window runs from here.
     pub at: Timestamp,
-    /// How.
+    /// A click, a typed code, an email invite or the fingerprint fallback.
     pub method: Method,
     /// Where the link was shared, if the click said (`?ch=`).
     pub channel: Option<String>,
@@ -54,6 +55,9 @@ pub enum Unattributed {
     RetiredCode,
     /// Touches exist, but none inside its code's window.
     OutsideWindow,
+    /// A connected store's order from a customer with an earlier paid order: not a new
+    /// customer, so nobody referred them.
+    ExistingCustomer,
 }
 
 /// What a sign-up did.
@@ -76,6 +80,9 @@ pub enum AttributeError {
     /// The screen failed.
     #[error(transparent)]
     Screen(#[from] ScreenError),
+    /// A connected store's conversion could not be handed to the rewarder.
+    #[error("queueing the conversion for the rewarder: {0}")]
+    Queue(#[from] QueueError),
     /// A job that is not a sign-up reached the sign-up queue.
     #[error("a {0} job does not belong on the sign-up queue")]
     WrongQueue(&'static str),
@@ -89,14 +96,25 @@ impl crate::jobs::JobFailure for AttributeError {
 
 /// The attributor.
 pub struct Attributor {
-    codes: Arc<dyn CodeStore>,
+    pub(super) codes: Arc<dyn CodeStore>,
     clicks: Arc<dyn ClickStore>,
-    referrals: Arc<dyn ReferralStore>,
-    audit: Arc<dyn AuditStore>,
+    pub(super) referrals: Arc<dyn ReferralStore>,
+    pub(super) audit: Arc<dyn AuditStore>,
     counters: Arc<dyn Counters>,
+    pub(super) orders: Arc<dyn OrderStore>,
     screener: Arc<dyn Screener>,
-    clock: Arc<dyn Clock>,
+    /// Where a connected store's order goes once its customer is attributed: the rewarder.
+    pub(super) reward_jobs: Arc<dyn JobQueue>,
+    pub(super) clock: Arc<dyn Clock>,
     fingerprint_fallback: bool,
+}
+
+/// The attributor's ports beyond the stores.
+pub struct AttributorPorts {
+    /// The screen (a Lambda invoke in AWS, the service itself locally).
+    pub screener: Arc<dyn Screener>,
+    /// The rewarder's queue, for the conversion a connected store's order carries.
+    pub reward_jobs: Arc<dyn JobQueue>,
 }
 
 /// How far back the fingerprint fallback looks for a matching click.
@@ -126,19 +144,20 @@ pub fn last_touch(
 }
 
 impl Attributor {
-    /// An attributor over its ports.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        codes: Arc<dyn CodeStore>,
-        clicks: Arc<dyn ClickStore>,
-        referrals: Arc<dyn ReferralStore>,
-        audit: Arc<dyn AuditStore>,
-        counters: Arc<dyn Counters>,
-        screener: Arc<dyn Screener>,
-        clock: Arc<dyn Clock>,
-        fingerprint_fallback: bool,
-    ) -> Self {
-        Attributor { codes, clicks, referrals, audit, counters, screener, clock, fingerprint_fallback }
+    /// An attributor over `stores` and its own ports.
+    pub fn new(stores: &Stores, ports: AttributorPorts, clock: Arc<dyn Clock>, fingerprint_fallback: bool) -> Self {
+        Attributor {
+            codes: stores.codes.clone(),
+            clicks: stores.clicks.clone(),
+            referrals: stores.referrals.clone(),
+            audit: stores.audit.clone(),
+            counters: stores.counters.clone(),
+            orders: stores.orders.clone(),
+            screener: ports.screener,
+            reward_jobs: ports.reward_jobs,
+            clock,
+            fingerprint_fallback,
+        }
     }
 
     /// Every touch this person has: clicks under their token, invites to their email, a code
@@ -166,7 +185,7 @@ impl Attributor {
         if let Some(code) = &job.code {
             touches.push(Touch { code: code.clone(), at, method: Method::Code, channel: None });
         }
-        // Seed 000's fallback, off unless configured: the same browser (IP and user agent)
+        // The fingerprint fallback (docs/settings.md, `[attribution]`), off unless configured: the same browser (IP and user agent)
         // clicked a link recently. Weak evidence, so the screen always holds these.
         if touches.is_empty()
             && self.fingerprint_fallback
@@ -182,6 +201,7 @@ impl Attributor {
     pub async fn handle(&self, job: crate::jobs::Job) -> Result<(), AttributeError> {
         match job {
             crate::jobs::Job::Signup(signup) => self.signup(&signup).await.map(|_| ()),
+            crate::jobs::Job::Checkout(checkout) => self.checkout(&checkout).await.map(|_| ()),
             other => Err(AttributeError::WrongQueue(other.kind())),
         }
     }
@@ -207,7 +227,8 @@ impl Attributor {
             Ok(pick) => pick,
             Err(reason) => {
                 tracing::info!(customer = %job.customer_id, ?reason, touches = touches.len(), "sign-up unattributed");
-                let facts = json!({ "reason": reason, "touches": touches.len(), "webhook_id": job.webhook_id });
+                let considered = crate::service::touches::report(&touches, &codes, at, None);
+                let facts = json!({ "reason": reason, "touches": touches.len(), "considered": considered, "webhook_id": job.webhook_id });
                 self.append(AuditEvent::new(AuditKind::Unattributed, job.customer_id.as_str(), now, facts)).await;
                 return Ok(SignupOutcome::Unattributed(reason));
             }
@@ -223,15 +244,20 @@ impl Attributor {
             code: code.code.clone(),
             friend: job.identity.clone(),
             referrer: code.referrer.identity.clone(),
-            email_domain: Some(job.email.domain().to_owned()),
+            email_domain: job.email.as_ref().map(|e| e.domain().to_owned()),
             method: touch.method,
             touched_at: touch.at,
             at,
         };
-        let verdict = self.screener.screen(&case).await?;
+        let mut verdict = self.screener.screen(&case).await?;
         if verdict.flag_code {
-            let facts = json!({ "evidence": verdict.evidence, "customer_id": job.customer_id });
-            self.append(AuditEvent::new(AuditKind::CodeFlagged, code.code.as_str(), now, facts)).await;
+            CodeFlags::new(self.codes.clone(), self.referrals.clone(), self.audit.clone())
+                .flag(&code, &verdict.evidence, now)
+                .await?;
+        }
+        if let Some(flag) = &code.flag {
+            verdict.evidence.push(flagged_evidence(flag));
+            verdict.outcome = verdict.outcome.max(Outcome::Hold);
         }
         let state = match verdict.outcome {
             Outcome::Pass => ReferralState::Pending,
@@ -250,7 +276,7 @@ impl Attributor {
             flags: Vec::new(),
             friend: FriendProfile {
                 first_name: job.first_name.clone(),
-                email: Some(job.email.clone()),
+                email: job.email.clone(),
                 phone: job.phone.clone(),
                 identity: job.identity.clone(),
             },
@@ -259,11 +285,13 @@ impl Attributor {
             attribution_token: job.attribution_token.clone(),
             conversion: None,
             refunded: None,
+            confirms_at: None,
             created_at: now,
             updated_at: now,
             expires_at: at.plus(code.terms.window()),
             review_notified_at: None,
             cleared_rules: Vec::new(),
+            referrer_forfeited_at: None,
             version: 1,
         };
         let kind = match state {
@@ -279,6 +307,7 @@ impl Attributor {
             "touched_at": referral.touched_at,
             "signed_up_at": at,
             "verdict": verdict,
+            "considered": crate::service::touches::report(&touches, &codes, at, Some(&touch)),
             "identity": job.identity,
             "webhook_id": job.webhook_id,
         });
@@ -323,7 +352,7 @@ impl Attributor {
         }
     }
 
-    async fn append(&self, event: AuditEvent) {
+    pub(super) async fn append(&self, event: AuditEvent) {
         if let Err(e) = self.audit.append(&event).await {
             tracing::error!(error = %e, kind = ?event.kind, subject = %event.subject, "audit row failed");
         }
@@ -356,6 +385,7 @@ mod tests {
                 invite: String::new(),
                 created_at: Timestamp::EPOCH,
                 retired_at: None,
+                flag: None,
             },
         )
     }

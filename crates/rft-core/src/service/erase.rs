@@ -10,9 +10,12 @@ use crate::audit::{AuditEvent, AuditKind};
 use crate::click::TouchKey;
 use crate::identity::{Field, IdentityHasher, IdentityKey};
 use crate::ids::CustomerId;
+use crate::ledger::{Fulfilment, LedgerRow};
 use crate::ports::{BoxError, Erasure, StoreError, Stores, WriteError};
-use crate::referral::FriendProfile;
+use crate::referral::{FriendProfile, ReferralState};
+use crate::service::reward::FORFEITED_BY_ERASURE;
 use crate::time::Clock;
+use crate::time::Timestamp;
 
 /// The eraser.
 pub struct Eraser {
@@ -72,9 +75,17 @@ impl Eraser {
             subjects.push(code.code.to_string());
             s.codes.forget_referrer(&code.code, &opaque, now).await?;
         }
+        // Their side of a referral not yet paid is forfeited (the friend's still pays): nothing
+        // is ever sent to the store under the opaque id.
         for referral in s.referrals.referrals_of(customer).await? {
             subjects.push(referral.referral_id.to_string());
-            self.rewrite(&referral.referral_id, |r| r.referrer_id = opaque.clone()).await?;
+            self.rewrite(&referral.referral_id, |r| {
+                r.referrer_id = opaque.clone();
+                if r.state != ReferralState::Rewarded {
+                    r.referrer_forfeited_at.get_or_insert(now);
+                }
+            })
+            .await?;
         }
         // As a friend: their clicks, invites to them, their referral's personal fields.
         if let Some(referral) = s.referrals.find(&IdentityKey::Customer(customer.clone())).await? {
@@ -100,16 +111,11 @@ impl Eraser {
                 .await?;
             }
         }
-        s.referrals.forget_claims(customer).await?;
-        // The ledger keeps amounts, under the opaque id.
+        s.referrals.tombstone_claims(customer).await?;
+        s.orders.forget_first_order(customer).await?;
+        // The ledger keeps amounts, under the opaque id; what was not yet sent is forfeited.
         for row in s.ledger.rows_of(customer).await? {
-            let mut relabelled = row.clone();
-            relabelled.customer_id = opaque.clone();
-            relabelled.version += 1;
-            match s.ledger.save_row(&relabelled, row.version).await {
-                Ok(()) | Err(WriteError::Conflict) => {}
-                Err(WriteError::Store(e)) => return Err(e),
-            }
+            self.relabel_row(row, &opaque, now).await?;
         }
         // The audit keeps decisions, without personal data.
         subjects.sort();
@@ -133,6 +139,28 @@ impl Eraser {
         Ok(())
     }
 
+    /// Relabels a ledger row to the opaque id, forfeiting it if the store has not taken it yet
+    /// (a `fulfil` job still queued finds it forfeited and sends nothing).
+    async fn relabel_row(&self, mut row: LedgerRow, opaque: &CustomerId, now: Timestamp) -> Result<(), StoreError> {
+        for _ in 0..6 {
+            let mut relabelled = row.successor();
+            relabelled.customer_id = opaque.clone();
+            if matches!(relabelled.fulfilment, Fulfilment::Owing { .. } | Fulfilment::Parked { .. }) {
+                relabelled.fulfilment = Fulfilment::Forfeited { at: now, reason: FORFEITED_BY_ERASURE.to_owned() };
+            }
+            match self.stores.ledger.save_row(&relabelled, row.version).await {
+                Ok(()) => return Ok(()),
+                Err(WriteError::Conflict) => match self.stores.ledger.row(&row.referral_id, row.side).await? {
+                    Some(current) if current.customer_id == *opaque => return Ok(()),
+                    Some(current) => row = current,
+                    None => return Ok(()),
+                },
+                Err(WriteError::Store(e)) => return Err(e),
+            }
+        }
+        Err(StoreError::unavailable("relabel a ledger row for erasure", "the row kept changing"))
+    }
+
     async fn rewrite(
         &self,
         id: &crate::ids::ReferralId,
@@ -140,9 +168,8 @@ impl Eraser {
     ) -> Result<(), StoreError> {
         for _ in 0..6 {
             let Some(current) = self.stores.referrals.get(id).await? else { return Ok(()) };
-            let mut next = current.clone();
+            let mut next = current.successor(current.updated_at);
             change(&mut next);
-            next.version += 1;
             match self.stores.referrals.save(&next, current.version, None).await {
                 Ok(()) => return Ok(()),
                 Err(WriteError::Conflict) => continue,
@@ -159,3 +186,7 @@ impl Erasure for Eraser {
         self.erase_customer(customer).await.map_err(|e| Box::new(e) as BoxError)
     }
 }
+
+#[cfg(test)]
+#[path = "erase_tests.rs"]
+mod tests;

@@ -114,6 +114,7 @@ impl Minter for MintService {
                 },
                 created_at: now,
                 retired_at: None,
+                flag: None,
             };
             match self.codes.claim(&record).await {
                 Ok(()) => {
@@ -136,12 +137,12 @@ impl Minter for MintService {
         Err(MintError::Exhausted)
     }
 
-    async fn retire(&self, code: &Code) -> Result<Option<CodeRecord>, MintError> {
+    async fn retire(&self, code: &Code, by: Option<&crate::email::Email>) -> Result<Option<CodeRecord>, MintError> {
         let now = self.clock.now();
         let retired = self.codes.retire(code, now).await.map_err(unavailable("retire a code"))?;
         if let Some(record) = &retired {
-            let event =
-                AuditEvent::new(AuditKind::Retired, code.as_str(), now, json!({ "referrer_id": record.referrer_id }));
+            let facts = json!({ "referrer_id": record.referrer_id, "by": by });
+            let event = AuditEvent::new(AuditKind::Retired, code.as_str(), now, facts);
             if let Err(e) = self.audit.append(&event).await {
                 tracing::error!(error = %e, code = %code, "retired, but the audit row failed");
             }
@@ -220,3 +221,7 @@ impl Minter for MintService {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "mint_tests.rs"]
+mod tests;

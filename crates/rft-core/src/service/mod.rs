@@ -1,18 +1,25 @@
 //! The use cases, over the ports: each is a struct holding exactly the ports it needs, so the
 //! Lambda that runs it needs exactly the permissions those ports imply.
 
+pub mod assemble;
 pub mod attribute;
+mod checkout;
+pub mod console;
 pub mod dead_end;
 pub mod erase;
+pub mod flags;
+pub mod import;
 pub mod mint;
 pub mod redirect;
 pub mod reward;
 pub mod screening;
 pub mod stats;
 pub mod sweep;
+pub mod touches;
 pub mod velocity;
 
-pub use attribute::Attributor;
+pub use assemble::{RewarderClients, Services};
+pub use attribute::{Attributor, AttributorPorts};
 pub use dead_end::DeadEnds;
 pub use mint::MintService;
 pub use redirect::Redirector;

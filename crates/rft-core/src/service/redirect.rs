@@ -332,40 +332,5 @@ impl Redirector {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_location_is_what_appending_the_pairs_to_the_query_gives() {
-        let token = Token::generate();
-        let code = Code::parse("7QK2A9").unwrap();
-        for landing in [
-            "https://freshbox.uk/signup",
-            "https://freshbox.uk/",
-            "https://freshbox.uk/signup?",
-            "https://freshbox.uk/signup?plan=family&x=a%20b",
-            "https://freshbox.uk/signup?plan=family#top",
-            "https://freshbox.uk/signup#top",
-            "http://127.0.0.1:3000/demo/signup",
-        ] {
-            let url = url::Url::parse(landing).unwrap();
-            let mut expected = url.clone();
-            expected
-                .query_pairs_mut()
-                .append_pair("rft", token.as_str())
-                .append_pair("utm_source", "referral")
-                .append_pair("utm_medium", "referral")
-                .append_pair("utm_campaign", code.as_str());
-            assert_eq!(Landing::of(&url).location(&token, &code), expected.as_str(), "{landing}");
-        }
-    }
-
-    #[test]
-    fn bots_are_told_apart_whatever_the_case_and_length() {
-        assert!(is_bot("Mozilla/5.0 (compatible; Googlebot/2.1)"));
-        assert!(is_bot("WhatsApp/2.23"));
-        assert!(is_bot(&format!("{}Slackbot", "x".repeat(600))));
-        assert!(!is_bot("Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) Safari/604.1"));
-        assert!(!is_bot(&"é".repeat(300)));
-    }
-}
+#[path = "redirect_tests.rs"]
+mod tests;

@@ -7,6 +7,7 @@ use redb::WriteTransaction;
 use rft_core::AuditEvent;
 use rft_core::ports::{AppendError, AuditStore, StoreError};
 
+use super::index::under;
 use super::{AUDIT, AUDIT_BY_SUBJECT, LocalStore, decode, decode_w, encode};
 
 pub(super) fn append_audit(txn: &WriteTransaction, event: &AuditEvent) -> Result<bool, redb::Error> {
@@ -57,7 +58,7 @@ impl AuditStore for LocalStore {
             let index = txn.open_table(AUDIT_BY_SUBJECT)?;
             let audit = txn.open_table(AUDIT)?;
             let mut out = Vec::new();
-            for entry in index.range((subject.as_str(), i64::MIN, "")..=(subject.as_str(), i64::MAX, "\u{10FFFF}"))? {
+            for entry in under(&index, &subject)? {
                 let (key, _) = entry?;
                 let (_, ts, event_id) = key.value();
                 if let Some(v) = audit.get((event_id, ts))? {

@@ -1,8 +1,9 @@
 //! Reading everything back, for tests that prove what is and is not stored.
 
 use super::{
-    ACTIVE_CODE, AUDIT, AUDIT_BY_SUBJECT, CLAIMS, CLAIMS_BY_CLAIMANT, CODES, CODES_BY_REFERRER, COUNTERS, LEDGER,
-    LEDGER_BY_CUSTOMER, LocalStore, REFERRALS, REFERRALS_BY_REFERRER, REVIEW, TALLY, WEBHOOKS,
+    ACTIVE_CODE, AUDIT, AUDIT_BY_SUBJECT, CLAIMS, CLAIMS_BY_CLAIMANT, CODES, CODES_BY_REFERRER, COUNTERS, FIRST_ORDERS,
+    FLAGGED_CODES, LEDGER, LEDGER_BY_CUSTOMER, LocalStore, ORDERS, REFERRALS, REFERRALS_BY_REFERRER, REVIEW, TALLY,
+    WEBHOOKS,
 };
 use redb::{ReadableDatabase, ReadableTable};
 
@@ -29,7 +30,7 @@ impl LocalStore {
             out.push_str(&clicks.dump());
             dump!(CODES, ACTIVE_CODE, CODES_BY_REFERRER, REFERRALS, CLAIMS);
             dump!(CLAIMS_BY_CLAIMANT, REVIEW, REFERRALS_BY_REFERRER, LEDGER, LEDGER_BY_CUSTOMER, TALLY, AUDIT, AUDIT_BY_SUBJECT);
-            dump!(WEBHOOKS, COUNTERS, crate::clicklog::ROLLUPS);
+            dump!(WEBHOOKS, COUNTERS, ORDERS, FLAGGED_CODES, FIRST_ORDERS, crate::clicklog::ROLLUPS);
             out
         })
         .await

@@ -8,6 +8,8 @@ use rft_core::ports::{CommitError, LedgerStore, StoreError, WriteError};
 use rft_core::{CustomerId, LedgerRow, ReferralId, RewardCommit};
 
 use super::audit::append_audit;
+use super::index::under;
+use super::orders::update_order;
 use super::referrals::{load_referral, put_referral};
 use super::{LEDGER, LEDGER_BY_CUSTOMER, LocalStore, TALLY, decode, decode_w, encode};
 
@@ -21,6 +23,13 @@ impl LedgerStore for LocalStore {
             match &old {
                 Some(o) if o.version == commit.expected_version => {}
                 _ => return Ok(Err(CommitError::Stale)),
+            }
+            if let Some(order_id) = &commit.order_id {
+                let linked =
+                    update_order(txn, order_id, |r| r.referral_id = Some(commit.referral.referral_id.clone()))?;
+                if linked.refunded_at.is_some() {
+                    return Ok(Err(CommitError::Refunded));
+                }
             }
             let mut ledger = txn.open_table(LEDGER)?;
             for row in &commit.rows {
@@ -105,7 +114,7 @@ impl LedgerStore for LocalStore {
             let ledger = txn.open_table(LEDGER)?;
             let c = customer.as_str();
             let mut out = Vec::new();
-            for entry in index.range((c, i64::MIN, "")..=(c, i64::MAX, "\u{10FFFF}"))? {
+            for entry in under(&index, c)? {
                 let (key, side) = entry?;
                 let id = key.value().2;
                 if let Some(v) = ledger.get((id, side.value()))? {

@@ -5,13 +5,14 @@
 //!
 //! One file per port: [`codes`], [`clicks`] (the click log itself is `crate::clicklog`, outside
 //! redb), [`referrals`], [`ledger`], [`audit`], [`webhooks`], [`counters`] (with the rollups);
+//! [`index`] reads the secondary indexes; [`listing`] keeps the console's indexes;
 //! [`inspect`] reads everything back for tests.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::clicklog::{ClickLog, ClickLogError};
-use redb::{Database, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Serialize, de::DeserializeOwned};
 
 use rft_core::ports::StoreError;
@@ -20,12 +21,15 @@ mod audit;
 mod clicks;
 mod codes;
 mod counters;
+pub(crate) mod index;
 mod inspect;
 mod ledger;
+mod listing;
+mod orders;
 mod referrals;
 mod webhooks;
 
-type Bytes = &'static [u8];
+pub(crate) type Bytes = &'static [u8];
 
 pub(crate) const CODES: TableDefinition<&str, Bytes> = TableDefinition::new("codes");
 pub(crate) const ACTIVE_CODE: TableDefinition<&str, &str> = TableDefinition::new("active_code_by_customer");
@@ -45,6 +49,13 @@ pub(crate) const AUDIT: TableDefinition<(&str, i64), Bytes> = TableDefinition::n
 pub(crate) const AUDIT_BY_SUBJECT: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("audit_by_subject");
 pub(crate) const WEBHOOKS: TableDefinition<&str, Bytes> = TableDefinition::new("webhooks");
 pub(crate) const COUNTERS: TableDefinition<&str, (u32, i64)> = TableDefinition::new("counters");
+pub(crate) const ORDERS: TableDefinition<&str, Bytes> = TableDefinition::new("orders");
+pub(crate) const FIRST_ORDERS: TableDefinition<&str, &str> = TableDefinition::new("first_order_by_customer");
+pub(crate) const FLAGGED_CODES: TableDefinition<(i64, &str), ()> = TableDefinition::new("flagged_codes");
+/// The console's listings: referrals by (state, created at, id), codes by (status, created at, code).
+pub(crate) const REFERRALS_BY_STATE: TableDefinition<(&str, i64, &str), ()> =
+    TableDefinition::new("referrals_by_state");
+pub(crate) const CODES_BY_STATUS: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("codes_by_status");
 
 /// The embedded store. Cheap to clone; clones share the database.
 #[derive(Clone)]
@@ -71,6 +82,12 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
     txn.open_table(AUDIT_BY_SUBJECT)?;
     txn.open_table(WEBHOOKS)?;
     txn.open_table(COUNTERS)?;
+    txn.open_table(ORDERS)?;
+    txn.open_table(FIRST_ORDERS)?;
+    txn.open_table(FLAGGED_CODES)?;
+    txn.open_table(REFERRALS_BY_STATE)?;
+    txn.open_table(CODES_BY_STATUS)?;
+    listing::backfill(txn)?;
     crate::queue::create_tables(txn)?;
     Ok(())
 }
@@ -213,4 +230,20 @@ pub(crate) fn decode_w<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T
 
 pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, ReadFailure> {
     serde_json::from_slice(bytes).map_err(|e| ReadFailure::Corrupt(key.to_owned(), e))
+}
+
+/// The record stored under `key`, decoded (in a read).
+pub(crate) fn get_record<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, Bytes>,
+    key: &str,
+) -> Result<Option<T>, ReadFailure> {
+    table.get(key)?.map(|v| decode(key, v.value())).transpose()
+}
+
+/// The record stored under `key`, decoded (in a write, where a corrupt one fails it).
+pub(crate) fn load_record<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, Bytes>,
+    key: &str,
+) -> Result<Option<T>, redb::Error> {
+    table.get(key)?.map(|v| decode_w(key, v.value())).transpose()
 }

@@ -4,18 +4,18 @@ use async_trait::async_trait;
 use redb::ReadableTable;
 use redb::WriteTransaction;
 
-use rft_core::ports::{Opened, ReferralStore, StoreError, WriteError};
-use rft_core::{AuditEvent, CustomerId, IdentityKey, Referral, ReferralId, ReviewQueue, Timestamp};
+use rft_core::ports::{ListWindow, Opened, ReferralStore, StoreError, WriteError};
+use rft_core::{AuditEvent, CustomerId, IdentityKey, Referral, ReferralId, ReferralState, ReviewQueue, Timestamp};
 
 use super::audit::append_audit;
+use super::index::listed;
 use super::{
-    CLAIMS, CLAIMS_BY_CLAIMANT, LocalStore, REFERRALS, REFERRALS_BY_REFERRER, REVIEW, decode, decode_w, encode,
+    CLAIMS, CLAIMS_BY_CLAIMANT, LocalStore, REFERRALS, REFERRALS_BY_REFERRER, REFERRALS_BY_STATE, REVIEW, encode,
+    get_record, load_record,
 };
 
 pub(super) fn load_referral(txn: &WriteTransaction, id: &str) -> Result<Option<Referral>, redb::Error> {
-    let table = txn.open_table(REFERRALS)?;
-    let found = table.get(id)?;
-    found.map(|v| decode_w(id, v.value())).transpose()
+    load_record(&txn.open_table(REFERRALS)?, id)
 }
 
 /// Writes a referral and moves its review-queue entry from where `old` had it.
@@ -42,18 +42,8 @@ pub(super) fn put_referral(
         by_referrer.insert((referral.referrer_id.as_str(), referral.created_at.as_millis(), id), ())?;
     }
     txn.open_table(REFERRALS)?.insert(id, encode(referral).as_slice())?;
+    super::listing::index_referral(txn, referral, old)?;
     Ok(())
-}
-
-/// Whose sign-up a set of claims comes from: the customer-id claim among them.
-pub(super) fn claimant_of(claims: &[IdentityKey], referral: &Referral) -> String {
-    claims
-        .iter()
-        .find_map(|k| match k {
-            IdentityKey::Customer(c) => Some(c.as_str().to_owned()),
-            _ => None,
-        })
-        .unwrap_or_else(|| referral.referred_id.as_str().to_owned())
 }
 
 #[async_trait]
@@ -66,7 +56,7 @@ impl ReferralStore for LocalStore {
     ) -> Result<Opened, StoreError> {
         let referral = referral.clone();
         let keys: Vec<String> = claims.iter().map(IdentityKey::storage_key).collect();
-        let claimant = claimant_of(claims, &referral);
+        let claimant = IdentityKey::claimant(claims).unwrap_or(&referral.referred_id).as_str().to_owned();
         let audit = audit.clone();
         self.write_ok("open a referral", move |txn| {
             let mut claims = txn.open_table(CLAIMS)?;
@@ -105,12 +95,7 @@ impl ReferralStore for LocalStore {
 
     async fn get(&self, id: &ReferralId) -> Result<Option<Referral>, StoreError> {
         let id = id.clone();
-        self.read("read a referral", move |txn| {
-            let table = txn.open_table(REFERRALS)?;
-            let found = table.get(id.as_str())?;
-            found.map(|v| decode(id.as_str(), v.value())).transpose()
-        })
-        .await
+        self.read("read a referral", move |txn| get_record(&txn.open_table(REFERRALS)?, id.as_str())).await
     }
 
     async fn find(&self, key: &IdentityKey) -> Result<Option<Referral>, StoreError> {
@@ -118,9 +103,7 @@ impl ReferralStore for LocalStore {
         self.read("find a referral by identity", move |txn| {
             let claims = txn.open_table(CLAIMS)?;
             let Some(id) = claims.get(key.as_str())? else { return Ok(None) };
-            let table = txn.open_table(REFERRALS)?;
-            let found = table.get(id.value())?;
-            found.map(|v| decode(id.value(), v.value())).transpose()
+            get_record(&txn.open_table(REFERRALS)?, id.value())
         })
         .await
     }
@@ -148,9 +131,9 @@ impl ReferralStore for LocalStore {
         .await?
     }
 
-    async fn forget_claims(&self, claimant: &CustomerId) -> Result<usize, StoreError> {
+    async fn tombstone_claims(&self, claimant: &CustomerId) -> Result<usize, StoreError> {
         let claimant = claimant.clone();
-        self.write_ok("forget identity claims", move |txn| {
+        self.write_ok("tombstone identity claims", move |txn| {
             let mut index = txn.open_table(CLAIMS_BY_CLAIMANT)?;
             let c = claimant.as_str();
             let mut keys: Vec<String> = Vec::new();
@@ -159,9 +142,13 @@ impl ReferralStore for LocalStore {
                 keys.push(k.value().1.to_owned());
             }
             let mut claims = txn.open_table(CLAIMS)?;
+            let id_claim = IdentityKey::Customer(claimant.clone()).storage_key();
             for key in &keys {
-                claims.remove(key.as_str())?;
+                // The claimant index entry goes; the hashed claim itself stays as the tombstone.
                 index.remove((c, key.as_str()))?;
+                if *key == id_claim {
+                    claims.remove(key.as_str())?;
+                }
             }
             Ok(keys.len())
         })
@@ -171,39 +158,24 @@ impl ReferralStore for LocalStore {
     async fn referrals_of(&self, referrer: &CustomerId) -> Result<Vec<Referral>, StoreError> {
         let referrer = referrer.clone();
         self.read("list a referrer's referrals", move |txn| {
-            let index = txn.open_table(REFERRALS_BY_REFERRER)?;
-            let referrals = txn.open_table(REFERRALS)?;
-            let r = referrer.as_str();
-            let mut out = Vec::new();
-            for entry in index.range((r, i64::MIN, "")..=(r, i64::MAX, "\u{10FFFF}"))? {
-                let (key, _) = entry?;
-                let id = key.value().2;
-                if let Some(v) = referrals.get(id)? {
-                    out.push(decode(id, v.value())?);
-                }
-            }
-            Ok(out)
+            let (index, referrals) = (txn.open_table(REFERRALS_BY_REFERRER)?, txn.open_table(REFERRALS)?);
+            listed(&index, &referrals, referrer.as_str(), i64::MIN..=i64::MAX, usize::MAX)
         })
         .await
     }
 
     async fn queue(&self, queue: ReviewQueue, until: Timestamp, limit: usize) -> Result<Vec<Referral>, StoreError> {
         self.read("list a review queue", move |txn| {
-            let review = txn.open_table(REVIEW)?;
-            let referrals = txn.open_table(REFERRALS)?;
-            let q = queue.as_str();
-            let mut out = Vec::new();
-            for entry in review.range((q, i64::MIN, "")..=(q, until.as_millis(), "\u{10FFFF}"))? {
-                if out.len() >= limit {
-                    break;
-                }
-                let (key, _) = entry?;
-                let id = key.value().2;
-                if let Some(v) = referrals.get(id)? {
-                    out.push(decode(id, v.value())?);
-                }
-            }
-            Ok(out)
+            let (review, referrals) = (txn.open_table(REVIEW)?, txn.open_table(REFERRALS)?);
+            listed(&review, &referrals, queue.as_str(), i64::MIN..=until.as_millis(), limit)
+        })
+        .await
+    }
+
+    async fn in_state(&self, state: ReferralState, window: &ListWindow) -> Result<Vec<Referral>, StoreError> {
+        let window = window.clone();
+        self.read("list referrals by state", move |txn| {
+            super::listing::page(txn, REFERRALS_BY_STATE, REFERRALS, state.as_str(), &window)
         })
         .await
     }

@@ -3,13 +3,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 use rft_core::Timestamp;
 use rft_core::ports::{Begin, StoreError, StoredResponse, WEBHOOK_MEMORY, WebhookLog};
 
-use super::{LocalStore, WEBHOOKS, decode_w, encode};
+use super::{LocalStore, WEBHOOKS, encode, load_record};
 
 #[derive(Serialize, Deserialize)]
 struct WebhookRecord {
@@ -24,11 +23,7 @@ impl WebhookLog for LocalStore {
         let id = id.to_owned();
         self.write_ok("claim a webhook id", move |txn| {
             let mut table = txn.open_table(WEBHOOKS)?;
-            let existing = table
-                .get(id.as_str())?
-                .map(|v| decode_w::<WebhookRecord>(&id, v.value()))
-                .transpose()?
-                .filter(|r| r.expires_at > now);
+            let existing = load_record::<WebhookRecord>(&table, &id)?.filter(|r| r.expires_at > now);
             match existing {
                 Some(WebhookRecord { response: Some(r), .. }) => return Ok(Begin::Done(r)),
                 Some(r) if r.lease_until > now => return Ok(Begin::InFlight),
@@ -57,11 +52,7 @@ impl WebhookLog for LocalStore {
         let id = id.to_owned();
         self.write_ok("release a webhook id", move |txn| {
             let mut table = txn.open_table(WEBHOOKS)?;
-            let unanswered = table
-                .get(id.as_str())?
-                .map(|v| decode_w::<WebhookRecord>(&id, v.value()))
-                .transpose()?
-                .is_some_and(|r| r.response.is_none());
+            let unanswered = load_record::<WebhookRecord>(&table, &id)?.is_some_and(|r| r.response.is_none());
             if unanswered {
                 table.remove(id.as_str())?;
             }

@@ -8,14 +8,17 @@ use super::{RACE_ROUNDS, Retry, RewardError, Rewarder};
 use crate::audit::{AuditEvent, AuditKind};
 use crate::code::CodeRecord;
 use crate::identity::IdentityKey;
-use crate::jobs::{ConversionJob, FulfilJob, Job, Recipient, ThankJob, ThanksNote};
+use crate::jobs::{ConfirmJob, ConversionJob, FulfilJob, Job, Recipient, ThankJob, ThanksNote};
 use crate::ledger::{CounterStep, Fulfilment, LedgerRow, RewardCommit, Side, TallyStep};
 use crate::ports::{CommitError, ScreenCase};
-use crate::referral::{ConversionFacts, Outcome, Referral, ReferralState, StateEvent};
+use crate::referral::{ConversionFacts, Evidence, Outcome, Referral, ReferralState, RefundFacts, StateEvent};
 use crate::screen::{Stage, Verdict};
 use crate::service::attribute::PROGRAMME_CONVERSIONS;
 use crate::service::velocity::{self, CONVERSIONS_PER_REFERRER, DAY};
 use crate::time::Timestamp;
+
+/// Why a side is forfeited when its customer is erased before it was sent.
+pub const FORFEITED_BY_ERASURE: &str = "the customer was erased before the reward was sent";
 
 impl Rewarder {
     /// A genuine first purchase.
@@ -36,6 +39,7 @@ impl Rewarder {
             amount_minor: job.amount_minor,
             currency: job.currency.clone(),
             occurred_at: job.occurred_at.min(now),
+            discount_code: job.discount_code.clone(),
         };
         for _ in 0..RACE_ROUNDS {
             match self.convert_once(&referral, &conversion, job).await {
@@ -63,10 +67,13 @@ impl Rewarder {
         match referral.state {
             ReferralState::Rewarded => return Ok(self.resume(referral).await?),
             ReferralState::Held => {
-                // Kept for the person deciding: approving pays if the friend has converted.
+                // Kept for the person deciding: approving pays if the friend has converted (and
+                // the order was not refunded, which the order's record tells).
                 if referral.conversion.is_none() {
+                    let order = self.ports.orders.link_order(&conversion.order_id, &referral.referral_id).await?;
                     let mut noted = referral.successor(now);
                     noted.conversion = Some(conversion.clone());
+                    noted.refunded = order.refunded_at.map(|at| RefundFacts { order_id: order.order_id.clone(), at });
                     noted.friend.identity.merge(&job.identity);
                     self.save(&noted, referral.version, Some(&not_paid("held"))).await?;
                     self.count_conversion(referral, conversion.occurred_at).await;
@@ -82,6 +89,8 @@ impl Rewarder {
                 self.append(not_paid(referral.state.as_str())).await;
                 return Ok(());
             }
+            // Noted and waiting out `rewards.confirm_after`: a redelivery, or a later order.
+            ReferralState::Pending if referral.conversion.is_some() && referral.confirms_at.is_some() => return Ok(()),
             ReferralState::Pending => {}
         }
         if conversion.occurred_at >= referral.expires_at {
@@ -98,8 +107,17 @@ impl Rewarder {
         screened.friend.identity.merge(&job.identity);
         screened.conversion = Some(conversion.clone());
         let verdict = self.screen_conversion(&screened, code.as_ref(), conversion).await?;
+        if verdict.flag_code
+            && let Some(code) = &code
+        {
+            self.code_flags().flag(code, &verdict.evidence, now).await?;
+        }
         if verdict.outcome == Outcome::Pass {
-            return self.pay(&screened, StateEvent::Convert, &verdict, code.as_ref(), true).await;
+            let confirm_after = self.settings.rewards.confirm_after;
+            if confirm_after.is_zero() {
+                return self.pay(&screened, StateEvent::Convert, &verdict, code.as_ref(), true).await;
+            }
+            return self.await_confirmation(referral, screened, &verdict, confirm_after).await;
         }
         let (event, kind) = match verdict.outcome {
             Outcome::Block => (StateEvent::Block, AuditKind::Blocked),
@@ -119,6 +137,72 @@ impl Rewarder {
             self.notify_hold(decided).await?;
         }
         Ok(())
+    }
+
+    /// A clean conversion that must wait out `rewards.confirm_after` without a refund: noted on
+    /// the pending referral with the time it becomes payable (the sweep queues it then), its
+    /// order linked so a refund finds it.
+    async fn await_confirmation(
+        &self,
+        read: &Referral,
+        screened: Referral,
+        verdict: &Verdict,
+        confirm_after: std::time::Duration,
+    ) -> Result<(), Retry> {
+        let now = self.ports.clock.now();
+        let Some(conversion) = screened.conversion.clone() else { return Ok(()) };
+        let order = self.ports.orders.link_order(&conversion.order_id, &read.referral_id).await?;
+        if let Some(at) = order.refunded_at {
+            return self.reject_refunded(read, RefundFacts { order_id: order.order_id, at }).await;
+        }
+        let mut noted = screened.successor(now);
+        noted.confirms_at = Some(conversion.occurred_at.plus(confirm_after));
+        let facts = json!({ "order_id": conversion.order_id, "confirms_at": noted.confirms_at, "verdict": verdict });
+        let event = AuditEvent::new(AuditKind::ConversionNoted, read.referral_id.as_str(), now, facts);
+        self.save(&noted, read.version, Some(&event)).await?;
+        self.count_conversion(read, conversion.occurred_at).await;
+        Ok(())
+    }
+
+    /// A conversion that waited out its confirmation period (queued by the sweep): paid now,
+    /// unless it was refunded meanwhile (the payout's transaction checks the order).
+    pub(super) async fn confirm(&self, job: &ConfirmJob) -> Result<(), RewardError> {
+        for _ in 0..RACE_ROUNDS {
+            let Some(referral) = self.ports.referrals.get(&job.referral_id).await? else { return Ok(()) };
+            let now = self.ports.clock.now();
+            let due = referral.confirms_at.is_some_and(|at| at <= now);
+            if referral.state != ReferralState::Pending || referral.conversion.is_none() || !due {
+                // Paid, refunded or decided already, or not due: nothing to do.
+                return Ok(());
+            }
+            let code = self.ports.codes.get(&referral.code).await?;
+            let mut confirmed = referral.clone();
+            confirmed.confirms_at = None;
+            match self.pay(&confirmed, StateEvent::Convert, &Verdict::pass(), code.as_ref(), false).await {
+                Ok(()) => return Ok(()),
+                Err(Retry::Reload) => continue,
+                Err(Retry::Failed(e)) => return Err(e),
+            }
+        }
+        Err(RewardError::Contended)
+    }
+
+    /// The converting order was refunded before anything was paid: the referral is rejected
+    /// with the reason `refunded`, and nobody is paid.
+    pub(super) async fn reject_refunded(&self, referral: &Referral, refund: RefundFacts) -> Result<(), Retry> {
+        let now = self.ports.clock.now();
+        let mut rejected = referral.successor(now);
+        rejected.apply(StateEvent::Refunded, now).map_err(|_| Retry::Reload)?;
+        rejected.evidence.push(Evidence {
+            rule: "refunded".to_owned(),
+            outcome: Outcome::Block,
+            detail: format!("order {} was refunded at {}", refund.order_id, refund.at),
+        });
+        rejected.confirms_at = None;
+        rejected.refunded = Some(refund.clone());
+        let facts = json!({ "reason": "refunded", "order_id": refund.order_id, "refunded_at": refund.at });
+        let event = AuditEvent::new(AuditKind::NotPaid, referral.referral_id.as_str(), now, facts);
+        self.save(&rejected, referral.version, Some(&event)).await
     }
 
     /// Screens a conversion; rules a person already cleared on this referral are ignored.
@@ -141,6 +225,9 @@ impl Rewarder {
             at: conversion.occurred_at,
         };
         let mut verdict = self.ports.screener.screen(&case).await?;
+        if let Some(flag) = code.and_then(|c| c.flag.as_ref()) {
+            verdict.evidence.push(crate::service::flags::flagged_evidence(flag));
+        }
         verdict.evidence.retain(|e| !referral.cleared_rules.contains(&e.rule));
         verdict.outcome = verdict.evidence.iter().map(|e| e.outcome).max().unwrap_or(Outcome::Pass);
         Ok(verdict)
@@ -175,15 +262,19 @@ impl Rewarder {
             let nth = tally + 1;
             let mut paid = referral.successor(now);
             paid.apply(event, now).map_err(|_| Retry::Reload)?;
+            let mut referrer_row = LedgerRow::owed(
+                paid.referral_id.clone(),
+                Side::Referrer,
+                paid.referrer_id.clone(),
+                paid.terms.referrer_reward_for(nth),
+                Some(nth),
+                now,
+            );
+            if let Some(at) = paid.referrer_forfeited_at {
+                referrer_row.fulfilment = Fulfilment::Forfeited { at, reason: FORFEITED_BY_ERASURE.to_owned() };
+            }
             let rows = [
-                LedgerRow::owed(
-                    paid.referral_id.clone(),
-                    Side::Referrer,
-                    paid.referrer_id.clone(),
-                    paid.terms.referrer_reward_for(nth),
-                    Some(nth),
-                    now,
-                ),
+                referrer_row,
                 LedgerRow::owed(
                     paid.referral_id.clone(),
                     Side::Friend,
@@ -204,6 +295,7 @@ impl Rewarder {
                     .into_iter()
                     .chain(crate::rollup::payout_steps(&paid, &rows, counts_as_new_conversion))
                     .collect(),
+                order_id: paid.conversion.as_ref().map(|c| c.order_id.clone()),
             };
             match self.ports.ledger.commit_reward(&commit).await {
                 Ok(()) => {
@@ -214,6 +306,11 @@ impl Rewarder {
                     return Ok(());
                 }
                 Err(CommitError::TallyMoved) => continue,
+                Err(CommitError::Refunded) => {
+                    let order_id = referral.conversion.as_ref().map(|c| c.order_id.clone()).unwrap_or_default();
+                    let at = self.ports.orders.order(&order_id).await?.and_then(|o| o.refunded_at).unwrap_or(now);
+                    return self.reject_refunded(referral, RefundFacts { order_id, at }).await;
+                }
                 Err(CommitError::Stale) | Err(CommitError::AlreadyPaid) => return Err(Retry::Reload),
                 Err(CommitError::Store(e)) => return Err(e.into()),
             }
@@ -281,3 +378,7 @@ pub(super) fn thanks_note(
         friend_reward: reward(Side::Friend),
     }
 }
+
+#[cfg(test)]
+#[path = "conversion_tests.rs"]
+mod tests;

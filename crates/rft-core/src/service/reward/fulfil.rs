@@ -109,3 +109,7 @@ impl Rewarder {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "fulfil_tests.rs"]
+mod tests;

@@ -16,6 +16,8 @@
 //! See docs/architecture.md ("Conversion") and docs/invariants.md.
 
 mod conversion;
+
+pub use conversion::FORFEITED_BY_ERASURE;
 mod fulfil;
 mod review;
 mod thanks;
@@ -28,8 +30,8 @@ use crate::ids::CustomerId;
 use crate::jobs::{Job, JobFailure};
 use crate::links::LinkSigner;
 use crate::ports::{
-    AuditStore, CodeStore, Counters, JobQueue, LedgerStore, MessageError, Messenger, QueueError, ReferralStore,
-    RewardClient, ScreenError, Screener, StoreError, TextWriter,
+    AuditStore, CodeStore, Counters, JobQueue, LedgerStore, MessageError, Messenger, OrderStore, QueueError,
+    ReferralStore, RewardClient, ScreenError, Screener, StoreError, TextWriter,
 };
 use crate::settings::Settings;
 use crate::time::Clock;
@@ -115,6 +117,8 @@ pub struct RewarderPorts {
     pub audit: Arc<dyn AuditStore>,
     /// Velocity counters.
     pub counters: Arc<dyn Counters>,
+    /// The store's orders (refunds).
+    pub orders: Arc<dyn OrderStore>,
     /// The screen.
     pub screener: Arc<dyn Screener>,
     /// The store's reward endpoint.
@@ -127,7 +131,7 @@ pub struct RewarderPorts {
     pub links: LinkSigner,
     /// The reward queue itself: each step queues the next.
     pub queue: Arc<dyn JobQueue>,
-    /// The time.
+    /// The clock (a manual one in tests).
     pub clock: Arc<dyn Clock>,
 }
 
@@ -154,10 +158,23 @@ impl Rewarder {
             Job::Conversion(c) => self.conversion(&c).await,
             Job::Refund(r) => self.refund(&r).await,
             Job::Decision(d) => self.decision(&d).await,
+            Job::Confirm(c) => self.confirm(&c).await,
+            Job::ClearFlag(c) => self.clear_flag(&c).await,
             Job::Fulfil(f) => self.fulfil(&f).await,
             Job::Thank(t) => self.thank(&t).await,
-            Job::Signup(_) => Err(RewardError::Unprocessable("a sign-up job does not belong on the reward queue")),
+            Job::Signup(_) | Job::Checkout(_) => {
+                Err(RewardError::Unprocessable("a sign-up or checkout job does not belong on the reward queue"))
+            }
         }
+    }
+
+    /// Flags and holds, over the rewarder's own stores.
+    fn code_flags(&self) -> crate::service::flags::CodeFlags {
+        crate::service::flags::CodeFlags::new(
+            self.ports.codes.clone(),
+            self.ports.referrals.clone(),
+            self.ports.audit.clone(),
+        )
     }
 
     /// Appends an audit row that is not part of a state change; a failure is logged, not fatal

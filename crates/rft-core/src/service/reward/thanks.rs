@@ -110,3 +110,7 @@ impl Rewarder {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "thanks_tests.rs"]
+mod tests;

@@ -33,6 +33,7 @@ fn conversion(h: &Harness, friend: &str) -> ConversionJob {
         currency: Currency::parse("GBP").unwrap(),
         identity: Default::default(),
         occurred_at: h.clock_now(),
+        discount_code: None,
     }
 }
 
@@ -157,6 +158,7 @@ fn rewarder_with(h: &Harness, with: impl FnOnce(RewarderPorts) -> RewarderPorts)
         ledger: ports.stores.ledger.clone(),
         audit: ports.stores.audit.clone(),
         counters: ports.stores.counters.clone(),
+        orders: ports.stores.orders.clone(),
         screener: h.system.screen.clone(),
         store: ports.rewards.clone(),
         messenger: ports.messenger.clone(),
@@ -185,6 +187,7 @@ fn faulty_rewarder(h: &Harness, faults: Arc<Faults>) -> Rewarder {
         ledger: faulty.clone(),
         audit: faulty.clone(),
         counters: faulty.clone(),
+        orders: faulty.clone(),
         screener: faulty.clone(),
         store: faulty.clone(),
         messenger: faulty.clone(),

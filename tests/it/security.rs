@@ -199,3 +199,34 @@ fn identity_fields_ips_and_secrets_are_never_logged() {
         assert!(!logs.contains(&secret), "a secret was logged");
     }
 }
+
+/// A signed request whose path parameter is not UTF-8 once decoded gets our JSON error naming
+/// the parameter, on every route that takes one; the pages answer their HTML 404; a link still
+/// redirects to the fallback.
+#[tokio::test]
+async fn malformed_path_parameters_get_our_own_errors() {
+    let h = Harness::local();
+    let signed = [
+        (Method::GET, "/api/referrals/%ff%fe", "customer_id"),
+        (Method::GET, "/api/referrers/%ff/stats", "customer_id"),
+        (Method::POST, "/api/codes/%C0%AF/retire", "code"),
+        (Method::POST, "/api/customers/%ff/erase", "customer_id"),
+    ];
+    for (method, path, param) in signed {
+        let answer = h.call(h.signed(method.clone(), path, "")).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{method} {path}");
+        assert_eq!(answer.header("content-type"), Some("application/json"), "{method} {path}");
+        assert_eq!(answer.json["error"], "invalid_path", "{method} {path}");
+        assert!(answer.json["message"].as_str().unwrap().contains(param), "{path}: {:?}", answer.json);
+    }
+    for path in ["/ops/referrals/%ff%fe/approve?exp=1&sig=x", "/ops/codes/%ff/clear?exp=1&sig=x"] {
+        for method in [Method::GET, Method::POST] {
+            let answer = h.call(Request::builder().method(method.clone()).uri(path).body(Body::empty()).unwrap()).await;
+            assert_eq!(answer.status, StatusCode::NOT_FOUND, "{method} {path}");
+            assert!(answer.header("content-type").unwrap().starts_with("text/html"), "{method} {path}");
+        }
+    }
+    let click = h.call(Request::builder().uri("/r/%ff%fe").body(Body::empty()).unwrap()).await;
+    assert_eq!(click.status, StatusCode::FOUND);
+    assert_eq!(click.header("location"), Some("https://freshbox.uk/"));
+}

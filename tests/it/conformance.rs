@@ -24,6 +24,8 @@ store_properties!(
     one_active_code_per_customer_under_concurrency,
     retiring_frees_the_customer_for_a_new_code,
     racing_payouts_of_one_referral_pay_once,
+    refunds_are_remembered_per_order,
+    flagged_codes_are_listed_until_cleared,
     the_referrer_tally_never_skips_or_repeats,
     identity_claims_collapse_one_person_into_one_referral,
     racing_sign_ups_of_one_person_open_one_referral,
@@ -35,6 +37,8 @@ store_properties!(
     counters_stop_at_their_limit_and_expire,
     a_browsers_latest_click_is_found,
     listings_by_referrer_and_customer,
+    referrals_list_by_state_in_exact_pages,
+    codes_list_by_status_newest_first,
 );
 
 mod rollups {

@@ -29,4 +29,8 @@ scenarios!(
     early_and_unattributed_conversions,
     a_failing_store_is_retried_then_parked,
     a_refusal_parks_at_once,
+    a_refund_before_its_conversion_stops_the_payout,
+    a_refund_while_held_cannot_be_approved_into_a_payout,
+    a_conversion_pays_after_its_confirmation_period_unless_refunded[("confirm_after", "\"1h\"")],
+    a_flagged_codes_referrals_wait_until_a_person_clears_it[("max_signups_per_code_per_hour", "2")],
 );

@@ -37,7 +37,7 @@ const VISIBILITY: Duration = Duration::from_secs(30);
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_recorded_aws_calls_are_what_the_functions_make() {
     let mut recorded = drive_every_path().await;
-    for (function, lines) in drive_the_sweep().await {
+    for (function, lines) in drive_the_sweep().await.into_iter().chain(drive_a_flagged_code().await) {
         recorded.entry(function).or_default().extend(lines);
     }
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(CALLS_FILE);
@@ -69,7 +69,7 @@ async fn the_recorded_aws_calls_are_what_the_functions_make() {
 fn render(recorded: &BTreeMap<String, BTreeSet<String>>) -> String {
     let file = json!({
         "about": "What each function's code calls in AWS: `action resource [keys <partition key class>*]`. \
-                  Recorded by tests/tests/aws_permissions.rs (RFT_RECORD_CALLS=1); test/permissions.test.ts \
+                  Recorded by tests/it/aws_permissions.rs (RFT_RECORD_CALLS=1); test/permissions.test.ts \
                   holds lib/permissions.ts to it.",
         "functions": recorded,
     });
@@ -328,6 +328,66 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
     deliver(&stack, rewards, "rft-rewarder").await;
     assert!(!stack.sent_sms().await.is_empty(), "Dan, who gave only a phone, was thanked by SMS");
 
+    // The owner's console: a sign-in link asked for (mailed through SES), used once (the webhook
+    // log) and refused the second time, then every page's reads, a decision there is nothing to
+    // take, and retiring a code (through the minter).
+    let team = stack.env.settings.team.email.clone();
+    let login = Request::builder()
+        .method(Method::POST)
+        .uri("/admin/login")
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"email": team.as_str()}).to_string()))
+        .unwrap();
+    assert_eq!(call(&edge, login).await.0, StatusCode::ACCEPTED);
+    let token =
+        rft_http::admin::session::sign_in_token(&ops, &team, rft_core::Clock::now(&rft_core::time::SystemClock));
+    let use_link = || {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/admin/auth")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!("token={token}")))
+            .unwrap()
+    };
+    let (status, headers, _) = call(&edge, use_link()).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(call(&edge, use_link()).await.0, StatusCode::FORBIDDEN, "used once");
+    let cookie = headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let console = |method: Method, path: &str, csrf: Option<&str>| {
+        let mut b = Request::builder().method(method).uri(path).header("cookie", cookie.as_str());
+        if let Some(t) = csrf {
+            b = b.header("x-csrf-token", t);
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    let (_, _, session) = call(&edge, console(Method::GET, "/admin/api/session", None)).await;
+    let csrf = session["csrf_token"].as_str().unwrap().to_owned();
+    let mara_id = paid["referral_id"].as_str().unwrap().to_owned();
+    for path in [
+        "/admin/api/overview".to_owned(),
+        "/admin/api/referrals".to_owned(),
+        "/admin/api/referrals?state=held".to_owned(),
+        format!("/admin/api/referrals?code={eve_code}"),
+        "/admin/api/referrals?customer=mara%40example.com".to_owned(),
+        "/admin/api/referrals?customer=c_mara".to_owned(),
+        format!("/admin/api/referrals/{mara_id}"),
+        "/admin/api/referrers".to_owned(),
+        "/admin/api/referrers/c_eve".to_owned(),
+        "/admin/api/queues".to_owned(),
+        "/admin/api/export/referrals.csv".to_owned(),
+        "/admin/api/events".to_owned(),
+    ] {
+        assert_eq!(call(&edge, console(Method::GET, &path, None)).await.0, StatusCode::OK, "{path}");
+    }
+    let decide = format!("/admin/api/referrals/{}/approve", ann_id.as_str());
+    assert_eq!(
+        call(&edge, console(Method::POST, &decide, Some(&csrf))).await.0,
+        StatusCode::CONFLICT,
+        "Ann is decided"
+    );
+    let retire = format!("/admin/api/codes/{code}/retire");
+    assert_eq!(call(&edge, console(Method::POST, &retire, Some(&csrf))).await.0, StatusCode::OK);
+
     // Jobs that can never succeed are set aside for a person by either consumer: a job on the
     // wrong queue, a message that is not a job.
     rft_core::ports::JobQueue::send(rewards, &rft_tests::fixtures::signup_job(9)).await.unwrap();
@@ -363,9 +423,48 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
     lines(&stack)
 }
 
-/// The hourly sweep, on a stack whose window is short enough to expire a referral.
+/// A code caught spraying: flagged by the attributor (its pending referral held), listed on
+/// the ops queue, cleared by a person (the rewarder releases its referrals), then retired.
+async fn drive_a_flagged_code() -> BTreeMap<String, BTreeSet<String>> {
+    let stack = AwsStack::start(settings_with(&[("max_signups_per_code_per_hour", "1")])).await;
+    stack.bedrock_says("{{link}}", Duration::ZERO).await;
+    let edge = stack.edge().await;
+    let (_, dan) = post(&stack, &edge, "/api/links", json!({"customer_id": "c_dan"})).await;
+    let code = dan["code"].as_str().unwrap().to_owned();
+    for friend in ["c_ann", "c_bob"] {
+        let body = json!({"customer_id": friend, "email": format!("{friend}@example.com"), "code": code});
+        post(&stack, &edge, "/webhooks/signup", body).await;
+        deliver(&stack, &stack.signup_queue, "rft-attributor").await;
+    }
+    let (_, _, ann) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_ann", "")).await;
+    assert_eq!(ann["state"], "held", "the flag holds the code's pending referral: {ann}");
+    let base = stack.env.settings.links.base_url.as_str().trim_end_matches('/').to_owned();
+    let ops = LinkSigner::new(stack.secrets.ops.clone());
+    let in_a_day = rft_core::Clock::now(&rft_core::time::SystemClock).plus(Duration::from_secs(86_400));
+    let queue = queue_url(&base, &ops, in_a_day).strip_prefix(&base).unwrap().replacen("/ops", "/ops/data", 1);
+    let (_, _, data) = call(&edge, get(&queue)).await;
+    let clear = data["flagged_codes"][0]["clear_url"].as_str().expect("the code is listed").to_owned();
+    let retire = data["flagged_codes"][0]["retire_url"].as_str().unwrap().to_owned();
+    call(&edge, Request::builder().method(Method::POST).uri(&clear).body(Body::empty()).unwrap()).await;
+    assert_eq!(deliver(&stack, &stack.reward_queue, "rft-rewarder").await, 0);
+    let (_, _, ann) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_ann", "")).await;
+    assert_eq!(ann["state"], "pending", "clearing the flag releases it: {ann}");
+    let flag_again = json!({"customer_id": "c_cat", "email": "cat@example.com", "code": code});
+    post(&stack, &edge, "/webhooks/signup", flag_again).await;
+    deliver(&stack, &stack.signup_queue, "rft-attributor").await;
+    call(&edge, Request::builder().method(Method::POST).uri(&retire).body(Body::empty()).unwrap()).await;
+    lines(&stack)
+}
+
+/// The hourly sweep, on a stack whose window is short enough to expire a referral and whose
+/// confirmation period short enough for a conversion to come due.
 async fn drive_the_sweep() -> BTreeMap<String, BTreeSet<String>> {
-    let stack = AwsStack::start(settings_with(&[("window", "\"2s\"")])).await;
+    let stack = AwsStack::start(settings_with(&[
+        ("window", "\"4s\""),
+        ("confirm_after", "\"1s\""),
+        ("min_click_to_conversion", "\"0s\""),
+    ]))
+    .await;
     stack.bedrock_says("{{link}}", Duration::ZERO).await;
     let edge = stack.edge().await;
     let (_, dan) = post(&stack, &edge, "/api/links", json!({"customer_id": "c_dan"})).await;
@@ -377,21 +476,36 @@ async fn drive_the_sweep() -> BTreeMap<String, BTreeSet<String>> {
         json!({"customer_id": "c_mara", "email": "mara@example.com", "attribution_token": token}),
     )
     .await;
+    let token = click(&edge, dan["code"].as_str().unwrap(), "198.51.100.2", None).await;
+    post(
+        &stack,
+        &edge,
+        "/webhooks/signup",
+        json!({"customer_id": "c_kim", "email": "kim@example.com", "attribution_token": token}),
+    )
+    .await;
     deliver(&stack, &stack.signup_queue, "rft-attributor").await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let sweeper = rft_aws::wiring::sweeper(&stack.env_of("rft-sweep")).await;
-    assert_eq!(sweeper.run().await.expect("the sweep runs"), 1);
-    // Its other job: counting the clicks table's stream, a batch delivered twice among them.
+    let conversion = json!({"customer_id": "c_kim", "order_id": "o_1", "amount_minor": 3999, "currency": "GBP"});
+    post(&stack, &edge, "/webhooks/conversion", conversion).await;
+    deliver(&stack, &stack.reward_queue, "rft-rewarder").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let sweeper = rft_aws::wiring::sweeper(&stack.env_of("rft-sweep")).await.expect("wires");
+    assert_eq!(sweeper.run().await.expect("the sweep runs"), 1, "Mara's referral expired");
+    assert_eq!(deliver(&stack, &stack.reward_queue, "rft-rewarder").await, 0, "Kim's conversion came due and paid");
+    let (_, _, kim) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_kim", "")).await;
+    assert_eq!(kim["state"], "rewarded", "{kim}");
+    // Its other job: counting the clicks table's stream (Mara's and Kim's clicks), a batch
+    // delivered twice among them.
     let env = stack.env_of("rft-sweep");
     let follower = rft_aws::wiring::follower(&env).await;
     let stream = rft_tests::streams::StreamPump::new(&env.store().tables().clicks);
     let now = rft_core::Clock::now(&rft_core::time::SystemClock);
-    assert_eq!(stream.follow(&follower, now).await.clicks, 1);
+    assert_eq!(stream.follow(&follower, now).await.clicks, 2);
     stream.redeliver(&follower, now).await;
     let tables = env.store().tables().clone();
     let unwatched = rft_aws::DynamoStore::new(rft_tests::backends::dynamodb_client().await, tables);
     let series = rft_core::rollup::code_series(&rft_core::Code::parse(dan["code"].as_str().unwrap()).unwrap());
     let rows = rft_core::ports::Counters::rows(&unwatched, &series, now.day() - 1, now.day()).await.unwrap();
-    assert_eq!(rows.iter().map(|r| r.get("clicks")).sum::<i64>(), 1, "counted once: {rows:?}");
+    assert_eq!(rows.iter().map(|r| r.get("clicks")).sum::<i64>(), 2, "counted once: {rows:?}");
     lines(&stack).into_iter().filter(|(f, _)| f == "rft-sweep").collect()
 }

@@ -237,6 +237,24 @@ async fn conversion_through_the_functions_pays_once_fulfils_and_thanks() {
     let keys: Vec<String> = calls.iter().map(|r| r.headers["idempotency-key"].to_str().unwrap().to_owned()).collect();
     assert_eq!(keys.len(), 3, "one 500, then each side once: {keys:?}");
     assert!(keys.contains(&format!("{id}:referrer")) && keys.contains(&format!("{id}:friend")));
+    // Every reward call is signed with the store signing secret, as Standard Webhooks: both
+    // reference libraries accept it, and its message id is the idempotency key.
+    let whsec = stack.secrets.store_signing.as_ref().expect("a store signing secret").to_whsec();
+    for call in &calls {
+        let header = |name: &str| call.headers[name].to_str().unwrap().to_owned();
+        let (id, ts, sig) = (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"));
+        let headers =
+            [("webhook-id", id.as_str()), ("webhook-timestamp", ts.as_str()), ("webhook-signature", sig.as_str())];
+        rft_tests::signing_interop::verify_standard_webhooks(&whsec, &headers, &call.body)
+            .expect("the Rust library accepts it");
+        match rft_tests::signing_interop::verify_standard_webhooks_python(&whsec, &headers, &call.body) {
+            Some(verified) => verified.expect("the Python library accepts it"),
+            None => eprintln!("SKIPPED the Python check: .venv has no standardwebhooks (make test installs it)"),
+        }
+        assert_eq!(id, header("idempotency-key"));
+        let tampered = [&call.body[..], b" "].concat();
+        assert!(rft_tests::signing_interop::verify_standard_webhooks(&whsec, &headers, &tampered).is_err());
+    }
     let body: Value = serde_json::from_slice(&calls.last().unwrap().body).unwrap();
     assert_eq!(body["reward"]["amount_minor"], 1000);
     assert!(body["side"] == "friend" || body["side"] == "referrer");

@@ -1,0 +1,131 @@
+//! Erasure on fakes: personal data goes, amounts and decisions stay under an opaque id.
+
+use serde_json::json;
+
+use crate::audit::{AuditEvent, AuditKind};
+use crate::click::{Click, TouchKey};
+use crate::code::CodeStatus;
+use crate::identity::IdentityKey;
+use crate::ids::Token;
+use crate::jobs::Job;
+use crate::referral::{Referral, ReferralState};
+use crate::testing::{World, customer};
+
+/// Dan referred Mara, who clicked (token), converted and was paid; the audit holds her details.
+async fn dan_paid_for_mara(w: &World) -> Referral {
+    let code = w.given_code().await;
+    let referral = w.given_referral(&code).await;
+    let token = Token::generate();
+    let now = w.clock_now();
+    {
+        let mut s = w.store.state();
+        s.referrals.get_mut(&referral.referral_id).unwrap().attribution_token = Some(token.clone());
+        s.clicks.push(Click {
+            key: TouchKey::Token(token),
+            at: now,
+            code: code.code.clone(),
+            ip_hash: None,
+            user_agent: Some("Mozilla/5.0".into()),
+            channel: None,
+            browser: None,
+            expires_at: now.plus(code.terms.window()),
+        });
+        let facts = json!({ "email": "mara@example.com", "first_name": "Mara", "customer_id": "c_mara" });
+        s.audit.push(AuditEvent::new(AuditKind::Attributed, "c_mara", now, facts));
+    }
+    w.rewarder().handle(Job::Conversion(w.conversion())).await.unwrap();
+    referral
+}
+
+/// Everything stored, as text.
+fn everything(w: &World) -> String {
+    let s = w.store.state();
+    let claims: Vec<String> = s.claims.keys().cloned().collect();
+    format!(
+        "{}{}{}{}{}{claims:?}",
+        serde_json::to_string(&s.codes.values().collect::<Vec<_>>()).unwrap(),
+        serde_json::to_string(&s.clicks).unwrap(),
+        serde_json::to_string(&s.referrals.values().collect::<Vec<_>>()).unwrap(),
+        serde_json::to_string(&s.ledger.values().collect::<Vec<_>>()).unwrap(),
+        serde_json::to_string(&s.audit).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn an_erased_friend_leaves_no_personal_data_behind() {
+    // GIVEN Mara was referred, clicked, converted and was paid
+    let w = World::new();
+    dan_paid_for_mara(&w).await;
+    // WHEN she is erased
+    w.eraser().erase_customer(&customer("c_mara")).await.unwrap();
+    // THEN nothing stored carries her id, email or name, and her clicks are gone
+    let stored = everything(&w);
+    for personal in ["c_mara", "mara@example.com", "Mara"] {
+        assert!(!stored.contains(personal), "{personal} is still stored");
+    }
+    assert!(w.store.state().clicks.is_empty());
+}
+
+#[tokio::test]
+async fn an_erased_friend_is_no_longer_found_by_their_customer_id() {
+    let w = World::new();
+    dan_paid_for_mara(&w).await;
+    w.eraser().erase_customer(&customer("c_mara")).await.unwrap();
+    let found = crate::ports::ReferralStore::find(&*w.store, &IdentityKey::Customer(customer("c_mara"))).await.unwrap();
+    assert_eq!(found, None);
+}
+
+#[tokio::test]
+async fn amounts_and_decisions_stay_under_a_stable_opaque_id() {
+    // GIVEN Mara's paid referral
+    let w = World::new();
+    let referral = dan_paid_for_mara(&w).await;
+    let amounts: Vec<u64> = w.rows(&referral.referral_id).iter().map(|r| r.reward.amount_minor).collect();
+    let eraser = w.eraser();
+    // WHEN she is erased
+    eraser.erase_customer(&customer("c_mara")).await.unwrap();
+    // THEN her ledger row keeps its amount under the opaque id, the referral keeps its state, and the audit says so
+    let opaque = eraser.opaque_id(&customer("c_mara"));
+    assert!(opaque.as_str().starts_with("erased_") && !opaque.as_str().contains("mara"));
+    let rows = w.rows(&referral.referral_id);
+    assert_eq!(rows.iter().map(|r| r.reward.amount_minor).collect::<Vec<_>>(), amounts);
+    assert_eq!(rows[1].customer_id, opaque);
+    let kept = w.referral(&referral.referral_id);
+    assert_eq!((kept.referred_id.clone(), kept.state), (opaque.clone(), ReferralState::Rewarded));
+    assert!(w.audit_kinds(opaque.as_str()).contains(&AuditKind::Erased));
+}
+
+#[tokio::test]
+async fn an_erased_referrer_loses_their_code_and_their_name_on_referrals() {
+    // GIVEN Dan referred Mara
+    let w = World::new();
+    let referral = dan_paid_for_mara(&w).await;
+    let eraser = w.eraser();
+    // WHEN Dan is erased
+    eraser.erase_customer(&customer("c_dan")).await.unwrap();
+    // THEN his code is retired and no longer names him, and the referral credits the opaque id
+    let opaque = eraser.opaque_id(&customer("c_dan"));
+    let code = w.store.state().codes.values().next().cloned().unwrap();
+    assert_eq!(
+        (code.status, code.referrer_id.clone(), code.referrer.email.clone()),
+        (CodeStatus::Retired, opaque.clone(), None)
+    );
+    assert_eq!(w.referral(&referral.referral_id).referrer_id, opaque);
+    assert!(!everything(&w).contains("dan@example.com"));
+}
+
+#[tokio::test]
+async fn erasing_twice_is_the_same_as_once() {
+    // GIVEN Mara was erased
+    let w = World::new();
+    dan_paid_for_mara(&w).await;
+    let eraser = w.eraser();
+    eraser.erase_customer(&customer("c_mara")).await.unwrap();
+    let once = everything(&w);
+    // WHEN she is erased again
+    eraser.erase_customer(&customer("c_mara")).await.unwrap();
+    // THEN only a second "erased" audit row was added
+    let twice = everything(&w);
+    assert_eq!(twice.matches("\"erased\"").count(), once.matches("\"erased\"").count() + 1);
+    assert_eq!(w.store.state().referrals.len(), 1);
+}
