@@ -114,7 +114,7 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     // Clicks (written, never read here); the referrer's stats and the console read counts only:
     // rollup rows (a Query of a code's days) and the programme's totals.
     ddb(['PutItem'], 'rft-clicks'),
-    { ...ddb(['GetItem', 'Query', 'BatchGetItem'], 'rft-clicks'), condition: COUNTER_KEYS_ONLY },
+    { ...ddb(['Query', 'BatchGetItem'], 'rft-clicks'), condition: COUNTER_KEYS_ONLY },
     ddb(['GetItem'], 'rft-referrals'),
     ddb(['Query'], 'rft-referrals', 'by_queue'),
     ddb(['Query'], 'rft-referrals', 'by_referrer'),
@@ -131,13 +131,12 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     // Erasure runs in the rewarder, the one role allowed to rewrite the ledger.
     invoke('rft-rewarder'),
     // The owner's console reads: the referrals by state and the codes by status (its listings),
-    // a referral's story from the audit, ledger rows by referral, the programme's counters read
-    // together; and it emails team members their sign-in links.
+    // a referral's story from the audit, ledger rows by referral (its counters are read with
+    // the stats' above); and it emails team members their sign-in links.
     ddb(['Query'], 'rft-referrals', 'by_state'),
     ddb(['Query'], 'rft-codes', 'by_status'),
     ddb(['Query'], 'rft-audit', 'by_subject'),
     ddb(['Query'], 'rft-rewards'),
-    { ...ddb(['BatchGetItem'], 'rft-clicks'), condition: COUNTER_KEYS_ONLY },
     SES_SEND,
   ],
   'rft-minter': [

@@ -314,7 +314,7 @@ describe("rft-clicks' stream", () => {
     assert.deepEqual(p.FunctionName, ref(fnId('rft-sweep')));
     assert.equal(p.StartingPosition, 'TRIM_HORIZON');
     assert.equal(p.BatchSize, 1000);
-    assert.equal(p.MaximumBatchingWindowInSeconds, 5);
+    assert.equal(p.MaximumBatchingWindowInSeconds, 10);
     assert.equal(p.MaximumRetryAttempts, 50);
     assert.equal(p.BisectBatchOnFunctionError, false);
     assert.equal(p.FunctionResponseTypes, undefined, 'no partial batch responses: a batch is retried whole');

@@ -177,16 +177,19 @@ fn key_class(table: &str, key: Option<&std::collections::HashMap<String, Attribu
 }
 
 /// The class of the partition a table query reads: the value its key condition gives the
-/// table's partition key (`attribution_id = :t AND ...`).
+/// table's partition key (`attribution_id = :t AND ...`, or `#key = :key` with `#key` naming it).
 fn query_partition(
     table: &str,
     condition: Option<&str>,
+    names: Option<&std::collections::HashMap<String, String>>,
     values: Option<&std::collections::HashMap<String, AttributeValue>>,
 ) -> Option<String> {
     let pk = PARTITION_KEYS.iter().find(|(t, _)| table.ends_with(t)).map(|(_, pk)| *pk)?;
     let first = condition?.split(" AND ").next()?;
     let (name, placeholder) = first.split_once('=')?;
-    if name.trim() != pk {
+    let name = name.trim();
+    let name = if name.starts_with('#') { names?.get(name)?.as_str() } else { name };
+    if name != pk {
         return None;
     }
     let key = std::collections::HashMap::from([(pk.to_owned(), values?.get(placeholder.trim())?.clone())]);
@@ -240,7 +243,12 @@ fn accesses_of(input: &Input) -> Option<Vec<Access>> {
             Some(index) => access("dynamodb:Query", format!("{table}/index/{index}")),
             // A query of the table names one partition: its key's class, as for an item.
             None => {
-                let partition = query_partition(table, i.key_condition_expression(), i.expression_attribute_values());
+                let partition = query_partition(
+                    table,
+                    i.key_condition_expression(),
+                    i.expression_attribute_names(),
+                    i.expression_attribute_values(),
+                );
                 Access { action: "dynamodb:Query".into(), resource: table.to_owned(), key_class: partition }
             }
         }]);

@@ -43,7 +43,8 @@ async fn a_live_code_lands_with_a_token_cookie_and_one_click_logged_for_the_wind
     );
     assert_eq!((clicks[0].code.clone(), clicks[0].channel.as_deref()), (code.code, Some("whatsapp")));
     assert_eq!(clicks[0].expires_at, w.clock_now().plus(code.terms.window()));
-    assert!(clicks[0].ip_hash.is_some() && clicks[0].browser.is_some(), "the IP is kept only as hashes");
+    assert!(clicks[0].ip_hash.is_some(), "the IP is kept only as a hash");
+    assert!(clicks[0].browser.is_none(), "no browser hash unless the fingerprint fallback is on");
 }
 
 #[tokio::test]
