@@ -18,6 +18,7 @@ use rft_core::{AuditKind, CodeStatus, IdentityHash, ReferralState, ReviewQueue, 
 
 use crate::backends::Following;
 use crate::fixtures::{audit, click, code_record, customer, referral, reward_commit, signup_job};
+use rft_core::service::console::{ConsoleOverview, RollupOverview};
 
 /// A fixed "now", years ahead of the wall clock: DynamoDB Local really deletes items whose
 /// TTL attribute is in the (wall-clock) past, so test data must never look expired to it.
@@ -887,7 +888,7 @@ pub async fn rollups_count_every_click_once_and_agree(following: Following) {
         .await
         .unwrap();
     let mut commit = reward_commit(&paid, 0, now);
-    commit.counters.extend(rollup::payout_steps(&commit.referral, &commit.rows, true));
+    commit.counters.extend(rollup::payout_steps(&paid, &commit.referral, &commit.rows, true));
     stores.ledger.commit_reward(&commit).await.unwrap();
     let day = stores.counters.rows(&rollup::code_series(&dan), now.day(), now.day()).await.unwrap().remove(0);
     assert_eq!(
@@ -899,19 +900,19 @@ pub async fn rollups_count_every_click_once_and_agree(following: Following) {
     assert_eq!(top.len(), 1, "only codes with sign-ups or conversions rank");
     assert_eq!((top[0].slot, top[0].get("signups"), top[0].get("rewarded")), (rollup::code_slot(&dan), 1, 1));
 
-    let overview = rollup::overview(stores, now, 7, 5).await.unwrap();
-    assert_eq!(overview.days.len(), 7);
-    assert_eq!((overview.totals.clicks, overview.totals.signups, overview.totals.conversions), (153, 1, 1));
-    assert_eq!((overview.totals.rewarded, overview.totals.conversion_rate), (1, Some(1.0)));
-    assert_eq!(overview.totals.revenue[0].amount_minor, 3999);
-    assert_eq!(overview.totals.rewards[0].amount_minor, 2000, "both sides");
-    assert_eq!(overview.totals.owed[0].amount_minor, 2000);
+    let overview = RollupOverview::new(stores.clone()).overview(now).await.unwrap();
+    let t = &overview.totals;
+    assert_eq!((t.clicks, t.signups, t.conversions, t.rewarded), (153, 1, 1, 1));
+    assert_eq!((t.pending, t.held), (0, 0), "opened pending, then paid");
+    assert_eq!((t.revenue[0].amount_minor, t.revenue[0].count), (3999, 1));
+    assert_eq!((t.rewards_owed[0].amount_minor, t.rewards_owed[0].count), (2000, 2), "both sides");
+    assert_eq!(overview.daily.last().unwrap().clicks, 153);
     assert_eq!(overview.top_referrers.len(), 1);
-    assert_eq!(overview.top_referrers[0].referrer_id, customer("c_dan"));
-    assert_eq!(overview.top_referrers[0].figures.clicks, 152, "the leader's clicks this month");
+    assert_eq!(overview.top_referrers[0].customer_id, customer("c_dan"));
+    assert_eq!(overview.top_referrers[0].clicks, 152, "the leader's clicks in the last 30 days");
     let whatsapp = overview.channels.iter().find(|c| c.channel == "whatsapp").unwrap();
     assert_eq!((whatsapp.clicks, whatsapp.signups, whatsapp.conversions), (50, 1, 1));
     let (_, stats) = rft_core::service::stats::referrer_stats(stores, &customer("c_dan"), now).await.unwrap().unwrap();
-    assert_eq!(stats.clicks, overview.top_referrers[0].figures.clicks, "the stats API and the console agree");
+    assert_eq!(stats.clicks, overview.top_referrers[0].clicks, "the stats API and the console agree");
     assert_eq!(stats.daily.last().unwrap().clicks, 152);
 }

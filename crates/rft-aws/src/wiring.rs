@@ -54,7 +54,7 @@ fn edge_over(env: &Environment, secrets: &SecretSet, stores: Stores) -> Result<E
         console: rft_http::admin::Console::new(
             // Sign-in links go through SES like every other email.
             Arc::new(env.messenger(false)),
-            Arc::new(rft_core::service::console::StoreOverview::new(stores.clone())),
+            Arc::new(rft_core::service::console::RollupOverview::new(stores.clone())),
             LIVE,
         ),
     };

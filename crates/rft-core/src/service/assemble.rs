@@ -110,7 +110,7 @@ impl Services {
     /// `rft-sweep`: expiry of pending referrals, and conversions past their confirmation
     /// period handed to the rewarder on `reward_jobs`.
     pub fn sweeper(&self, reward_jobs: Arc<dyn JobQueue>) -> Sweeper {
-        Sweeper::new(self.stores.referrals.clone(), reward_jobs, self.clock.clone())
+        Sweeper::new(self.stores.referrals.clone(), self.stores.counters.clone(), reward_jobs, self.clock.clone())
     }
 
     /// Erasure (the rewarder's in AWS: it alone may rewrite the ledger); `hasher` derives the

@@ -251,7 +251,7 @@ impl Attributor {
         };
         let mut verdict = self.screener.screen(&case).await?;
         if verdict.flag_code {
-            CodeFlags::new(self.codes.clone(), self.referrals.clone(), self.audit.clone())
+            CodeFlags::new(self.codes.clone(), self.referrals.clone(), self.audit.clone(), self.counters.clone())
                 .flag(&code, &verdict.evidence, now)
                 .await?;
         }

@@ -98,6 +98,11 @@ impl MemoryStore {
         self.calls.lock().unwrap().iter().filter(|c| **c == op).count()
     }
 
+    /// How many calls of any operation so far.
+    pub fn total_calls(&self) -> usize {
+        self.calls.lock().unwrap().len()
+    }
+
     /// The stored state, to seed it or look at it.
     pub fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap()
