@@ -651,8 +651,8 @@ def growth_section(grown, commands, glance):
              f"step, the median of {SAMPLES} signed `GET /api/referrers/{{id}}/stats`, of {SAMPLES} reads of "
              f"the referrer's page data (`GET /me/data`, a signed link), of {SAMPLES} sign-ups through each "
              "code (a click for the token, the webhook, then the referral's read until it exists: the "
-             "attributor runs behind the local queue), and the console's overview (`rft_core::rollup::"
-             "overview`, 30 days and the top 10, timed by `crates/rft-bench/src/bin/overview.rs` on the "
+             "attributor runs behind the local queue), and the console's overview (`rft_core::service::"
+             "console::RollupOverview`, timed by `crates/rft-bench/src/bin/overview.rs` on the "
              "data directory with the server stopped); the data directory's size.", ""]
 
     def table(rows, who):
