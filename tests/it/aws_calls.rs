@@ -71,7 +71,9 @@ async fn aws_calls_per_click_sign_up_and_conversion() {
     assert_eq!(run_queue(&stack.reward_queue, &dead_ends, |job| rewarder.handle(job)).await, 0);
     let payout = stack.calls.take();
     let dynamodb: u64 = payout.iter().filter(|(call, _)| call.starts_with("DynamoDB.")).map(|(_, n)| n).sum();
-    assert!(dynamodb <= 14, "a payout costs at most 14 DynamoDB calls (29 before the job chain): {payout:?}");
+    // 14, and three updates of the programme's all-time counts: after the payout's commit and
+    // after each side's delivery (rewards by where they stand).
+    assert!(dynamodb <= 17, "a payout costs at most 17 DynamoDB calls (29 before the job chain): {payout:?}");
     phases.insert("conversion payout (rft-rewarder, rft-screen)", payout);
     let (_, _, referral) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_mara", "")).await;
     assert_eq!(referral["state"], "rewarded", "{referral}");

@@ -9,8 +9,8 @@
 //! | series | slot | fields |
 //! |---|---|---|
 //! | `r#code#<CODE>` | UTC day | `clicks`, `clicks.<channel>`, `h00`..`h23` (clicks per hour of that day, for velocity), `signups`, `signups.<channel>`, `conversions`, `conversions.<channel>`, `rewarded`, `revenue.<CUR>`, `earned.<CUR>` |
-//! | `r#all` | UTC day | the programme: the same without the hours, plus `rewards.<CUR>` (both sides) and `owed.<CUR>`, `paid.<CUR>`, `parked.<CUR>`, `forfeited.<CUR>`, each amount with its count of items (`revenue_n.<CUR>`) |
-//! | `r#all` | [`ALL_TIME`] | the programme since it began: every field of its days but clicks, the referrals in each state now (`state.<state>`) and the refunded orders (`refunded`, `refunded.<CUR>`): `rollup/gauges.rs` |
+//! | `r#all` | UTC day | the programme: the same without the hours, plus `rewards.<CUR>` (both sides), each amount with its count of items (`revenue_n.<CUR>`) |
+//! | `r#all` | [`ALL_TIME`] | the programme since it began: every field of its days but clicks, `owed.<CUR>`, `paid.<CUR>`, `parked.<CUR>`, `forfeited.<CUR>` (rewards by where they stand), the referrals in each state now (`state.<state>`) and the refunded orders (`refunded`, `refunded.<CUR>`): `rollup/gauges.rs` |
 //! | `r#top#<YYYYMM>` | the code's number ([`code_slot`]) | a code's month: `signups`, `conversions`, `rewarded`, `revenue.<CUR>`, `earned.<CUR>` |
 //!
 //! Who moves what: clicks (and email invites, which the click log holds beside clicks and
@@ -267,8 +267,9 @@ pub fn payout_steps(before: &Referral, paid: &Referral, rows: &[LedgerRow], new_
             fields.push((format!("{EARNED}.{currency}"), amount));
         }
         out.add(PROGRAMME, day, format!("{REWARDS}.{currency}"), amount);
-        // Owed, or forfeited already when the referrer was erased before the payout.
-        out.add(PROGRAMME, day, format!("{}.{currency}", fulfilment_field(&row.fulfilment)), amount);
+        // Owed, or forfeited already when the referrer was erased before the payout. Where
+        // rewards stand is kept for all time only: no read wants it by day.
+        out.programme(ALL_TIME, &format!("{}.{currency}", fulfilment_field(&row.fulfilment)), amount);
     }
     counted(&mut out, paid, day, &fields);
     if new_conversion && let Some(conversion) = &paid.conversion {
@@ -287,16 +288,15 @@ fn fulfilment_field(f: &Fulfilment) -> &'static str {
 }
 
 /// What a ledger row's move between owed, paid, parked and forfeited does to the programme's
-/// reward counts (on the row's payout day), for the fulfilment path to apply with the row.
+/// all-time reward counts, for the fulfilment path and erasure to apply after the row's write.
 pub fn fulfilment_moved(before: &LedgerRow, after: &LedgerRow) -> Vec<CounterStep> {
     let (from, to) = (fulfilment_field(&before.fulfilment), fulfilment_field(&after.fulfilment));
     let mut rows = Rows::default();
     if from != to {
         let (currency, amount) =
             (after.reward.currency.as_str(), i64::try_from(after.reward.amount_minor).unwrap_or(0));
-        let day = after.created_at.day();
-        rows.add(PROGRAMME, day, format!("{from}.{currency}"), -amount);
-        rows.add(PROGRAMME, day, format!("{to}.{currency}"), amount);
+        rows.programme(ALL_TIME, &format!("{from}.{currency}"), -amount);
+        rows.programme(ALL_TIME, &format!("{to}.{currency}"), amount);
     }
     rows.steps()
 }
