@@ -77,8 +77,8 @@ def console_session(ops_secret, email, ttl=3600):
 class Local:
     """A running rft-local: its base URL, secrets and a signed JSON client."""
 
-    def __init__(self, base, env, data):
-        self.base, self.env, self.data = base, env, data
+    def __init__(self, base, env, data, pid=None):
+        self.base, self.env, self.data, self.pid = base, env, data, pid
 
     def call(self, method, path, body=None, msg_id=None, signed=True, timeout=30):
         """Returns (status, headers, parsed JSON or text)."""
@@ -151,7 +151,7 @@ def running(binary, overrides=None, log_name="rft-local.log"):
                 if time.time() > deadline:
                     raise SystemExit(f"rft-local did not answer within 60 s; see {log_path}")
                 time.sleep(0.1)
-        yield Local(f"http://{addr}", env, os.path.join(work, "data"))
+        yield Local(f"http://{addr}", env, os.path.join(work, "data"), proc.pid)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)

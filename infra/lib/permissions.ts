@@ -25,6 +25,8 @@ export type Target =
   | { readonly table: TableName }
   /** One named GSI of a table: `<tableArn>/index/<index>`. */
   | { readonly table: TableName; readonly index: string }
+  /** A table's stream (its current label's ARN). */
+  | { readonly stream: TableName }
   /** A job queue (not its DLQ: nothing reads DLQs but a person). */
   | { readonly queue: QueueName }
   /** Another function, to invoke synchronously. */
@@ -88,9 +90,6 @@ const invoke = (fn: FunctionName): Grant => ({ actions: ['lambda:InvokeFunction'
  */
 export const WEBHOOK_KEYS_ONLY = leadingKeys('webhook#');
 
-/** The console reads counters (`counter#...`) in rft-clicks together, and no click that way. */
-export const COUNTER_KEYS_ONLY = leadingKeys('counter#');
-
 /** Erasure may delete identity claims (`claim#...`) in rft-referrals, and nothing else there. */
 export const CLAIM_KEYS_ONLY = leadingKeys('claim#');
 
@@ -100,6 +99,13 @@ export const UNSUBSCRIBE_KEYS_ONLY = leadingKeys('unsub#');
 /** Retiring and erasure delete a customer's active-code guard (`active#...`) in rft-codes, never a code. */
 export const GUARD_KEYS_ONLY = leadingKeys('active#');
 
+/**
+ * Counters and rollup rows live in rft-clicks under `counter#...`; a role that only counts or
+ * reads counts (the console and the stats included) is confined to them, so it can never read
+ * a browser's clicks.
+ */
+export const COUNTER_KEYS_ONLY = leadingKeys('counter#');
+
 /** The matrix: every function's grants, and nothing else. */
 export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
   'rft-edge': [
@@ -108,9 +114,10 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     ddb(['Query'], 'rft-codes', 'by_referrer'),
     // The ops queue's flagged codes.
     ddb(['Query'], 'rft-codes', 'by_flag'),
-    // Clicks; counter reads (the programme's totals) for the referrer's stats.
-    ddb(['PutItem', 'GetItem'], 'rft-clicks'),
-    ddb(['Query'], 'rft-clicks', 'by_code'),
+    // Clicks (written, never read here); the referrer's stats and the console read counts only:
+    // rollup rows (a Query of a code's days) and the programme's totals.
+    ddb(['PutItem'], 'rft-clicks'),
+    { ...ddb(['Query', 'BatchGetItem'], 'rft-clicks'), condition: COUNTER_KEYS_ONLY },
     ddb(['GetItem'], 'rft-referrals'),
     ddb(['Query'], 'rft-referrals', 'by_queue'),
     ddb(['Query'], 'rft-referrals', 'by_referrer'),
@@ -135,13 +142,12 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     // Erasure runs in the rewarder, the one role allowed to rewrite the ledger.
     invoke('rft-rewarder'),
     // The owner's console reads: the referrals by state and the codes by status (its listings),
-    // a referral's story from the audit, ledger rows by referral, the programme's counters read
-    // together; and it emails team members their sign-in links.
+    // a referral's story from the audit, ledger rows by referral (its counters are read with
+    // the stats' above); and it emails team members their sign-in links.
     ddb(['Query'], 'rft-referrals', 'by_state'),
     ddb(['Query'], 'rft-codes', 'by_status'),
     ddb(['Query'], 'rft-audit', 'by_subject'),
     ddb(['Query'], 'rft-rewards'),
-    { ...ddb(['BatchGetItem'], 'rft-clicks'), condition: COUNTER_KEYS_ONLY },
     SES_SEND,
   ],
   'rft-minter': [
@@ -233,9 +239,9 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
   'rft-screen': [
     LOGGING,
     ddb(['GetItem'], 'rft-codes'),
-    // Velocity counters (items in rft-clicks, read together) and clicks per code.
-    ddb(['BatchGetItem'], 'rft-clicks'),
-    ddb(['Query'], 'rft-clicks', 'by_code'),
+    // Velocity counters (items in rft-clicks, read together) and a code's clicks per hour
+    // (its rollup rows): counts only.
+    { ...ddb(['BatchGetItem', 'Query'], 'rft-clicks'), condition: COUNTER_KEYS_ONLY },
     SES_SEND,
     SECRET,
   ],
@@ -246,6 +252,13 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
     ddb(['PutItem'], 'rft-referrals'),
     ddb(['PutItem'], 'rft-audit'),
+    // Counting rft-clicks' stream into the rollups: updates of counter rows and batch markers.
+    { ...ddb(['UpdateItem'], 'rft-clicks'), condition: COUNTER_KEYS_ONLY },
+    {
+      actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
+      on: { stream: 'rft-clicks' },
+      platform: "Lambda's event source mapping reads rft-clicks' stream and hands the sweep its batches of new clicks",
+    },
     {
       actions: ['sns:Publish'],
       on: { alarmTopic: true },
@@ -259,6 +272,7 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
  * undefined for targets only platform grants use.
  */
 export function callResourceOf(target: Target): string | undefined {
+  if ('stream' in target) return undefined;
   if ('index' in target) return `table/${target.table}/index/${target.index}`;
   if ('table' in target) return `table/${target.table}`;
   if ('queue' in target) return `queue/${target.queue}`;

@@ -48,7 +48,7 @@ export interface GsiSpec {
   readonly keysOnly?: boolean;
 }
 
-/** One table: keys, indexes, TTL attribute, point-in-time recovery, and the variable its name is passed in. */
+/** One table: keys, indexes, TTL attribute, point-in-time recovery, stream, and the variable its name is passed in. */
 export interface TableSpec {
   readonly env: string;
   readonly pk: KeyAttr;
@@ -56,6 +56,8 @@ export interface TableSpec {
   readonly ttl?: string;
   readonly pitr: boolean;
   readonly gsis: readonly GsiSpec[];
+  /** A DynamoDB Stream of each new item image (read by an event source mapping). */
+  readonly streamNewImages?: boolean;
 }
 
 /** A key attribute as the schema file spells it (JSON cannot say `'S' | 'N'`). */
@@ -83,6 +85,7 @@ function tableSpec(name: TableName, raw: RawTable): TableSpec {
     sk: raw.sk && keyAttr(`${name}.sk`, raw.sk),
     ttl: raw.ttl,
     pitr: raw.pitr,
+    streamNewImages: raw.streamNewImages,
     gsis: raw.gsis.map((g) => ({
       name: g.name,
       pk: keyAttr(`${name}.${g.name}.pk`, g.pk),
@@ -127,6 +130,15 @@ export const SQS_BATCH_SIZE = 10;
  * with room, where ten might not.
  */
 export const BATCH_SIZES: Record<QueueName, number> = { 'rft-signup-jobs': SQS_BATCH_SIZE, 'rft-reward-jobs': 1 };
+
+/**
+ * How rft-sweep reads rft-clicks' stream. Up to 1,000 new clicks a batch, gathered for up to
+ * 10 s, so counts run about 10 s behind (a referrer's page polls every 15 s) and a busy code's
+ * clicks are counted in one update per batch. A batch that fails is retried whole (never
+ * bisected: the follower's markers name a batch by its records) up to 50 times, then reported
+ * to the alarm topic and skipped.
+ */
+export const CLICK_STREAM = { batchSize: 1000, maxBatchingWindowSecs: 10, retryAttempts: 50 } as const;
 
 /** The one secret (a single $0.40/month line): JSON with these keys. */
 export const SECRET_NAME = 'rft/secrets';

@@ -37,6 +37,7 @@ import type { Construct } from 'constructs';
 import { ConfigError, REPO_ROOT, type StackConfig, bedrockResources } from './config';
 import { PERMISSIONS, type Target } from './permissions';
 import {
+  CLICK_STREAM,
   FUNCTION_NAMES,
   FUNCTION_SPECS,
   type FunctionName,
@@ -265,6 +266,8 @@ export class ReferralTrackerStack extends Stack {
       });
     }
 
+    this.clickStream();
+
     // Streamed responses: the ledger export is written a page at a time and never held whole
     // (nor capped at a buffered answer's 6 MB); rft-edge runs lambda_http's streaming runtime.
     const url = this.functions['rft-edge'].addFunctionUrl({
@@ -311,6 +314,7 @@ export class ReferralTrackerStack extends Stack {
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: spec.ttl,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: spec.pitr },
+      stream: spec.streamNewImages ? dynamodb.StreamViewType.NEW_IMAGE : undefined,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     for (const gsi of spec.gsis) {
@@ -331,6 +335,11 @@ export class ReferralTrackerStack extends Stack {
 
   /** The ARNs a permissions target names, for the function `self`. */
   private resolveTarget(target: Target, self: FunctionName): string[] {
+    if ('stream' in target) {
+      const arn = this.tables[target.stream].tableStreamArn;
+      if (!arn) throw new Error(`permissions name the stream of ${target.stream}, which has none`);
+      return [arn];
+    }
     if ('index' in target) {
       const spec = TABLE_SPECS[target.table];
       if (!spec.gsis.some((g) => g.name === target.index)) {
@@ -356,6 +365,38 @@ export class ReferralTrackerStack extends Stack {
     if ('ownLogGroup' in target) return [this.logGroups[self].logGroupArn];
     if ('alarmTopic' in target) return [this.alarmTopic.topicArn];
     throw new Error(`unknown permissions target ${JSON.stringify(target)}`);
+  }
+
+  /**
+   * rft-clicks' stream into rft-sweep, which counts new clicks into the rollups. Only new
+   * items with a code reach it (clicks and email invites; not counter rows, updates, erasure or
+   * TTL deletions), so the function is not invoked for its own writes. A plain mapping, and its
+   * failure destination set on the L1 resource, so neither grants anything: the sweep's role
+   * holds exactly its row of the permissions matrix (the stream grant is there, for the
+   * platform). Batches that keep failing go to the alarm topic after their retries.
+   */
+  private clickStream(): void {
+    const sweep = this.functions['rft-sweep'];
+    const streamArn = this.tables['rft-clicks'].tableStreamArn;
+    if (!streamArn) throw new Error('rft-clicks has no stream');
+    const mapping = sweep.addEventSourceMapping('ClickStreamSource', {
+      eventSourceArn: streamArn,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: CLICK_STREAM.batchSize,
+      maxBatchingWindow: Duration.seconds(CLICK_STREAM.maxBatchingWindowSecs),
+      retryAttempts: CLICK_STREAM.retryAttempts,
+      bisectBatchOnError: false,
+      filters: [
+        lambda.FilterCriteria.filter({
+          eventName: lambda.FilterRule.isEqual('INSERT'),
+          dynamodb: { NewImage: { c: { S: lambda.FilterRule.exists() } } },
+        }),
+      ],
+    });
+    (mapping.node.defaultChild as lambda.CfnEventSourceMapping).destinationConfig = {
+      onFailure: { destination: this.alarmTopic.topicArn },
+    };
+    mapping.node.addDependency(this.roles['rft-sweep']);
   }
 
   /**
@@ -493,8 +534,6 @@ export class ReferralTrackerStack extends Stack {
       "CDK's scheduler target grants rft-sweep's versions with it: still that one function only");
     ack(this.secret, 'SMG4',
       'its keys are shared with the store or key stored hashes: rotation is a coordinated manual step (docs/operations.md, section 6)');
-    ack(this.tables['rft-clicks'], 'DDB3',
-      'the click log expires with the attribution window and is most of the writes; losing it loses only unattributed clicks');
   }
 }
 

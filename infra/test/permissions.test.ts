@@ -148,6 +148,7 @@ const conditionLine = (g: Grant): string | undefined =>
 
 /** The resources of a target, as the normaliser names them. */
 function expectedResources(target: Target, fn: string): string[] {
+  if ('stream' in target) return [`stream/${target.stream}`];
   if ('index' in target) return [`table/${target.table}/index/${target.index}`];
   if ('table' in target) return [`table/${target.table}`];
   if ('queue' in target) return [`queue/${target.queue}`];
@@ -225,6 +226,7 @@ function resolve(json: Json, v: unknown): string {
     }
     if ('Fn::GetAtt' in o) {
       const [id, attr] = o['Fn::GetAtt'] as [string, string];
+      if (attr === 'StreamArn') return nameOf(json, id).replace(/^table\//, 'stream/');
       return attr === 'Arn' ? nameOf(json, id) : `?${id}.${attr}`;
     }
     if ('Fn::Join' in o) {

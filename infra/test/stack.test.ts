@@ -166,6 +166,7 @@ describe('tables', () => {
     ttl?: string;
     pitr: boolean;
     gsis: { name: string; pk: Key; sk: Key; projection: 'ALL' | 'KEYS_ONLY' | string[] }[];
+    stream?: 'NEW_IMAGE';
   }
   const expected: Record<string, Expect> = {
     'rft-codes': {
@@ -181,11 +182,9 @@ describe('tables', () => {
       pk: ['attribution_id', 'S'],
       sk: ['click_ts', 'N'],
       ttl: 'expires_at',
-      pitr: false,
-      gsis: [
-        { name: 'by_code', pk: ['code', 'S'], sk: ['click_ts', 'N'], projection: ['expires_at_ms', 'channel'] },
-        { name: 'by_browser', pk: ['browser', 'S'], sk: ['click_ts', 'N'], projection: 'ALL' },
-      ],
+      pitr: true,
+      gsis: [{ name: 'by_browser', pk: ['browser', 'S'], sk: ['click_ts', 'N'], projection: 'ALL' }],
+      stream: 'NEW_IMAGE',
     },
     'rft-referrals': {
       pk: ['referred_id', 'S'],
@@ -213,7 +212,7 @@ describe('tables', () => {
   };
 
   for (const [name, e] of Object.entries(expected)) {
-    it(`${name}: keys, GSIs, TTL, PITR`, () => {
+    it(`${name}: keys, GSIs, TTL, PITR, stream`, () => {
       const p = R[tableId(name)].Properties;
       const keySchema = (pk: Key, sk?: Key) => [
         { AttributeName: pk[0], KeyType: 'HASH' },
@@ -250,6 +249,8 @@ describe('tables', () => {
 
       if (e.pitr) assert.equal(p.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled, true);
       else assert.notEqual(p.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled, true);
+
+      assert.deepEqual(p.StreamSpecification, e.stream ? { StreamViewType: e.stream } : undefined);
     });
   }
 });
@@ -291,12 +292,40 @@ describe('queues', () => {
     });
   }
 
-  it('exactly two event source mappings; aws.queue_max_concurrency sets their cap', () => {
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+  it('exactly two queue mappings; aws.queue_max_concurrency sets their cap', () => {
+    const fromQueues = (j: typeof json) =>
+      Object.values(resourcesOfType(j, 'AWS::Lambda::EventSourceMapping')).filter(
+        (m) => m.Properties.StartingPosition === undefined,
+      );
+    assert.equal(fromQueues(json).length, 2);
     const custom = synth({ settingsFile: shopSettings([['queue_max_concurrency = 2', 'queue_max_concurrency = 7']]) });
-    for (const m of Object.values(resourcesOfType(custom.json, 'AWS::Lambda::EventSourceMapping'))) {
+    for (const m of fromQueues(custom.json)) {
       assert.deepEqual(m.Properties.ScalingConfig, { MaximumConcurrency: 7 });
     }
+  });
+});
+
+describe("rft-clicks' stream", () => {
+  it('feeds rft-sweep new clicks only, in batches retried whole, failures to the alarm topic', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
+    const mappings = Object.values(resourcesOfType(json, 'AWS::Lambda::EventSourceMapping')).filter(
+      (m) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify(getAtt(tableId('rft-clicks'), 'StreamArn')),
+    );
+    assert.equal(mappings.length, 1);
+    const p = mappings[0].Properties;
+    assert.deepEqual(p.FunctionName, ref(fnId('rft-sweep')));
+    assert.equal(p.StartingPosition, 'TRIM_HORIZON');
+    assert.equal(p.BatchSize, 1000);
+    assert.equal(p.MaximumBatchingWindowInSeconds, 10);
+    assert.equal(p.MaximumRetryAttempts, 50);
+    assert.equal(p.BisectBatchOnFunctionError, false);
+    assert.equal(p.FunctionResponseTypes, undefined, 'no partial batch responses: a batch is retried whole');
+    assert.deepEqual(JSON.parse(p.FilterCriteria.Filters[0].Pattern), {
+      eventName: ['INSERT'],
+      dynamodb: { NewImage: { c: { S: [{ exists: true }] } } },
+    });
+    const topicId = idWhere('AWS::SNS::Topic', 'TopicName', 'rft-alarms');
+    assert.deepEqual(p.DestinationConfig, { OnFailure: { Destination: ref(topicId) } });
   });
 });
 

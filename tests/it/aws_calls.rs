@@ -72,8 +72,10 @@ async fn aws_calls_per_click_sign_up_and_conversion() {
     let payout = stack.calls.take();
     let dynamodb: u64 = payout.iter().filter(|(call, _)| call.starts_with("DynamoDB.")).map(|(_, n)| n).sum();
     // 14, plus one read of the unsubscribe list per thank-you email (two): no programme email
-    // reaches an address that unsubscribed (docs/settings.md, `[enrolment]`).
-    assert!(dynamodb <= 16, "a payout costs at most 16 DynamoDB calls (29 before the job chain): {payout:?}");
+    // reaches an address that unsubscribed (docs/settings.md, `[enrolment]`); and three updates
+    // of the programme's all-time counts: after the payout's commit and after each side's
+    // delivery (rewards by where they stand).
+    assert!(dynamodb <= 19, "a payout costs at most 19 DynamoDB calls (29 before the job chain): {payout:?}");
     phases.insert("conversion payout (rft-rewarder, rft-screen)", payout);
     let (_, _, referral) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_mara", "")).await;
     assert_eq!(referral["state"], "rewarded", "{referral}");
@@ -83,5 +85,63 @@ async fn aws_calls_per_click_sign_up_and_conversion() {
     }
     if let Ok(path) = std::env::var("RFT_BENCH_CALLS") {
         std::fs::write(&path, serde_json::to_string_pretty(&phases).expect("serialises")).expect("writes");
+    }
+}
+
+/// Reads that do not grow with clicks: the DynamoDB read units of one stats call (the referrer's
+/// page polls the same data) for a referrer with no clicks, then 30, 500 and 5,000 clicks on
+/// their code spread over the 30 days the stats show (so every day's row exists from 30 on), as
+/// DynamoDB Local reports them to the interceptor. From the first row on, the figure is bounded
+/// by days, never by clicks. Written to the file named by RFT_BENCH_READS for
+/// docs/benchmarks.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stats_read_units_do_not_grow_with_clicks() {
+    let stack = AwsStack::start(settings_with(&[])).await;
+    stack.bedrock_says("Try it: {{link}}", Duration::ZERO).await;
+    let edge = stack.edge().await;
+    let body = json!({"customer_id": "c_dan", "first_name": "Dan"}).to_string();
+    let (status, _, link) = call(&edge, stack.signed(Method::POST, "/api/links", &body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{link}");
+    let code = rft_core::Code::parse(link["code"].as_str().expect("a code")).expect("a code");
+    // Clicks are written as the edge writes them, and counted by the stream's follower, on
+    // clients the interceptor does not watch.
+    let env = stack.env_of("rft-sweep");
+    let tables = env.store().tables().clone();
+    let store = rft_aws::DynamoStore::new(rft_tests::backends::dynamodb_client().await, tables.clone());
+    let follower = rft_aws::follower::ClickFollower::new(store.clone());
+    let stream = rft_tests::streams::StreamPump::new(&tables.clicks);
+    let now = rft_core::Clock::now(&rft_core::time::SystemClock);
+    let mut units = BTreeMap::new();
+    let mut written = 0u64;
+    for clicks in [0u64, 30, 500, 5_000] {
+        let mut set = tokio::task::JoinSet::new();
+        for i in written..clicks {
+            let store = store.clone();
+            let click = rft_tests::fixtures::click(
+                &rft_core::Token::generate(),
+                code.as_str(),
+                now.minus(Duration::from_secs(86_400 * (i % 30) + i)),
+                Duration::from_secs(30 * 86_400),
+            );
+            set.spawn(async move { rft_core::ports::ClickStore::record(&store, &click).await.expect("written") });
+            if set.len() >= 64 {
+                set.join_next().await;
+            }
+        }
+        while set.join_next().await.is_some() {}
+        written = clicks;
+        stream.follow(&follower, now).await;
+        stack.calls.take_read_units();
+        let (status, _, stats) = call(&edge, stack.signed(Method::GET, "/api/referrers/c_dan/stats", "")).await;
+        assert_eq!(status, StatusCode::OK, "{stats}");
+        assert_eq!(stats["stats"]["clicks"], clicks, "{stats}");
+        units.insert(clicks, stack.calls.take_read_units());
+    }
+    assert!(units[&0] > 0.0, "the interceptor sees the reads: {units:?}");
+    let month = units[&30];
+    assert!(units[&0] <= month, "{units:?}");
+    assert!([500, 5_000].iter().all(|n| units[n] == month), "read units per stats call grow with clicks: {units:?}");
+    if let Ok(path) = std::env::var("RFT_BENCH_READS") {
+        std::fs::write(&path, serde_json::to_string_pretty(&units).expect("serialises")).expect("writes");
     }
 }

@@ -546,6 +546,19 @@ async fn drive_the_sweep() -> BTreeMap<String, BTreeSet<String>> {
     assert_eq!(deliver(&stack, &stack.reward_queue, "rft-rewarder").await, 0, "Kim's conversion came due and paid");
     let (_, _, kim) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_kim", "")).await;
     assert_eq!(kim["state"], "rewarded", "{kim}");
+    // Its other job: counting the clicks table's stream (Mara's and Kim's clicks), a batch
+    // delivered twice among them.
+    let env = stack.env_of("rft-sweep");
+    let follower = rft_aws::wiring::follower(&env).await;
+    let stream = rft_tests::streams::StreamPump::new(&env.store().tables().clicks);
+    let now = rft_core::Clock::now(&rft_core::time::SystemClock);
+    assert_eq!(stream.follow(&follower, now).await.clicks, 2);
+    stream.redeliver(&follower, now).await;
+    let tables = env.store().tables().clone();
+    let unwatched = rft_aws::DynamoStore::new(rft_tests::backends::dynamodb_client().await, tables);
+    let series = rft_core::rollup::code_series(&rft_core::Code::parse(dan["code"].as_str().unwrap()).unwrap());
+    let rows = rft_core::ports::Counters::rows(&unwatched, &series, now.day() - 1, now.day()).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.get("clicks")).sum::<i64>(), 2, "counted once: {rows:?}");
     lines(&stack).into_iter().filter(|(f, _)| f == "rft-sweep").collect()
 }
 

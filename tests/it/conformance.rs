@@ -37,11 +37,26 @@ store_properties!(
     unsubscribes_are_kept_by_hash,
     counters_stop_at_their_limit_and_expire,
     a_browsers_latest_click_is_found,
-    listings_by_referrer_customer_and_code,
+    listings_by_referrer_and_customer,
     the_whole_ledger_is_read_a_page_at_a_time,
     referrals_list_by_state_in_exact_pages,
     codes_list_by_status_newest_first,
 );
+
+mod rollups {
+    use super::*;
+    use rft_tests::backends::{dynamo_following, local_following};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn local() {
+        c::rollups_count_every_click_once_and_agree(local_following()).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn dynamo() {
+        c::rollups_count_every_click_once_and_agree(dynamo_following().await).await
+    }
+}
 
 macro_rules! queue_properties {
     ($($name:ident),* $(,)?) => {

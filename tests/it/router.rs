@@ -161,22 +161,6 @@ impl rft_core::ports::ClickStore for BrokenClicks {
     ) -> Result<Vec<rft_core::Click>, rft_core::ports::StoreError> {
         self.0.touches(key, now).await
     }
-    async fn count_for_code(
-        &self,
-        c: &rft_core::Code,
-        s: rft_core::Timestamp,
-        n: rft_core::Timestamp,
-    ) -> Result<u64, rft_core::ports::StoreError> {
-        self.0.count_for_code(c, s, n).await
-    }
-    async fn clicks_of_code(
-        &self,
-        c: &rft_core::Code,
-        s: rft_core::Timestamp,
-        n: rft_core::Timestamp,
-    ) -> Result<Vec<(rft_core::Timestamp, Option<String>)>, rft_core::ports::StoreError> {
-        self.0.clicks_of_code(c, s, n).await
-    }
     async fn forget(&self, key: &TouchKey) -> Result<usize, rft_core::ports::StoreError> {
         self.0.forget(key).await
     }

@@ -93,6 +93,42 @@ pub async fn dynamo_stores() -> Stores {
     Stores::from_backend(Arc::new(DynamoStore::new(client, names)))
 }
 
+/// Stores and a way to bring their click counts up to date: nothing to do for the embedded
+/// store (its click log counts as it writes), `rft-clicks`' stream pumped through the follower
+/// for DynamoDB (as Lambda does within seconds in AWS).
+pub struct Following {
+    /// The stores.
+    pub stores: Stores,
+    /// The DynamoDB store's stream and follower.
+    pub stream: Option<(crate::streams::StreamPump, rft_aws::follower::ClickFollower)>,
+}
+
+impl Following {
+    /// Counts every click written so far.
+    pub async fn follow(&self) {
+        if let Some((pump, follower)) = &self.stream {
+            pump.follow(follower, rft_core::Clock::now(&SystemClock)).await;
+        }
+    }
+}
+
+/// The embedded store, following itself.
+pub fn local_following() -> Following {
+    Following { stores: local_stores(), stream: None }
+}
+
+/// Fresh DynamoDB stores with their stream's follower.
+pub async fn dynamo_following() -> Following {
+    let client = dynamodb_client().await;
+    let names = TableNames::with_prefix(&unique_prefix());
+    rft_aws::tables::create_tables(&client, &names).await.expect("create tables on the emulator");
+    let store = DynamoStore::new(client, names.clone());
+    Following {
+        stores: Stores::from_backend(Arc::new(store.clone())),
+        stream: Some((crate::streams::StreamPump::new(&names.clicks), rft_aws::follower::ClickFollower::new(store))),
+    }
+}
+
 /// A fresh queue on the embedded store.
 pub fn local_queue() -> Arc<dyn JobQueue> {
     Arc::new(LocalQueue::new(LocalStore::in_memory(), "rft-signup-jobs", Arc::new(SystemClock)))

@@ -14,9 +14,11 @@ use rft_core::ports::{
     AppendError, Begin, ClaimError, CommitError, JobQueue, ListPosition, ListWindow, Opened, StoredResponse, Stores,
     WriteError,
 };
-use rft_core::{AuditKind, CodeStatus, IdentityHash, ReferralState, ReviewQueue, Timestamp, Token};
+use rft_core::{AuditKind, CodeStatus, IdentityHash, ReferralState, ReviewQueue, Timestamp, Token, rollup};
 
+use crate::backends::Following;
 use crate::fixtures::{audit, click, code_record, customer, referral, reward_commit, signup_job};
+use rft_core::service::console::{ConsoleOverview, RollupOverview};
 
 /// A fixed "now", years ahead of the wall clock: DynamoDB Local really deletes items whose
 /// TTL attribute is in the (wall-clock) past, so test data must never look expired to it.
@@ -446,8 +448,8 @@ pub async fn review_queues_follow_the_state(stores: Stores) {
     assert_eq!(held_queue[0].referral_id, held.referral_id);
 }
 
-/// A token's clicks come back newest first, only while inside their window; a code's click
-/// count sees the same clicks.
+/// A token's clicks come back newest first, only while inside their window; an email's
+/// invites apart from them.
 pub async fn clicks_are_newest_first_and_expire(stores: Stores) {
     let token = Token::generate();
     let window = Duration::from_secs(60);
@@ -473,19 +475,6 @@ pub async fn clicks_are_newest_first_and_expire(stores: Stores) {
     stores.clicks.record(&crate::fixtures::touch(invited.clone(), "8RM3B4", T0, window)).await.unwrap();
     assert_eq!(codes(stores.clicks.touches(&invited, T0.plus(second)).await.unwrap()), ["8RM3B4"]);
     assert_eq!(stores.clicks.touches(&TouchKey::Token(token.clone()), T0.plus(second * 25)).await.unwrap().len(), 3);
-    let code = crate::fixtures::code("7QK2A9");
-    let count = |since: Timestamp, now: Timestamp| {
-        let clicks = stores.clicks.clone();
-        let code = code.clone();
-        move || {
-            let clicks = clicks.clone();
-            let code = code.clone();
-            async move { clicks.count_for_code(&code, since, now).await.unwrap() }
-        }
-    };
-    assert_eq!(eventually(count(T0, T0.plus(second * 31)), |n| *n == 2).await, 2);
-    assert_eq!(eventually(count(T0.plus(second), T0.plus(second * 31)), |n| *n == 1).await, 1);
-    assert_eq!(eventually(count(T0, T0.plus(second * 61)), |n| *n == 1).await, 1, "expired clicks do not count");
 }
 
 /// A browser's newest unexpired click inside the lookback is found; older, expired or other
@@ -518,9 +507,8 @@ pub async fn a_browsers_latest_click_is_found(stores: Stores) {
     assert_eq!(latest(T0, T0.plus(second * 700))().await, None, "expired");
 }
 
-/// The listings the stats read by key: a referrer's referrals, a customer's ledger rows, a
-/// code's clicks with their channels (expired ones left out).
-pub async fn listings_by_referrer_customer_and_code(stores: Stores) {
+/// The listings the stats read by key: a referrer's referrals, a customer's ledger rows.
+pub async fn listings_by_referrer_and_customer(stores: Stores) {
     let second = Duration::from_secs(1);
     let mut dans = Vec::new();
     for i in 0..3u32 {
@@ -562,25 +550,6 @@ pub async fn listings_by_referrer_customer_and_code(stores: Stores) {
         eventually(|| async { stores.ledger.rows_of(&customer("c_f0")).await.unwrap() }, |r| r.len() == 1).await;
     assert_eq!(friend_rows[0].side, rft_core::Side::Friend);
     assert!(stores.ledger.rows_of(&customer("c_sam")).await.unwrap().is_empty());
-    let window = Duration::from_secs(60);
-    let mut shared = click(&Token::generate(), "7QK2A9", T0.plus(second * 10), window);
-    shared.channel = Some("whatsapp".into());
-    stores.clicks.record(&shared).await.unwrap();
-    stores.clicks.record(&click(&Token::generate(), "7QK2A9", T0.plus(second * 20), window)).await.unwrap();
-    stores.clicks.record(&click(&Token::generate(), "8RM3B4", T0.plus(second * 20), window)).await.unwrap();
-    let code = crate::fixtures::code("7QK2A9");
-    let listed = |now: Timestamp| {
-        let clicks = stores.clicks.clone();
-        let code = code.clone();
-        move || {
-            let clicks = clicks.clone();
-            let code = code.clone();
-            async move { clicks.clicks_of_code(&code, T0, now).await.unwrap() }
-        }
-    };
-    let both = eventually(listed(T0.plus(second * 30)), |c| c.len() == 2).await;
-    assert_eq!(both, vec![(T0.plus(second * 10), Some("whatsapp".into())), (T0.plus(second * 20), None)]);
-    assert_eq!(eventually(listed(T0.plus(second * 75)), |c| c.len() == 1).await.len(), 1, "the first has expired");
 }
 
 /// Every page of a newest-first listing, `limit` at a time, following each page's last item.
@@ -926,4 +895,95 @@ async fn receive_all(queue: &Arc<dyn JobQueue>, n: usize, visibility: Duration) 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     out
+}
+
+/// The rollups: every click (and email invite) counted once into its code's and the
+/// programme's day, by channel and hour; a sign-up, a conversion and a payout counted where
+/// they happen; erasure takes nothing from the counts; the velocity read, a referrer's stats
+/// and the console's overview all read the same counts.
+pub async fn rollups_count_every_click_once_and_agree(following: Following) {
+    let stores = &following.stores;
+    let hour = Duration::from_secs(3600);
+    // Half past an hour, so the velocity read weighs the previous hour by a half.
+    let now = Timestamp::from_millis((T0.as_millis() / 86_400_000) * 86_400_000 + 10 * 3_600_000 + 1_800_000);
+    let window = Duration::from_secs(30 * 86_400);
+    stores.codes.claim(&code_record("7QK2A9", "c_dan", T0)).await.unwrap();
+    stores.codes.claim(&code_record("8RM3B4", "c_sam", T0)).await.unwrap();
+    let mut set = JoinSet::new();
+    for i in 0..150u32 {
+        let clicks = stores.clicks.clone();
+        let mut c =
+            click(&Token::generate(), "7QK2A9", now.minus(hour).plus(Duration::from_secs(u64::from(i))), window);
+        if i % 3 == 0 {
+            c.channel = Some("whatsapp".into());
+        }
+        set.spawn(async move { clicks.record(&c).await.unwrap() });
+    }
+    while set.join_next().await.is_some() {}
+    let erased = Token::generate();
+    stores.clicks.record(&click(&erased, "7QK2A9", now, window)).await.unwrap();
+    stores.clicks.record(&click(&Token::generate(), "8RM3B4", now, window)).await.unwrap();
+    let mut invite = crate::fixtures::touch(TouchKey::Email(hash("kim")), "7QK2A9", now, window);
+    invite.channel = Some("email".into());
+    stores.clicks.record(&invite).await.unwrap();
+    assert_eq!(stores.clicks.forget(&TouchKey::Token(erased)).await.unwrap(), 1);
+    following.follow().await;
+
+    let dan = crate::fixtures::code("7QK2A9");
+    let rows = stores.counters.rows(&rollup::code_series(&dan), now.day() - 1, now.day()).await.unwrap();
+    assert_eq!(rows.len(), 1, "one row for the day: {rows:?}");
+    let day = &rows[0];
+    assert_eq!(day.get("clicks"), 152, "150 clicks, the erased one still counted, and the invite");
+    assert_eq!((day.get("clicks.whatsapp"), day.get("clicks.email"), day.get("clicks.direct")), (50, 1, 101));
+    assert_eq!((day.get("h09"), day.get("h10")), (150, 2), "by hour");
+    assert_eq!(rollup::code_clicks_last_hour(stores.counters.as_ref(), &dan, now).await.unwrap(), 2 + 75);
+    let programme = stores.counters.rows(rollup::PROGRAMME, now.day(), now.day()).await.unwrap();
+    assert_eq!(programme[0].get("clicks"), 153);
+    assert_eq!(programme[0].get("h10"), 0, "hours are kept per code only");
+
+    // A sign-up, a held conversion elsewhere, and a payout that records its conversion.
+    let mut r = referral("c_mara", "c_dan", "7QK2A9", now);
+    r.channel = Some("whatsapp".into());
+    stores.counters.add(&rollup::signup_steps(&r)).await.unwrap();
+    let mut paid = r.clone();
+    paid.conversion = Some(rft_core::referral::ConversionFacts {
+        order_id: "o_1".into(),
+        amount_minor: 3999,
+        currency: rft_core::Currency::parse("GBP").unwrap(),
+        occurred_at: now,
+        discount_code: None,
+    });
+    stores
+        .referrals
+        .open(&paid, &[IdentityKey::Customer(paid.referred_id.clone())], &audit(AuditKind::Attributed, "a", now))
+        .await
+        .unwrap();
+    let mut commit = reward_commit(&paid, 0, now);
+    commit.counters.extend(rollup::payout_steps(&paid, &commit.referral, &commit.rows, true));
+    stores.ledger.commit_reward(&commit).await.unwrap();
+    let day = stores.counters.rows(&rollup::code_series(&dan), now.day(), now.day()).await.unwrap().remove(0);
+    assert_eq!(
+        (day.get("signups"), day.get("signups.whatsapp"), day.get("conversions"), day.get("rewarded")),
+        (1, 1, 1, 1)
+    );
+    assert_eq!((day.get("revenue.GBP"), day.get("earned.GBP")), (3999, 1000));
+    let top = stores.counters.rows(&rollup::top_series(rollup::month_of_day(now.day())), 0, i64::MAX).await.unwrap();
+    assert_eq!(top.len(), 1, "only codes with sign-ups or conversions rank");
+    assert_eq!((top[0].slot, top[0].get("signups"), top[0].get("rewarded")), (rollup::code_slot(&dan), 1, 1));
+
+    let overview = RollupOverview::new(stores.clone()).overview(now).await.unwrap();
+    let t = &overview.totals;
+    assert_eq!((t.clicks, t.signups, t.conversions, t.rewarded), (153, 1, 1, 1));
+    assert_eq!((t.pending, t.held), (0, 0), "opened pending, then paid");
+    assert_eq!((t.revenue[0].amount_minor, t.revenue[0].count), (3999, 1));
+    assert_eq!((t.rewards_owed[0].amount_minor, t.rewards_owed[0].count), (2000, 2), "both sides");
+    assert_eq!(overview.daily.last().unwrap().clicks, 153);
+    assert_eq!(overview.top_referrers.len(), 1);
+    assert_eq!(overview.top_referrers[0].customer_id, customer("c_dan"));
+    assert_eq!(overview.top_referrers[0].clicks, 152, "the leader's clicks in the last 30 days");
+    let whatsapp = overview.channels.iter().find(|c| c.channel == "whatsapp").unwrap();
+    assert_eq!((whatsapp.clicks, whatsapp.signups, whatsapp.conversions), (50, 1, 1));
+    let (_, stats) = rft_core::service::stats::referrer_stats(stores, &customer("c_dan"), now).await.unwrap().unwrap();
+    assert_eq!(stats.clicks, overview.top_referrers[0].clicks, "the stats API and the console agree");
+    assert_eq!(stats.daily.last().unwrap().clicks, 152);
 }

@@ -259,6 +259,12 @@ impl Counters for Faulty {
     async fn counts(&self, keys: &[String], now: Timestamp) -> Result<Vec<u32>, StoreError> {
         guarded!(self, "counters.counts", store_fault(), self.stores.counters.counts(keys, now).await)
     }
+    async fn add(&self, steps: &[rft_core::ledger::CounterStep]) -> Result<(), StoreError> {
+        guarded!(self, "counters.add", store_fault(), self.stores.counters.add(steps).await)
+    }
+    async fn rows(&self, series: &str, from: i64, to: i64) -> Result<Vec<rft_core::rollup::RollupRow>, StoreError> {
+        guarded!(self, "counters.rows", store_fault(), self.stores.counters.rows(series, from, to).await)
+    }
 }
 
 #[async_trait]

@@ -144,7 +144,7 @@ pub fn reward_commit(r: &Referral, tally: u32, at: Timestamp) -> RewardCommit {
         rows: [referrer_row, friend_row],
         tally: TallyStep { referrer_id: r.referrer_id.clone(), expected: tally },
         audit: audit(AuditKind::Paid, r.referral_id.as_str(), at),
-        counters: vec![CounterStep { key: PAYOUTS_COUNTER.into(), expires_at: Timestamp::NEVER }],
+        counters: vec![CounterStep::one(PAYOUTS_COUNTER, Timestamp::NEVER)],
         order_id: Some(order_of(r)),
     }
 }

@@ -21,5 +21,6 @@ pub mod rewards;
 pub mod sent;
 pub mod signing_interop;
 pub mod skip;
+pub mod streams;
 pub mod switch;
 pub mod tiers;

@@ -7,7 +7,9 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 
+use rft_core::Clock;
 use rft_core::ports::MessageKind;
+use rft_core::service::console::{ConsoleOverview, RollupOverview};
 use rft_core::{CustomerId, Fulfilment, IdentityKey, Side};
 
 use crate::harness::{Harness, StoreMode, token_of};
@@ -367,6 +369,11 @@ pub async fn a_conversion_pays_after_its_confirmation_period_unless_refunded(h: 
     assert_eq!(h.system.sweeper.confirm_due().await.unwrap(), 0, "nothing of Kim's comes due");
     h.settle().await;
     assert_eq!(h.store.applied().len(), 2, "only Mara's two sides were ever paid");
+    // The console counts both conversions (Kim's was recorded before its refund) once each.
+    let overview = RollupOverview::new(h.system.ports.stores.clone()).overview(h.clock.now()).await.unwrap();
+    let t = &overview.totals;
+    assert_eq!((t.signups, t.conversions, t.rewarded, t.rejected, t.pending), (2, 2, 1, 1, 0), "{t:?}");
+    assert_eq!((t.refunded[0].count, t.refunded[0].amount_minor), (1, 3999), "Kim's order");
 }
 
 /// A code caught spraying is flagged: its pending referrals are held with the rule, new

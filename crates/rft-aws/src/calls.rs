@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
+    AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextMut,
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef, Input,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
@@ -44,6 +45,9 @@ pub struct CallCounter {
     counts: Arc<Mutex<BTreeMap<String, u64>>>,
     accesses: Arc<Mutex<Accesses>>,
     function: Option<Arc<str>>,
+    /// DynamoDB read capacity units consumed, as DynamoDB reports them: the counter asks every
+    /// read (GetItem, BatchGetItem, Query) to return its consumed capacity.
+    read_units: Arc<Mutex<f64>>,
 }
 
 impl CallCounter {
@@ -55,6 +59,11 @@ impl CallCounter {
     /// A counter sharing these counts whose calls' accesses are recorded under `function`.
     pub fn for_function(&self, function: &str) -> CallCounter {
         CallCounter { function: Some(function.into()), ..self.clone() }
+    }
+
+    /// The DynamoDB read units consumed since the last call, and starts again from zero.
+    pub fn take_read_units(&self) -> f64 {
+        self.read_units.lock().map(|mut u| std::mem::take(&mut *u)).unwrap_or_default()
     }
 
     /// Every access recorded so far, per function (calls of a counter with no function are
@@ -92,6 +101,50 @@ impl Intercept for CallCounter {
         Ok(())
     }
 
+    fn modify_before_serialization(
+        &self,
+        context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        use aws_sdk_dynamodb::operation as ddb;
+        use aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total;
+        let input = context.input_mut();
+        if let Some(i) = input.downcast_mut::<ddb::get_item::GetItemInput>() {
+            i.return_consumed_capacity = Some(Total);
+        } else if let Some(i) = input.downcast_mut::<ddb::batch_get_item::BatchGetItemInput>() {
+            i.return_consumed_capacity = Some(Total);
+        } else if let Some(i) = input.downcast_mut::<ddb::query::QueryInput>() {
+            i.return_consumed_capacity = Some(Total);
+        }
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        use aws_sdk_dynamodb::operation as ddb;
+        let Ok(output) = context.output_or_error() else { return Ok(()) };
+        let units =
+            |c: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>| c.and_then(|c| c.capacity_units()).unwrap_or(0.0);
+        let consumed = if let Some(o) = output.downcast_ref::<ddb::get_item::GetItemOutput>() {
+            units(o.consumed_capacity())
+        } else if let Some(o) = output.downcast_ref::<ddb::batch_get_item::BatchGetItemOutput>() {
+            o.consumed_capacity().iter().map(|c| units(Some(c))).sum()
+        } else if let Some(o) = output.downcast_ref::<ddb::query::QueryOutput>() {
+            units(o.consumed_capacity())
+        } else {
+            0.0
+        };
+        if let Ok(mut total) = self.read_units.lock() {
+            *total += consumed;
+        }
+        Ok(())
+    }
+
     fn read_before_attempt(
         &self,
         _context: &BeforeTransmitInterceptorContextRef<'_>,
@@ -121,6 +174,26 @@ fn key_class(table: &str, key: Option<&std::collections::HashMap<String, Attribu
     let pk = PARTITION_KEYS.iter().find(|(t, _)| table.ends_with(t)).map(|(_, pk)| *pk)?;
     let value = key?.get(pk)?.as_s().ok()?;
     Some(value.find('#').map_or_else(String::new, |i| value[..=i].to_owned()))
+}
+
+/// The class of the partition a table query reads: the value its key condition gives the
+/// table's partition key (`attribution_id = :t AND ...`, or `#key = :key` with `#key` naming it).
+fn query_partition(
+    table: &str,
+    condition: Option<&str>,
+    names: Option<&std::collections::HashMap<String, String>>,
+    values: Option<&std::collections::HashMap<String, AttributeValue>>,
+) -> Option<String> {
+    let pk = PARTITION_KEYS.iter().find(|(t, _)| table.ends_with(t)).map(|(_, pk)| *pk)?;
+    let first = condition?.split(" AND ").next()?;
+    let (name, placeholder) = first.split_once('=')?;
+    let name = name.trim();
+    let name = if name.starts_with('#') { names?.get(name)?.as_str() } else { name };
+    if name != pk {
+        return None;
+    }
+    let key = std::collections::HashMap::from([(pk.to_owned(), values?.get(placeholder.trim())?.clone())]);
+    key_class(table, Some(&key))
 }
 
 fn access(action: &str, resource: impl Into<String>) -> Access {
@@ -166,8 +239,19 @@ fn accesses_of(input: &Input) -> Option<Vec<Access>> {
     }
     if let Some(i) = input.downcast_ref::<ddb::query::QueryInput>() {
         let table = i.table_name().unwrap_or_default();
-        let resource = i.index_name().map_or_else(|| table.to_owned(), |index| format!("{table}/index/{index}"));
-        return Some(vec![access("dynamodb:Query", resource)]);
+        return Some(vec![match i.index_name() {
+            Some(index) => access("dynamodb:Query", format!("{table}/index/{index}")),
+            // A query of the table names one partition: its key's class, as for an item.
+            None => {
+                let partition = query_partition(
+                    table,
+                    i.key_condition_expression(),
+                    i.expression_attribute_names(),
+                    i.expression_attribute_values(),
+                );
+                Access { action: "dynamodb:Query".into(), resource: table.to_owned(), key_class: partition }
+            }
+        }]);
     }
     if let Some(i) = input.downcast_ref::<ddb::scan::ScanInput>() {
         let table = i.table_name().unwrap_or_default();

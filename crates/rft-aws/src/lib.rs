@@ -6,6 +6,7 @@ pub mod calls;
 pub mod config;
 pub mod dynamo;
 pub mod env;
+pub mod follower;
 pub mod invoke;
 pub mod item;
 pub mod lambda;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use serde::Deserialize;
 
@@ -20,7 +20,8 @@ pub const SCHEMA_JSON: &str = include_str!("../../../infra/tables.json");
 pub struct TableNames {
     /// `rft-codes`: codes and the active-code guards.
     pub codes: String,
-    /// `rft-clicks`: clicks, email touches and counters.
+    /// `rft-clicks`: clicks, email touches, counters and rollups; a stream of new images (the
+    /// rollups' follower reads it).
     pub clicks: String,
     /// `rft-referrals`: referrals and identity claims.
     pub referrals: String,
@@ -34,8 +35,6 @@ pub struct TableNames {
 pub const CODES_BY_REFERRER: &str = "by_referrer";
 /// Sparse GSI on `rft-codes`: only flagged codes carry `flag_queue` (the ops queue).
 pub const CODES_BY_FLAG: &str = "by_flag";
-/// GSI on `rft-clicks` counting a code's clicks (velocity).
-pub const CLICKS_BY_CODE: &str = "by_code";
 /// Sparse GSI on `rft-clicks`: clicks by browser hash (the optional fingerprint fallback).
 pub const CLICKS_BY_BROWSER: &str = "by_browser";
 /// Sparse GSI on `rft-referrals`: only referrals in a review queue carry `queue`.
@@ -134,6 +133,9 @@ pub struct TableSpec {
     pub ttl: Option<String>,
     /// Point-in-time recovery (the stack's concern; DynamoDB Local ignores it).
     pub pitr: bool,
+    /// A stream of each new item's image (`rft-clicks`: the rollups' follower reads it).
+    #[serde(default, rename = "streamNewImages")]
+    pub stream_new_images: bool,
     /// Its global secondary indexes.
     pub gsis: Vec<GsiSpec>,
 }
@@ -250,6 +252,13 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), Pr
             .set_attribute_definitions(Some(attribute_definitions(spec)))
             .set_key_schema(Some(keys.collect()))
             .set_global_secondary_indexes(Some(spec.gsis.iter().map(gsi).collect()).filter(|g: &Vec<_>| !g.is_empty()))
+            .set_stream_specification(spec.stream_new_images.then(|| {
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewImage)
+                    .build()
+                    .expect("the flag is set")
+            }))
             .send()
             .await
             .map_err(|e| fail(e.into()))?;

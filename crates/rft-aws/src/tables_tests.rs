@@ -6,12 +6,11 @@ use std::collections::BTreeSet;
 use super::*;
 
 /// Every index an adapter queries, with its table.
-const QUERIED: [(&str, &str); 11] = [
+const QUERIED: [(&str, &str); 10] = [
     ("rft-codes", CODES_BY_REFERRER),
     ("rft-codes", CODES_BY_FLAG),
     ("rft-codes", CODES_BY_STATUS),
     ("rft-referrals", REFERRALS_BY_STATE),
-    ("rft-clicks", CLICKS_BY_CODE),
     ("rft-clicks", CLICKS_BY_BROWSER),
     ("rft-referrals", REFERRALS_BY_QUEUE),
     ("rft-referrals", REFERRALS_BY_REFERRER),

@@ -59,7 +59,7 @@ fn edge_over(env: &Environment, secrets: &SecretSet, stores: Stores) -> Result<E
         console: rft_http::admin::Console::new(
             // Sign-in links go through SES like every other email.
             Arc::new(env.messenger(false)),
-            Arc::new(rft_core::service::console::StoreOverview::new(stores.clone())),
+            Arc::new(rft_core::service::console::RollupOverview::new(stores.clone())),
             LIVE,
         ),
     };
@@ -149,6 +149,11 @@ pub async fn dead_ends(env: &Environment) -> DeadEnds {
 /// hourly batch, and the warm-up's read of `rft-codes` is one its role (rightly) may not make.
 pub async fn sweeper(env: &Environment) -> Result<Sweeper, EnvError> {
     Ok(services(env, env.stores()).sweeper(Arc::new(env.reward_queue()?)))
+}
+
+/// `rft-sweep`'s other job: counting `rft-clicks`' stream into the rollups.
+pub async fn follower(env: &Environment) -> crate::follower::ClickFollower {
+    crate::follower::ClickFollower::new((*env.store()).clone())
 }
 
 /// The rewarder's erasure (it alone may rewrite the ledger). The friend discounts of the codes

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use rft_core::click::TouchKey;
 use rft_core::ports::{ClickStore, StoreError};
 use rft_core::secrets::SecretSet;
-use rft_core::{Click, Code, Settings, Timestamp};
+use rft_core::{Click, Settings, Timestamp};
 use rft_local::system::System;
 
 /// A click store that accepts every click and keeps none.
@@ -18,17 +18,6 @@ impl ClickStore for DiscardClicks {
         Ok(())
     }
     async fn touches(&self, _key: &TouchKey, _now: Timestamp) -> Result<Vec<Click>, StoreError> {
-        Ok(Vec::new())
-    }
-    async fn count_for_code(&self, _code: &Code, _since: Timestamp, _now: Timestamp) -> Result<u64, StoreError> {
-        Ok(0)
-    }
-    async fn clicks_of_code(
-        &self,
-        _code: &Code,
-        _since: Timestamp,
-        _now: Timestamp,
-    ) -> Result<Vec<(Timestamp, Option<String>)>, StoreError> {
         Ok(Vec::new())
     }
     async fn forget(&self, _key: &TouchKey) -> Result<usize, StoreError> {

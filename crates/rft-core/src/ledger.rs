@@ -235,11 +235,33 @@ pub struct RewardCommit {
     pub order_id: Option<String>,
 }
 
-/// One counter moved by one inside a payout's transaction.
+/// One counter row moved inside a payout's transaction (or by a rollup's follower): a plain
+/// counter's `count` by one ([`CounterStep::one`]), or several fields of one rollup row, each
+/// by its amount (built by [`crate::rollup`]). Stores write one step as one update of one item.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CounterStep {
-    /// The counter's key.
+    /// The counter's key, or the rollup series the row belongs to.
     pub key: String,
-    /// When a counter started by this step expires ([`Timestamp::NEVER`] for totals).
+    /// When a counter started by this step expires ([`Timestamp::NEVER`] for totals and rollups).
     pub expires_at: Timestamp,
+    /// The row within the series: 0 for a plain counter, a day or a code's number for a rollup.
+    pub slot: i64,
+    /// The fields moved and by how much (a plain counter: `count` by one).
+    pub adds: Vec<(String, i64)>,
+}
+
+/// The field of a plain counter.
+pub const COUNT_FIELD: &str = "count";
+
+impl CounterStep {
+    /// A plain counter moved by one (a quota, a velocity bucket, a programme total).
+    pub fn one(key: impl Into<String>, expires_at: Timestamp) -> Self {
+        CounterStep { key: key.into(), expires_at, slot: 0, adds: vec![(COUNT_FIELD.to_owned(), 1)] }
+    }
+
+    /// Whether this is a plain counter's step (`count` by one in slot 0), which stores keep
+    /// with the expiring counters rather than with the rollups.
+    pub fn is_plain_count(&self) -> bool {
+        self.slot == 0 && matches!(&self.adds[..], [(field, 1)] if field == COUNT_FIELD)
+    }
 }

@@ -18,6 +18,7 @@ pub mod messages;
 pub mod money;
 pub mod ports;
 pub mod referral;
+pub mod rollup;
 pub mod screen;
 pub mod secrets;
 pub mod service;

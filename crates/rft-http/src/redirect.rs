@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -42,11 +43,12 @@ pub async fn redirect(State(edge): State<Arc<Edge>>, request: Request) -> Respon
     let redirect = edge.redirector.visit(visit).await;
     let mut response = StatusCode::FOUND.into_response();
     let h = response.headers_mut();
-    // Both values are built from parsed codes, tokens and configured URLs: always valid headers.
-    if let Ok(location) = HeaderValue::from_str(&redirect.location) {
+    // Both values are built from parsed codes, tokens and configured URLs: always valid headers
+    // (taken as they are, not copied).
+    if let Ok(location) = HeaderValue::from_maybe_shared(Bytes::from(redirect.location)) {
         h.insert(header::LOCATION, location);
     }
-    if let Some(cookie) = redirect.set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+    if let Some(cookie) = redirect.set_cookie.and_then(|c| HeaderValue::from_maybe_shared(Bytes::from(c)).ok()) {
         h.insert(header::SET_COOKIE, cookie);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

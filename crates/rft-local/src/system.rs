@@ -148,7 +148,7 @@ impl System {
             reward_jobs: ports.reward_jobs.clone(),
             console: rft_http::admin::Console::new(
                 ports.messenger.clone(),
-                Arc::new(rft_core::service::console::StoreOverview::new(services.stores.clone())),
+                Arc::new(rft_core::service::console::RollupOverview::new(services.stores.clone())),
                 LIVE,
             ),
         };

@@ -14,9 +14,15 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../settings.example.toml");
+
 fn start(dir: &Path, port: u16) -> Child {
+    start_with(dir, port, EXAMPLE)
+}
+
+fn start_with(dir: &Path, port: u16, settings: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_rft-local"))
-        .args(["serve", "--settings", concat!(env!("CARGO_MANIFEST_DIR"), "/../../settings.example.toml")])
+        .args(["serve", "--settings", settings])
         .arg("--data")
         .arg(dir.join("data"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -24,7 +30,13 @@ fn start(dir: &Path, port: u16) -> Child {
         .arg(dir.join("outbox"))
         .env_remove("RFT_SIGNING_SECRET")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("rft-local.log"))
+                .map_or_else(|_| Stdio::null(), Stdio::from),
+        )
         .spawn()
         .expect("rft-local starts")
 }
@@ -217,5 +229,85 @@ async fn an_erased_friend_leaves_nothing_in_the_data_directory_after_a_stop() {
     }
     found.dedup();
     assert!(found.is_empty(), "the erased friend is still on disk:\n{}", found.join("\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn kill(child: &mut Child) {
+    Command::new("kill").args(["-KILL", &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap();
+}
+
+/// Every 302 is in the click log, whenever the process dies: clicks from 24 connections at a
+/// time, a SIGKILL at a different moment in each of three rounds, a restart on the same data,
+/// and the stats API counts at least every redirect served so far and no more than were asked
+/// for (a click made durable whose answer the kill cut off counts; nothing counts twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_302_survives_a_sigkill_at_any_moment() {
+    let dir = std::env::temp_dir().join(format!("rft-kill-{}", rft_core::ids::random_base32()));
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = rft_http::store_client::http_client()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    // Every click comes from one address: lift the per-IP limit, or most would not be logged.
+    std::fs::create_dir_all(&dir).unwrap();
+    let settings = dir.join("settings.toml");
+    let example = std::fs::read_to_string(EXAMPLE).unwrap();
+    std::fs::write(&settings, example.replace("[links]\n", "[links]\nmax_clicks_per_ip_per_hour = 1000000\n")).unwrap();
+    let start = |dir: &Path, port| start_with(dir, port, settings.to_str().unwrap());
+    let mut child = start(&dir, port);
+    wait_healthy(&client, &base).await;
+    let signer = signer(&dir);
+    let body = json!({"customer_id": "c_dan"}).to_string();
+    let (_, link) = signed(&client, &signer, reqwest::Method::POST, &format!("{base}/api/links"), &body).await;
+    let code = link["code"].as_str().unwrap().to_owned();
+    let stats_url = format!("{base}/api/referrers/c_dan/stats");
+    let (mut served, mut asked) = (0u64, 0u64);
+    for (round, lasting) in [(1, 150u64), (2, 400), (3, 900)] {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let clickers: Vec<_> = (0..24)
+            .map(|_| {
+                let (client, url, stop) = (client.clone(), format!("{base}/r/{code}"), stop.clone());
+                tokio::spawn(async move {
+                    let (mut ok, mut sent) = (0u64, 0u64);
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        sent += 1;
+                        let click =
+                            client.get(&url).header("user-agent", "Mozilla/5.0").timeout(Duration::from_secs(10));
+                        match click.send().await {
+                            Ok(r) if r.status() == 302 => ok += 1,
+                            Err(e) if e.is_timeout() => panic!("a click waited 10 s for its redirect"),
+                            _ => break,
+                        }
+                    }
+                    (ok, sent)
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(lasting)).await;
+        eprintln!("round {round}: killing after {lasting} ms");
+        kill(&mut child);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for c in clickers {
+            let (ok, sent) = c.await.unwrap();
+            served += ok;
+            asked += sent;
+        }
+        eprintln!("round {round}: {served} served so far; restarting");
+        child = start(&dir, port);
+        wait_healthy(&client, &base).await;
+        eprintln!("round {round}: restarted; reading the stats");
+        let (status, stats) = signed(&client, &signer, reqwest::Method::GET, &stats_url, "").await;
+        assert_eq!(status, 200, "{stats}");
+        let counted = stats["stats"]["clicks"].as_u64().unwrap();
+        assert!(served > 0, "round {round}: clicks were served");
+        assert!(
+            (served..=asked).contains(&counted),
+            "round {round}: {served} redirects served, {asked} asked for, {counted} in the click log"
+        );
+    }
+    assert!(stop(child).success());
     let _ = std::fs::remove_dir_all(&dir);
 }

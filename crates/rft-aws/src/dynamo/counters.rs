@@ -1,5 +1,7 @@
 //! `Counters` on `rft-clicks` (`counter#<key>` items, TTL): quotas, velocity buckets and
-//! programme totals.
+//! programme totals (sort key 0), and the rollups ([`rft_core::rollup`]): one item per row,
+//! `counter#<series>` with the row's slot as sort key and each field an attribute, so a step is
+//! one `UpdateItem` (`ADD` of every field it moves) and a range of rows is one `Query`.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValue, Update};
@@ -7,10 +9,19 @@ use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValue, Update};
 use rft_core::Timestamp;
 use rft_core::ledger::CounterStep;
 use rft_core::ports::{CountError, Counters, StoreError};
+use rft_core::rollup::RollupRow;
 
 use super::requests::conditional;
 use super::{DynamoStore, unavailable};
 use crate::item::{Item, get_n, get_s, item, n, s};
+
+/// Attributes of a counter item that are not fields.
+const NOT_FIELDS: [&str; 4] = ["attribution_id", "click_ts", "expires_at", "expires_at_ms"];
+
+/// A rollup row's key.
+pub(super) fn row_key(series: &str, slot: i64) -> Item {
+    item([("attribution_id", s(format!("counter#{series}"))), ("click_ts", n(slot))])
+}
 
 /// Counters live in `rft-clicks` (a TTL'd table) under `counter#<key>`, sort key 0.
 pub(super) fn counter_key(key: &str) -> Item {
@@ -22,9 +33,20 @@ const STEP: &str = "SET #count = if_not_exists(#count, :zero) + :one, \
      expires_at = if_not_exists(expires_at, :ttl), expires_at_ms = if_not_exists(expires_at_ms, :exp)";
 
 impl DynamoStore {
-    /// The payout transaction's step of one counter (no condition: totals never expire, so an
-    /// absent counter starts and a present one moves).
+    /// One step as an update, for a transaction: a plain counter's (no condition: totals never
+    /// expire, so an absent counter starts and a present one moves) or a rollup row's.
     pub(super) fn counter_step(&self, step: &CounterStep) -> Update {
+        if !step.is_plain_count() {
+            let (expression, names, values) = rollup_expression(step);
+            return Update::builder()
+                .table_name(&self.tables.clicks)
+                .set_key(Some(row_key(&step.key, step.slot)))
+                .update_expression(expression)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .build()
+                .expect("table, key and expression are set");
+        }
         Update::builder()
             .table_name(&self.tables.clicks)
             .set_key(Some(counter_key(&step.key)))
@@ -37,6 +59,25 @@ impl DynamoStore {
             .build()
             .expect("table, key and expression are set")
     }
+}
+
+/// `ADD #f0 :v0, #f1 :v1, ...` for a rollup step's fields.
+pub(super) fn rollup_expression(
+    step: &CounterStep,
+) -> (
+    String,
+    std::collections::HashMap<String, String>,
+    std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) {
+    let mut names = std::collections::HashMap::new();
+    let mut values = std::collections::HashMap::new();
+    let mut parts = Vec::with_capacity(step.adds.len());
+    for (i, (field, by)) in step.adds.iter().enumerate() {
+        names.insert(format!("#f{i}"), field.clone());
+        values.insert(format!(":v{i}"), n(by));
+        parts.push(format!("#f{i} :v{i}"));
+    }
+    (format!("ADD {}", parts.join(", ")), names, values)
 }
 
 fn live_count(found: &Item, now: Timestamp) -> u32 {
@@ -105,6 +146,55 @@ impl Counters for DynamoStore {
             }
         }
         Err(StoreError::unavailable("increment a counter", "too much contention on one counter").into())
+    }
+
+    async fn add(&self, steps: &[CounterStep]) -> Result<(), StoreError> {
+        for step in steps.iter().filter(|s| !s.adds.is_empty()) {
+            if step.is_plain_count() {
+                match Counters::increment(self, &step.key, None, step.expires_at, Timestamp::EPOCH).await {
+                    Ok(_) | Err(CountError::LimitReached { .. }) => {}
+                    Err(CountError::Store(e)) => return Err(e),
+                }
+                continue;
+            }
+            let (expression, names, values) = rollup_expression(step);
+            self.client
+                .update_item()
+                .table_name(&self.tables.clicks)
+                .set_key(Some(row_key(&step.key, step.slot)))
+                .update_expression(expression)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .send()
+                .await
+                .map_err(unavailable("add to a rollup"))?;
+        }
+        Ok(())
+    }
+
+    async fn rows(&self, series: &str, from: i64, to: i64) -> Result<Vec<RollupRow>, StoreError> {
+        let q = self
+            .client
+            .query()
+            .table_name(&self.tables.clicks)
+            .key_condition_expression("attribution_id = :k AND click_ts BETWEEN :from AND :to")
+            .expression_attribute_values(":k", s(format!("counter#{series}")))
+            .expression_attribute_values(":from", n(from))
+            .expression_attribute_values(":to", n(to))
+            .consistent_read(true);
+        let items = self.query_all("read a rollup", q).await?;
+        Ok(items
+            .iter()
+            .filter_map(|it| {
+                let slot = get_n(it, "click_ts")?;
+                let fields = it
+                    .iter()
+                    .filter(|(k, _)| !NOT_FIELDS.contains(&k.as_str()))
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_n().ok()?.parse().ok()?)))
+                    .collect();
+                Some(RollupRow { slot, fields })
+            })
+            .collect())
     }
 
     async fn count(&self, key: &str, now: Timestamp) -> Result<u32, StoreError> {

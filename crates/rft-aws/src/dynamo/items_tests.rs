@@ -134,3 +134,84 @@ fn ledger_rows_and_audit_events_fit_their_tables() {
         &audit_item(&AuditEvent::new(AuditKind::Paid, r.referral_id.as_str(), AT, serde_json::json!({}))),
     );
 }
+
+/// An item's size as DynamoDB counts it (what it stores and bills): each attribute's name in
+/// UTF-8 bytes, plus a string's UTF-8 bytes, a binary's bytes, or a number's significant
+/// digits, two to a byte, plus one.
+fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    AttributeValue::S(s) => s.len(),
+                    AttributeValue::B(b) => b.as_ref().len(),
+                    AttributeValue::N(n) => {
+                        let digits = n.trim_start_matches('-').replace('.', "");
+                        let significant = digits.trim_start_matches('0').trim_end_matches('0').len().max(1);
+                        significant.div_ceil(2) + 1
+                    }
+                    _ => 0,
+                }
+        })
+        .sum()
+}
+
+/// A browser's click with the bench's user agent and a real user agent of each common kind:
+/// every one at most 200 bytes. The sizes go to the file named by RFT_BENCH_ITEM.
+#[test]
+fn a_click_item_is_at_most_200_bytes() {
+    let at = Timestamp::from_millis(1_795_000_000_123);
+    let agents = [
+        (
+            "the benchmark's browser",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36",
+        ),
+        (
+            "Chrome on Windows",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        ),
+        (
+            "Safari on an iPhone",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
+        ),
+        (
+            "Chrome on Android",
+            "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+        ),
+    ];
+    let mut sizes = serde_json::Map::new();
+    for (name, ua) in agents {
+        let click = Click {
+            key: TouchKey::Token(Token::generate()),
+            at,
+            code: Code::parse("7QK2A9").unwrap(),
+            ip_hash: Some(IdentityHash::from_stored("0123456789abcdef0123456789abcdef".into())),
+            user_agent: Some(ua.into()),
+            channel: Some("whatsapp".into()),
+            browser: None,
+            expires_at: at.plus(Duration::from_secs(30 * 86_400)),
+        };
+        let now = click_item(&click);
+        let size = item_size(&now);
+        assert!(size <= 200, "{name}: {size} bytes: {now:?}");
+        assert_eq!(click_from_item(&now).unwrap(), click, "{name} reads back");
+        // The layout before: keys, code, both expiries, the browser hash (always written),
+        // the channel, and the whole click again as JSON.
+        let mut before = click.clone();
+        before.browser = Some(IdentityHash::from_stored("fedcba9876543210fedcba9876543210".into()));
+        let old = item([
+            ("attribution_id", s(before.key.attribution_id())),
+            ("click_ts", n(at.as_millis())),
+            ("code", s("7QK2A9")),
+            ("expires_at", n(before.expires_at.as_secs() + 1)),
+            ("expires_at_ms", n(before.expires_at.as_millis())),
+            ("browser", s("fedcba9876543210fedcba9876543210")),
+            ("channel", s("whatsapp")),
+            ("doc", doc(&before)),
+        ]);
+        sizes.insert(name.into(), serde_json::json!({ "now": size, "before": item_size(&old) }));
+    }
+    if let Ok(path) = std::env::var("RFT_BENCH_ITEM") {
+        std::fs::write(path, serde_json::Value::Object(sizes).to_string()).unwrap();
+    }
+}

@@ -57,6 +57,15 @@ impl DynamoStore {
     pub fn tables(&self) -> &TableNames {
         &self.tables
     }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// A counter step as a transaction's update (see `counters.rs`).
+    pub(crate) fn rollup_update(&self, step: &rft_core::ledger::CounterStep) -> aws_sdk_dynamodb::types::Update {
+        self.counter_step(step)
+    }
 }
 
 pub(super) fn unavailable<E>(op: &'static str) -> impl FnOnce(E) -> StoreError

@@ -118,14 +118,7 @@ impl Services {
     /// `rft-screen`: velocity reads, and hold emails with signed ops links.
     pub fn screen(&self, messenger: Arc<dyn Messenger>, links: LinkSigner) -> ScreenService {
         let s = &self.stores;
-        ScreenService::new(
-            s.clicks.clone(),
-            s.counters.clone(),
-            messenger,
-            self.settings.clone(),
-            links,
-            self.clock.clone(),
-        )
+        ScreenService::new(s.counters.clone(), messenger, self.settings.clone(), links, self.clock.clone())
     }
 
     /// `rft-attributor`: attribution, screening through `screener`; a connected store's orders
@@ -169,7 +162,7 @@ impl Services {
     /// `rft-sweep`: expiry of pending referrals, and conversions past their confirmation
     /// period handed to the rewarder on `reward_jobs`.
     pub fn sweeper(&self, reward_jobs: Arc<dyn JobQueue>) -> Sweeper {
-        Sweeper::new(self.stores.referrals.clone(), reward_jobs, self.clock.clone())
+        Sweeper::new(self.stores.referrals.clone(), self.stores.counters.clone(), reward_jobs, self.clock.clone())
     }
 
     /// Erasure (the rewarder's in AWS: it alone may rewrite the ledger); `hasher` derives the

@@ -280,7 +280,7 @@ impl Attributor {
         };
         let mut verdict = self.screener.screen(&case).await?;
         if verdict.flag_code {
-            CodeFlags::new(self.codes.clone(), self.referrals.clone(), self.audit.clone())
+            CodeFlags::new(self.codes.clone(), self.referrals.clone(), self.audit.clone(), self.counters.clone())
                 .flag(&code, &verdict.evidence, now)
                 .await?;
         }
@@ -345,6 +345,7 @@ impl Attributor {
         match self.referrals.open(&referral, &claims, &audit).await? {
             Opened::Created => {
                 self.count_programme(PROGRAMME_SIGNUPS, now).await;
+                crate::rollup::apply(self.counters.as_ref(), &crate::rollup::signup_steps(&referral)).await;
                 let referral = self.finish_hold(referral).await?;
                 Ok(SignupOutcome::Opened(Box::new(referral)))
             }

@@ -161,7 +161,13 @@ impl Eraser {
                 relabelled.fulfilment = Fulfilment::Forfeited { at: now, reason: FORFEITED_BY_ERASURE.to_owned() };
             }
             match self.stores.ledger.save_row(&relabelled, row.version).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    let moved = crate::rollup::fulfilment_moved(&row, &relabelled);
+                    if !moved.is_empty() {
+                        crate::rollup::apply(self.stores.counters.as_ref(), &moved).await;
+                    }
+                    return Ok(());
+                }
                 Err(WriteError::Conflict) => match self.stores.ledger.row(&row.referral_id, row.side).await? {
                     Some(current) if current.customer_id == *opaque => return Ok(()),
                     Some(current) => row = current,

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::audit::{AuditEvent, AuditKind};
 use crate::code::{CodeFlag, CodeRecord};
-use crate::ports::{AuditStore, CodeStore, ReferralStore, StoreError, WriteError};
+use crate::ports::{AuditStore, CodeStore, Counters, ReferralStore, StoreError, WriteError};
 use crate::referral::{Evidence, Outcome, Referral, ReferralState, StateEvent};
 use crate::time::Timestamp;
 
@@ -36,12 +36,18 @@ pub struct CodeFlags {
     codes: Arc<dyn CodeStore>,
     referrals: Arc<dyn ReferralStore>,
     audit: Arc<dyn AuditStore>,
+    counters: Arc<dyn Counters>,
 }
 
 impl CodeFlags {
     /// Over the stores it changes.
-    pub fn new(codes: Arc<dyn CodeStore>, referrals: Arc<dyn ReferralStore>, audit: Arc<dyn AuditStore>) -> Self {
-        CodeFlags { codes, referrals, audit }
+    pub fn new(
+        codes: Arc<dyn CodeStore>,
+        referrals: Arc<dyn ReferralStore>,
+        audit: Arc<dyn AuditStore>,
+        counters: Arc<dyn Counters>,
+    ) -> Self {
+        CodeFlags { codes, referrals, audit, counters }
     }
 
     /// Flags `code` for the code rules among `evidence` and holds its pending referrals. Safe to
@@ -76,7 +82,8 @@ impl CodeFlags {
             held.evidence.push(flagged_evidence(flag));
             let facts = json!({ "stage": "code flagged", "evidence": held.evidence });
             let event = AuditEvent::new(AuditKind::Held, referral.referral_id.as_str(), now, facts);
-            match self.referrals.save(&held, referral.version, Some(&event)).await {
+            let (referrals, counters) = (self.referrals.as_ref(), self.counters.as_ref());
+            match crate::rollup::save_counted(referrals, counters, &referral, &held, Some(&event)).await {
                 Ok(()) => return Ok(()),
                 Err(WriteError::Conflict) => match self.referrals.get(&referral.referral_id).await? {
                     Some(current) => referral = current,

@@ -55,7 +55,20 @@ const BOT_MARKERS: &[&str] = &[
 
 /// Whether a user agent is a bot or a link preview.
 pub fn is_bot(user_agent: &str) -> bool {
-    let ua = user_agent.to_ascii_lowercase();
+    // Lower-cased on the stack for the usual lengths (this runs on every click).
+    let mut buf = [0u8; 512];
+    let owned;
+    let ua = match buf.get_mut(..user_agent.len()) {
+        Some(low) => {
+            low.copy_from_slice(user_agent.as_bytes());
+            low.make_ascii_lowercase();
+            std::str::from_utf8(low).unwrap_or_default()
+        }
+        None => {
+            owned = user_agent.to_ascii_lowercase();
+            owned.as_str()
+        }
+    };
     // Browsers' own "previews" never say "bot"; iMessage previews identify as facebookexternalhit.
     BOT_MARKERS.iter().any(|m| ua.contains(m))
 }
@@ -109,7 +122,8 @@ pub struct RedirectCounts {
 #[derive(Default)]
 struct IpLimiter {
     hour: i64,
-    counts: HashMap<crate::identity::IdentityHash, u32>,
+    /// By the first 64 bits of the IP's keyed hash (no copy of the hash per click).
+    counts: HashMap<u64, u32>,
 }
 
 /// Past this many tracked IPs the limiter starts the hour afresh (bounds memory).
@@ -122,7 +136,11 @@ impl IpLimiter {
             self.hour = hour;
             self.counts.clear();
         }
-        let n = self.counts.entry(ip.clone()).or_insert(0);
+        let key = ip.as_str().get(..16).and_then(|h| u64::from_str_radix(h, 16).ok()).unwrap_or_else(|| {
+            use std::hash::{BuildHasher, BuildHasherDefault};
+            BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(ip.as_str())
+        });
+        let n = self.counts.entry(key).or_insert(0);
         *n = n.saturating_add(1);
         *n <= limit
     }
@@ -131,6 +149,39 @@ impl IpLimiter {
 struct Cached {
     record: Option<Arc<CodeRecord>>,
     fetched: Instant,
+}
+
+/// The landing URL cut where a visit's parameters go, so a redirect builds its `Location` by
+/// concatenation (tokens and codes need no escaping). The same text as appending the pairs
+/// to the URL's query, tested below.
+struct Landing {
+    head: String,
+    tail: String,
+}
+
+impl Landing {
+    fn of(url: &url::Url) -> Self {
+        let mut bare = url.clone();
+        let tail = bare.fragment().map(|f| format!("#{f}")).unwrap_or_default();
+        bare.set_fragment(None);
+        let head = match bare.query() {
+            None => format!("{bare}?"),
+            Some("") => bare.to_string(),
+            Some(_) => format!("{bare}&"),
+        };
+        Landing { head, tail }
+    }
+
+    fn location(&self, token: &Token, code: &Code) -> String {
+        let mut out = String::with_capacity(self.head.len() + self.tail.len() + 112);
+        out.push_str(&self.head);
+        out.push_str("rft=");
+        out.push_str(token.as_str());
+        out.push_str("&utm_source=referral&utm_medium=referral&utm_campaign=");
+        out.push_str(code.as_str());
+        out.push_str(&self.tail);
+        out
+    }
 }
 
 /// The redirect service.
@@ -142,6 +193,7 @@ pub struct Redirector {
     clock: Arc<dyn Clock>,
     cache: RwLock<HashMap<Code, Cached>>,
     ip_limiter: std::sync::Mutex<IpLimiter>,
+    landing: Landing,
     /// Counters, readable by the runtime for logs and metrics.
     pub counts: RedirectCounts,
 }
@@ -156,6 +208,7 @@ impl Redirector {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Redirector {
+            landing: Landing::of(&settings.links.landing_url),
             codes,
             clicks,
             settings,
@@ -210,13 +263,7 @@ impl Redirector {
             }
         };
         let token = visit.cookie_token.and_then(|t| Token::parse(t).ok()).unwrap_or_else(Token::generate);
-        let mut location = self.settings.links.landing_url.clone();
-        location
-            .query_pairs_mut()
-            .append_pair("rft", token.as_str())
-            .append_pair("utm_source", "referral")
-            .append_pair("utm_medium", "referral")
-            .append_pair("utm_campaign", code.as_str());
+        let location = self.landing.location(&token, &code);
         let window = record.terms.window();
         let domain = self.settings.links.cookie_domain.as_deref().map(|d| format!("; Domain={d}")).unwrap_or_default();
         let set_cookie =
@@ -234,7 +281,7 @@ impl Redirector {
             {
                 self.counts.rate_limited.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(code = %code, "rate_limited: over the per-IP click limit; redirected without logging");
-                return Redirect { location: location.into(), set_cookie: Some(set_cookie) };
+                return Redirect { location, set_cookie: Some(set_cookie) };
             }
             let click = Click {
                 key: TouchKey::Token(token.clone()),
@@ -243,12 +290,18 @@ impl Redirector {
                 ip_hash,
                 user_agent: visit.user_agent.map(clip_user_agent),
                 channel: visit.channel.and_then(parse_channel),
-                browser: self.hasher.browser(visit.ip, visit.user_agent),
+                // Only the optional fingerprint fallback reads it: without it, no second keyed
+                // hash per click and no browser index entry.
+                browser: if self.settings.attribution.fingerprint_fallback {
+                    self.hasher.browser(visit.ip, visit.user_agent)
+                } else {
+                    None
+                },
                 expires_at: now.plus(window),
             };
             self.log(click).await;
         }
-        Redirect { location: location.into(), set_cookie: Some(set_cookie) }
+        Redirect { location, set_cookie: Some(set_cookie) }
     }
 
     fn admit_ip(&self, ip: &crate::identity::IdentityHash, now: crate::time::Timestamp) -> bool {
@@ -259,21 +312,16 @@ impl Redirector {
     }
 
     /// Writes the click, waiting at most [`CLICK_WRITE_BUDGET`]; a write still running then
-    /// carries on in the background.
+    /// carries on in the background (the click store's promise when its caller stops waiting,
+    /// so no task is spawned per click here).
     async fn log(&self, click: Click) {
-        let clicks = self.clicks.clone();
-        let write = tokio::spawn(async move { clicks.record(&click).await });
-        match tokio::time::timeout(CLICK_WRITE_BUDGET, write).await {
-            Ok(Ok(Ok(()))) => {
+        match tokio::time::timeout(CLICK_WRITE_BUDGET, self.clicks.record(&click)).await {
+            Ok(Ok(())) => {
                 self.counts.logged.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok(Ok(Err(e))) => {
-                self.counts.log_failed.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, "click not logged; redirecting anyway");
             }
             Ok(Err(e)) => {
                 self.counts.log_failed.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, "click writer task failed; redirecting anyway");
+                tracing::error!(error = %e, "click not logged; redirecting anyway");
             }
             Err(_) => {
                 self.counts.log_failed.fetch_add(1, Ordering::Relaxed);

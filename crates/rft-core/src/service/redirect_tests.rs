@@ -2,8 +2,9 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{Redirect, Visit};
+use super::{Landing, Redirect, Visit, is_bot};
 use crate::click::TouchKey;
+use crate::code::Code;
 use crate::ids::Token;
 use crate::ports::CodeStore;
 use crate::testing::World;
@@ -42,7 +43,8 @@ async fn a_live_code_lands_with_a_token_cookie_and_one_click_logged_for_the_wind
     );
     assert_eq!((clicks[0].code.clone(), clicks[0].channel.as_deref()), (code.code, Some("whatsapp")));
     assert_eq!(clicks[0].expires_at, w.clock_now().plus(code.terms.window()));
-    assert!(clicks[0].ip_hash.is_some() && clicks[0].browser.is_some(), "the IP is kept only as hashes");
+    assert!(clicks[0].ip_hash.is_some(), "the IP is kept only as a hash");
+    assert!(clicks[0].browser.is_none(), "no browser hash unless the fingerprint fallback is on");
 }
 
 #[tokio::test]
@@ -146,4 +148,38 @@ async fn clicks_from_one_ip_past_the_hourly_limit_land_without_being_logged() {
     assert!(last.unwrap().location.starts_with("https://freshbox.uk/signup"));
     assert_eq!(w.store.state().clicks.len(), 100);
     assert_eq!(redirector.counts.rate_limited.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn the_location_is_what_appending_the_pairs_to_the_query_gives() {
+    let token = Token::generate();
+    let code = Code::parse("7QK2A9").unwrap();
+    for landing in [
+        "https://freshbox.uk/signup",
+        "https://freshbox.uk/",
+        "https://freshbox.uk/signup?",
+        "https://freshbox.uk/signup?plan=family&x=a%20b",
+        "https://freshbox.uk/signup?plan=family#top",
+        "https://freshbox.uk/signup#top",
+        "http://127.0.0.1:3000/demo/signup",
+    ] {
+        let url = url::Url::parse(landing).unwrap();
+        let mut expected = url.clone();
+        expected
+            .query_pairs_mut()
+            .append_pair("rft", token.as_str())
+            .append_pair("utm_source", "referral")
+            .append_pair("utm_medium", "referral")
+            .append_pair("utm_campaign", code.as_str());
+        assert_eq!(Landing::of(&url).location(&token, &code), expected.as_str(), "{landing}");
+    }
+}
+
+#[test]
+fn bots_are_told_apart_whatever_the_case_and_length() {
+    assert!(is_bot("Mozilla/5.0 (compatible; Googlebot/2.1)"));
+    assert!(is_bot("WhatsApp/2.23"));
+    assert!(is_bot(&format!("{}Slackbot", "x".repeat(600))));
+    assert!(!is_bot("Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) Safari/604.1"));
+    assert!(!is_bot(&"é".repeat(300)));
 }

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::links::LinkSigner;
-use crate::ports::{ClickStore, Counters, Messenger, ScreenCase, ScreenError, Screener};
+use crate::ports::{Counters, Messenger, ScreenCase, ScreenError, Screener};
 use crate::referral::Referral;
+use crate::rollup;
 use crate::screen::{Facts, Stage, Verdict, evaluate};
 use crate::service::velocity::{self, CONVERSIONS_PER_REFERRER, DAY, HOUR, SIGNUPS_PER_CODE, SIGNUPS_PER_IP};
 use crate::settings::Settings;
@@ -15,7 +16,6 @@ use crate::time::Clock;
 
 /// The screen service.
 pub struct ScreenService {
-    clicks: Arc<dyn ClickStore>,
     counters: Arc<dyn Counters>,
     messenger: Arc<dyn Messenger>,
     settings: Arc<Settings>,
@@ -28,16 +28,17 @@ fn failed(e: impl std::error::Error + Send + Sync + 'static) -> ScreenError {
 }
 
 impl ScreenService {
-    /// A screen over its ports; `links` signs the ops links in hold emails.
+    /// A screen over its ports; `links` signs the ops links in hold emails. Velocity is read
+    /// from counters only: a code's clicks in the last hour from its rollup rows (one read
+    /// however many clicks it had), sign-ups and conversions from their buckets.
     pub fn new(
-        clicks: Arc<dyn ClickStore>,
         counters: Arc<dyn Counters>,
         messenger: Arc<dyn Messenger>,
         settings: Arc<Settings>,
         links: LinkSigner,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        ScreenService { clicks, counters, messenger, settings, links, clock }
+        ScreenService { counters, messenger, settings, links, clock }
     }
 }
 
@@ -53,7 +54,7 @@ impl Screener for ScreenService {
             referrer: case.referrer.clone(),
             email_domain: case.email_domain.clone(),
             method: Some(case.method),
-            code_clicks_last_hour: self.clicks.count_for_code(&case.code, at.minus(HOUR), at).await.map_err(failed)?,
+            code_clicks_last_hour: rollup::code_clicks_last_hour(counters, &case.code, at).await.map_err(failed)?,
             ..Facts::default()
         };
         match case.stage {

@@ -1,18 +1,20 @@
-//! A referrer's numbers, computed by key (their codes' clicks through the by-code index, their
-//! referrals through the by-referrer index, their ledger rows through the by-customer index),
-//! never by scanning a table.
+//! A referrer's numbers, computed by key, never by scanning a table or walking clicks: their
+//! codes' clicks from the rollups (one read of each code's last 30 days, [`crate::rollup`]),
+//! their referrals through the by-referrer index, their ledger rows through the by-customer
+//! index. What a referrer has had grows these reads with their referrals, never with clicks.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::code::CodeRecord;
+use crate::code::{Code, CodeRecord};
 use crate::ids::CustomerId;
 use crate::ledger::Side;
 use crate::money::Currency;
 use crate::ports::{StoreError, Stores};
 use crate::referral::ReferralState;
+use crate::rollup;
 use crate::service::attribute::{PROGRAMME_CONVERSIONS, PROGRAMME_SIGNUPS};
 use crate::time::Timestamp;
 
@@ -57,8 +59,8 @@ pub struct ChannelCount {
 /// A referrer's numbers.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReferrerStats {
-    /// Clicks on any of their codes in the last 30 days (as long as clicks are kept: the
-    /// attribution window).
+    /// Clicks on any of their codes in the last 30 UTC days, today included (email invites
+    /// count as clicks on the `email` channel, as they always have).
     pub clicks: u64,
     /// Friends who signed up through them.
     pub signups: u64,
@@ -112,14 +114,16 @@ pub async fn referrer_stats(
             .clone()
     };
     let mut clicks = 0;
-    for code in &codes {
-        for (at, ch) in stores.clicks.clicks_of_code(&code.code, since, now).await? {
-            clicks += 1;
-            if let Some(d) = days.get_mut(&at.day()) {
-                d.clicks += 1;
-            }
-            let mut c = channel(&mut channels, ch.as_deref());
-            c.clicks += 1;
+    let code_list: Vec<Code> = codes.iter().map(|c| c.code.clone()).collect();
+    for (day, fields) in rollup::days_of_codes(stores.counters.as_ref(), &code_list, since.day(), now.day()).await? {
+        let n = u64::try_from(fields.get(rollup::CLICKS).copied().unwrap_or(0)).unwrap_or(0);
+        clicks += n;
+        if let Some(d) = days.get_mut(&day) {
+            d.clicks += n;
+        }
+        for (name, n) in rollup::channels_of(&fields, rollup::CLICKS) {
+            let mut c = channel(&mut channels, Some(&name));
+            c.clicks += n;
             channels.insert(c.channel.clone(), c);
         }
     }
@@ -147,8 +151,9 @@ pub async fn referrer_stats(
     for row in stores.ledger.rows_of(customer).await?.into_iter().filter(|r| r.side == Side::Referrer) {
         *earned.entry(row.reward.currency.clone()).or_insert(0) += row.reward.amount_minor;
     }
-    let programme_signups = stores.counters.count(PROGRAMME_SIGNUPS, now).await?;
-    let programme_conversions = stores.counters.count(PROGRAMME_CONVERSIONS, now).await?;
+    let programme =
+        stores.counters.counts(&[PROGRAMME_SIGNUPS.to_owned(), PROGRAMME_CONVERSIONS.to_owned()], now).await?;
+    let (programme_signups, programme_conversions) = (programme[0], programme[1]);
     let signups = referrals.len() as u64;
     let stats = ReferrerStats {
         clicks,

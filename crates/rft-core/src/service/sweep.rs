@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::audit::{AuditEvent, AuditKind};
 use crate::jobs::{ConfirmJob, Job};
-use crate::ports::{JobQueue, QueueError, ReferralStore, StoreError, WriteError};
+use crate::ports::{Counters, JobQueue, QueueError, ReferralStore, StoreError, WriteError};
 use crate::referral::{ReferralState, ReviewQueue, StateEvent};
 use crate::time::Clock;
 
@@ -22,6 +22,7 @@ const CONFIRMS_PER_SWEEP: usize = 1000;
 /// The sweeper.
 pub struct Sweeper {
     referrals: Arc<dyn ReferralStore>,
+    counters: Arc<dyn Counters>,
     reward_jobs: Arc<dyn JobQueue>,
     clock: Arc<dyn Clock>,
 }
@@ -39,8 +40,13 @@ pub enum SweepError {
 
 impl Sweeper {
     /// A sweeper over the referral store, queueing due conversions on the reward queue.
-    pub fn new(referrals: Arc<dyn ReferralStore>, reward_jobs: Arc<dyn JobQueue>, clock: Arc<dyn Clock>) -> Self {
-        Sweeper { referrals, reward_jobs, clock }
+    pub fn new(
+        referrals: Arc<dyn ReferralStore>,
+        counters: Arc<dyn Counters>,
+        reward_jobs: Arc<dyn JobQueue>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Sweeper { referrals, counters, reward_jobs, clock }
     }
 
     /// Queues a `confirm` job for every conversion whose confirmation period has passed;
@@ -80,7 +86,8 @@ impl Sweeper {
                 next.version += 1;
                 let facts = json!({ "expires_at": referral.expires_at, "window_secs": referral.terms.window_secs });
                 let event = AuditEvent::new(AuditKind::Expired, referral.referral_id.as_str(), now, facts);
-                match self.referrals.save(&next, referral.version, Some(&event)).await {
+                let (referrals, counters) = (self.referrals.as_ref(), self.counters.as_ref());
+                match crate::rollup::save_counted(referrals, counters, &referral, &next, Some(&event)).await {
                     Ok(()) => {
                         expired += 1;
                         progressed = true;

@@ -1,10 +1,13 @@
-//! `Counters`: expiring counters.
+//! `Counters`: expiring counters (redb `counters`), and the rollups (redb `rollups`, with the
+//! click log's counts not yet folded added on read).
 
 use async_trait::async_trait;
 use redb::{ReadableTable, WriteTransaction};
 
 use rft_core::Timestamp;
+use rft_core::ledger::CounterStep;
 use rft_core::ports::{CountError, Counters, StoreError};
+use rft_core::rollup::RollupRow;
 
 use super::{COUNTERS, LocalStore};
 
@@ -32,6 +35,17 @@ pub(super) fn step_counter(
     Ok(Ok(next))
 }
 
+/// Applies counter steps inside a write transaction: a plain counter's step moves the expiring
+/// counter, a rollup's adds to its row.
+pub(super) fn apply_steps(txn: &WriteTransaction, steps: &[CounterStep], now: Timestamp) -> Result<(), redb::Error> {
+    let (plain, rollups): (Vec<&CounterStep>, Vec<&CounterStep>) = steps.iter().partition(|s| s.is_plain_count());
+    for step in plain {
+        let _ = step_counter(txn, &step.key, None, step.expires_at, now)?;
+    }
+    let rollups: Vec<CounterStep> = rollups.into_iter().cloned().collect();
+    crate::clicklog::add_steps(txn, &rollups)
+}
+
 #[async_trait]
 impl Counters for LocalStore {
     async fn increment(
@@ -57,6 +71,19 @@ impl Counters for LocalStore {
             Ok(out)
         })
         .await
+    }
+
+    async fn add(&self, steps: &[CounterStep]) -> Result<(), StoreError> {
+        let steps = steps.to_vec();
+        self.write_ok("add to rollups", move |txn| apply_steps(txn, &steps, Timestamp::EPOCH)).await
+    }
+
+    async fn rows(&self, series: &str, from: i64, to: i64) -> Result<Vec<RollupRow>, StoreError> {
+        let (log, series) = (self.clicks.clone(), series.to_owned());
+        tokio::task::spawn_blocking(move || log.rows(&series, from, to))
+            .await
+            .map_err(|e| StoreError::unavailable("read rollups", e))?
+            .map_err(|e| StoreError::unavailable("read rollups", e))
     }
 
     async fn count(&self, key: &str, now: Timestamp) -> Result<u32, StoreError> {

@@ -1,9 +1,9 @@
 //! Reading everything back, for tests that prove what is and is not stored.
 
 use super::{
-    ACTIVE_CODE, AUDIT, AUDIT_BY_SUBJECT, CLAIMS, CLAIMS_BY_CLAIMANT, CLICKS, CLICKS_BY_BROWSER, CLICKS_BY_CODE, CODES,
-    CODES_BY_REFERRER, COUNTERS, FIRST_ORDERS, FLAGGED_CODES, LEDGER, LEDGER_BY_CUSTOMER, LocalStore, ORDERS,
-    REFERRALS, REFERRALS_BY_REFERRER, REVIEW, TALLY, WEBHOOKS,
+    ACTIVE_CODE, AUDIT, AUDIT_BY_SUBJECT, CLAIMS, CLAIMS_BY_CLAIMANT, CODES, CODES_BY_REFERRER, COUNTERS, FIRST_ORDERS,
+    FLAGGED_CODES, LEDGER, LEDGER_BY_CUSTOMER, LocalStore, ORDERS, REFERRALS, REFERRALS_BY_REFERRER, REVIEW, TALLY,
+    WEBHOOKS,
 };
 use redb::{ReadableDatabase, ReadableTable};
 
@@ -11,9 +11,8 @@ impl LocalStore {
     /// Every key and value in every table, as text: for tests that prove what is and is not
     /// stored (erasure, hashing). Not for production use: it reads everything.
     pub async fn dump(&self) -> String {
-        // Logged clicks are folded in first, so the dump holds everything stored.
-        let _ = self.clicks.settle().await;
         let db = self.db.clone();
+        let clicks = self.clicks.clone();
         tokio::task::spawn_blocking(move || {
             let mut out = String::new();
             let Ok(txn) = db.begin_read() else { return out };
@@ -28,9 +27,10 @@ impl LocalStore {
                     }
                 )*};
             }
-            dump!(CODES, ACTIVE_CODE, CODES_BY_REFERRER, CLICKS, CLICKS_BY_CODE, CLICKS_BY_BROWSER, REFERRALS, CLAIMS);
+            out.push_str(&clicks.dump());
+            dump!(CODES, ACTIVE_CODE, CODES_BY_REFERRER, REFERRALS, CLAIMS);
             dump!(CLAIMS_BY_CLAIMANT, REVIEW, REFERRALS_BY_REFERRER, LEDGER, LEDGER_BY_CUSTOMER, TALLY, AUDIT, AUDIT_BY_SUBJECT);
-            dump!(WEBHOOKS, COUNTERS, ORDERS, FLAGGED_CODES, FIRST_ORDERS);
+            dump!(WEBHOOKS, COUNTERS, ORDERS, FLAGGED_CODES, FIRST_ORDERS, crate::clicklog::ROLLUPS);
             out
         })
         .await

@@ -8,7 +8,6 @@ use rft_core::ports::{CommitError, LedgerCursor, LedgerPage, LedgerStore, StoreE
 use rft_core::{CustomerId, LedgerRow, ReferralId, RewardCommit};
 
 use super::audit::append_audit;
-use super::counters::step_counter;
 use super::index::under;
 use super::orders::update_order;
 use super::referrals::{load_referral, put_referral};
@@ -54,10 +53,7 @@ impl LedgerStore for LocalStore {
             drop((ledger, tally));
             put_referral(txn, &commit.referral, old.as_ref())?;
             append_audit(txn, &commit.audit)?;
-            for counter in &commit.counters {
-                let now = commit.audit.ts;
-                let _ = step_counter(txn, &counter.key, None, counter.expires_at, now)?;
-            }
+            super::counters::apply_steps(txn, &commit.counters, commit.audit.ts)?;
             Ok(Ok(()))
         })
         .await?

@@ -3,14 +3,15 @@
 //! (claim if absent, update if the version still matches, commit a payout as one unit) is a
 //! read-check-write inside one transaction, durable once `commit` returns.
 //!
-//! One file per port: [`codes`], [`clicks`], [`referrals`], [`ledger`], [`audit`], [`webhooks`],
-//! [`counters`], [`unsubscribes`]; [`index`] reads the secondary indexes; [`listing`] keeps the
-//! console's indexes; [`inspect`] reads everything back for tests.
+//! One file per port: [`codes`], [`clicks`] (the click log itself is `crate::clicklog`, outside
+//! redb), [`referrals`], [`ledger`], [`audit`], [`webhooks`], [`counters`] (with the rollups),
+//! [`unsubscribes`]; [`index`] reads the secondary indexes; [`listing`] keeps the console's
+//! indexes; [`inspect`] reads everything back for tests; [`rewrite`] copies the file afresh.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::clicklog::{ClickLogError, ClickWriter};
+use crate::clicklog::{ClickLog, ClickLogError};
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -30,8 +31,6 @@ pub mod rewrite;
 mod unsubscribes;
 mod webhooks;
 
-pub(crate) use clicks::insert_clicks;
-
 pub(crate) type Bytes = &'static [u8];
 
 /// The data file's name in the data directory.
@@ -40,9 +39,6 @@ pub const DATA_FILE: &str = "rft.redb";
 pub(crate) const CODES: TableDefinition<&str, Bytes> = TableDefinition::new("codes");
 pub(crate) const ACTIVE_CODE: TableDefinition<&str, &str> = TableDefinition::new("active_code_by_customer");
 pub(crate) const CODES_BY_REFERRER: TableDefinition<(&str, i64, &str), ()> = TableDefinition::new("codes_by_referrer");
-pub(crate) const CLICKS: TableDefinition<(&str, i64), Bytes> = TableDefinition::new("clicks");
-pub(crate) const CLICKS_BY_CODE: TableDefinition<(&str, i64, &str), i64> = TableDefinition::new("clicks_by_code");
-pub(crate) const CLICKS_BY_BROWSER: TableDefinition<(&str, i64, &str), i64> = TableDefinition::new("clicks_by_browser");
 pub(crate) const REFERRALS: TableDefinition<&str, Bytes> = TableDefinition::new("referrals");
 pub(crate) const CLAIMS: TableDefinition<&str, &str> = TableDefinition::new("identity_claims");
 pub(crate) const CLAIMS_BY_CLAIMANT: TableDefinition<(&str, &str), ()> =
@@ -72,7 +68,7 @@ pub(crate) const CODES_BY_STATUS: TableDefinition<(&str, i64, &str), ()> = Table
 #[derive(Clone)]
 pub struct LocalStore {
     pub(crate) db: Arc<Database>,
-    clicks: ClickWriter,
+    pub(crate) clicks: ClickLog,
 }
 
 /// Creates every table up front so readers never meet a missing one.
@@ -80,9 +76,7 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
     txn.open_table(CODES)?;
     txn.open_table(ACTIVE_CODE)?;
     txn.open_table(CODES_BY_REFERRER)?;
-    txn.open_table(CLICKS)?;
-    txn.open_table(CLICKS_BY_CODE)?;
-    txn.open_table(CLICKS_BY_BROWSER)?;
+    txn.open_table(crate::clicklog::ROLLUPS)?;
     txn.open_table(REFERRALS)?;
     txn.open_table(CLAIMS)?;
     txn.open_table(CLAIMS_BY_CLAIMANT)?;
@@ -122,7 +116,8 @@ pub struct OpenError {
 }
 
 impl LocalStore {
-    /// Opens (or creates) the store in `dir/rft.redb`, with its click log beside it.
+    /// Opens (or creates) the store in `dir/rft.redb`, with its click log beside it
+    /// (`dir/clicks-<n>.log`).
     pub fn open(dir: &Path) -> Result<Self, OpenError> {
         let path = dir.join(DATA_FILE);
         let failed =
@@ -144,7 +139,7 @@ impl LocalStore {
         create_tables(&txn)?;
         txn.commit().map_err(redb::Error::from)?;
         let db = Arc::new(db);
-        Ok(LocalStore { clicks: ClickWriter::start(db.clone(), dir)?, db })
+        Ok(LocalStore { clicks: ClickLog::open(db.clone(), dir)?, db })
     }
 
     /// Runs `f` in a write transaction on the blocking pool. `Ok(Ok(t))` commits; `Ok(Err(d))`

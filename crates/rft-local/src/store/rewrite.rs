@@ -16,6 +16,8 @@ use redb::{
     Value, WriteTransaction,
 };
 
+use crate::clicklog::counts::{META, ROLLUPS};
+use crate::clicklog::legacy;
 use crate::queue::{DEAD_LETTERS, JOBS, JOBS_BY_VISIBILITY};
 use crate::store::*;
 
@@ -104,9 +106,11 @@ fn copy_every_table(read: &ReadTransaction, write: &WriteTransaction) -> Result<
         CODES,
         ACTIVE_CODE,
         CODES_BY_REFERRER,
-        CLICKS,
-        CLICKS_BY_CODE,
-        CLICKS_BY_BROWSER,
+        ROLLUPS,
+        META,
+        legacy::CLICKS,
+        legacy::BY_CODE,
+        legacy::BY_BROWSER,
         REFERRALS,
         CLAIMS,
         CLAIMS_BY_CLAIMANT,

@@ -4,10 +4,8 @@
 //! ([`export`]) and, for the referrer's own page, their friends in one plain sentence each
 //! ([`friends`]). Everything here reads the stores by key or index; nothing scans a table.
 //!
-//! The overview is computed behind one trait, [`ConsoleOverview`]: today from what the stores
-//! already hold ([`StoreOverview`]: the programme counters, each referrer's numbers as the
-//! stats API computes them, the listings by state, the ledger rows of rewarded referrals).
-//! Rollups that do not grow with the programme replace it in that one place.
+//! The overview is computed behind one trait, [`ConsoleOverview`], by [`RollupOverview`] from
+//! the rollups: a handful of reads whatever the programme's history.
 
 pub mod export;
 pub mod friends;
@@ -18,7 +16,7 @@ pub mod search;
 pub mod story;
 pub mod sums;
 
-pub use overview::{ConsoleOverview, Overview, StoreOverview};
+pub use overview::{ConsoleOverview, Overview, RollupOverview};
 pub use search::{ReferralFilter, ReferralPage, search};
 
 #[cfg(test)]

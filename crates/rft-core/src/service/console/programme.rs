@@ -1,10 +1,8 @@
-//! The whole programme read through its listings (referrals by state, codes by status), page
-//! by page: what the console's overview and referrers are computed from until rollups replace
-//! them. Reads are by index, never a table scan, and run a few at a time.
+//! Listings read whole, page by page (the ledger export's rewarded referrals), and reads run a
+//! few at a time. Reads are by index, never a table scan.
 
 use std::future::Future;
 
-use crate::code::{CodeRecord, CodeStatus};
 use crate::ports::{ListPosition, ListWindow, StoreError, Stores};
 use crate::referral::{Referral, ReferralState};
 use crate::time::Timestamp;
@@ -41,42 +39,6 @@ pub async fn referrals_in(stores: &Stores, state: ReferralState) -> Result<Vec<R
             return Ok(out);
         }
     }
-}
-
-/// Every referral, newest first.
-pub async fn all_referrals(stores: &Stores) -> Result<Vec<Referral>, StoreError> {
-    let mut out = Vec::new();
-    for state in ALL_STATES {
-        out.extend(referrals_in(stores, state).await?);
-    }
-    out.sort_by_key(|r| std::cmp::Reverse(ListPosition::of(r.created_at, r.referral_id.as_str())));
-    Ok(out)
-}
-
-/// Every code with `status`, newest first.
-pub async fn codes_in(stores: &Stores, status: CodeStatus) -> Result<Vec<CodeRecord>, StoreError> {
-    let mut out: Vec<CodeRecord> = Vec::new();
-    let mut before = ListPosition::before_time(Timestamp::NEVER);
-    loop {
-        let window = ListWindow { since: Timestamp::EPOCH, before: before.clone(), limit: PAGE };
-        let page = stores.codes.in_status(status, &window).await?;
-        let full = page.len() == PAGE;
-        if let Some(last) = page.last() {
-            before = ListPosition::of(last.created_at, last.code.as_str());
-        }
-        out.extend(page);
-        if !full {
-            return Ok(out);
-        }
-    }
-}
-
-/// Every code, active and retired, newest first.
-pub async fn all_codes(stores: &Stores) -> Result<Vec<CodeRecord>, StoreError> {
-    let mut out = codes_in(stores, CodeStatus::Active).await?;
-    out.extend(codes_in(stores, CodeStatus::Retired).await?);
-    out.sort_by_key(|c| std::cmp::Reverse(ListPosition::of(c.created_at, c.code.as_str())));
-    Ok(out)
 }
 
 /// Runs `read` on every item, [`WIDTH`] at a time, and returns the answers in the items' order.

@@ -86,22 +86,6 @@ impl ReferrerFigures {
     }
 }
 
-/// Every referrer's current code and stats, newest referrer first.
-pub async fn all_stats(stores: &Stores, now: Timestamp) -> Result<Vec<(CodeRecord, ReferrerStats)>, StoreError> {
-    let mut referrers: Vec<CustomerId> = Vec::new();
-    for code in programme::all_codes(stores).await? {
-        if !referrers.contains(&code.referrer_id) {
-            referrers.push(code.referrer_id);
-        }
-    }
-    let found = programme::each(referrers, |customer| {
-        let stores = stores.clone();
-        async move { referrer_stats(&stores, &customer, now).await }
-    })
-    .await?;
-    Ok(found.into_iter().flatten().collect())
-}
-
 /// One page of referrers by the status of a code of theirs, newest code first.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReferrersPage {

@@ -75,8 +75,13 @@ impl Rewarder {
                     noted.conversion = Some(conversion.clone());
                     noted.refunded = order.refunded_at.map(|at| RefundFacts { order_id: order.order_id.clone(), at });
                     noted.friend.identity.merge(&job.identity);
-                    self.save(&noted, referral.version, Some(&not_paid("held"))).await?;
+                    self.save(referral, &noted, Some(&not_paid("held"))).await?;
                     self.count_conversion(referral, conversion.occurred_at).await;
+                    crate::rollup::apply(
+                        self.ports.counters.as_ref(),
+                        &crate::rollup::conversion_steps(referral, conversion),
+                    )
+                    .await;
                 }
                 return Ok(());
             }
@@ -93,7 +98,7 @@ impl Rewarder {
             expired.apply(StateEvent::Expire, now).map_err(|_| Retry::Reload)?;
             let facts = json!({ "reason": "converted after the window", "order_id": job.order_id, "expires_at": referral.expires_at });
             let event = AuditEvent::new(AuditKind::Expired, referral.referral_id.as_str(), now, facts);
-            self.save(&expired, referral.version, Some(&event)).await?;
+            self.save(referral, &expired, Some(&event)).await?;
             self.append(not_paid("expired")).await;
             return Ok(());
         }
@@ -123,9 +128,10 @@ impl Rewarder {
         decided.evidence.extend(verdict.evidence.iter().cloned());
         let facts =
             json!({ "stage": "conversion", "verdict": verdict, "order_id": job.order_id, "identity": job.identity });
-        self.save(&decided, referral.version, Some(&AuditEvent::new(kind, referral.referral_id.as_str(), now, facts)))
-            .await?;
+        self.save(referral, &decided, Some(&AuditEvent::new(kind, referral.referral_id.as_str(), now, facts))).await?;
         self.count_conversion(referral, conversion.occurred_at).await;
+        crate::rollup::apply(self.ports.counters.as_ref(), &crate::rollup::conversion_steps(referral, conversion))
+            .await;
         if decided.state == ReferralState::Held {
             self.notify_hold(decided).await?;
         }
@@ -152,8 +158,10 @@ impl Rewarder {
         noted.confirms_at = Some(conversion.occurred_at.plus(confirm_after));
         let facts = json!({ "order_id": conversion.order_id, "confirms_at": noted.confirms_at, "verdict": verdict });
         let event = AuditEvent::new(AuditKind::ConversionNoted, read.referral_id.as_str(), now, facts);
-        self.save(&noted, read.version, Some(&event)).await?;
+        self.save(read, &noted, Some(&event)).await?;
         self.count_conversion(read, conversion.occurred_at).await;
+        // Recorded now; the payout after the period does not count it again.
+        crate::rollup::apply(self.ports.counters.as_ref(), &crate::rollup::conversion_steps(read, &conversion)).await;
         Ok(())
     }
 
@@ -195,7 +203,7 @@ impl Rewarder {
         rejected.refunded = Some(refund.clone());
         let facts = json!({ "reason": "refunded", "order_id": refund.order_id, "refunded_at": refund.at });
         let event = AuditEvent::new(AuditKind::NotPaid, referral.referral_id.as_str(), now, facts);
-        self.save(&rejected, referral.version, Some(&event)).await
+        self.save(referral, &rejected, Some(&event)).await
     }
 
     /// Screens a conversion; rules a person already cleared on this referral are ignored.
@@ -278,17 +286,27 @@ impl Rewarder {
             let rows = [referrer_row, friend_row];
             let facts = json!({ "conversion": paid.conversion, "verdict": verdict, "rows": rows, "referrer_nth": nth,
                 "friend_fulfilled_at_checkout": at_checkout });
+            // The programme's all-time row follows the commit instead of joining it: every
+            // payout would otherwise lock that one item, and concurrent payouts would queue on it.
+            let (all_time, counted): (Vec<CounterStep>, Vec<CounterStep>) =
+                crate::rollup::payout_steps(referral, &paid, &rows, counts_as_new_conversion)
+                    .into_iter()
+                    .partition(|s| s.slot == crate::rollup::ALL_TIME);
             let commit = RewardCommit {
                 referral: paid.clone(),
                 expected_version: referral.version,
                 rows: rows.clone(),
                 tally: TallyStep { referrer_id: paid.referrer_id.clone(), expected: tally },
                 audit: AuditEvent::new(AuditKind::Paid, paid.referral_id.as_str(), now, facts),
-                counters: vec![CounterStep { key: PROGRAMME_CONVERSIONS.to_owned(), expires_at: Timestamp::NEVER }],
+                counters: [CounterStep::one(PROGRAMME_CONVERSIONS, Timestamp::NEVER)]
+                    .into_iter()
+                    .chain(counted)
+                    .collect(),
                 order_id: paid.conversion.as_ref().map(|c| c.order_id.clone()),
             };
             match self.ports.ledger.commit_reward(&commit).await {
                 Ok(()) => {
+                    crate::rollup::apply(self.ports.counters.as_ref(), &all_time).await;
                     if counts_as_new_conversion && let Some(c) = &paid.conversion {
                         self.count_conversion(&paid, c.occurred_at).await;
                     }

@@ -81,6 +81,10 @@ impl Rewarder {
         if let Written::Lost = self.write_row(&next, row.version).await? {
             return Ok(());
         }
+        let moved = crate::rollup::fulfilment_moved(&row, &next);
+        if !moved.is_empty() {
+            crate::rollup::apply(self.ports.counters.as_ref(), &moved).await;
+        }
         match (&next.fulfilment, retry_in) {
             (Fulfilment::Fulfilled { .. }, _) => {
                 self.ports.queue.send(&Job::Thank(ThankJob { row: next, note: job.note.clone() })).await?;

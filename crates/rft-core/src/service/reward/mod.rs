@@ -195,6 +195,7 @@ impl Rewarder {
             self.ports.codes.clone(),
             self.ports.referrals.clone(),
             self.ports.audit.clone(),
+            self.ports.counters.clone(),
         )
     }
 

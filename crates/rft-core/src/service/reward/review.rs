@@ -14,14 +14,16 @@ use crate::screen::Verdict;
 use crate::service::flags::is_code_rule;
 
 impl Rewarder {
-    /// Saves a changed referral under its version condition, with its audit row.
+    /// Saves `after` over `before` under `before`'s version, with its audit row, and counts a
+    /// change of state or refund in the programme's all-time row.
     pub(super) async fn save(
         &self,
-        referral: &Referral,
-        expected: u64,
+        before: &Referral,
+        after: &Referral,
         audit: Option<&AuditEvent>,
     ) -> Result<(), Retry> {
-        match self.ports.referrals.save(referral, expected, audit).await {
+        let (referrals, counters) = (self.ports.referrals.as_ref(), self.ports.counters.as_ref());
+        match crate::rollup::save_counted(referrals, counters, before, after, audit).await {
             Ok(()) => Ok(()),
             Err(WriteError::Conflict) => Err(Retry::Reload),
             Err(WriteError::Store(e)) => Err(e.into()),
@@ -104,7 +106,7 @@ impl Rewarder {
                     flagged.refunded = Some(refund.clone());
                     flagged.review_notified_at = None;
                     let event = AuditEvent::new(AuditKind::RefundFlagged, id, now, facts);
-                    self.save(&flagged, referral.version, Some(&event)).await?;
+                    self.save(referral, &flagged, Some(&event)).await?;
                     flagged
                 };
                 if flagged.review_notified_at.is_none() {
@@ -128,7 +130,7 @@ impl Rewarder {
                     noted.refunded = Some(refund.clone());
                     noted.review_notified_at = None;
                     let event = AuditEvent::new(AuditKind::RefundNoted, id, now, facts);
-                    self.save(&noted, referral.version, Some(&event)).await?;
+                    self.save(referral, &noted, Some(&event)).await?;
                     noted
                 };
                 // The person deciding sees the refund beside the hold (and approving cannot pay).
@@ -169,7 +171,7 @@ impl Rewarder {
                 facts["by"] = json!(by);
             }
             let event = AuditEvent::new(AuditKind::Approved, held.referral_id.as_str(), now, facts);
-            match self.save(&stripped, held.version, Some(&event)).await {
+            match self.save(&held, &stripped, Some(&event)).await {
                 Ok(()) | Err(Retry::Reload) => {}
                 Err(Retry::Failed(e)) => return Err(e),
             }
@@ -220,13 +222,13 @@ impl Rewarder {
                 pending.review_notified_at = None;
                 let event =
                     AuditEvent::new(AuditKind::Approved, id, now, facts("approved before conversion: back to pending"));
-                self.save(&pending, referral.version, Some(&event)).await
+                self.save(&referral, &pending, Some(&event)).await
             }
             (ReferralState::Held, Action::Reject) => {
                 let mut rejected = referral.successor(now);
                 rejected.apply(StateEvent::Reject, now).map_err(|_| Retry::Reload)?;
                 let event = AuditEvent::new(AuditKind::Rejected, id, now, facts("rejected"));
-                self.save(&rejected, referral.version, Some(&event)).await
+                self.save(&referral, &rejected, Some(&event)).await
             }
             (ReferralState::Rewarded, action) if referral.flags.contains(&Flag::RefundReview) => {
                 let mut reviewed = referral.successor(now);
@@ -237,7 +239,7 @@ impl Rewarder {
                         (AuditKind::Rejected, "refund reviewed: reward disputed; reverse it in the store by hand")
                     }
                 };
-                self.save(&reviewed, referral.version, Some(&AuditEvent::new(kind, id, now, facts(what)))).await
+                self.save(&referral, &reviewed, Some(&AuditEvent::new(kind, id, now, facts(what)))).await
             }
             // Already paid (perhaps by an earlier delivery of this decision): finish whatever
             // that delivery left unfinished.

@@ -1,18 +1,24 @@
-//! `ClickStore`: touches are invisible once `expires_at` is not after `now`.
+//! `ClickStore`: touches are invisible once `expires_at` is not after `now`; each click is counted
+//! into the rollups as it is recorded.
 
 use async_trait::async_trait;
 
 use super::MemoryStore;
 use crate::click::{Click, TouchKey};
-use crate::code::Code;
 use crate::identity::IdentityHash;
 use crate::ports::{ClickStore, StoreError};
+use crate::rollup::{ClickCell, click_steps};
 use crate::time::Timestamp;
 
 #[async_trait]
 impl ClickStore for MemoryStore {
     async fn record(&self, click: &Click) -> Result<(), StoreError> {
-        self.enter("record")?.clicks.push(click.clone());
+        let mut s = self.enter("record")?;
+        s.clicks.push(click.clone());
+        // Counted at once, as the embedded click log counts each durable click.
+        let cell = ClickCell::of(&click.code, click.at, click.channel.as_deref());
+        let steps = click_steps([(&cell, 1)]);
+        super::counters::apply_steps(&mut s, &steps, click.at);
         Ok(())
     }
 
@@ -20,28 +26,6 @@ impl ClickStore for MemoryStore {
         let s = self.enter("touches")?;
         let mut found: Vec<Click> = s.clicks.iter().filter(|c| c.key == *key && c.expires_at > now).cloned().collect();
         found.sort_by_key(|c| std::cmp::Reverse(c.at));
-        Ok(found)
-    }
-
-    async fn count_for_code(&self, code: &Code, since: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
-        let s = self.enter("count_for_code")?;
-        Ok(s.clicks.iter().filter(|c| c.code == *code && c.at >= since && c.expires_at > now).count() as u64)
-    }
-
-    async fn clicks_of_code(
-        &self,
-        code: &Code,
-        since: Timestamp,
-        now: Timestamp,
-    ) -> Result<Vec<(Timestamp, Option<String>)>, StoreError> {
-        let s = self.enter("clicks_of_code")?;
-        let mut found: Vec<(Timestamp, Option<String>)> = s
-            .clicks
-            .iter()
-            .filter(|c| c.code == *code && c.at >= since && c.at <= now && c.expires_at > now)
-            .map(|c| (c.at, c.channel.clone()))
-            .collect();
-        found.sort_by_key(|(at, _)| *at);
         Ok(found)
     }
 

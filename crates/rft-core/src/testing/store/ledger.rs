@@ -35,12 +35,7 @@ impl LedgerStore for MemoryStore {
         }
         s.tallies.insert(commit.tally.referrer_id.clone(), tally + 1);
         s.audit.push(commit.audit.clone());
-        for step in &commit.counters {
-            let now = commit.audit.ts;
-            let (count, expiry) =
-                s.counters.get(&step.key).copied().filter(|(_, exp)| *exp > now).unwrap_or((0, step.expires_at));
-            s.counters.insert(step.key.clone(), (count + 1, expiry));
-        }
+        super::counters::apply_steps(&mut s, &commit.counters, commit.audit.ts);
         Ok(())
     }
 

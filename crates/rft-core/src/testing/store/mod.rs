@@ -40,6 +40,8 @@ pub(crate) struct State {
     pub audit: Vec<AuditEvent>,
     /// Count and expiry.
     pub counters: HashMap<String, (u32, Timestamp)>,
+    /// Rollup rows by series and slot.
+    pub rollups: BTreeMap<(String, i64), BTreeMap<String, i64>>,
     pub webhooks: HashMap<String, WebhookRecord>,
     /// The store's orders by id.
     pub orders: HashMap<String, crate::ports::OrderRecord>,
@@ -97,6 +99,11 @@ impl MemoryStore {
     /// How many times `op` was called.
     pub fn calls(&self, op: &str) -> usize {
         self.calls.lock().unwrap().iter().filter(|c| **c == op).count()
+    }
+
+    /// How many calls of any operation so far.
+    pub fn total_calls(&self) -> usize {
+        self.calls.lock().unwrap().len()
     }
 
     /// The stored state, to seed it or look at it.
