@@ -163,7 +163,12 @@ pub async fn a_stripe_guest_checkout_pays_both_sides_once_after_confirmation(b: 
     let h = harness(b, stripe_settings(&s, "balance", CONFIRM)).await;
     let code = mint(&h, STRIPE_DAN).await;
     let promotion = s.promotion_codes().into_iter().find(|p| p["code"] == code.as_str()).expect("minting made it");
-    let token = token_of(&h.click(&code, None).await);
+    let click = h.click(&code, None).await;
+    let token = token_of(&click);
+    // The Payment Link carries the token to Checkout and the code into its promotion code box.
+    let location = click.header("location").unwrap();
+    assert!(location.contains(&format!("client_reference_id={token}")), "{location}");
+    assert!(location.contains(&format!("prefilled_promo_code={code}")), "{location}");
     h.clock.advance(Duration::from_secs(600));
     let event = stripe_checkout(
         h.clock.now().as_secs(),
@@ -250,6 +255,9 @@ pub async fn a_shopify_order_with_the_code_alone_pays_once(b: Backend) {
     let s = ShopifyStandin::start().await;
     let h = harness(b, shopify_settings(&s, "store_credit", CONFIRM)).await;
     let code = mint(&h, SHOPIFY_DAN).await;
+    // A click would land through the storefront's discount path, the code already in the cart.
+    let location = h.click(&code, None).await.header("location").unwrap().to_owned();
+    assert!(location.contains(&format!("/discount/{code}?redirect=")), "{location}");
     let order = shopify_order(h.clock.now().as_secs(), 5_001, 207_119_551, "kim@example.com", &code);
     let first = shopify_event(&h, "orders/paid", "wh_order_5001", &order).await;
     assert_eq!((first.status, first.json["status"].as_str()), (StatusCode::OK, Some("queued")), "{:?}", first.json);

@@ -11,8 +11,7 @@ use rft_core::secrets::SecretSet;
 use rft_core::service::erase::Eraser;
 use rft_core::service::{
     Attributor, AttributorClients, DeadEnds, FriendDiscount, FulfilPolicy, MintService, Rewarder, RewarderClients,
-    ScreenService,
-    Services, Sweeper,
+    ScreenService, Services, Sweeper,
 };
 use rft_core::settings::StoreKind;
 use rft_core::time::SystemClock;

@@ -18,8 +18,7 @@ use rft_core::ports::{
 use rft_core::secrets::SecretSet;
 use rft_core::service::{
     Attributor, AttributorClients, DeadEnds, FriendDiscount, FulfilPolicy, MintService, Rewarder, RewarderClients,
-    ScreenService,
-    Services, Sweeper,
+    ScreenService, Services, Sweeper,
 };
 use rft_core::{Clock, Job, Settings};
 use rft_http::{Edge, EdgePorts};

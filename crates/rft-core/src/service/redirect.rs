@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use crate::click::{Click, TouchKey, clip_user_agent, parse_channel};
 use crate::code::{Code, CodeRecord};
+use crate::connectors::redirect::destination;
 use crate::identity::{Field, IdentityHasher};
 use crate::ids::Token;
 use crate::ports::{ClickStore, CodeStore};
-use crate::settings::Settings;
+use crate::settings::{Settings, StoreKind};
 use crate::time::Clock;
 
 /// How long a code lookup is trusted. Attribution re-reads the code, so a code retired within
@@ -263,7 +264,11 @@ impl Redirector {
             }
         };
         let token = visit.cookie_token.and_then(|t| Token::parse(t).ok()).unwrap_or_else(Token::generate);
-        let location = self.landing.location(&token, &code);
+        let location = match self.settings.store.kind {
+            StoreKind::Webhooks => self.landing.location(&token, &code),
+            // A connected store's checkout takes the token and applies the code (docs/connect-stripe.md).
+            StoreKind::Stripe | StoreKind::Shopify => destination(&self.settings, &token, &code).into(),
+        };
         let window = record.terms.window();
         let domain = self.settings.links.cookie_domain.as_deref().map(|d| format!("; Domain={d}")).unwrap_or_default();
         let set_cookie =
