@@ -148,7 +148,10 @@ pub fn local_harness(settings: rft_core::Settings) -> crate::harness::Harness {
 
 /// A harness on DynamoDB Local.
 pub async fn dynamo_harness(settings: rft_core::Settings) -> crate::harness::Harness {
-    crate::harness::Harness::new(dynamo_stores().await, settings)
+    let Following { stores, stream } = dynamo_following().await;
+    let mut harness = crate::harness::Harness::new(stores, settings);
+    harness.clicks_stream = stream;
+    harness
 }
 
 /// A harness on the embedded store, with the store itself (for dumps).

@@ -249,6 +249,9 @@ pub struct Harness {
     pub signer: Signer,
     /// The queues, when they are the harness's own (sign-ups, rewards).
     pub queues: Option<(rft_local::LocalQueue, rft_local::LocalQueue)>,
+    /// On DynamoDB, `rft-clicks`' stream and its follower: [`Harness::settle`] counts the
+    /// clicks written so far into the rollups, as `rft-sweep` does within seconds in AWS.
+    pub clicks_stream: Option<(crate::streams::StreamPump, rft_aws::follower::ClickFollower)>,
 }
 
 /// The fulfilment policy with millisecond backoffs, so retries are quick in tests.
@@ -329,7 +332,7 @@ impl Harness {
         };
         let system = System::assemble_with(Arc::new(settings), &secrets, ports, quick_policy());
         let signer = Signer::new(&secrets.signing);
-        Harness { system, clock, messages, writer, store, secrets, signer, queues: None }
+        Harness { system, clock, messages, writer, store, secrets, signer, queues: None, clicks_stream: None }
     }
 
     /// A system on a fresh in-memory embedded store with the example settings.
@@ -344,8 +347,12 @@ impl Harness {
 
     /// Runs every queued job, and every job they queue, to the end: when only hidden jobs are
     /// left (a delayed retry, a failed job waiting for its redelivery), the clock moves to the
-    /// first of them. Returns how many jobs succeeded.
+    /// first of them. Returns how many jobs succeeded. On DynamoDB it first counts the clicks
+    /// written so far, as the stream's follower would have.
     pub async fn settle(&self) -> usize {
+        if let Some((pump, follower)) = &self.clicks_stream {
+            pump.follow(follower, self.clock.now()).await;
+        }
         let Some((signups, rewards)) = &self.queues else {
             return self.system.drain_signups().await + self.system.drain_rewards().await;
         };
