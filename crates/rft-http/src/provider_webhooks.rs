@@ -24,7 +24,7 @@ use rft_core::settings::{Settings, StoreKind};
 use crate::Edge;
 use crate::body::{MAX_PROVIDER_BODY, read_up_to};
 use crate::error::ApiError;
-use crate::providers::{ProviderError, ShopifyClient, StripeClient, TIMEOUT};
+use crate::providers::{ProviderError, ShopifyClient, StripeClient, TIMEOUT, shopify_api, stripe_api};
 use crate::signed::answer_once;
 
 /// The store's provider as the edge meets it: the secret its webhooks are signed with and, for
@@ -51,20 +51,16 @@ impl Connector {
     /// The connector `settings` name, if its secrets are given (start-up refuses a connected
     /// store whose secrets are missing, so `None` means `store.kind = "webhooks"`).
     pub fn from_settings(settings: &Settings, secrets: &SecretSet) -> Option<Connector> {
-        let p = &secrets.providers;
         match settings.store.kind {
             StoreKind::Webhooks => None,
-            StoreKind::Stripe => {
-                let api =
-                    StripeClient::new(&settings.store.stripe.as_ref()?.api_base, p.stripe_api_key.clone()?, TIMEOUT);
-                Some(Connector::Stripe { webhook_secret: p.stripe_webhook_secret.clone()?, api })
-            }
-            StoreKind::Shopify => {
-                let shop = settings.store.shopify.as_ref()?;
-                let api =
-                    ShopifyClient::new(&shop.api_base, &shop.api_version, p.shopify_admin_token.clone()?, TIMEOUT);
-                Some(Connector::Shopify { webhook_secret: p.shopify_webhook_secret.clone()?, api })
-            }
+            StoreKind::Stripe => Some(Connector::Stripe {
+                webhook_secret: secrets.stripe().ok()?.webhook_secret.clone(),
+                api: stripe_api(settings, secrets, TIMEOUT).ok()?,
+            }),
+            StoreKind::Shopify => Some(Connector::Shopify {
+                webhook_secret: secrets.shopify().ok()?.webhook_secret.clone(),
+                api: shopify_api(settings, secrets, TIMEOUT).ok()?,
+            }),
         }
     }
 

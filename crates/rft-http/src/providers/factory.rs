@@ -33,6 +33,18 @@ pub fn timeout_for(kind: StoreKind) -> Duration {
     }
 }
 
+/// The Stripe API client for the store's `[store.stripe]` and keys.
+pub fn stripe_api(settings: &Settings, secrets: &SecretSet, timeout: Duration) -> Result<StripeClient, FactoryError> {
+    let stripe = settings.store.stripe.as_ref().ok_or(FactoryError::Section("stripe"))?;
+    Ok(StripeClient::new(&stripe.api_base, secrets.stripe()?.api_key.clone(), timeout))
+}
+
+/// The Shopify Admin API client for the store's `[store.shopify]` and token.
+pub fn shopify_api(settings: &Settings, secrets: &SecretSet, timeout: Duration) -> Result<ShopifyClient, FactoryError> {
+    let shop = settings.store.shopify.as_ref().ok_or(FactoryError::Section("shopify"))?;
+    Ok(ShopifyClient::new(&shop.api_base, &shop.api_version, secrets.shopify()?.admin_token.clone(), timeout))
+}
+
 /// The reward client for the store: the signed `reward_url` client (`webhooks`), or the
 /// Stripe or Shopify API. Each call gives up after `timeout`.
 pub fn reward_client(
@@ -49,15 +61,12 @@ pub fn reward_client(
             timeout,
         )),
         StoreKind::Stripe => {
-            let stripe = store.stripe.as_ref().ok_or(FactoryError::Section("stripe"))?;
-            let client = StripeClient::new(&stripe.api_base, secrets.stripe()?.api_key.clone(), timeout);
-            Arc::new(StripeRewards::new(client, stripe.referrer_reward))
+            let reward = store.stripe.as_ref().ok_or(FactoryError::Section("stripe"))?.referrer_reward;
+            Arc::new(StripeRewards::new(stripe_api(settings, secrets, timeout)?, reward))
         }
         StoreKind::Shopify => {
-            let shop = store.shopify.as_ref().ok_or(FactoryError::Section("shopify"))?;
-            let client =
-                ShopifyClient::new(&shop.api_base, &shop.api_version, secrets.shopify()?.admin_token.clone(), timeout);
-            Arc::new(ShopifyRewards::new(client, shop.referrer_reward))
+            let reward = store.shopify.as_ref().ok_or(FactoryError::Section("shopify"))?.referrer_reward;
+            Arc::new(ShopifyRewards::new(shopify_api(settings, secrets, timeout)?, reward))
         }
     })
 }
@@ -72,18 +81,7 @@ pub fn discounts(
     let store = &settings.store;
     Ok(match store.kind {
         StoreKind::Webhooks => Arc::new(NoDiscounts),
-        StoreKind::Stripe => {
-            let stripe = store.stripe.as_ref().ok_or(FactoryError::Section("stripe"))?;
-            Arc::new(StripeDiscounts::new(StripeClient::new(
-                &stripe.api_base,
-                secrets.stripe()?.api_key.clone(),
-                timeout,
-            )))
-        }
-        StoreKind::Shopify => {
-            let shop = store.shopify.as_ref().ok_or(FactoryError::Section("shopify"))?;
-            let token = secrets.shopify()?.admin_token.clone();
-            Arc::new(ShopifyDiscounts::new(ShopifyClient::new(&shop.api_base, &shop.api_version, token, timeout)))
-        }
+        StoreKind::Stripe => Arc::new(StripeDiscounts::new(stripe_api(settings, secrets, timeout)?)),
+        StoreKind::Shopify => Arc::new(ShopifyDiscounts::new(shopify_api(settings, secrets, timeout)?)),
     })
 }

@@ -15,7 +15,7 @@ pub mod shopify_rewards;
 pub mod stripe;
 pub mod stripe_rewards;
 
-pub use factory::{FactoryError, discounts, reward_client, timeout_for};
+pub use factory::{FactoryError, discounts, reward_client, shopify_api, stripe_api, timeout_for};
 pub use shopify::ShopifyClient;
 pub use shopify_rewards::{ShopifyDiscounts, ShopifyRewards};
 pub use stripe::StripeClient;
