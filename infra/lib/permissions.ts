@@ -185,6 +185,9 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     // An imported order is marked handled (`order#<id>`), so the same file again is a duplicate.
     { ...ddb(['UpdateItem'], 'rft-referrals'), condition: leadingKeys('order#') },
     ddb(['PutItem'], 'rft-audit'),
+    // A sign-up credited by hand from the console: the sign-up and its unpaid first order are
+    // read back from the customer's audit rows.
+    ddb(['Query'], 'rft-audit', 'by_subject'),
     consume('rft-signup-jobs'),
     invoke('rft-screen'),
     // A job that can never succeed is set aside: an audit row and an email to the team.

@@ -430,6 +430,17 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
         StatusCode::CONFLICT,
         "Ann is decided"
     );
+    // Zed, who credited nobody, credited to Dan by hand: checked by the edge (Zed's audit,
+    // Dan's live code), opened by the attributor.
+    let credit = json!({"customer_id": "c_zed", "referrer_id": "c_dan", "reason": "told us in the shop"});
+    let mut request = console(Method::POST, "/admin/api/credits", Some(&csrf));
+    *request.body_mut() = Body::from(credit.to_string());
+    request.headers_mut().insert("content-type", "application/json".parse().unwrap());
+    let (status, _, queued) = call(&edge, request).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    assert_eq!(deliver(&stack, signups, "rft-attributor").await, 0);
+    let (_, _, zed) = call(&edge, stack.signed(Method::GET, "/api/referrals/c_zed", "")).await;
+    assert_eq!(zed["method"], "manual", "{zed}");
     let retire = format!("/admin/api/codes/{code}/retire");
     assert_eq!(call(&edge, console(Method::POST, &retire, Some(&csrf))).await.0, StatusCode::OK);
     // A retry reads the reward's row and a flag clearing the code before queueing anything:

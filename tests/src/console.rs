@@ -369,6 +369,61 @@ pub async fn actions_take_effect_and_are_audited(h: Harness) {
     assert_eq!(member.post(&h, "/admin/api/codes/ZZZZZZ/retire", None).await.status, StatusCode::NOT_FOUND);
 }
 
+/// Crediting a sign-up by hand: Zed signed up with no touch and then ordered, so nobody was
+/// paid. A member credits Zed to Dan with a reason: the referral opens through Dan's code,
+/// audited with the member and the reason, the story says so, and Zed's earlier order converts
+/// it (both sides paid once). What cannot be credited is refused with the reason, queueing
+/// nothing.
+pub async fn a_sign_up_is_credited_by_hand(h: Harness) {
+    let p = programme(&h).await;
+    h.convert("c_zed", "o_zed").await;
+    assert_eq!(h.referral("c_zed").await.status, StatusCode::NOT_FOUND, "Zed credits nobody yet");
+    let member = Member::sign_in(&h, MEMBER).await;
+    let reason = "Zed told us at the counter that Dan sent him";
+    let body = json!({"customer_id": "c_zed", "referrer_id": "c_dan", "reason": reason});
+    let answer = member.post(&h, "/admin/api/credits", Some(body.clone())).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.text);
+    let queued = answer.json();
+    assert_eq!(
+        (&queued["code"], &queued["first_order"], &queued["by"]),
+        (&json!(p.dan), &json!("o_zed"), &json!(MEMBER))
+    );
+    h.settle().await;
+    let zed = h.referral("c_zed").await.json;
+    assert_eq!((&zed["state"], &zed["method"], &zed["code"]), (&json!("rewarded"), &json!("manual"), &json!(p.dan)));
+    let id = zed["referral_id"].as_str().unwrap().to_owned();
+    let rows = h.system.ports.stores.ledger.rows(&rft_core::ReferralId::parse(&id).unwrap()).await.unwrap();
+    assert_eq!(rows.len(), 2, "both sides, once: {rows:?}");
+    let events = h.system.ports.stores.audit.events_for(&id).await.unwrap();
+    let opened = events.iter().find(|e| e.kind == rft_core::AuditKind::Attributed).expect("the credit is audited");
+    assert_eq!((&opened.facts["credit"]["by"], &opened.facts["credit"]["reason"]), (&json!(MEMBER), &json!(reason)));
+    let story = member.get(&h, &format!("/admin/api/referrals/{id}")).await.json();
+    let titles: Vec<&str> =
+        story["story"]["lines"].as_array().unwrap().iter().filter_map(|l| l["title"].as_str()).collect();
+    let credited = format!("Credited by hand to c_dan through code {} by {MEMBER}", p.dan);
+    assert!(titles.contains(&credited.as_str()), "{titles:?}");
+
+    let refused = |body: Value| {
+        let member = &member;
+        let h = &h;
+        async move {
+            let answer = member.post(h, "/admin/api/credits", Some(body)).await;
+            (answer.status, answer.json()["error"].as_str().unwrap_or_default().to_owned())
+        }
+    };
+    let again = refused(body).await;
+    assert_eq!(again, (StatusCode::CONFLICT, "already_referred".to_owned()));
+    let referred = refused(json!({"customer_id": "c_mara", "referrer_id": "c_sam", "reason": "x"})).await;
+    assert_eq!(referred, (StatusCode::CONFLICT, "already_referred".to_owned()));
+    let unknown = refused(json!({"customer_id": "c_nobody", "referrer_id": "c_dan", "reason": "x"})).await;
+    assert_eq!(unknown, (StatusCode::NOT_FOUND, "not_found".to_owned()));
+    let no_code = refused(json!({"customer_id": "c_zed", "referrer_id": "c_zed", "reason": "x"})).await;
+    assert_eq!(no_code, (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field".to_owned()));
+    let no_reason = refused(json!({"customer_id": "c_zed", "referrer_id": "c_dan", "reason": " "})).await;
+    assert_eq!(no_reason.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(h.settle().await, 0, "refusals queue nothing");
+}
+
 /// The jobs waiting on the reward queue, taken off it: what a console action queued.
 pub async fn take_reward_jobs(h: &Harness) -> Vec<rft_core::Job> {
     let queue = &h.system.ports.reward_jobs;

@@ -296,3 +296,29 @@ test('every view at 375 and 1280 px, light and dark', async () => {
   await check('referrer', '/admin#/referrers/c_dan_admin', (p) => p.locator('#rr-referrals li').first().waitFor());
   await check('queue', '/admin#/queue', (p) => p.locator('#q-parked li').first().waitFor());
 });
+
+test('a sign-up that credited nobody is credited to a referrer by hand, and its order pays', async () => {
+  await api.convert({ customer_id: 'c_zed_admin', order_id: 'o_zed_admin' });
+  const { context, page } = await signedIn({ viewport: { width: 375, height: 800 } });
+  await page.goto('/admin#/queue');
+  const credit = async (friend, referrer, why) => {
+    await page.getByLabel("Friend's customer id").fill(friend);
+    await page.getByLabel("Referrer's customer id").fill(referrer);
+    await page.getByLabel('Why').fill(why);
+    await page.getByTestId('credit-send').click();
+  };
+  await credit('c_mara_admin', 'c_dan_admin', 'a second credit');
+  await page.getByTestId('message').filter({ hasText: 'already referred' }).waitFor();
+  await credit('c_zed_admin', 'c_dan_admin', 'Zed told us at the counter that Dan sent him');
+  await page.getByTestId('message').filter({ hasText: `Credited to c_dan_admin through code ${dan.code}.` }).waitFor();
+  const zed = await api.waitState('c_zed_admin', 'rewarded');
+  assert.equal(zed.method, 'manual');
+  await page.goto(`/admin#/referrals/${zed.referral_id}`);
+  await page.locator('#r-story li', { hasText: `Credited by hand to c_dan_admin through code ${dan.code} by ${OWNER}` }).waitFor();
+  assert.match(await page.getByTestId('r-story').textContent(), /Their reason: .Zed told us at the counter that Dan sent him./);
+  assert.equal(await page.locator('#r-ledger li').count(), 2, 'both sides owed once');
+  await screenshot(page, 'admin-credit-by-hand-375');
+  assert.deepEqual(await seriousViolations(page), []);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});

@@ -102,6 +102,24 @@ pub struct EnrolJob {
     pub webhook_id: String,
 }
 
+/// A team member's credit of an unattributed sign-up to a referrer (the console's "Credit a
+/// sign-up by hand"): the attributor opens the referral through the referrer's live code,
+/// screened like any other, and replays the first order the sign-up made while it credited
+/// nobody.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditJob {
+    /// The sign-up credited.
+    pub customer_id: CustomerId,
+    /// The referrer credited.
+    pub referrer_id: CustomerId,
+    /// Why, as the person typed it.
+    pub reason: crate::ids::ShortText<500>,
+    /// Who credited it.
+    pub by: Email,
+    /// When they did.
+    pub requested_at: Timestamp,
+}
+
 /// An order refunded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundJob {
@@ -237,6 +255,8 @@ pub enum Job {
     Import(ImportJob),
     /// On the sign-up queue: a new customer's link by email.
     Enrol(EnrolJob),
+    /// For the attributor: an unattributed sign-up credited to a referrer by a person.
+    Credit(CreditJob),
     /// For the rewarder.
     Conversion(ConversionJob),
     /// For the rewarder.
@@ -265,6 +285,7 @@ impl Job {
             Job::Checkout(_) => "checkout",
             Job::Import(_) => "import",
             Job::Enrol(_) => "enrol",
+            Job::Credit(_) => "credit",
             Job::Conversion(_) => "conversion",
             Job::Refund(_) => "refund",
             Job::Decision(_) => "decision",
@@ -284,6 +305,7 @@ impl Job {
             Job::Checkout(j) => j.signup.customer_id.to_string(),
             Job::Import(j) => j.orders.first().map_or_else(String::new, |o| format!("order#{}", o.conversion.order_id)),
             Job::Enrol(j) => j.customer_id.to_string(),
+            Job::Credit(j) => j.customer_id.to_string(),
             Job::Conversion(j) => j.customer_id.to_string(),
             Job::Refund(j) => j.customer_id.as_ref().map_or_else(|| format!("order#{}", j.order_id), |c| c.to_string()),
             Job::Decision(j) => j.referral_id.to_string(),

@@ -112,6 +112,9 @@ pub enum Method {
     Email,
     /// The optional IP and user-agent fallback; always held.
     Fingerprint,
+    /// A team member credited an unattributed sign-up to a referrer from the console, with a
+    /// reason (docs/operations.md, "Crediting a sign-up by hand").
+    Manual,
 }
 
 /// What a screen rule concluded.

@@ -227,10 +227,11 @@ pub fn evaluate(stage: Stage, facts: &Facts, rules: &settings::Screen) -> Verdic
     }
     if stage == Stage::Conversion {
         // A typed code has no click to measure from: at a connected store's checkout the code
-        // is typed in the same moment the order is paid.
+        // is typed in the same moment the order is paid. A credit by hand is a person's word,
+        // usually given after the order it is about.
         if let Some(gap) = facts.touch_to_conversion
             && gap < rules.min_click_to_conversion
-            && facts.method != Some(Method::Code)
+            && !matches!(facts.method, Some(Method::Code | Method::Manual))
         {
             fire(
                 "quick_conversion",
@@ -349,6 +350,10 @@ mod tests {
         let typed_at_checkout =
             Facts { touch_to_conversion: Some(Duration::ZERO), method: Some(Method::Code), ..Default::default() };
         assert_eq!(rules_fired(Stage::Conversion, &typed_at_checkout).0, Outcome::Pass);
+        // Credited by hand after the order it is about: there is no touch to measure from.
+        let by_hand =
+            Facts { touch_to_conversion: Some(Duration::ZERO), method: Some(Method::Manual), ..Default::default() };
+        assert_eq!(rules_fired(Stage::Conversion, &by_hand).0, Outcome::Pass);
         let busy = Facts { referrer_conversions_last_day: 11, ..Default::default() };
         assert_eq!(rules_fired(Stage::Conversion, &busy).1, ["referrer_conversion_velocity"]);
         let ten = Facts { referrer_conversions_last_day: 10, ..Default::default() };

@@ -33,7 +33,7 @@
     var d = new Date(iso);
     return isNaN(d) ? iso : d.toLocaleString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
   }
-  var METHODS = { token: 'link click', code: 'typed code', email: 'email invite', fingerprint: 'browser match' };
+  var METHODS = { token: 'link click', code: 'typed code', email: 'email invite', fingerprint: 'browser match', manual: 'by hand' };
   var CHANNELS = { whatsapp: 'WhatsApp', sms: 'Text message', email: 'Email', direct: 'Link / other' };
 
   function say(ok, text) {
@@ -465,7 +465,13 @@
     ev.preventDefault();
     var form = ev.target;
     var body = { customer_id: form.elements.customer_id.value.trim(), referrer_id: form.elements.referrer_id.value.trim(), reason: form.elements.reason.value.trim() };
-    api('POST', '/admin/api/credits', body).then(function (res) { say(res.status < 300, res.body.message || 'Credited.'); });
+    api('POST', '/admin/api/credits', body).then(function (res) {
+      if (res.status >= 300) { say(false, res.body.message || 'Not credited.'); return; }
+      var done = 'Credited to ' + res.body.referrer_id + ' through code ' + res.body.code + '.';
+      if (res.body.first_order) done += ' Their order ' + res.body.first_order + ' converts it.';
+      say(true, done);
+      form.reset();
+    });
   });
 
   // --- live updates --------------------------------------------------------------------------------

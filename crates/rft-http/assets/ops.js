@@ -20,7 +20,7 @@
     return d.toLocaleString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
   }
 
-  var METHODS = { token: 'a click on the link', code: 'a code typed at sign-up', email: 'an email invite', fingerprint: 'the same browser (fallback)' };
+  var METHODS = { token: 'a click on the link', code: 'a code typed at sign-up', email: 'an email invite', fingerprint: 'the same browser (fallback)', manual: 'a team member, by hand' };
   var REASONS = {
     self_referral: 'the referrer referred themselves',
     same_payment_and_device: 'same card and device as the referrer',

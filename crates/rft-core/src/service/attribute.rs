@@ -88,6 +88,9 @@ pub enum AttributeError {
     /// A new customer's enrolment failed.
     #[error(transparent)]
     Enrol(#[from] crate::service::enrol::EnrolError),
+    /// A credit by hand that cannot be made (the console checked it, but the facts moved).
+    #[error("crediting by hand: {0}")]
+    CreditRefused(#[from] crate::service::credit::CreditRefused),
     /// A job that is not a sign-up reached the sign-up queue.
     #[error("a {0} job does not belong on the sign-up queue")]
     WrongQueue(&'static str),
@@ -97,9 +100,12 @@ impl crate::jobs::JobFailure for AttributeError {
     fn is_retryable(&self) -> bool {
         match self {
             AttributeError::Enrol(e) => crate::jobs::JobFailure::is_retryable(e),
-            other => {
-                !matches!(other, AttributeError::WrongQueue(_) | AttributeError::Store(StoreError::Corrupt { .. }))
-            }
+            other => !matches!(
+                other,
+                AttributeError::WrongQueue(_)
+                    | AttributeError::CreditRefused(_)
+                    | AttributeError::Store(StoreError::Corrupt { .. })
+            ),
         }
     }
 }
@@ -231,6 +237,7 @@ impl Attributor {
             crate::jobs::Job::Checkout(checkout) => self.checkout(&checkout).await.map(|_| ()),
             crate::jobs::Job::Import(import) => self.import(&import).await,
             crate::jobs::Job::Enrol(enrol) => self.enroller.enrol(&enrol).await.map(|_| ()).map_err(Into::into),
+            crate::jobs::Job::Credit(credit) => self.credit(&credit).await.map(|_| ()),
             other => Err(AttributeError::WrongQueue(other.kind())),
         }
     }
@@ -257,7 +264,9 @@ impl Attributor {
             Err(reason) => {
                 tracing::info!(customer = %job.customer_id, ?reason, touches = touches.len(), "sign-up unattributed");
                 let considered = crate::service::touches::report(&touches, &codes, at, None);
-                let facts = json!({ "reason": reason, "touches": touches.len(), "considered": considered, "webhook_id": job.webhook_id });
+                // The sign-up itself is kept so a person can credit it by hand (`Job::Credit`);
+                // erasure removes its personal fields with the rest of the customer's audit.
+                let facts = json!({ "reason": reason, "touches": touches.len(), "considered": considered, "webhook_id": job.webhook_id, "signup": job });
                 self.append(AuditEvent::new(AuditKind::Unattributed, job.customer_id.as_str(), now, facts)).await;
                 return Ok(SignupOutcome::Unattributed(reason));
             }
@@ -266,6 +275,22 @@ impl Attributor {
         if let Some(ip) = &job.identity.ip {
             velocity::record(self.counters.as_ref(), SIGNUPS_PER_IP, ip.as_str(), DAY, at).await?;
         }
+        let considered = crate::service::touches::report(&touches, &codes, at, Some(&touch));
+        self.open_referral(job, &touch, &code, at, json!({ "considered": considered })).await
+    }
+
+    /// Screens a sign-up credited to `touch` on `code` and opens its referral (or joins the
+    /// one its identity already belongs to). `at` is when the referral's window starts;
+    /// `facts` are added to the audit row.
+    pub(super) async fn open_referral(
+        &self,
+        job: &SignupJob,
+        touch: &Touch,
+        code: &CodeRecord,
+        at: Timestamp,
+        facts: serde_json::Value,
+    ) -> Result<SignupOutcome, AttributeError> {
+        let now = self.clock.now();
         let case = ScreenCase {
             stage: Stage::Signup,
             friend_id: job.customer_id.clone(),
@@ -281,7 +306,7 @@ impl Attributor {
         let mut verdict = self.screener.screen(&case).await?;
         if verdict.flag_code {
             CodeFlags::new(self.codes.clone(), self.referrals.clone(), self.audit.clone(), self.counters.clone())
-                .flag(&code, &verdict.evidence, now)
+                .flag(code, &verdict.evidence, now)
                 .await?;
         }
         if let Some(flag) = &code.flag {
@@ -328,18 +353,23 @@ impl Attributor {
             ReferralState::Blocked => AuditKind::Blocked,
             _ => AuditKind::Attributed,
         };
-        let facts = json!({
-            "customer_id": job.customer_id,
-            "referrer_id": referral.referrer_id,
-            "code": referral.code,
-            "method": referral.method,
-            "touched_at": referral.touched_at,
-            "signed_up_at": at,
-            "verdict": verdict,
-            "considered": crate::service::touches::report(&touches, &codes, at, Some(&touch)),
-            "identity": job.identity,
-            "webhook_id": job.webhook_id,
-        });
+        let mut facts = facts;
+        if let Some(extra) = facts.as_object_mut() {
+            let common = json!({
+                "customer_id": job.customer_id,
+                "referrer_id": referral.referrer_id,
+                "code": referral.code,
+                "method": referral.method,
+                "touched_at": referral.touched_at,
+                "signed_up_at": job.occurred_at.min(now),
+                "verdict": verdict,
+                "identity": job.identity,
+                "webhook_id": job.webhook_id,
+            });
+            if let serde_json::Value::Object(common) = common {
+                extra.extend(common);
+            }
+        }
         let audit = AuditEvent::new(kind, referral.referral_id.as_str(), now, facts);
         let claims = IdentityKey::all_for(&job.customer_id, &job.identity);
         match self.referrals.open(&referral, &claims, &audit).await? {

@@ -75,7 +75,17 @@ impl Attributor {
             self.signup(&job.signup).await?
         };
         // Nobody to credit: the sign-up's audit row says why, and the rewarder has nothing to do.
-        if !matches!(outcome, SignupOutcome::Unattributed(_)) {
+        // The order is kept beside it, so a person who credits the sign-up by hand
+        // (`Job::Credit`) converts the referral with it.
+        if matches!(outcome, SignupOutcome::Unattributed(_)) {
+            let facts = json!({
+                "reason": "unattributed",
+                "order_id": order_id,
+                "webhook_id": job.conversion.webhook_id,
+                "conversion": job.conversion,
+            });
+            self.append(AuditEvent::new(AuditKind::NotPaid, customer.as_str(), self.clock.now(), facts)).await;
+        } else {
             self.reward_jobs.send(&Job::Conversion(job.conversion.clone())).await?;
         }
         Ok(outcome)

@@ -7,6 +7,9 @@ mod checkout;
 #[cfg(test)]
 mod checkout_tests;
 pub mod console;
+pub mod credit;
+#[cfg(test)]
+mod credit_tests;
 pub mod dead_end;
 pub mod enrol;
 pub mod erase;

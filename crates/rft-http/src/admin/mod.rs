@@ -12,8 +12,8 @@
 //! (any method but GET) also needs the session's CSRF token and a same-site request (403).
 
 pub mod actions;
+pub mod credit;
 pub mod export;
-pub mod hooks;
 pub mod limiter;
 pub mod live;
 pub mod login;
@@ -93,7 +93,7 @@ pub fn routes(edge: Arc<Edge>) -> Router<Arc<Edge>> {
         .route("/admin/api/queues", get(views::queues))
         .route("/admin/api/export/referrals.csv", get(export::referrals))
         .route("/admin/api/events", get(live::events))
-        .route("/admin/api/credits", post(hooks::credit))
+        .route("/admin/api/credits", post(credit::credit))
         .route("/admin/api/rewards/{referral_id}/{side}/retry", post(actions::retry))
         .route("/admin/api/codes/{code}/clear-flag", post(actions::clear_flag))
         // The signed API's streamed ledger export, behind the session instead of a signature.

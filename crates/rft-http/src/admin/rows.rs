@@ -132,7 +132,7 @@ pub fn parse_state(text: &str) -> Result<ReferralState, ApiError> {
 /// Parses an attribution method.
 pub fn parse_method(text: &str) -> Result<Method, ApiError> {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
-        .map_err(|_| ApiError::invalid_field("method: expected token, code, email or fingerprint"))
+        .map_err(|_| ApiError::invalid_field("method: expected token, code, email, fingerprint or manual"))
 }
 
 /// Parses a page size from 1 to 100.

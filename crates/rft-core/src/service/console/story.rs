@@ -73,6 +73,7 @@ pub fn method_words(m: Method) -> &'static str {
         Method::Code => "the code typed at sign-up",
         Method::Email => "an email invite",
         Method::Fingerprint => "the same browser (IP and user agent) as a recent click",
+        Method::Manual => "a team member's credit by hand",
     }
 }
 
@@ -218,6 +219,16 @@ fn signup(event: &AuditEvent, referral: &Referral, details: &mut Vec<String>) ->
     details.extend(touches(f));
     details.extend(verdict(f));
     details.extend(identity_fields(f));
+    if let Some((by, reason)) = crate::service::credit::credit_facts(event) {
+        details.push(format!("Their reason: \u{201c}{reason}\u{201d}."));
+        return match event.kind {
+            AuditKind::Held => {
+                format!("Credited by hand to {referrer} through code {code} by {by}, and held for a person")
+            }
+            AuditKind::Blocked => format!("Credited by hand to {referrer} through code {code} by {by}, and blocked"),
+            _ => format!("Credited by hand to {referrer} through code {code} by {by}"),
+        };
+    }
     match event.kind {
         AuditKind::Held => format!("Signed up through {referrer}'s code {code} and held for a person"),
         AuditKind::Blocked => format!("Signed up through {referrer}'s code {code} and blocked"),

@@ -28,7 +28,8 @@ impl Rewarder {
         else {
             let history = self.ports.audit.events_for(job.customer_id.as_str()).await?;
             if history.iter().any(|e| e.kind == AuditKind::Unattributed) {
-                let facts = json!({ "reason": "unattributed", "order_id": job.order_id, "webhook_id": job.webhook_id });
+                // Kept whole: a person who credits the sign-up by hand converts with it.
+                let facts = json!({ "reason": "unattributed", "order_id": job.order_id, "webhook_id": job.webhook_id, "conversion": job });
                 self.append(AuditEvent::new(AuditKind::NotPaid, job.customer_id.as_str(), now, facts)).await;
                 return Ok(());
             }

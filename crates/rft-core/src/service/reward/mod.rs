@@ -183,9 +183,11 @@ impl Rewarder {
             Job::Thank(t) => self.thank(&t).await,
             Job::Retry(r) => self.retry(&r).await,
             Job::Discount(d) => self.discount(&d).await,
-            Job::Signup(_) | Job::Checkout(_) | Job::Import(_) | Job::Enrol(_) => Err(RewardError::Unprocessable(
-                "a sign-up, checkout, import or enrolment job does not belong on the reward queue",
-            )),
+            Job::Signup(_) | Job::Checkout(_) | Job::Import(_) | Job::Enrol(_) | Job::Credit(_) => {
+                Err(RewardError::Unprocessable(
+                    "a sign-up, checkout, import, enrolment or credit job does not belong on the reward queue",
+                ))
+            }
         }
     }
 

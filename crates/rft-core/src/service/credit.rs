@@ -1,0 +1,157 @@
+//! Crediting an unattributed sign-up to a referrer by hand (`Job::Credit`, the console's "Credit
+//! a sign-up by hand"; docs/operations.md). The sign-up is the one its `unattributed` audit row
+//! kept; the touch is the person's word, through the referrer's live code, and everything after
+//! it is what any sign-up goes through: the screen (self-referral, shared identity, a flagged
+//! code), the identity claims that stop a person being referred twice, and the rewarder for
+//! the first order the sign-up already made while it credited nobody.
+//!
+//! Safe to repeat: a second credit of a customer already referred opens nothing, and replays
+//! the first order only to a referral this path opened (the rewarder pays a referral once).
+
+use serde_json::json;
+
+use super::attribute::{AttributeError, Attributor, SignupOutcome, Touch};
+use crate::audit::{AuditEvent, AuditKind};
+use crate::code::CodeRecord;
+use crate::identity::IdentityKey;
+use crate::ids::{CustomerId, ReferralId};
+use crate::jobs::{ConversionJob, CreditJob, Job, SignupJob};
+use crate::ports::{AuditStore, CodeStore, ReferralStore, StoreError};
+use crate::referral::Method;
+
+/// Why a sign-up cannot be credited by hand.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CreditRefused {
+    /// The customer is already referred: one person, one referral.
+    #[error("customer {0} is already referred (referral {1})")]
+    AlreadyReferred(CustomerId, ReferralId),
+    /// No unattributed sign-up or first order is recorded for the customer (or it was erased).
+    #[error("no unattributed sign-up is recorded for customer {0}")]
+    NoSignup(CustomerId),
+    /// The customer had ordered before the order that came in: not a new customer.
+    #[error("customer {0} is an existing customer (they had ordered before), so nobody referred them")]
+    ExistingCustomer(CustomerId),
+    /// The referrer has no live code to credit through.
+    #[error("customer {0} has no live referral code")]
+    NoLiveCode(CustomerId),
+    /// Nobody refers themselves.
+    #[error("customer {0} cannot be credited to themselves")]
+    SelfReferral(CustomerId),
+}
+
+/// Why a credit could not be checked.
+#[derive(Debug, thiserror::Error)]
+pub enum CreditCheckError {
+    /// The credit is refused; retrying changes nothing.
+    #[error(transparent)]
+    Refused(#[from] CreditRefused),
+    /// A store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a credit needs, found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Creditable {
+    /// The sign-up as it came in.
+    pub signup: SignupJob,
+    /// The referrer's live code it will be credited through.
+    pub code: CodeRecord,
+    /// The first order the sign-up made while unattributed, if any: it converts the referral.
+    pub first_order: Option<ConversionJob>,
+}
+
+/// Checks that `customer` can be credited to `referrer` and finds what the credit needs. The
+/// console calls it to answer at once; the attributor again, as the facts may have moved.
+pub async fn creditable(
+    codes: &dyn CodeStore,
+    referrals: &dyn ReferralStore,
+    audit: &dyn AuditStore,
+    customer: &CustomerId,
+    referrer: &CustomerId,
+) -> Result<Creditable, CreditCheckError> {
+    if customer == referrer {
+        return Err(CreditRefused::SelfReferral(customer.clone()).into());
+    }
+    if let Some(existing) = referrals.find(&IdentityKey::Customer(customer.clone())).await? {
+        return Err(CreditRefused::AlreadyReferred(customer.clone(), existing.referral_id).into());
+    }
+    let history = audit.events_for(customer.as_str()).await?;
+    let unattributed = || history.iter().filter(|e| e.kind == AuditKind::Unattributed);
+    let signup = unattributed()
+        .rev()
+        .filter_map(|e| e.facts.get("signup"))
+        .find_map(|s| serde_json::from_value::<SignupJob>(s.clone()).ok());
+    let Some(signup) = signup else {
+        let existing =
+            unattributed().any(|e| e.facts.get("reason").and_then(|r| r.as_str()) == Some("existing_customer"));
+        return Err(if existing {
+            CreditRefused::ExistingCustomer(customer.clone())
+        } else {
+            CreditRefused::NoSignup(customer.clone())
+        }
+        .into());
+    };
+    let code = codes.active_code_of(referrer).await?.ok_or_else(|| CreditRefused::NoLiveCode(referrer.clone()))?;
+    Ok(Creditable { signup, code, first_order: first_order(&history) })
+}
+
+/// The earliest order that paid nothing because its sign-up credited nobody.
+fn first_order(history: &[AuditEvent]) -> Option<ConversionJob> {
+    history
+        .iter()
+        .filter(|e| e.kind == AuditKind::NotPaid)
+        .filter(|e| e.facts.get("reason").and_then(|r| r.as_str()) == Some("unattributed"))
+        .filter_map(|e| e.facts.get("conversion"))
+        .find_map(|c| serde_json::from_value(c.clone()).ok())
+}
+
+impl Attributor {
+    /// Credits an unattributed sign-up to a referrer, as a person asked.
+    pub async fn credit(&self, job: &CreditJob) -> Result<SignupOutcome, AttributeError> {
+        if let Some(existing) = self.referrals.find(&IdentityKey::Customer(job.customer_id.clone())).await? {
+            // A repeat of this job after its referral opened: the first order may not have
+            // been handed on yet.
+            if existing.method == Method::Manual && existing.conversion.is_none() {
+                let history = self.audit.events_for(job.customer_id.as_str()).await?;
+                self.replay(first_order(&history)).await?;
+            }
+            return Ok(SignupOutcome::Joined(Box::new(existing)));
+        }
+        let found = creditable(
+            self.codes.as_ref(),
+            self.referrals.as_ref(),
+            self.audit.as_ref(),
+            &job.customer_id,
+            &job.referrer_id,
+        )
+        .await
+        .map_err(|e| match e {
+            CreditCheckError::Refused(r) => AttributeError::CreditRefused(r),
+            CreditCheckError::Store(s) => AttributeError::Store(s),
+        })?;
+        let now = self.clock.now();
+        let touch = Touch { code: found.code.code.clone(), at: now, method: Method::Manual, channel: None };
+        let facts = json!({ "credit": { "by": job.by, "reason": job.reason, "requested_at": job.requested_at } });
+        let outcome = self.open_referral(&found.signup, &touch, &found.code, now, facts).await?;
+        if matches!(outcome, SignupOutcome::Opened(_)) {
+            tracing::info!(customer = %job.customer_id, referrer = %job.referrer_id, "sign-up credited by hand");
+            self.replay(found.first_order).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Hands the sign-up's first order to the rewarder, now that it has a referral.
+    async fn replay(&self, first_order: Option<ConversionJob>) -> Result<(), AttributeError> {
+        if let Some(order) = first_order {
+            self.reward_jobs.send(&Job::Conversion(order)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Audit facts of a credit, for the story (`by`, `reason`).
+pub fn credit_facts(event: &AuditEvent) -> Option<(&str, &str)> {
+    let credit = event.facts.get("credit")?;
+    Some((credit.get("by")?.as_str()?, credit.get("reason")?.as_str()?))
+}
