@@ -9,6 +9,7 @@ pub mod outbox;
 pub mod queue;
 pub mod secrets;
 pub mod serve;
+pub mod standins;
 pub mod store;
 pub mod system;
 
