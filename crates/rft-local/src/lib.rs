@@ -6,6 +6,7 @@ mod clicklog;
 pub mod demo;
 pub mod import;
 pub mod outbox;
+pub mod provider_events;
 pub mod queue;
 pub mod secrets;
 pub mod serve;
