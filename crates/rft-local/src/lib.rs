@@ -4,6 +4,7 @@
 
 mod clicklog;
 pub mod demo;
+pub mod demo_providers;
 pub mod import;
 pub mod outbox;
 pub mod provider_events;
