@@ -17,13 +17,29 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # cargo-nextest runs each test in its own process and in parallel; plain cargo test also works.
 CARGO_TEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextest run --workspace --no-fail-fast" || echo "cargo test --workspace --no-fail-fast")
 
-.PHONY: run test test-rust local-bin api-test check fmt clippy bench build synth deploy java clean
+# The provider stand-ins' credentials (crates/rft-local/src/standins.rs): what the connected demos
+# give the tracker, as a shop would give it its real ones.
+STANDIN_STRIPE := RFT_STRIPE_API_KEY=sk_test_standin_0123456789abcdef RFT_STRIPE_WEBHOOK_SECRET=whsec_standin_0123456789abcdef
+STANDIN_SHOPIFY := RFT_SHOPIFY_ADMIN_TOKEN=shpat_standin_0123456789abcdef RFT_SHOPIFY_WEBHOOK_SECRET=shopify_standin_webhook_secret
+
+.PHONY: run run-stripe run-shopify test test-rust local-bin api-test check fmt clippy bench build synth deploy java clean
 
 ## run: build and start rft-local on 127.0.0.1:3000 with settings.local.toml (the example
 ## settings pointed at this machine; data in ./data, emails and SMS in ./outbox, the demo at /demo)
 run:
 	cargo build --release -p rft-local
 	./target/release/rft-local serve --settings settings.local.toml --data data --listen 127.0.0.1:3000 --outbox outbox
+
+## run-stripe, run-shopify: the same demo with the store connected to Stripe or Shopify, whose API
+## is a stand-in served by the same process (settings.stripe-demo.toml, settings.shopify-demo.toml;
+## data in ./data-stripe or ./data-shopify): pay at the demo's checkout and watch both rewards land
+run-stripe:
+	cargo build --release -p rft-local
+	$(STANDIN_STRIPE) ./target/release/rft-local serve --settings settings.stripe-demo.toml --data data-stripe --listen 127.0.0.1:3000 --outbox outbox-stripe
+
+run-shopify:
+	cargo build --release -p rft-local
+	$(STANDIN_SHOPIFY) ./target/release/rft-local serve --settings settings.shopify-demo.toml --data data-shopify --listen 127.0.0.1:3000 --outbox outbox-shopify
 
 ## test: every test: the Rust suites with DynamoDB Local and moto started (and stopped) around
 ## them (only for services AWS_ENDPOINT_URL_<SERVICE> or AWS_ENDPOINT_URL does not name; see

@@ -68,7 +68,7 @@ async fn a_stripe_guest_checkout_through_the_functions_pays_once_after_confirmat
     let (_, headers, _) = call(&edge, rft_tests::aws::click(&code)).await;
     let token =
         headers["set-cookie"].to_str().unwrap().trim_start_matches("rft=").split(';').next().unwrap().to_owned();
-    let event = stripe_checkout(now(), "evt_aws_1", "pi_aws_1", "mara.aws@example.com", &token, None);
+    let event = stripe_checkout(now(), "evt_aws_1", "pi_aws_1", "mara.aws@example.com", Some(&token), None);
     for _ in 0..2 {
         let (status, _, answer) = call(&edge, stripe_request(&event, now())).await;
         assert_eq!(status, StatusCode::OK, "{answer}");

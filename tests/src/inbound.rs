@@ -8,50 +8,30 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 use rft_core::connectors::intake::guest_id;
 use rft_core::email::Email;
+use rft_core::secrets::SecretString;
 use rft_core::{Clock, Fulfilment, ReferralId, Side};
+use rft_local::provider_events;
+pub use rft_local::provider_events::{shopify_order, stripe_checkout};
 
 use crate::connected::{Backend, SHOPIFY_DAN, STRIPE_DAN, harness, shopify_settings, stripe_settings};
 use crate::harness::{Answer, Harness, token_of};
-use crate::provider_standins::{ShopifyStandin, StripeStandin};
-
-/// The webhook secrets the stand-ins' provider secrets carry (`provider_standins::secrets`).
-const STRIPE_WEBHOOK_SECRET: &str = "whsec_standin_0123456789abcdef";
-const SHOPIFY_WEBHOOK_SECRET: &str = "shopify_standin_webhook_secret";
-
-const STRIPE_CHECKOUT: &str =
-    include_str!("../../crates/rft-core/fixtures/stripe/checkout_session_completed_payment.json");
-const STRIPE_REFUND: &str = include_str!("../../crates/rft-core/fixtures/stripe/charge_refunded.json");
-const SHOPIFY_ORDER: &str = include_str!("../../crates/rft-core/fixtures/shopify/orders_paid.json");
-const SHOPIFY_REFUND: &str = include_str!("../../crates/rft-core/fixtures/shopify/refunds_create.json");
+use crate::provider_standins::{SHOPIFY_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET, ShopifyStandin, StripeStandin};
 
 /// Two weeks without a refund before a payout, as a connected shop would set it.
 const CONFIRM: &[(&str, &str)] = &[("confirm_after", "\"14d\"")];
 const FORTNIGHT: Duration = Duration::from_secs(15 * 86_400);
 
-fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
-    for part in parts {
-        mac.update(part);
-    }
-    mac.finalize().into_bytes().to_vec()
+fn secret(text: &str) -> SecretString {
+    SecretString::new(text.to_owned())
 }
 
-/// A Stripe event signed as Stripe signs (`t=<unix>,v1=<hex HMAC of "{t}.{body}">`) at `t`.
+/// A Stripe event signed as Stripe signs, with the stand-ins' webhook secret, at `t`.
 pub fn stripe_request(event: &Value, t: i64) -> Request<Body> {
-    let body = event.to_string();
-    let v1 = hex::encode(hmac_sha256(STRIPE_WEBHOOK_SECRET.as_bytes(), &[format!("{t}.").as_bytes(), body.as_bytes()]));
-    Request::post("/webhooks/stripe")
-        .header("content-type", "application/json")
-        .header("stripe-signature", format!("t={t},v1={v1}"))
-        .body(Body::from(body))
-        .unwrap()
+    provider_events::stripe_request(&secret(STRIPE_WEBHOOK_SECRET), event, t)
 }
 
 /// Posts a Stripe event signed now.
@@ -64,83 +44,17 @@ pub async fn shopify_event(h: &Harness, topic: &str, delivery: &str, payload: &V
     h.call(shopify_request(topic, delivery, payload)).await
 }
 
-/// A Shopify webhook signed as Shopify signs.
+/// A Shopify webhook signed as Shopify signs, with the stand-ins' webhook secret.
 pub fn shopify_request(topic: &str, delivery: &str, payload: &Value) -> Request<Body> {
-    let body = payload.to_string();
-    let hmac = base64::engine::general_purpose::STANDARD
-        .encode(hmac_sha256(SHOPIFY_WEBHOOK_SECRET.as_bytes(), &[body.as_bytes()]));
-    Request::post("/webhooks/shopify")
-        .header("content-type", "application/json")
-        .header("x-shopify-hmac-sha256", hmac)
-        .header("x-shopify-topic", topic)
-        .header("x-shopify-webhook-id", delivery)
-        .body(Body::from(body))
-        .unwrap()
-}
-
-/// A paid one-off Stripe Checkout by a guest (no Stripe customer) who clicked `token`, with
-/// `promotion_code` (a Stripe id) as its discount, at `now` (unix seconds).
-pub fn stripe_checkout(
-    now: i64,
-    event_id: &str,
-    payment_intent: &str,
-    email: &str,
-    token: &str,
-    promotion_code: Option<&str>,
-) -> Value {
-    let mut event: Value = serde_json::from_str(STRIPE_CHECKOUT).unwrap();
-    event["id"] = json!(event_id);
-    event["created"] = json!(now);
-    let session = &mut event["data"]["object"];
-    session["client_reference_id"] = json!(token);
-    session["customer"] = Value::Null;
-    session["customer_details"]["email"] = json!(email);
-    session["payment_intent"] = json!(payment_intent);
-    session["discounts"] = match promotion_code {
-        Some(id) => json!([{ "coupon": null, "promotion_code": id }]),
-        None => json!([]),
-    };
-    event
+    provider_events::shopify_request(&secret(SHOPIFY_WEBHOOK_SECRET), topic, delivery, payload)
 }
 
 fn stripe_refund(h: &Harness, event_id: &str, payment_intent: &str) -> Value {
-    let mut event: Value = serde_json::from_str(STRIPE_REFUND).unwrap();
-    event["id"] = json!(event_id);
-    event["created"] = json!(h.clock.now().as_secs());
-    event["data"]["object"]["payment_intent"] = json!(payment_intent);
-    event["data"]["object"]["invoice"] = Value::Null;
-    event
-}
-
-/// A paid Shopify order `order_id` by customer `customer` with `code` as its discount and no
-/// `rft` token anywhere, now.
-pub fn shopify_order(now: i64, order_id: u64, customer: u64, email: &str, code: &str) -> Value {
-    let mut order: Value = serde_json::from_str(SHOPIFY_ORDER).unwrap();
-    let now = rft_core::Timestamp::from_secs(now).to_rfc3339();
-    order["id"] = json!(order_id);
-    order["created_at"] = json!(now);
-    order["processed_at"] = json!(now);
-    order["email"] = json!(email);
-    order["contact_email"] = json!(email);
-    order["landing_site"] = json!("/collections/boxes");
-    order["note_attributes"] = json!([]);
-    order["discount_codes"] = json!([{ "code": code.to_lowercase(), "amount": "10.00", "type": "fixed_amount" }]);
-    order["customer"]["id"] = json!(customer);
-    order["customer"]["email"] = json!(email);
-    if let Some(customer) = order["customer"].as_object_mut() {
-        customer.remove("orders_count");
-    }
-    order
+    provider_events::stripe_refund(h.clock.now().as_secs(), event_id, payment_intent)
 }
 
 fn shopify_refund(h: &Harness, refund_id: u64, order_id: u64) -> Value {
-    let mut refund: Value = serde_json::from_str(SHOPIFY_REFUND).unwrap();
-    let now = rft_core::Timestamp::from_secs(h.clock.now().as_secs()).to_rfc3339();
-    refund["id"] = json!(refund_id);
-    refund["order_id"] = json!(order_id);
-    refund["created_at"] = json!(now);
-    refund["processed_at"] = json!(now);
-    refund
+    provider_events::shopify_refund(h.clock.now().as_secs(), refund_id, order_id)
 }
 
 async fn referral_of(h: &Harness, customer: &str) -> (Value, Option<ReferralId>) {
@@ -175,7 +89,7 @@ pub async fn a_stripe_guest_checkout_pays_both_sides_once_after_confirmation(b: 
         "evt_guest_1",
         "pi_guest_1",
         "mara.guest@example.com",
-        &token,
+        Some(&token),
         promotion["id"].as_str(),
     );
     let first = stripe_event(&h, &event).await;
@@ -229,7 +143,7 @@ pub async fn a_stripe_refund_inside_the_confirmation_pays_nobody_in_either_order
             &format!("evt_order_{n}"),
             &format!("pi_order_{n}"),
             &email,
-            &token,
+            Some(&token),
             None,
         );
         let refund = stripe_refund(&h, &format!("evt_refund_{n}"), &format!("pi_order_{n}"));
@@ -347,19 +261,13 @@ pub async fn forged_provider_webhooks_are_refused(b: Backend) {
         "evt_forged",
         "pi_forged",
         "x@example.com",
-        "3k9p2r5t6v8w0yab01j8zq4x7m",
+        Some("3k9p2r5t6v8w0yab01j8zq4x7m"),
         None,
     );
     let body = event.to_string();
     let t = h.clock.now().as_secs();
-    let sign = |secret: &str, t: i64| {
-        hex::encode(hmac_sha256(secret.as_bytes(), &[format!("{t}.").as_bytes(), body.as_bytes()]))
-    };
-    for header in [
-        format!("t={t},v1={}", sign("whsec_someone_else", t)),
-        format!("t={},v1={}", t - 600, sign(STRIPE_WEBHOOK_SECRET, t - 600)),
-        format!("t={t}"),
-    ] {
+    let sign = |key: &str, t: i64| rft_core::connectors::stripe::signature_header(&secret(key), body.as_bytes(), t);
+    for header in [sign("whsec_someone_else", t), sign(STRIPE_WEBHOOK_SECRET, t - 600), format!("t={t}")] {
         let request = Request::post("/webhooks/stripe")
             .header("stripe-signature", header)
             .body(Body::from(body.clone()))

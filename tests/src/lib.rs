@@ -16,7 +16,8 @@ pub mod harness;
 pub mod imports;
 pub mod inbound;
 pub mod lifecycle;
-pub mod provider_standins;
+/// The Stripe and Shopify stand-ins, which live in rft-local so its demo can serve them too.
+pub use rft_local::standins as provider_standins;
 pub mod rewards;
 pub mod sent;
 pub mod signing_interop;

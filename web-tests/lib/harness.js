@@ -46,8 +46,16 @@ async function freePort() {
   return port;
 }
 
-/** Starts rft-local on a fresh data dir and a free port; resolves once /healthz answers. */
-export async function startServer() {
+/** The stand-ins' credentials, as `make run-stripe` and `make run-shopify` give them. */
+export const STANDIN_SECRETS = {
+  stripe: { RFT_STRIPE_API_KEY: 'sk_test_standin_0123456789abcdef', RFT_STRIPE_WEBHOOK_SECRET: 'whsec_standin_0123456789abcdef' },
+  shopify: { RFT_SHOPIFY_ADMIN_TOKEN: 'shpat_standin_0123456789abcdef', RFT_SHOPIFY_WEBHOOK_SECRET: 'shopify_standin_webhook_secret' },
+};
+
+/** Starts rft-local on a fresh data dir and a free port; resolves once /healthz answers.
+ *  `settings` names another settings file in the repository (settings.stripe-demo.toml) and
+ *  `env` adds to the environment (a connected store's credentials). */
+export async function startServer({ settings: settingsName, env: extraEnv = {} } = {}) {
   if (!fs.existsSync(binary)) {
     throw new Error(`no rft-local binary at ${binary}: build it first (cargo build -p rft-local) or set RFT_LOCAL_BIN`);
   }
@@ -56,7 +64,8 @@ export async function startServer() {
   const base = `http://127.0.0.1:${port}`;
   // The demo settings point links, the landing page and the store's reward endpoint at
   // 127.0.0.1:3000 (make run); the tests use their own port.
-  const settings = fs.readFileSync(settingsFile, 'utf8').replace(/http:\/\/(127\.0\.0\.1|localhost):3000/g, base);
+  const source = settingsName ? path.join(repoRoot, settingsName) : settingsFile;
+  const settings = fs.readFileSync(source, 'utf8').replace(/http:\/\/(127\.0\.0\.1|localhost):3000/g, base);
   const settingsPath = path.join(dir, 'settings.toml');
   fs.writeFileSync(settingsPath, settings);
   const logPath = path.join(dir, 'server.log');
@@ -66,6 +75,8 @@ export async function startServer() {
   delete env.RFT_SIGNING_SECRET;
   delete env.RFT_OPS_SECRET;
   delete env.RFT_STORE_API_KEY;
+  for (const name of ['RFT_STRIPE_API_KEY', 'RFT_STRIPE_WEBHOOK_SECRET', 'RFT_SHOPIFY_ADMIN_TOKEN', 'RFT_SHOPIFY_WEBHOOK_SECRET']) delete env[name];
+  Object.assign(env, extraEnv);
   const child = spawn(binary, ['serve', '--settings', settingsPath, '--data', path.join(dir, 'data'), '--listen', `127.0.0.1:${port}`, '--outbox', path.join(dir, 'outbox')], {
     stdio: ['ignore', log, log],
     env,
@@ -222,5 +233,7 @@ export function demoApi(base) {
     async outbox() { return (await call('GET', '/demo/api/outbox')).body.messages; },
     async store() { return (await call('GET', '/demo/api/store')).body.fulfilled; },
     async opsUrl() { return (await call('GET', '/demo/api/ops')).body.ops_url; },
+    /** The connected provider stand-in's calls that changed something. */
+    async standin() { return (await call('GET', '/demo/api/standin')).body.calls; },
   };
 }

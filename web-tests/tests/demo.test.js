@@ -1,10 +1,12 @@
 // The demo shop end to end in a real browser: Dan gets his link and opens his page, Mara opens
 // his link, signs up and buys a first box, both rewards reach the shop and both thank-yous the
 // outbox; a self-referral is blocked; a too-quick friend is held and the operator approves it
-// through the review queue's two-step links.
+// through the review queue's two-step links. Then the same shop connected to Stripe (a second
+// server, as make run-stripe starts it): Mara pays at the Stripe checkout and both rewards land
+// in the Stripe stand-in's records.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, newContext, newPage, track, demoApi, eventually } from '../lib/harness.js';
+import { startServer, launchBrowser, newContext, newPage, track, demoApi, eventually, seriousViolations, STANDIN_SECRETS } from '../lib/harness.js';
 
 let server;
 let browser;
@@ -146,4 +148,56 @@ test('a too-quick friend is held, and the operator approves it from the review q
   await ops.getByTestId('held-count').filter({ hasText: /^0$/ }).waitFor();
   await row.getByTestId('friend-state').filter({ hasText: 'rewarded' }).waitFor();
   assert.deepEqual([...demo.errors, ...ops.errors], []);
+});
+
+test('connected to Stripe: Mara pays at the Stripe checkout and both rewards land in the stand-in\'s records', async () => {
+  const stripe = await startServer({ settings: 'settings.stripe-demo.toml', env: STANDIN_SECRETS.stripe });
+  const ctx = await newContext(browser, { viewport: { width: 1280, height: 900 }, baseURL: stripe.base });
+  try {
+    const stripeApi = demoApi(stripe.base);
+    const page = await newPage(ctx);
+    await page.goto('/demo');
+    assert.match(await page.getByTestId('store-kind').textContent(), /connected to Stripe/);
+    assert.equal(await page.getByTestId('role-cheat').isHidden(), true, 'the generic-API games are hidden');
+    await page.getByTestId('dan-get-link').click();
+    await page.getByTestId('dan-code').filter({ hasText: /^\w{6}$/ }).waitFor();
+    const code = (await page.getByTestId('dan-code').textContent()).trim();
+    // Minting made Mara's promotion code at Stripe: the panel shows it before anyone pays.
+    await page.locator('[data-testid="standin-call"][data-what="promotion code"]').waitFor();
+    assert.equal(await page.locator('[data-testid="standin-call"][data-what="promotion code"] [data-testid="standin-key"]').textContent(), `rft-mint:${code}:promotion_code`);
+
+    assert.match(await page.getByTestId('mara-open').textContent(), /Stripe checkout/);
+    await page.getByTestId('mara-open').click();
+    await page.waitForURL(/\/demo\/checkout\?/);
+    const landing = new URL(page.url());
+    assert.ok(landing.searchParams.get('client_reference_id'), 'the Payment Link carries the token');
+    assert.equal(await page.getByTestId('checkout-code').inputValue(), code);
+    assert.deepEqual(await seriousViolations(page), []);
+    await page.locator('[data-testid="timing"][data-ready="true"]').waitFor({ timeout: 12000 });
+    await page.getByTestId('checkout-pay').click();
+    await page.getByTestId('referral-state').filter({ hasText: 'rewarded' }).waitFor({ timeout: 20000 });
+    const mara = (await page.getByTestId('checkout-status').textContent()).match(/\((\S+)\)/)[1];
+    const referral = await stripeApi.referral(mara);
+    assert.equal(referral.state, 'rewarded');
+    assert.match(referral.referrer_id, /^cus_dan/);
+
+    await page.getByTestId('back-to-demo').click();
+    await page.waitForURL(/\/demo$/);
+    const credit = page.locator('[data-testid="standin-call"][data-side="referrer"][data-what="balance credit"]');
+    await credit.waitFor({ timeout: 20000 });
+    assert.equal(await credit.getByTestId('standin-key').textContent(), `${referral.referral_id}:referrer`);
+    assert.match(await credit.textContent(), new RegExp(`POST /v1/customers/${referral.referrer_id}/balance_transactions`));
+    assert.match(await credit.getByTestId('standin-detail').textContent(), /amount=-1000/);
+    await page.locator('[data-testid="standin-call"][data-side="friend"][data-what="promotion code"]').waitFor();
+    await page.locator(`[data-testid="friend"][data-customer-id="${mara}"] [data-testid="friend-state"]`).filter({ hasText: 'rewarded' }).waitFor();
+
+    // Once each at the stand-in: one credit for Dan, one promotion code (Mara's, used at checkout).
+    const calls = await stripeApi.standin();
+    assert.deepEqual(calls.filter((c) => c.what === 'balance credit').map((c) => c.idempotency_key), [`${referral.referral_id}:referrer`]);
+    assert.equal(calls.filter((c) => c.what === 'promotion code').length, 1);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await ctx.close();
+    await stripe.stop();
+  }
 });

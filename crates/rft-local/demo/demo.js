@@ -14,6 +14,12 @@
   var FRIEND_NAMES = ['Mara', 'Priya', 'Tom', 'Aisha', 'Ben', 'Zoe', 'Leo', 'Nina', 'Omar', 'Ruth'];
   var BOX = { name: 'The Classic box', amount_minor: 3999, currency: 'GBP' };
 
+  // How the programme's store is connected (the server puts store.kind on <body>): "webhooks"
+  // (the shop's own code, the demo's signed API calls), or "stripe" / "shopify", where the demo
+  // plays the provider: a checkout page, the provider's signed webhooks, and its API stand-in.
+  var KIND = document.body.getAttribute('data-store-kind') || 'webhooks';
+  var PROVIDER = { stripe: 'Stripe', shopify: 'Shopify' }[KIND] || null;
+
   var $ = RftDom.$;
   var el = RftDom.el;
 
@@ -49,10 +55,24 @@
     try { window.localStorage.setItem(KEY, JSON.stringify(s)); } catch (e) { /* private mode: the page still works for this visit */ }
   }
 
+  // A digit per character: Shopify customer ids are numbers.
+  function digitsOf(text) {
+    var out = '';
+    for (var i = 0; i < text.length; i++) out += String(text.charCodeAt(i) % 10);
+    return out;
+  }
+
+  function customerId(slug, run) {
+    if (KIND === 'shopify') return '7' + (digitsOf(slug) + '000000').slice(0, 6) + digitsOf(run);
+    // A Stripe customer (cus_...) can hold a balance; a friend paying as a guest is known by email.
+    if (KIND === 'stripe') return 'cus_' + slug + run;
+    return 'c_' + slug + '_' + run;
+  }
+
   function person(run, name, index) {
     var slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '');
     return {
-      customer_id: 'c_' + slug + '_' + run,
+      customer_id: customerId(slug, run),
       first_name: name,
       email: slug + '.' + run + '@example.com',
       card: 'card_' + slug + '_' + run,
@@ -161,6 +181,25 @@
       customer_id: f.customer_id, order_id: f.order_id, amount_minor: BOX.amount_minor, currency: BOX.currency,
       payment_fingerprint: f.card, device_id: f.phone
     };
+  }
+
+  // Shows, in `node`, how long since the click at `clickedAt` and whether a first order now would
+  // be held as too quick (data-ready="true" once it would not). Returns a function that stops it.
+  function startTiming(node, clickedAt, verb) {
+    var timer = null;
+    function tick() {
+      var secs = Math.floor((Date.now() - clickedAt) / 1000);
+      var ready = secs >= WAIT_SECS;
+      node.dataset.ready = ready ? 'true' : 'false';
+      node.textContent = ready
+        ? 'It\u2019s been ' + secs + ' s since you opened the link: ' + verb + ' now and both rewards are paid at once.'
+        : secs + ' s since you opened the link. A first order within ' + HOLD_SECS + ' s of the click is held for a person (it looks like a script); wait ' +
+          (WAIT_SECS - secs) + ' s more for an instant reward, or ' + verb + ' now to see the hold.';
+      if (ready && timer) { window.clearInterval(timer); timer = null; }
+    }
+    tick();
+    if (node.dataset.ready !== 'true') timer = window.setInterval(tick, 250);
+    return function () { if (timer) { window.clearInterval(timer); timer = null; } };
   }
 
   function stateText(r) {
@@ -321,8 +360,39 @@
       });
     }
 
+    var lastStandin = '';
+    var SIDES = { referrer: 'Referrer', friend: 'Friend' };
+    // The stand-in's calls that changed something: what, for whom, and the call as the provider saw it.
+    function renderStandin(calls) {
+      var key = JSON.stringify(calls);
+      if (key === lastStandin) return;
+      lastStandin = key;
+      $('standin-count').textContent = String(calls.length);
+      var list = $('standin');
+      list.textContent = '';
+      if (!calls.length) { list.appendChild(el('li', { className: 'hint', text: 'No calls yet.' })); return; }
+      calls.slice().reverse().forEach(function (c) {
+        var form = c.form || {};
+        var detail = Object.keys(form).length
+          ? Object.keys(form).map(function (k) { return k + '=' + form[k]; }).join('  ')
+          : JSON.stringify(c.variables || {});
+        list.appendChild(el('li', { 'data-side': c.side, 'data-what': c.what, 'data-testid': 'standin-call' }, [
+          el('span', { className: 'badge rewarded', text: SIDES[c.side] || c.side }),
+          ' ',
+          el('strong', { text: c.what }),
+          ' ',
+          el('span', { className: 'mono', text: c.method + ' ' + c.path }),
+          el('span', { className: 'hint key' }, c.idempotency_key
+            ? ['Idempotency-Key ', el('span', { className: 'mono', 'data-testid': 'standin-key', text: c.idempotency_key })]
+            : ['No Idempotency-Key (Shopify takes none for this call)']),
+          el('span', { className: 'hint key mono', 'data-testid': 'standin-detail', text: detail.length > 400 ? detail.slice(0, 400) + '\u2026' : detail })
+        ]));
+      });
+    }
+
     function pollLive() {
       return Promise.all([
+        PROVIDER ? api('GET', '/demo/api/standin').then(function (r) { if (r.status === 200 && r.body) renderStandin(r.body.calls || []); }) : null,
         api('GET', '/demo/api/outbox').then(function (r) { if (r.status === 200 && r.body) renderOutbox(r.body.messages || []); }),
         api('GET', '/demo/api/store').then(function (r) { if (r.status === 200 && r.body) renderStore(r.body.fulfilled || []); }),
         pollFriends()
@@ -450,6 +520,7 @@
       if (ev.key === KEY) { s = load(); renderPeople(); }
     });
 
+    if (PROVIDER) showConnected();
     renderPeople();
     refreshOpsLink();
     // Refresh Dan's link (and his page's signed link) if he already has one in this run.
@@ -457,6 +528,157 @@
     pollLive();
     window.setInterval(function () { if (!document.hidden) pollLive(); }, POLL_MS);
     document.addEventListener('visibilitychange', function () { if (!document.hidden) { s = load(); renderPeople(); pollLive(); } });
+  }
+
+  // Names the provider wherever the page says it.
+  function nameProvider() {
+    Array.prototype.forEach.call(document.querySelectorAll('.provider-name'), function (n) { n.textContent = PROVIDER; });
+  }
+
+  // The control panel when the programme is connected to Stripe or Shopify.
+  function showConnected() {
+    nameProvider();
+    var note = $('store-kind');
+    note.textContent = '';
+    note.appendChild(document.createTextNode('The shop is connected to '));
+    note.appendChild(el('strong', { text: PROVIDER }));
+    note.appendChild(document.createTextNode(' (store.kind = "' + KIND + '"): ' + PROVIDER + ' sends its own signed webhooks to /webhooks/' + KIND +
+      ' and both rewards go through its API, here a stand-in this demo serves at /demo/' + KIND + '-api. The shop writes no code.'));
+    Array.prototype.forEach.call(document.querySelectorAll('.checkout-label'), function (n) {
+      n.textContent = KIND === 'stripe' ? ': Stripe checkout' : ': Shopify order';
+    });
+    $('connected-friend').hidden = false;
+    // The screen's games use the shop's own sign-up and order calls, which a connected store does not make.
+    document.querySelector('[data-testid="role-cheat"]').hidden = true;
+    $('store-card').hidden = true;
+    $('standin-card').hidden = false;
+  }
+
+  // --- the connected store's checkout page (/demo/checkout) ----------------------------------------
+
+  function checkoutPage() {
+    var params = new URLSearchParams(window.location.search);
+    // Stripe's Payment Link gets client_reference_id and prefilled_promo_code; a Shopify
+    // storefront page the rft token and the UTM campaign (the code is in the cart).
+    var token = params.get('client_reference_id') || params.get('rft');
+    var code = params.get('prefilled_promo_code') || params.get('utm_campaign');
+    var s = load();
+    var f = null;
+    if (s.playing && Date.now() - s.playing.at < 10 * 60 * 1000) {
+      f = person(s.run, s.playing.name, s.friends.length + 1);
+    } else {
+      var mine = s.friends.filter(function (x) { return x.kind === 'friend' && token && x.token === token; });
+      f = mine.length ? mine[mine.length - 1] : person(s.run, nextFriendName(s), s.friends.length + 1);
+    }
+    s.playing = null;
+    if (!f.kind) {
+      f.kind = 'friend';
+      f.token = token;
+      f.code = code;
+      f.clicked_at = Date.now();
+    }
+    save(s);
+
+    function persist() {
+      var fresh = load();
+      fresh.friends = fresh.friends.filter(function (x) { return x.customer_id !== f.customer_id; }).concat([f]);
+      save(fresh);
+      s = fresh;
+    }
+
+    nameProvider();
+    Array.prototype.forEach.call(document.querySelectorAll('.friend-name'), function (n) { n.textContent = f.first_name; });
+    var dan = s.dan && code && s.dan.code === code.toUpperCase() ? s.dan : null;
+    var terms = (dan && dan.terms) || {};
+    var friendReward = terms.friend_reward ? terms.friend_reward.description : null;
+    if (token || code) {
+      $('referral-banner').hidden = false;
+      $('offer-title').textContent = (dan ? 'Dan' : 'A friend') + ' sent you ' + (friendReward || 'a treat');
+      $('offer-detail').textContent = 'The code ' + (code || '') + ' is already applied below: ' + (friendReward || 'the treat') + ' comes off this order.';
+    } else {
+      $('plain-title').hidden = false;
+    }
+    if (!PROVIDER) {
+      setStatus('checkout-status', false, 'This programme is not connected to Stripe or Shopify: start the demo with make run-stripe or make run-shopify.');
+      $('checkout-pay').disabled = true;
+      return;
+    }
+    $('checkout-pay').textContent = KIND === 'stripe' ? 'Pay \u00a339.99 with Stripe Checkout' : 'Place the Shopify order, \u00a339.99';
+    $('checkout-email').value = f.email;
+    $('checkout-code').value = code || '';
+
+    var facts = KIND === 'stripe'
+      ? [['webhook', 'checkout.session.completed to /webhooks/stripe'], ['signed with', 'Stripe-Signature (the endpoint\u2019s whsec_ secret)'],
+        ['client_reference_id', token || '(none)'], ['promotion code', code || '(none)'], ['customer', 'a guest, known by email']]
+      : [['webhook', 'orders/paid to /webhooks/shopify'], ['signed with', 'X-Shopify-Hmac-Sha256'],
+        ['landing_site', window.location.pathname + window.location.search], ['discount code', code || '(none)'], ['customer.id', f.customer_id]];
+    facts.forEach(function (p) {
+      $('checkout-facts').appendChild(el('dt', { text: p[0] }));
+      $('checkout-facts').appendChild(el('dd', { className: 'mono', text: p[1] }));
+    });
+    var stopTiming = f.bought_at ? null : startTiming($('checkout-timing'), f.clicked_at, 'pay');
+
+    function showResult() {
+      $('step-result').hidden = false;
+      function poll() {
+        return referral(f.customer_id).then(function (r) {
+          var badge = $('referral-state');
+          badge.textContent = r ? r.state : 'not referred';
+          badge.className = 'badge ' + (r ? r.state : 'none');
+          var text;
+          if (!r) text = 'This order is not attributed to a referrer yet.';
+          else if (r.state === 'rewarded') text = 'Rewarded! Dan gets ' + ((terms.referrer_reward || {}).description || 'his reward') + ' through ' + PROVIDER +
+            ' and your ' + (friendReward || 'treat') + ' came off this order. Both show in the demo\u2019s ' + PROVIDER + ' records.';
+          else if (r.state === 'held') text = 'Held for a person (' + reasonsText(r) + '). Approve it from the review queue on the demo page and both rewards are paid.';
+          else text = 'The referral is ' + r.state + '.';
+          $('result-text').textContent = text;
+        }, function () { /* again on the next tick */ });
+      }
+      poll();
+      window.setInterval(function () { if (!document.hidden) poll(); }, POLL_MS);
+    }
+
+    $('checkout-form').addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var email = $('checkout-email').value.trim();
+      if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+        $('checkout-email').setAttribute('aria-invalid', 'true');
+        $('checkout-email-error').textContent = 'Enter an email address, like name@example.com.';
+        $('checkout-email-error').hidden = false;
+        $('checkout-email').focus();
+        return;
+      }
+      $('checkout-email').removeAttribute('aria-invalid');
+      $('checkout-email-error').hidden = true;
+      f.email = email;
+      var typed = $('checkout-code').value.trim() || null;
+      var button = $('checkout-pay');
+      button.disabled = true;
+      setStatus('checkout-status', null, 'Paying\u2026');
+      var call = KIND === 'stripe'
+        ? api('POST', '/demo/api/stripe/checkout', { email: email, token: token, code: typed })
+        : api('POST', '/demo/api/shopify/order', { customer_id: f.customer_id, email: email, landing_site: window.location.pathname + window.location.search, code: typed });
+      call.then(function (res) {
+        if (res.status !== 200 || !res.body) throw new Error(describeError(res));
+        if (res.body.status !== 200) throw new Error('/webhooks/' + KIND + ' answered ' + res.body.status + ' ' + JSON.stringify(res.body.answer));
+        f.customer_id = res.body.customer_id || f.customer_id;
+        f.order_id = res.body.payment_intent || res.body.order_id;
+        f.signed_up_at = f.bought_at = Date.now();
+        persist();
+        if (stopTiming) stopTiming();
+        setStatus('checkout-status', true, 'Paid: order ' + f.order_id + '. ' + PROVIDER + ' told the referral service (' + f.customer_id + ').');
+        showResult();
+      }).catch(function (e) {
+        button.disabled = false;
+        setStatus('checkout-status', false, 'The payment failed: ' + e.message);
+      });
+    });
+
+    if (f.bought_at) {
+      $('checkout-pay').disabled = true;
+      setStatus('checkout-status', true, 'Paid: order ' + f.order_id + '.');
+      showResult();
+    }
   }
 
   // --- the sign-up page (/demo/signup) -------------------------------------------------------------
@@ -522,22 +744,10 @@
     }
     facts();
 
-    var timer = null;
+    var stopTiming = null;
     function showBuy() {
       $('step-buy').hidden = false;
-      var timing = $('timing');
-      function tick() {
-        var secs = Math.floor((Date.now() - f.clicked_at) / 1000);
-        var ready = secs >= WAIT_SECS;
-        timing.dataset.ready = ready ? 'true' : 'false';
-        timing.textContent = ready
-          ? 'It\u2019s been ' + secs + ' s since you opened the link: buy now and both rewards are paid at once.'
-          : secs + ' s since you opened the link. A first order within ' + HOLD_SECS + ' s of the click is held for a person (it looks like a script); wait ' +
-            (WAIT_SECS - secs) + ' s more for an instant reward, or buy now to see the hold.';
-        if (ready && timer) { window.clearInterval(timer); timer = null; }
-      }
-      tick();
-      if (!timer && timing.dataset.ready !== 'true') timer = window.setInterval(tick, 250);
+      if (!stopTiming) stopTiming = startTiming($('timing'), f.clicked_at, 'buy');
     }
 
     var resultTimer = null;
@@ -612,7 +822,7 @@
         if (res.status !== 202 && res.status !== 200) throw new Error(describeError(res));
         f.bought_at = Date.now();
         persist();
-        if (timer) { window.clearInterval(timer); timer = null; }
+        if (stopTiming) stopTiming();
         setStatus('buy-status', true, 'Order ' + f.order_id + ' placed: ' + BOX.name + ', \u00a339.99. Thank you!');
         showResult();
       }).catch(function (e) {
@@ -630,4 +840,5 @@
   var page = document.body.getAttribute('data-page');
   if (page === 'demo') controlPanel();
   else if (page === 'signup') signupPage();
+  else if (page === 'checkout') checkoutPage();
 })();

@@ -61,7 +61,7 @@ impl Demo {
 /// The demo's routes, to merge into the local router.
 pub fn routes(demo: Arc<Demo>) -> Router {
     Router::new()
-        .route("/demo", get(|| async { Html(include_str!("../demo/demo.html")) }))
+        .route("/demo", get(page))
         .route("/demo/signup", get(|| async { Html(include_str!("../demo/signup.html")) }))
         .route("/demo/assets/{name}", get(asset))
         .route("/demo/api/link", post(link))
@@ -76,6 +76,11 @@ pub fn routes(demo: Arc<Demo>) -> Router {
         .route("/demo/api/ops", get(ops_link))
         .route("/demo/store/referral-rewards", post(store_endpoint))
         .with_state(demo)
+}
+
+/// The control panel, told how the programme's store is connected.
+async fn page(State(demo): State<Arc<Demo>>) -> Html<String> {
+    Html(crate::demo_providers::with_kind(include_str!("../demo/demo.html"), demo.system.edge.settings.store.kind))
 }
 
 async fn asset(Path(name): Path<String>) -> Response {

@@ -4,11 +4,14 @@
 
 mod clicklog;
 pub mod demo;
+pub mod demo_providers;
 pub mod import;
 pub mod outbox;
+pub mod provider_events;
 pub mod queue;
 pub mod secrets;
 pub mod serve;
+pub mod standins;
 pub mod store;
 pub mod system;
 

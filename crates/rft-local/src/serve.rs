@@ -89,6 +89,8 @@ pub async fn run(settings_path: PathBuf, data: PathBuf, listen: SocketAddr, outb
             secrets.set.store_signing.as_ref(),
         ));
         app = app.merge(crate::demo::routes(demo));
+        let connected = Arc::new(crate::demo_providers::ConnectedDemo::new(system.clone(), &secrets.set));
+        app = app.merge(crate::demo_providers::routes(connected));
     }
     let app = app.layer(axum::middleware::from_fn(client_ip));
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -194,6 +196,11 @@ fn print_banner(addr: SocketAddr, secrets: &crate::secrets::Loaded, data: &Path,
     }
     if addr.ip().is_loopback() {
         println!("  demo shop: http://{addr}/demo   (play Dan, Mara and the team; see the emails and rewards land)");
+        println!(
+            "  provider stand-ins for a connected demo: http://{addr}{} (Stripe), http://{addr}{} (Shopify)",
+            crate::demo_providers::STRIPE_API_PATH,
+            crate::demo_providers::SHOPIFY_API_PATH
+        );
     } else {
         println!("  demo shop: off (it signs requests for anyone, so it is only served on a loopback address)");
     }

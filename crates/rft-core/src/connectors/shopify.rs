@@ -54,6 +54,15 @@ pub const WEBHOOK_ID_HEADER: &str = "x-shopify-webhook-id";
 /// Longest webhook id accepted (it becomes a storage key).
 const MAX_WEBHOOK_ID_LEN: usize = 256;
 
+/// The `X-Shopify-Hmac-Sha256` value Shopify sends for `body` (base64 of its HMAC-SHA256),
+/// which [`verify`] accepts: for whoever plays Shopify (the demo shop, the tests).
+pub fn hmac_header(secret: &SecretString, body: &[u8]) -> String {
+    // HMAC takes keys of any length.
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).expect("any key length");
+    mac.update(body);
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
 /// Checks `X-Shopify-Hmac-Sha256` against the raw body.
 pub fn verify(secret: &SecretString, header: &str, body: &[u8]) -> Result<(), SignatureError> {
     let offered = STANDARD.decode(header.trim()).map_err(|_| SignatureError::MalformedHeader(HMAC_HEADER))?;

@@ -1,5 +1,7 @@
-//! Stand-ins for the Stripe API and the Shopify Admin GraphQL API, run by the tests on a free
-//! loopback port. Each records every request (method, path, query, headers, form fields or
+//! Stand-ins for the Stripe API and the Shopify Admin GraphQL API: run by the tests on a free
+//! loopback port, and served by the demo shop (`/demo/stripe-api`, `/demo/shopify-api`) so a
+//! connected store's demo runs with no account anywhere. Only the settings' `api_base` points
+//! the tracker at one; the tracker's clients do not know. Each records every request (method, path, query, headers, form fields or
 //! GraphQL variables), keeps just enough state to behave like the provider where exactly-once
 //! depends on it, and can fail or stall on demand:
 //!
@@ -12,7 +14,7 @@
 //!   effect; [`Faults::stall_next`] sleeps before handling; [`Faults::lose_next_answer`] applies
 //!   the call and then stalls past the client's timeout, so the caller cannot know it landed.
 //!
-//! Answers use Stripe's published example objects (`tests/fixtures/stripe/`) with the fields
+//! Answers use Stripe's published example objects (`crates/rft-local/fixtures/stripe/`) with the fields
 //! the request set filled in.
 
 use std::collections::{BTreeMap, HashMap};
@@ -158,13 +160,18 @@ fn json_response(status: StatusCode, body: Value) -> Response {
 /// How long the tests' provider clients wait for an answer (a lost answer stalls past it).
 pub const CLIENT_TIMEOUT: Duration = Duration::from_millis(800);
 
+/// The Stripe webhook signing secret that goes with the stand-ins (`make run-stripe`).
+pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_standin_0123456789abcdef";
+/// The Shopify webhook signing secret that goes with the stand-ins (`make run-shopify`).
+pub const SHOPIFY_WEBHOOK_SECRET: &str = "shopify_standin_webhook_secret";
+
 /// The stand-ins' credentials as a connected store's secrets (both providers' set).
 pub fn secrets() -> rft_core::secrets::ProviderSecrets {
     rft_core::secrets::ProviderSecrets::parse(
         Some(STRIPE_KEY),
-        Some("whsec_standin_0123456789abcdef"),
+        Some(STRIPE_WEBHOOK_SECRET),
         Some(SHOPIFY_TOKEN),
-        Some("shopify_standin_webhook_secret"),
+        Some(SHOPIFY_WEBHOOK_SECRET),
     )
     .expect("the stand-ins' secrets are well formed")
 }
@@ -204,7 +211,8 @@ impl StripeState {
 /// A running Stripe API stand-in.
 #[derive(Clone)]
 pub struct StripeStandin {
-    addr: SocketAddr,
+    /// Where it listens, when it runs on a port of its own.
+    addr: Option<SocketAddr>,
     state: Arc<Mutex<StripeState>>,
     /// Faults to inject.
     pub faults: Faults,
@@ -230,19 +238,34 @@ fn stripe_error(status: StatusCode, code: &str, message: &str) -> (StatusCode, V
     (status, json!({ "error": { "type": "invalid_request_error", "code": code, "message": message } }))
 }
 
+impl Default for StripeStandin {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl StripeStandin {
-    /// Starts a stand-in on a free loopback port.
-    pub async fn start() -> Self {
-        let state = Arc::new(Mutex::new(StripeState::default()));
-        let faults = Faults::default();
-        let app = StripeApp { state: state.clone(), faults: faults.clone() };
-        let addr = serve(Router::new().fallback(stripe_handler).with_state(app)).await;
-        StripeStandin { addr, state, faults }
+    /// A stand-in not yet served: mount [`StripeStandin::router`] where it should answer.
+    pub fn new() -> Self {
+        StripeStandin { addr: None, state: Arc::default(), faults: Faults::default() }
     }
 
-    /// Its base URL, for `store.stripe.api_base`.
+    /// Starts a stand-in on a free loopback port.
+    pub async fn start() -> Self {
+        let mut standin = Self::new();
+        standin.addr = Some(serve(standin.router()).await);
+        standin
+    }
+
+    /// Its routes (every path answered as Stripe would), sharing this stand-in's state.
+    pub fn router(&self) -> Router {
+        let app = StripeApp { state: self.state.clone(), faults: self.faults.clone() };
+        Router::new().fallback(stripe_handler).with_state(app)
+    }
+
+    /// Its base URL, for `store.stripe.api_base` (a stand-in [`StripeStandin::start`]ed).
     pub fn url(&self) -> url::Url {
-        url::Url::parse(&format!("http://{}", self.addr)).expect("a URL")
+        url::Url::parse(&format!("http://{}", self.addr.expect("a started stand-in"))).expect("a URL")
     }
 
     /// Every request so far, in order.
@@ -476,7 +499,8 @@ struct ShopifyState {
 /// A running Shopify Admin GraphQL stand-in.
 #[derive(Clone)]
 pub struct ShopifyStandin {
-    addr: SocketAddr,
+    /// Where it listens, when it runs on a port of its own.
+    addr: Option<SocketAddr>,
     state: Arc<Mutex<ShopifyState>>,
     /// Faults to inject.
     pub faults: Faults,
@@ -488,19 +512,34 @@ struct ShopifyApp {
     faults: Faults,
 }
 
+impl Default for ShopifyStandin {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ShopifyStandin {
-    /// Starts a stand-in on a free loopback port.
-    pub async fn start() -> Self {
-        let state = Arc::new(Mutex::new(ShopifyState::default()));
-        let faults = Faults::default();
-        let app = ShopifyApp { state: state.clone(), faults: faults.clone() };
-        let addr = serve(Router::new().fallback(shopify_handler).with_state(app)).await;
-        ShopifyStandin { addr, state, faults }
+    /// A stand-in not yet served: mount [`ShopifyStandin::router`] where it should answer.
+    pub fn new() -> Self {
+        ShopifyStandin { addr: None, state: Arc::default(), faults: Faults::default() }
     }
 
-    /// Its base URL, for `store.shopify.api_base`.
+    /// Starts a stand-in on a free loopback port.
+    pub async fn start() -> Self {
+        let mut standin = Self::new();
+        standin.addr = Some(serve(standin.router()).await);
+        standin
+    }
+
+    /// Its routes (the versioned Admin GraphQL endpoint), sharing this stand-in's state.
+    pub fn router(&self) -> Router {
+        let app = ShopifyApp { state: self.state.clone(), faults: self.faults.clone() };
+        Router::new().fallback(shopify_handler).with_state(app)
+    }
+
+    /// Its base URL, for `store.shopify.api_base` (a stand-in [`ShopifyStandin::start`]ed).
     pub fn url(&self) -> url::Url {
-        url::Url::parse(&format!("http://{}", self.addr)).expect("a URL")
+        url::Url::parse(&format!("http://{}", self.addr.expect("a started stand-in"))).expect("a URL")
     }
 
     /// Every request so far, in order.
