@@ -166,9 +166,10 @@ fn calls_of<'a>(calls: &'a [Value], what: &str) -> Vec<&'a Value> {
     calls.iter().filter(|c| c["what"] == what).collect()
 }
 
-/// The screen holds a first order within `min_click_to_conversion` (5 s) of its click.
+/// The screen holds a first order within `min_click_to_conversion` (5 s) of its click; the
+/// providers stamp an event in whole seconds, which can lose one.
 async fn wait_past_the_quick_conversion_hold() {
-    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    tokio::time::sleep(Duration::from_millis(6_500)).await;
 }
 
 #[tokio::test]
@@ -223,8 +224,9 @@ async fn the_stripe_demo_checkout_rewards_both_sides_at_the_stand_in() {
     let payment_intent = paid["payment_intent"].as_str().unwrap().to_owned();
 
     let referral = demo.wait_rewarded(&mara).await;
-    // The checkout carried both the click's token and Dan's promotion code; the code attributes.
-    assert_eq!((referral["referrer_id"].as_str(), referral["method"].as_str()), (Some(dan), Some("code")));
+    // The checkout carried both the click's token and Dan's promotion code (applied by the
+    // link): the click is the touch, so the screen measured from it.
+    assert_eq!((referral["referrer_id"].as_str(), referral["method"].as_str()), (Some(dan), Some("token")));
     let id = referral["referral_id"].as_str().unwrap();
 
     // Dan's side: one balance credit at the stand-in, keyed by the referral.
@@ -295,8 +297,9 @@ async fn the_shopify_demo_order_rewards_both_sides_at_the_stand_in() {
     let order_id = paid["order_id"].as_str().unwrap().to_owned();
 
     let referral = demo.wait_rewarded(mara).await;
-    // The order carried both the click's token (landing_site) and Dan's code; the code attributes.
-    assert_eq!((referral["referrer_id"].as_str(), referral["method"].as_str()), (Some(dan), Some("code")));
+    // The order carried both the click's token (landing_site) and Dan's code (applied by the
+    // link): the click is the touch.
+    assert_eq!((referral["referrer_id"].as_str(), referral["method"].as_str()), (Some(dan), Some("token")));
     let id = referral["referral_id"].as_str().unwrap();
 
     // Dan's side: store credit on his account at the stand-in (Shopify takes no key for it).

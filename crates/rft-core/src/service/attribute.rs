@@ -158,11 +158,20 @@ pub fn last_touch(
     }
     touches.sort_by_key(|t| std::cmp::Reverse(t.at));
     let mut saw_live_code = false;
-    for touch in touches {
+    let in_window = |t: &Touch, record: &CodeRecord| t.at.plus(record.terms.window()) > at;
+    for touch in &touches {
         let Some(record) = codes.get(&touch.code).filter(|r| r.is_active()) else { continue };
         saw_live_code = true;
-        if touch.at.plus(record.terms.window()) > at {
-            return Ok((touch, record.clone()));
+        if in_window(touch, record) {
+            // A code typed, or applied at a connected store's checkout by the link itself, on
+            // the code the friend also clicked: the click is the touch, so the screen measures
+            // from it and its channel is counted.
+            let clicked = (touch.method == Method::Code)
+                .then(|| {
+                    touches.iter().find(|t| t.code == touch.code && t.method != Method::Code && in_window(t, record))
+                })
+                .flatten();
+            return Ok((clicked.unwrap_or(touch).clone(), record.clone()));
         }
     }
     Err(if saw_live_code { Unattributed::OutsideWindow } else { Unattributed::RetiredCode })
@@ -483,6 +492,22 @@ mod tests {
             pick(vec![touch("DANDAN", 140, Method::Email), touch("SAMSAM", 150, Method::Code)]),
             Ok("SAMSAM".into()),
             "a code typed at sign-up is the newest touch"
+        );
+        let method = |ts: Vec<Touch>| last_touch(ts, &codes, at).map(|(t, _)| (t.code.to_string(), t.method, t.at));
+        assert_eq!(
+            method(vec![touch("DANDAN", 100, Method::Token), touch("DANDAN", 150, Method::Code)]),
+            Ok(("DANDAN".into(), Method::Token, Timestamp::from_secs(100))),
+            "the code applied at the checkout of the link clicked: the click is the touch"
+        );
+        assert_eq!(
+            method(vec![touch("DANDAN", 40, Method::Token), touch("DANDAN", 150, Method::Code)]),
+            Ok(("DANDAN".into(), Method::Code, Timestamp::from_secs(150))),
+            "a click outside the window leaves the typed code as the touch"
+        );
+        assert_eq!(
+            method(vec![touch("SAMSAM", 100, Method::Token), touch("DANDAN", 150, Method::Code)]),
+            Ok(("DANDAN".into(), Method::Code, Timestamp::from_secs(150))),
+            "a click on another code does not take a typed code's place"
         );
     }
 }

@@ -25,6 +25,9 @@ pub enum TouchResult {
     OutsideWindow,
     /// It came after the sign-up.
     AfterSignup,
+    /// A code typed (or applied at checkout by the link) on the code the friend clicked: the
+    /// click is credited in its place.
+    SameCodeAsClick,
 }
 
 /// One touch as the audit keeps it: no identity, only the code, time, how and where.
@@ -62,6 +65,8 @@ pub fn report(
             let live = codes.get(&t.code).filter(|r| r.is_active());
             let result = if t.at.as_millis() > at.as_millis() + SKEW_MS {
                 TouchResult::AfterSignup
+            } else if winner.is_some_and(|w| w != t && t.method == Method::Code && w.code == t.code) {
+                TouchResult::SameCodeAsClick
             } else if !won && winner == Some(t) {
                 won = true;
                 TouchResult::Won
@@ -145,5 +150,17 @@ mod tests {
         );
         let unattributed = report(&[touch("RETRED", 140)], &codes, at, None);
         assert_eq!(unattributed[0].result, TouchResult::RetiredCode);
+    }
+
+    #[test]
+    fn a_code_applied_at_the_checkout_of_the_link_clicked_gives_way_to_the_click() {
+        let codes: HashMap<_, _> = [record("DANDAN", 100, CodeStatus::Active)].into();
+        let at = Timestamp::from_secs(150);
+        let typed = Touch { method: Method::Code, ..touch("DANDAN", 150) };
+        let touches = vec![touch("DANDAN", 100), typed];
+        let (winner, _) = last_touch(touches.clone(), &codes, at).unwrap();
+        let results: Vec<(Method, TouchResult)> =
+            report(&touches, &codes, at, Some(&winner)).into_iter().map(|f| (f.method, f.result)).collect();
+        assert_eq!(results, [(Method::Code, TouchResult::SameCodeAsClick), (Method::Token, TouchResult::Won)]);
     }
 }

@@ -180,6 +180,9 @@ fn touches(facts: &Value) -> Vec<String> {
                 TouchResult::RetiredCode => format!("Lost: {what}; the code is retired or unknown."),
                 TouchResult::OutsideWindow => format!("Lost: {what}; it was outside the code's window."),
                 TouchResult::AfterSignup => format!("Lost: {what}; it came after the sign-up."),
+                TouchResult::SameCodeAsClick => {
+                    format!("Also: {what}, the code of the link clicked; the click is credited.")
+                }
             }
         })
         .collect()
