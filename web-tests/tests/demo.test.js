@@ -6,7 +6,7 @@
 // in the Stripe stand-in's records.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, newContext, newPage, track, demoApi, eventually, seriousViolations, STANDIN_SECRETS } from '../lib/harness.js';
+import { startServer, launchBrowser, newContext, newPage, track, demoApi, eventually, seriousViolations, screenshot, STANDIN_SECRETS } from '../lib/harness.js';
 
 let server;
 let browser;
@@ -199,5 +199,55 @@ test('connected to Stripe: Mara pays at the Stripe checkout and both rewards lan
   } finally {
     await ctx.close();
     await stripe.stop();
+  }
+});
+
+test('connected to Shopify: Mara places a Shopify order with the discount already in her cart and Dan\'s store credit lands', async () => {
+  const shopify = await startServer({ settings: 'settings.shopify-demo.toml', env: STANDIN_SECRETS.shopify });
+  const ctx = await newContext(browser, { viewport: { width: 375, height: 800 }, baseURL: shopify.base });
+  try {
+    const shopifyApi = demoApi(shopify.base);
+    const page = await newPage(ctx);
+    await page.goto('/demo');
+    assert.match(await page.getByTestId('store-kind').textContent(), /connected to Shopify/);
+    await page.getByTestId('dan-get-link').click();
+    await page.getByTestId('dan-code').filter({ hasText: /^\w{6}$/ }).waitFor();
+    const code = (await page.getByTestId('dan-code').textContent()).trim();
+    // Minting made the code a Shopify discount code: the panel shows it before anyone orders.
+    await page.locator('[data-testid="standin-call"][data-what="discount code"]').waitFor();
+
+    assert.match(await page.getByTestId('mara-open').textContent(), /Shopify order/);
+    await page.getByTestId('mara-open').click();
+    // Through the storefront's /discount/<CODE> path, which puts the code in the cart.
+    await page.waitForURL(/\/demo\/checkout\?/);
+    assert.ok(new URL(page.url()).searchParams.get('rft'), 'the landing page carries the token');
+    assert.equal(await page.getByTestId('checkout-code').inputValue(), code);
+    assert.deepEqual(await seriousViolations(page), []);
+    await screenshot(page, 'demo-shopify-checkout-375');
+    await page.locator('[data-testid="timing"][data-ready="true"]').waitFor({ timeout: 12000 });
+    await page.getByTestId('checkout-pay').click();
+    await page.getByTestId('referral-state').filter({ hasText: 'rewarded' }).waitFor({ timeout: 20000 });
+    const mara = (await page.getByTestId('checkout-status').textContent()).match(/\((\S+)\)/)[1];
+    const referral = await shopifyApi.referral(mara);
+    assert.equal(referral.state, 'rewarded');
+    assert.equal(referral.method, 'token', 'the click is the touch; the code came with the link');
+
+    await page.getByTestId('back-to-demo').click();
+    await page.waitForURL(/\/demo$/);
+    const credit = page.locator('[data-testid="standin-call"][data-side="referrer"][data-what="store credit"]');
+    await credit.waitFor({ timeout: 20000 });
+    assert.match(await credit.getByTestId('standin-detail').textContent(), /10\.00/);
+    await page.locator(`[data-testid="friend"][data-customer-id="${mara}"] [data-testid="friend-state"]`).filter({ hasText: 'rewarded' }).waitFor();
+
+    // Once each at the stand-in: one store credit for Dan, one discount code (Mara's, in her cart).
+    const calls = await shopifyApi.standin();
+    const credits = calls.filter((c) => c.what === 'store credit');
+    assert.equal(credits.length, 1);
+    assert.equal(credits[0].variables.id, `gid://shopify/Customer/${referral.referrer_id}`);
+    assert.equal(calls.filter((c) => c.what === 'discount code').length, 1);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await ctx.close();
+    await shopify.stop();
   }
 });
