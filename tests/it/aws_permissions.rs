@@ -418,6 +418,7 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
         "/admin/api/referrers".to_owned(),
         "/admin/api/referrers/c_eve".to_owned(),
         "/admin/api/queues".to_owned(),
+        "/admin/api/customers/c_zed".to_owned(),
         "/admin/api/export/referrals.csv".to_owned(),
         "/admin/api/export/ledger.csv".to_owned(),
         "/admin/api/events".to_owned(),

@@ -72,6 +72,7 @@ const API: &[(&str, &str)] = &[
     ("GET", "/admin/api/events"),
     ("POST", "/admin/api/logout"),
     ("POST", "/admin/api/credits"),
+    ("GET", "/admin/api/customers/c_zed"),
     ("POST", "/admin/api/rewards/rf_00000000000000000000000000/referrer/retry"),
     ("POST", "/admin/api/codes/7QK2A9/clear-flag"),
     ("GET", "/admin/api/export/ledger.csv"),
@@ -286,6 +287,8 @@ async fn the_console_never_shows_an_identity_value_or_an_ip() {
         "/admin/api/export/referrals.csv".to_owned(),
         "/admin/api/events".to_owned(),
         "/admin/api/referrals?customer=mara.secret%40example.com".to_owned(),
+        "/admin/api/customers/c_zed".to_owned(),
+        "/admin/api/customers/c_mara".to_owned(),
     ];
     let list = member.get(&h, "/admin/api/referrals?limit=100").await.json();
     let ids: Vec<String> =

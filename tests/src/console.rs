@@ -376,9 +376,29 @@ pub async fn actions_take_effect_and_are_audited(h: Harness) {
 /// nothing.
 pub async fn a_sign_up_is_credited_by_hand(h: Harness) {
     let p = programme(&h).await;
+    h.clock.advance(std::time::Duration::from_secs(60));
     h.convert("c_zed", "o_zed").await;
     assert_eq!(h.referral("c_zed").await.status, StatusCode::NOT_FOUND, "Zed credits nobody yet");
     let member = Member::sign_in(&h, MEMBER).await;
+    // Searching for Zed finds no referral; the customer's own page says why, and that a
+    // person may credit the sign-up with the order that paid nothing.
+    let zed = member.get(&h, "/admin/api/customers/c_zed").await.json();
+    assert_eq!(
+        (&zed["creditable"], &zed["first_order"], &zed["referral_id"]),
+        (&json!(true), &json!("o_zed"), &Value::Null)
+    );
+    let titles: Vec<&str> = zed["history"].as_array().unwrap().iter().filter_map(|l| l["title"].as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "Signed up but credited nobody: no click, invite or typed code inside the window",
+            "Order o_zed paid nothing: the sign-up credited nobody"
+        ]
+    );
+    let mara = member.get(&h, "/admin/api/customers/c_mara").await.json();
+    assert_eq!(mara["creditable"], false);
+    assert!(mara["not_creditable"].as_str().unwrap().contains("already referred"), "{mara}");
+    assert_eq!(member.get(&h, "/admin/api/customers/c_nobody").await.status, StatusCode::NOT_FOUND);
     let reason = "Zed told us at the counter that Dan sent him";
     let body = json!({"customer_id": "c_zed", "referrer_id": "c_dan", "reason": reason});
     let answer = member.post(&h, "/admin/api/credits", Some(body.clone())).await;

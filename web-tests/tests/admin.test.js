@@ -301,6 +301,19 @@ test('a sign-up that credited nobody is credited to a referrer by hand, and its 
   await api.convert({ customer_id: 'c_zed_admin', order_id: 'o_zed_admin' });
   const { context, page } = await signedIn({ viewport: { width: 375, height: 800 } });
   await page.goto('/admin#/queue');
+  const zedOrder = () => page.evaluate(async () => (await (await fetch('/admin/api/customers/c_zed_admin')).json()).first_order);
+  await eventually(async () => (await zedOrder()) === 'o_zed_admin', { what: "Zed's order, paid nothing" });
+  // Searching for Zed finds no referral: his own card says why, and offers the credit.
+  await page.goto('/admin#/referrals?customer=c_zed_admin');
+  const card = page.getByTestId('customer-card');
+  await card.waitFor();
+  assert.match(await page.getByTestId('customer-history').textContent(), /Signed up but credited nobody: no click, invite or typed code inside the window/);
+  await page.getByTestId('customer-credit-note').filter({ hasText: 'their order o_zed_admin would then convert it' }).waitFor();
+  await screenshot(page, 'admin-customer-unattributed-375');
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.getByTestId('customer-credit').click();
+  await page.waitForURL(/#\/queue$/);
+  assert.equal(await page.getByLabel("Friend's customer id").inputValue(), 'c_zed_admin');
   const credit = async (friend, referrer, why) => {
     await page.getByLabel("Friend's customer id").fill(friend);
     await page.getByLabel("Referrer's customer id").fill(referrer);

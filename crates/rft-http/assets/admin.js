@@ -226,6 +226,38 @@
       $('referrals-more').hidden = !referralsCursor;
       var shown = list.children.length;
       setText('referrals-count', shown ? plural(shown, 'referral', 'referrals') + ' shown' + (referralsCursor ? '; there may be more.' : '.') : 'No referral matches.');
+      var customer = params.get('customer');
+      $('customer-card').hidden = true;
+      if (!more && !shown && customer && customer.indexOf('@') < 0) return showCustomer(customer);
+    });
+  }
+
+  // A customer a search finds no referral for: why their sign-up credited nobody, and the way to
+  // credit it by hand.
+  function showCustomer(customer) {
+    return api('GET', '/admin/api/customers/' + encodeURIComponent(customer)).then(function (res) {
+      if (res.status !== 200) return;
+      var c = res.body;
+      setText('customer-heading', 'Customer ' + c.customer_id);
+      var history = $('customer-history');
+      history.textContent = '';
+      c.history.forEach(function (line) {
+        history.appendChild(el('li', { 'data-kind': line.kind }, [
+          el('span', { className: 'when', text: when(line.at) }),
+          el('span', { className: 'title', text: line.title + '.' }),
+          line.details.length ? el('ul', {}, line.details.map(function (d) { return el('li', { text: d }); })) : null
+        ]));
+      });
+      setText('customer-credit-note', c.creditable
+        ? 'A person may credit this sign-up to a referrer' + (c.first_order ? '; their order ' + c.first_order + ' would then convert it.' : '.')
+        : 'It cannot be credited by hand: ' + c.not_creditable + '.');
+      var button = $('customer-credit');
+      button.hidden = !c.creditable;
+      button.onclick = function () {
+        $('c-customer').value = c.customer_id;
+        window.location.hash = '#/queue';
+      };
+      $('customer-card').hidden = false;
     });
   }
 

@@ -73,6 +73,18 @@ pub async fn creditable(
     if customer == referrer {
         return Err(CreditRefused::SelfReferral(customer.clone()).into());
     }
+    let (signup, first_order) = sign_up_to_credit(referrals, audit, customer).await?;
+    let code = codes.active_code_of(referrer).await?.ok_or_else(|| CreditRefused::NoLiveCode(referrer.clone()))?;
+    Ok(Creditable { signup, code, first_order })
+}
+
+/// The sign-up `customer` made that credited nobody, and its first order, if a person may
+/// credit it to someone.
+pub async fn sign_up_to_credit(
+    referrals: &dyn ReferralStore,
+    audit: &dyn AuditStore,
+    customer: &CustomerId,
+) -> Result<(SignupJob, Option<ConversionJob>), CreditCheckError> {
     if let Some(existing) = referrals.find(&IdentityKey::Customer(customer.clone())).await? {
         return Err(CreditRefused::AlreadyReferred(customer.clone(), existing.referral_id).into());
     }
@@ -92,8 +104,7 @@ pub async fn creditable(
         }
         .into());
     };
-    let code = codes.active_code_of(referrer).await?.ok_or_else(|| CreditRefused::NoLiveCode(referrer.clone()))?;
-    Ok(Creditable { signup, code, first_order: first_order(&history) })
+    Ok((signup, first_order(&history)))
 }
 
 /// The earliest order that paid nothing because its sign-up credited nobody.

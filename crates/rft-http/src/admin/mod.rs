@@ -13,6 +13,7 @@
 
 pub mod actions;
 pub mod credit;
+pub mod customer;
 pub mod export;
 pub mod limiter;
 pub mod live;
@@ -94,6 +95,7 @@ pub fn routes(edge: Arc<Edge>) -> Router<Arc<Edge>> {
         .route("/admin/api/export/referrals.csv", get(export::referrals))
         .route("/admin/api/events", get(live::events))
         .route("/admin/api/credits", post(credit::credit))
+        .route("/admin/api/customers/{customer_id}", get(customer::customer))
         .route("/admin/api/rewards/{referral_id}/{side}/retry", post(actions::retry))
         .route("/admin/api/codes/{code}/clear-flag", post(actions::clear_flag))
         // The signed API's streamed ledger export, behind the session instead of a signature.

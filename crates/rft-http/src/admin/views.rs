@@ -26,7 +26,7 @@ use crate::Edge;
 use crate::error::ApiError;
 
 /// Console JSON is personal: never cached.
-fn private<T: Serialize>(body: &T) -> Response {
+pub(super) fn private<T: Serialize>(body: &T) -> Response {
     let mut response = Json(body).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response

@@ -210,13 +210,14 @@ fn not_paid_reason(reason: Option<&str>) -> String {
 }
 
 /// A sign-up that opened this referral: who was credited, by which touch, what lost, the screen.
-fn signup(event: &AuditEvent, referral: &Referral, details: &mut Vec<String>) -> String {
+fn signup(event: &AuditEvent, referral: Option<&Referral>, details: &mut Vec<String>) -> String {
     let f = &event.facts;
-    let referrer = text(f, "referrer_id").unwrap_or(referral.referrer_id.as_str());
-    let code = text(f, "code").unwrap_or(referral.code.as_str());
+    let referrer = text(f, "referrer_id").or(referral.map(|r| r.referrer_id.as_str())).unwrap_or("?");
+    let code = text(f, "code").or(referral.map(|r| r.code.as_str())).unwrap_or("?");
+    let method = f.get("method").and_then(|m| serde_json::from_value(m.clone()).ok()).or(referral.map(|r| r.method));
     details.push(format!(
         "Credited touch: {} at {}.",
-        method_words(referral.method),
+        method.map(method_words).unwrap_or("a touch"),
         time(f, "touched_at").map(when).unwrap_or_default()
     ));
     details.extend(touches(f));
@@ -240,7 +241,7 @@ fn signup(event: &AuditEvent, referral: &Referral, details: &mut Vec<String>) ->
 }
 
 /// One audit event as a line of the story.
-fn line(event: &AuditEvent, referral: &Referral) -> StoryLine {
+fn line(event: &AuditEvent, referral: Option<&Referral>) -> StoryLine {
     let f = &event.facts;
     let mut details = Vec::new();
     let title = match event.kind {
@@ -464,6 +465,13 @@ pub fn code_history(mut events: Vec<AuditEvent>) -> Vec<StoryLine> {
         .collect()
 }
 
+/// What the audit says about a customer themselves, oldest first: for one with no referral,
+/// why their sign-up credited nobody and which orders paid nothing.
+pub fn customer_history(mut events: Vec<AuditEvent>) -> Vec<StoryLine> {
+    events.sort_by(|a, b| a.ts.cmp(&b.ts).then(a.event_id.cmp(&b.event_id)));
+    events.iter().map(|e| line(e, None)).collect()
+}
+
 /// What the friend's identity shares with the referrer's, by field name.
 pub fn identity_sentence(friend: &HashedIdentity, referrer: Option<&HashedIdentity>) -> String {
     let Some(referrer) = referrer else { return "The referrer's identity is not on record.".to_owned() };
@@ -498,7 +506,7 @@ pub fn tell(
         headline: headline(referral),
         refund,
         identity: identity_sentence(&referral.friend.identity, referrer),
-        lines: events.iter().map(|e| line(e, referral)).collect(),
+        lines: events.iter().map(|e| line(e, Some(referral))).collect(),
         ledger: rows.iter().map(ledger_line).collect(),
     }
 }
