@@ -199,7 +199,9 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     // the identity key hashes the address).
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-signup-jobs' } },
     invoke('rft-minter'),
-    { ...ddb(['GetItem'], 'rft-audit'), condition: WEBHOOK_KEYS_ONLY },
+    // An enrolment whose email could not be sent gives its claim back (DeleteItem) so the
+    // queue's next delivery sends it without waiting out the claim's lease.
+    { ...ddb(['GetItem', 'DeleteItem'], 'rft-audit'), condition: WEBHOOK_KEYS_ONLY },
     SECRET,
   ],
   // The only role that writes the ledger. It deletes nothing except for erasure (POST

@@ -219,7 +219,7 @@ async fn deliver(stack: &AwsStack, queue: &rft_aws::SqsQueue, function: &str) ->
 
 async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
     let moto = Switch::start(&moto_endpoint()).await;
-    let stack = AwsStack::start_with(settings(), &dynamodb_endpoint(), &moto.endpoint()).await;
+    let stack = AwsStack::start_with_moto(settings(), &dynamodb_endpoint(), &moto.endpoint()).await;
     stack.bedrock_says("Thanks! {{reward}} is yours. {{link}}", Duration::ZERO).await;
     Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)).mount(&stack.store).await;
     let edge = stack.edge().await;
@@ -470,6 +470,20 @@ async fn drive_every_path() -> BTreeMap<String, BTreeSet<String>> {
             .batch_item_failures
             .is_empty()
     );
+
+    // An enrolment whose email cannot go out (SES down) gives its claim back at once, so the
+    // queue's next delivery sends it without waiting out the claim's lease.
+    moto.set(Mode::Down).await;
+    let noa = rft_core::jobs::EnrolJob {
+        customer_id: rft_core::CustomerId::parse("c_noa").unwrap(),
+        email: rft_core::Email::parse("noa@example.com").unwrap(),
+        first_name: None,
+        identity: Default::default(),
+        order_id: "o_noa_1".into(),
+        webhook_id: "csv:o_noa_1".into(),
+    };
+    assert!(attributor.handle(rft_core::Job::Enrol(noa)).await.is_err(), "the email could not be sent");
+    moto.set(Mode::Up).await;
 
     // A webhook whose job cannot be queued releases its id for the store's retry.
     moto.set(Mode::Down).await;

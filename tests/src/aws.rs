@@ -110,12 +110,22 @@ impl AwsStack {
     /// The same, with the functions reaching DynamoDB and SQS at the given endpoints (a
     /// [`crate::switch::Switch`] in front of either, for the fault tests); SES v2, SNS and
     /// Secrets Manager at their own ([`endpoint`]).
-    pub async fn start_with(mut settings: Settings, dynamodb: &str, sqs: &str) -> Self {
+    pub async fn start_with(settings: Settings, dynamodb: &str, sqs: &str) -> Self {
+        let [ses, sns, secrets] = [Service::SesV2, Service::Sns, Service::SecretsManager].map(endpoint);
+        Self::start_at(settings, dynamodb, [sqs.to_owned(), ses, sns, secrets]).await
+    }
+
+    /// The same, with SQS, SES v2, SNS and Secrets Manager all at `moto` (a
+    /// [`crate::switch::Switch`] in front of moto takes them all down at once).
+    pub async fn start_with_moto(settings: Settings, dynamodb: &str, moto: &str) -> Self {
+        Self::start_at(settings, dynamodb, [moto.to_owned(), moto.to_owned(), moto.to_owned(), moto.to_owned()]).await
+    }
+
+    async fn start_at(mut settings: Settings, dynamodb: &str, services: [String; 4]) -> Self {
         crate::harness::init_tracing();
         let store = MockServer::start().await;
         settings.store.reward_url = Some(format!("{}/referral-rewards", store.uri()).parse().expect("a URL"));
-        let [sqs, ses, sns, secrets] =
-            [sqs.to_owned(), endpoint(Service::SesV2), endpoint(Service::Sns), endpoint(Service::SecretsManager)];
+        let [sqs, ses, sns, secrets] = services;
         // Secrets Manager's: the harness stores the secret with it. The functions get each
         // service's own endpoint below, so for them it is only a default.
         let sdk = rft_aws::config::for_emulator(&secrets).await;
