@@ -29,6 +29,22 @@
     node.textContent = text;
   }
 
+  // The address typed in `inputId`, or null after saying in `errorId` what is wrong with it.
+  function checkedEmail(inputId, errorId) {
+    var input = $(inputId);
+    var email = input.value.trim();
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+      input.setAttribute('aria-invalid', 'true');
+      $(errorId).textContent = 'Enter an email address, like name@example.com.';
+      $(errorId).hidden = false;
+      input.focus();
+      return null;
+    }
+    input.removeAttribute('aria-invalid');
+    $(errorId).hidden = true;
+    return email;
+  }
+
   function sleep(ms) { return new Promise(function (resolve) { window.setTimeout(resolve, ms); }); }
 
   // --- state -------------------------------------------------------------------------------------
@@ -640,16 +656,8 @@
 
     $('checkout-form').addEventListener('submit', function (ev) {
       ev.preventDefault();
-      var email = $('checkout-email').value.trim();
-      if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
-        $('checkout-email').setAttribute('aria-invalid', 'true');
-        $('checkout-email-error').textContent = 'Enter an email address, like name@example.com.';
-        $('checkout-email-error').hidden = false;
-        $('checkout-email').focus();
-        return;
-      }
-      $('checkout-email').removeAttribute('aria-invalid');
-      $('checkout-email-error').hidden = true;
+      var email = checkedEmail('checkout-email', 'checkout-email-error');
+      if (!email) return;
       f.email = email;
       var typed = $('checkout-code').value.trim() || null;
       var button = $('checkout-pay');
@@ -782,17 +790,9 @@
 
     $('signup-form').addEventListener('submit', function (ev) {
       ev.preventDefault();
-      var email = $('email').value.trim();
+      var email = checkedEmail('email', 'email-error');
       var name = $('first-name').value.trim();
-      if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
-        $('email').setAttribute('aria-invalid', 'true');
-        $('email-error').textContent = 'Enter an email address, like name@example.com.';
-        $('email-error').hidden = false;
-        $('email').focus();
-        return;
-      }
-      $('email').removeAttribute('aria-invalid');
-      $('email-error').hidden = true;
+      if (!email) return;
       f.email = email;
       if (name) f.first_name = name;
       var button = $('signup-submit');

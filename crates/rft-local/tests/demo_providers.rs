@@ -6,7 +6,7 @@
 //! process recorded both rewards as the provider documents them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use rft_core::secrets::SecretSet;
@@ -16,9 +16,7 @@ use serde_json::{Value, json};
 
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+mod common;
 
 /// A running `rft-local serve` in connected demo mode, stopped (and its files removed) on drop.
 struct Demo {
@@ -51,23 +49,12 @@ impl Drop for Demo {
 async fn start(settings_file: &str, env: &[(&str, &str)]) -> Demo {
     let dir = std::env::temp_dir().join(format!("rft-demo-providers-{}", rft_core::ids::random_base32()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let text = std::fs::read_to_string(root.join(settings_file)).unwrap().replace("http://127.0.0.1:3000", &base);
     std::fs::write(dir.join("settings.toml"), text).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rft-local"));
-    command
-        .args(["serve", "--settings"])
-        .arg(dir.join("settings.toml"))
-        .arg("--data")
-        .arg(dir.join("data"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--outbox")
-        .arg(dir.join("outbox"))
-        .env_remove("RFT_SIGNING_SECRET")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(dir.join("rft-local.log")).unwrap()));
+    let mut command = common::serve(&dir, port, &dir.join("settings.toml"));
     for var in
         ["RFT_STRIPE_API_KEY", "RFT_STRIPE_WEBHOOK_SECRET", "RFT_SHOPIFY_ADMIN_TOKEN", "RFT_SHOPIFY_WEBHOOK_SECRET"]
     {
@@ -78,15 +65,8 @@ async fn start(settings_file: &str, env: &[(&str, &str)]) -> Demo {
     }
     let child = command.spawn().expect("rft-local starts");
     let client = rft_http::store_client::http_client().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let demo = Demo { child, dir, base, client };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if demo.client.get(format!("{}/healthz", demo.base)).send().await.is_ok_and(|r| r.status() == 200) {
-            return demo;
-        }
-        assert!(Instant::now() < deadline, "rft-local did not become healthy");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::wait_healthy(&client, &base).await;
+    Demo { child, dir, base, client }
 }
 
 impl Demo {

@@ -2,7 +2,7 @@
 //! start again on the same data directory and find everything still there.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use rft_core::secrets::SecretSet;
@@ -10,9 +10,9 @@ use rft_core::signature::Signer;
 use rft_core::time::{Clock, SystemClock};
 use serde_json::{Value, json};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+mod common;
+
+use common::{free_port, wait_healthy};
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../settings.example.toml");
 
@@ -21,35 +21,7 @@ fn start(dir: &Path, port: u16) -> Child {
 }
 
 fn start_with(dir: &Path, port: u16, settings: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_rft-local"))
-        .args(["serve", "--settings", settings])
-        .arg("--data")
-        .arg(dir.join("data"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--outbox")
-        .arg(dir.join("outbox"))
-        .env_remove("RFT_SIGNING_SECRET")
-        .stdout(Stdio::null())
-        .stderr(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(dir.join("rft-local.log"))
-                .map_or_else(|_| Stdio::null(), Stdio::from),
-        )
-        .spawn()
-        .expect("rft-local starts")
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("rft-local did not become healthy");
+    common::serve(dir, port, Path::new(settings)).spawn().expect("rft-local starts")
 }
 
 fn signer(dir: &Path) -> Signer {

@@ -4,16 +4,17 @@
 //! customers it made; a later run with another friend address passes too, and one with an
 //! address already referred says why it cannot.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use rft_core::secrets::SecretSet;
+
+mod common;
 
 #[tokio::test]
 async fn the_smoke_test_passes_mails_only_the_simulator_and_erases_its_customers() {
     let dir = std::env::temp_dir().join(format!("rft-smoke-{}", rft_core::ids::random_base32()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
     // settings.local.toml points links and the store's reward endpoint at rft-local itself on
     // port 3000 (make run); here, at this instance's port.
@@ -23,26 +24,12 @@ async fn the_smoke_test_passes_mails_only_the_simulator_and_erases_its_customers
         .replace("127.0.0.1:3000", &format!("127.0.0.1:{port}"));
     std::fs::write(dir.join("settings.toml"), settings).unwrap();
     let [signing, ..] = SecretSet::generate_parts();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_rft-local"))
-        .arg("serve")
-        .arg("--settings")
-        .arg(dir.join("settings.toml"))
-        .arg("--data")
-        .arg(dir.join("data"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--outbox")
-        .arg(dir.join("outbox"))
+    let mut server = common::serve(&dir, port, &dir.join("settings.toml"))
         .env("RFT_SIGNING_SECRET", &signing)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .expect("rft-local starts");
     let client = rft_http::store_client::http_client().build().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
-        assert!(Instant::now() < deadline, "rft-local did not become healthy");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::wait_healthy(&client, &base).await;
 
     let smoke = |friend: &'static str| {
         let (base, signing) = (base.clone(), signing.clone());

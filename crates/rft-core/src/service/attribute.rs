@@ -285,19 +285,19 @@ impl Attributor {
             velocity::record(self.counters.as_ref(), SIGNUPS_PER_IP, ip.as_str(), DAY, at).await?;
         }
         let considered = crate::service::touches::report(&touches, &codes, at, Some(&touch));
-        self.open_referral(job, &touch, &code, at, json!({ "considered": considered })).await
+        self.open_referral(job, &touch, &code, at, ("considered", json!(considered))).await
     }
 
     /// Screens a sign-up credited to `touch` on `code` and opens its referral (or joins the
-    /// one its identity already belongs to). `at` is when the referral's window starts;
-    /// `facts` are added to the audit row.
+    /// one its identity already belongs to). `at` is when the referral's window starts; the
+    /// audit row gains `fact` (how the touch was chosen: `considered`, or a person's `credit`).
     pub(super) async fn open_referral(
         &self,
         job: &SignupJob,
         touch: &Touch,
         code: &CodeRecord,
         at: Timestamp,
-        facts: serde_json::Value,
+        fact: (&str, serde_json::Value),
     ) -> Result<SignupOutcome, AttributeError> {
         let now = self.clock.now();
         let case = ScreenCase {
@@ -362,23 +362,18 @@ impl Attributor {
             ReferralState::Blocked => AuditKind::Blocked,
             _ => AuditKind::Attributed,
         };
-        let mut facts = facts;
-        if let Some(extra) = facts.as_object_mut() {
-            let common = json!({
-                "customer_id": job.customer_id,
-                "referrer_id": referral.referrer_id,
-                "code": referral.code,
-                "method": referral.method,
-                "touched_at": referral.touched_at,
-                "signed_up_at": job.occurred_at.min(now),
-                "verdict": verdict,
-                "identity": job.identity,
-                "webhook_id": job.webhook_id,
-            });
-            if let serde_json::Value::Object(common) = common {
-                extra.extend(common);
-            }
-        }
+        let mut facts = json!({
+            "customer_id": job.customer_id,
+            "referrer_id": referral.referrer_id,
+            "code": referral.code,
+            "method": referral.method,
+            "touched_at": referral.touched_at,
+            "signed_up_at": job.occurred_at.min(now),
+            "verdict": verdict,
+            "identity": job.identity,
+            "webhook_id": job.webhook_id,
+        });
+        facts[fact.0] = fact.1;
         let audit = AuditEvent::new(kind, referral.referral_id.as_str(), now, facts);
         let claims = IdentityKey::all_for(&job.customer_id, &job.identity);
         match self.referrals.open(&referral, &claims, &audit).await? {

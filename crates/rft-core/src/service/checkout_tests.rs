@@ -34,16 +34,6 @@ fn order(w: &World, code: &CodeRecord, buyer: &str, order: &str) -> CheckoutJob 
     CheckoutJob { signup, conversion, earlier_orders: Some(false) }
 }
 
-fn conversions_sent(w: &World) -> Vec<String> {
-    w.jobs_sent()
-        .into_iter()
-        .filter_map(|(job, _)| match job {
-            Job::Conversion(c) => Some(c.order_id),
-            _ => None,
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_first_order_with_the_code_as_its_discount_opens_a_referral_and_queues_its_conversion() {
     let w = World::new();
@@ -51,7 +41,7 @@ async fn a_first_order_with_the_code_as_its_discount_opens_a_referral_and_queues
     let outcome = w.attributor().checkout(&order(&w, &code, "guest_mara", "o_1")).await.unwrap();
     let SignupOutcome::Opened(referral) = outcome else { panic!("opened: {outcome:?}") };
     assert_eq!((referral.code.as_str(), referral.method), ("DAN234", Method::Code));
-    assert_eq!(conversions_sent(&w), ["o_1"]);
+    assert_eq!(w.conversions_sent(), ["o_1"]);
 }
 
 #[tokio::test]
@@ -64,7 +54,7 @@ async fn a_redelivered_order_joins_its_referral_and_opens_nothing_new() {
     assert!(matches!(again, SignupOutcome::Joined(_)), "{again:?}");
     assert_eq!(w.store.state().referrals.len(), 1);
     // The rewarder handles a conversion once per referral; a second send is absorbed there.
-    assert_eq!(conversions_sent(&w), ["o_1", "o_1"]);
+    assert_eq!(w.conversions_sent(), ["o_1", "o_1"]);
 }
 
 #[tokio::test]
@@ -76,7 +66,7 @@ async fn a_customer_the_provider_says_ordered_before_is_unattributed_and_nothing
     let outcome = w.attributor().checkout(&job).await.unwrap();
     assert_eq!(outcome, SignupOutcome::Unattributed(Unattributed::ExistingCustomer));
     assert!(w.store.state().referrals.is_empty());
-    assert!(conversions_sent(&w).is_empty());
+    assert!(w.conversions_sent().is_empty());
     assert_eq!(w.audit_kinds("c_regular"), [AuditKind::Unattributed]);
     let facts = w.store.state().audit.iter().find(|e| e.subject == "c_regular").unwrap().facts.clone();
     assert_eq!(facts["reason"], "existing_customer");
@@ -96,7 +86,7 @@ async fn a_second_order_of_a_customer_first_seen_without_a_referral_is_unattribu
     let later = w.attributor().checkout(&order(&w, &code, "c_kim", "o_2")).await.unwrap();
     assert_eq!(later, SignupOutcome::Unattributed(Unattributed::ExistingCustomer));
     assert!(w.store.find(&IdentityKey::Customer(customer("c_kim"))).await.unwrap().is_none());
-    assert!(conversions_sent(&w).is_empty());
+    assert!(w.conversions_sent().is_empty());
 }
 
 #[tokio::test]
@@ -110,7 +100,7 @@ async fn a_code_that_is_not_a_referral_code_credits_nobody() {
     let outcome = w.attributor().checkout(&job).await.unwrap();
     assert!(matches!(outcome, SignupOutcome::Unattributed(_)), "{outcome:?}");
     assert!(w.store.find(&IdentityKey::Customer(customer("guest_sam"))).await.unwrap().is_none());
-    assert!(conversions_sent(&w).is_empty());
+    assert!(w.conversions_sent().is_empty());
 }
 
 fn enrolments_sent(w: &World) -> Vec<(String, String)> {
@@ -162,7 +152,7 @@ async fn with_enrolment_off_a_first_order_queues_none() {
     let code = w.given_code().await;
     w.attributor().checkout(&order(&w, &code, "guest_mara", "o_1")).await.unwrap();
     assert!(enrolments_sent(&w).is_empty());
-    assert_eq!(conversions_sent(&w), ["o_1"]);
+    assert_eq!(w.conversions_sent(), ["o_1"]);
 }
 
 #[tokio::test]

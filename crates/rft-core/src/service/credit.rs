@@ -17,7 +17,7 @@ use crate::identity::IdentityKey;
 use crate::ids::{CustomerId, ReferralId};
 use crate::jobs::{ConversionJob, CreditJob, Job, SignupJob};
 use crate::ports::{AuditStore, CodeStore, ReferralStore, StoreError};
-use crate::referral::Method;
+use crate::referral::{Method, Referral};
 
 /// Why a sign-up cannot be credited by hand.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -50,6 +50,15 @@ pub enum CreditCheckError {
     Store(#[from] StoreError),
 }
 
+impl From<CreditCheckError> for AttributeError {
+    fn from(e: CreditCheckError) -> Self {
+        match e {
+            CreditCheckError::Refused(r) => AttributeError::CreditRefused(r),
+            CreditCheckError::Store(s) => AttributeError::Store(s),
+        }
+    }
+}
+
 /// What a credit needs, found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Creditable {
@@ -80,15 +89,26 @@ pub async fn creditable(
 
 /// The sign-up `customer` made that credited nobody, and its first order, if a person may
 /// credit it to someone.
-pub async fn sign_up_to_credit(
+async fn sign_up_to_credit(
     referrals: &dyn ReferralStore,
     audit: &dyn AuditStore,
     customer: &CustomerId,
 ) -> Result<(SignupJob, Option<ConversionJob>), CreditCheckError> {
-    if let Some(existing) = referrals.find(&IdentityKey::Customer(customer.clone())).await? {
-        return Err(CreditRefused::AlreadyReferred(customer.clone(), existing.referral_id).into());
+    let existing = referrals.find(&IdentityKey::Customer(customer.clone())).await?;
+    let history = if existing.is_some() { Vec::new() } else { audit.events_for(customer.as_str()).await? };
+    Ok(credit_candidate(customer, existing.as_ref(), &history)?)
+}
+
+/// Whether `customer`'s sign-up may be credited, from what was read: their referral, if any,
+/// and their audit rows, oldest first.
+pub fn credit_candidate(
+    customer: &CustomerId,
+    existing: Option<&Referral>,
+    history: &[AuditEvent],
+) -> Result<(SignupJob, Option<ConversionJob>), CreditRefused> {
+    if let Some(existing) = existing {
+        return Err(CreditRefused::AlreadyReferred(customer.clone(), existing.referral_id.clone()));
     }
-    let history = audit.events_for(customer.as_str()).await?;
     let unattributed = || history.iter().filter(|e| e.kind == AuditKind::Unattributed);
     let signup = unattributed()
         .rev()
@@ -101,10 +121,9 @@ pub async fn sign_up_to_credit(
             CreditRefused::ExistingCustomer(customer.clone())
         } else {
             CreditRefused::NoSignup(customer.clone())
-        }
-        .into());
+        });
     };
-    Ok((signup, first_order(&history)))
+    Ok((signup, first_order(history)))
 }
 
 /// The earliest order that paid nothing because its sign-up credited nobody.
@@ -120,36 +139,42 @@ fn first_order(history: &[AuditEvent]) -> Option<ConversionJob> {
 impl Attributor {
     /// Credits an unattributed sign-up to a referrer, as a person asked.
     pub async fn credit(&self, job: &CreditJob) -> Result<SignupOutcome, AttributeError> {
-        if let Some(existing) = self.referrals.find(&IdentityKey::Customer(job.customer_id.clone())).await? {
-            // A repeat of this job after its referral opened: the first order may not have
-            // been handed on yet.
-            if existing.method == Method::Manual && existing.conversion.is_none() {
-                let history = self.audit.events_for(job.customer_id.as_str()).await?;
-                self.replay(first_order(&history)).await?;
-            }
-            return Ok(SignupOutcome::Joined(Box::new(existing)));
-        }
-        let found = creditable(
+        let checked = creditable(
             self.codes.as_ref(),
             self.referrals.as_ref(),
             self.audit.as_ref(),
             &job.customer_id,
             &job.referrer_id,
         )
-        .await
-        .map_err(|e| match e {
-            CreditCheckError::Refused(r) => AttributeError::CreditRefused(r),
-            CreditCheckError::Store(s) => AttributeError::Store(s),
-        })?;
+        .await;
+        let found = match checked {
+            Err(CreditCheckError::Refused(CreditRefused::AlreadyReferred(customer, id))) => {
+                return self.credited_before(customer, id).await;
+            }
+            other => other?,
+        };
         let now = self.clock.now();
         let touch = Touch { code: found.code.code.clone(), at: now, method: Method::Manual, channel: None };
-        let facts = json!({ "credit": { "by": job.by, "reason": job.reason, "requested_at": job.requested_at } });
-        let outcome = self.open_referral(&found.signup, &touch, &found.code, now, facts).await?;
+        let credit = json!({ "by": job.by, "reason": job.reason, "requested_at": job.requested_at });
+        let outcome = self.open_referral(&found.signup, &touch, &found.code, now, ("credit", credit)).await?;
         if matches!(outcome, SignupOutcome::Opened(_)) {
             tracing::info!(customer = %job.customer_id, referrer = %job.referrer_id, "sign-up credited by hand");
             self.replay(found.first_order).await?;
         }
         Ok(outcome)
+    }
+
+    /// A repeat of this job after its referral opened: the first order may not have been
+    /// handed on yet, so it is again (the rewarder pays a referral once).
+    async fn credited_before(&self, customer: CustomerId, id: ReferralId) -> Result<SignupOutcome, AttributeError> {
+        let Some(existing) = self.referrals.get(&id).await? else {
+            return Err(CreditRefused::AlreadyReferred(customer, id).into());
+        };
+        if existing.method == Method::Manual && existing.conversion.is_none() {
+            let history = self.audit.events_for(customer.as_str()).await?;
+            self.replay(first_order(&history)).await?;
+        }
+        Ok(SignupOutcome::Joined(Box::new(existing)))
     }
 
     /// Hands the sign-up's first order to the rewarder, now that it has a referral.

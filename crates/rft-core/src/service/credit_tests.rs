@@ -48,16 +48,6 @@ async fn check(w: &World, referrer: &str) -> Result<crate::service::credit::Cred
         })
 }
 
-fn conversions_sent(w: &World) -> Vec<String> {
-    w.jobs_sent()
-        .into_iter()
-        .filter_map(|(job, _)| match job {
-            Job::Conversion(c) => Some(c.order_id),
-            _ => None,
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_credited_sign_up_opens_a_referral_by_hand_and_its_earlier_order_pays_both_sides_once() {
     let w = World::new();
@@ -80,7 +70,7 @@ async fn a_credited_sign_up_opens_a_referral_by_hand_and_its_earlier_order_pays_
     assert_eq!(opened.facts["credit"]["by"], "owner@freshbox.example");
     assert_eq!(opened.facts["credit"]["reason"], "Mara told us at the counter that Dan sent her");
     assert_eq!(opened.facts["method"], "manual");
-    assert_eq!(conversions_sent(&w), ["o_1"]);
+    assert_eq!(w.conversions_sent(), ["o_1"]);
 
     // The replayed order converts the referral: both sides owed, once, however often it runs.
     let replay = w.jobs_sent().into_iter().find_map(|(j, _)| matches!(j, Job::Conversion(_)).then_some(j)).unwrap();
@@ -101,7 +91,7 @@ async fn a_repeated_credit_opens_one_referral_and_replays_the_order_only_until_i
     assert!(matches!(again, SignupOutcome::Joined(_)), "{again:?}");
     assert_eq!(w.store.state().referrals.len(), 1);
     // Before the rewarder took the order, a repeat hands it on again (the rewarder pays once).
-    assert_eq!(conversions_sent(&w), ["o_1", "o_1"]);
+    assert_eq!(w.conversions_sent(), ["o_1", "o_1"]);
 }
 
 #[tokio::test]

@@ -253,4 +253,15 @@ impl World {
     pub fn jobs_sent(&self) -> Vec<(Job, Duration)> {
         self.queue.sent()
     }
+
+    /// The orders handed to the rewarder as conversions so far, in order.
+    pub fn conversions_sent(&self) -> Vec<String> {
+        self.jobs_sent()
+            .into_iter()
+            .filter_map(|(job, _)| match job {
+                Job::Conversion(c) => Some(c.order_id),
+                _ => None,
+            })
+            .collect()
+    }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use rft_core::CustomerId;
 use rft_core::identity::IdentityKey;
 use rft_core::service::console::story::{StoryLine, customer_history};
-use rft_core::service::credit::{CreditCheckError, sign_up_to_credit};
+use rft_core::service::credit::credit_candidate;
 
 use super::views::private;
 use crate::Edge;
@@ -44,12 +44,10 @@ pub async fn customer(State(edge): State<Arc<Edge>>, Path(id): Path<String>) -> 
     if events.is_empty() && referral.is_none() {
         return Err(ApiError::not_found(format!("nothing is recorded about customer {customer}")));
     }
-    let (creditable, not_creditable, first_order) =
-        match sign_up_to_credit(stores.referrals.as_ref(), stores.audit.as_ref(), &customer).await {
-            Ok((_, order)) => (true, None, order.map(|o| o.order_id)),
-            Err(CreditCheckError::Refused(why)) => (false, Some(why.to_string()), None),
-            Err(CreditCheckError::Store(e)) => return Err(failed(e)),
-        };
+    let (creditable, not_creditable, first_order) = match credit_candidate(&customer, referral.as_ref(), &events) {
+        Ok((_, order)) => (true, None, order.map(|o| o.order_id)),
+        Err(why) => (false, Some(why.to_string()), None),
+    };
     Ok(private(&CustomerView {
         customer_id: customer.to_string(),
         referral_id: referral.map(|r| r.referral_id.to_string()),
