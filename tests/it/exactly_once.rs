@@ -37,31 +37,6 @@ fn conversion(h: &Harness, friend: &str) -> ConversionJob {
     }
 }
 
-/// Runs the reward queue with `workers` consumers at once until nothing is left, moving the
-/// clock to delayed jobs as [`Harness::settle`] does.
-async fn settle_concurrently(h: &Arc<Harness>, workers: usize) {
-    let (_, rewards) = h.queues.clone().expect("the harness's own queues");
-    for _ in 0..1000 {
-        let mut set = JoinSet::new();
-        for _ in 0..workers {
-            let h = h.clone();
-            set.spawn(async move { h.system.drain_rewards().await });
-        }
-        let mut handled = 0;
-        while let Some(n) = set.join_next().await {
-            handled += n.expect("worker");
-        }
-        if handled > 0 {
-            continue;
-        }
-        match rewards.next_visible_at().await.expect("reads") {
-            Some(at) => h.clock.set(at.max(h.clock_now())),
-            None => return,
-        }
-    }
-    panic!("the reward queue never settled");
-}
-
 /// 50 referrals, each conversion delivered 20 times at once, then the chain run by four
 /// consumers at once: exactly 100 ledger rows, 100 store credits, one note per side.
 async fn fifty_referrals_twenty_deliveries_each(h: Harness) {
@@ -109,7 +84,7 @@ async fn fifty_referrals_twenty_deliveries_each(h: Harness) {
     while let Some(joined) = set.join_next().await {
         joined.expect("delivery task");
     }
-    settle_concurrently(&h, 4).await;
+    h.settle_concurrently(4).await;
     let mut rows = 0;
     for friend in &friends {
         let referral = h

@@ -108,31 +108,6 @@ fn conversion(h: &Harness, friend: &str) -> ConversionJob {
     }
 }
 
-/// Runs the reward queue with `workers` consumers at once until nothing is left, moving the
-/// clock to delayed jobs as `Harness::settle` does.
-async fn settle_concurrently(h: &Arc<Harness>, workers: usize) {
-    let (_, rewards) = h.queues.clone().expect("the harness's own queues");
-    for _ in 0..1000 {
-        let mut set = JoinSet::new();
-        for _ in 0..workers {
-            let h = h.clone();
-            set.spawn(async move { h.system.drain_rewards().await });
-        }
-        let mut handled = 0;
-        while let Some(n) = set.join_next().await {
-            handled += n.expect("worker");
-        }
-        if handled > 0 {
-            continue;
-        }
-        match rewards.next_visible_at().await.expect("reads") {
-            Some(at) => h.clock.set(at.max(h.clock_now())),
-            None => return,
-        }
-    }
-    panic!("the reward queue never settled");
-}
-
 /// Six referrals, each conversion delivered ten times at once, then the chain run by four
 /// consumers at once: every side credited exactly once at the provider, every row fulfilled
 /// with its own reference, one thank-you per side.
@@ -174,7 +149,7 @@ async fn duplicate_and_concurrent_conversions_credit_each_side_once(setup: Setup
     while let Some(joined) = set.join_next().await {
         joined.expect("delivery task");
     }
-    settle_concurrently(&h, 4).await;
+    h.settle_concurrently(4).await;
     let mut references = HashSet::new();
     for friend in &friends {
         let key = rft_core::IdentityKey::Customer(CustomerId::parse(friend).unwrap());

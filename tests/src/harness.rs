@@ -345,6 +345,31 @@ impl Harness {
         Self::new(Stores::from_backend(Arc::new(rft_local::LocalStore::in_memory())), settings)
     }
 
+    /// Runs the reward queue with `workers` consumers at once until nothing is left, moving the
+    /// clock to delayed jobs as [`Harness::settle`] does.
+    pub async fn settle_concurrently(self: &Arc<Self>, workers: usize) {
+        let (_, rewards) = self.queues.clone().expect("the harness's own queues");
+        for _ in 0..1000 {
+            let mut set = tokio::task::JoinSet::new();
+            for _ in 0..workers {
+                let h = self.clone();
+                set.spawn(async move { h.system.drain_rewards().await });
+            }
+            let mut handled = 0;
+            while let Some(n) = set.join_next().await {
+                handled += n.expect("worker");
+            }
+            if handled > 0 {
+                continue;
+            }
+            match rewards.next_visible_at().await.expect("reads") {
+                Some(at) => self.clock.set(at.max(self.clock_now())),
+                None => return,
+            }
+        }
+        panic!("the reward queue never settled");
+    }
+
     /// Runs every queued job, and every job they queue, to the end: when only hidden jobs are
     /// left (a delayed retry, a failed job waiting for its redelivery), the clock moves to the
     /// first of them. Returns how many jobs succeeded. On DynamoDB it first counts the clicks
