@@ -171,9 +171,15 @@ pub async fn dynamo_harness_with_tables(
     (crate::harness::Harness::new(stores, settings), client, names)
 }
 
-/// Every item of the five tables, as text (tests only: a scan reads everything).
+/// Every item of the five data tables, raw, each followed by what the store can read of it
+/// with the live keys (tests only: a scan reads everything).
 pub async fn scan_all(client: &aws_sdk_dynamodb::Client, names: &TableNames) -> String {
-    let mut out = String::new();
+    render(client, names, &scan_items(client, names).await).await
+}
+
+/// Every item of the five data tables (not `rft-keys`): what a backup of them holds.
+pub async fn scan_items(client: &aws_sdk_dynamodb::Client, names: &TableNames) -> Vec<rft_aws::item::Item> {
+    let mut out = Vec::new();
     for table in [&names.codes, &names.clicks, &names.referrals, &names.rewards, &names.audit] {
         let mut start = None;
         loop {
@@ -185,14 +191,24 @@ pub async fn scan_all(client: &aws_sdk_dynamodb::Client, names: &TableNames) -> 
                 .send()
                 .await
                 .expect("scan");
-            for item in page.items.unwrap_or_default() {
-                out.push_str(&format!("{item:?}\n"));
-            }
+            out.extend(page.items.unwrap_or_default());
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => break,
             }
         }
+    }
+    out
+}
+
+/// Items as text, one per line: the raw item, then what the store reads of it with the keys in
+/// `names.keys` as they are now (a restored copy is read with the live keys).
+pub async fn render(client: &aws_sdk_dynamodb::Client, names: &TableNames, items: &[rft_aws::item::Item]) -> String {
+    let store = DynamoStore::new(client.clone(), names.clone());
+    let mut out = String::new();
+    for item in items {
+        let readable = store.readable(item).await.expect("every item reads");
+        out.push_str(&format!("{item:?} {readable}\n"));
     }
     out
 }

@@ -160,13 +160,14 @@ impl Intercept for CallCounter {
     }
 }
 
-/// The partition key attribute of each of the five tables, by the end of its physical name.
-const PARTITION_KEYS: [(&str, &str); 5] = [
+/// The partition key attribute of each of the six tables, by the end of its physical name.
+const PARTITION_KEYS: [(&str, &str); 6] = [
     ("rft-codes", "code"),
     ("rft-clicks", "attribution_id"),
     ("rft-referrals", "referred_id"),
     ("rft-rewards", "referral_id"),
     ("rft-audit", "event_id"),
+    ("rft-keys", "owner"),
 ];
 
 /// The class of an item's partition key (see [`Access`]).

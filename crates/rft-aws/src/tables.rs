@@ -1,4 +1,4 @@
-//! The five tables' names, the index names the adapters query, and how to create the tables
+//! The six tables' names, the index names the adapters query, and how to create the tables
 //! (on DynamoDB Local in tests). Their keys, indexes, projections and TTL are defined once, in
 //! `infra/tables.json`, which the CDK stack builds from too; the tests below hold the names here
 //! to that file.
@@ -29,6 +29,8 @@ pub struct TableNames {
     pub rewards: String,
     /// `rft-audit`: the audit and processed webhook ids.
     pub audit: String,
+    /// `rft-keys`: the keys sealing personal fields (never backed up; see `dynamo/seal.rs`).
+    pub keys: String,
 }
 
 /// GSI on `rft-codes` listing a customer's codes.
@@ -57,12 +59,13 @@ pub const AUDIT_BY_SUBJECT: &str = "by_subject";
 
 /// Each table (by its own name) and the variable its physical name is read from: the `env` of
 /// each table in the schema.
-pub const TABLE_VARIABLES: [(&str, &str); 5] = [
+pub const TABLE_VARIABLES: [(&str, &str); 6] = [
     ("rft-codes", "RFT_TABLE_CODES"),
     ("rft-clicks", "RFT_TABLE_CLICKS"),
     ("rft-referrals", "RFT_TABLE_REFERRALS"),
     ("rft-rewards", "RFT_TABLE_REWARDS"),
     ("rft-audit", "RFT_TABLE_AUDIT"),
+    ("rft-keys", "RFT_TABLE_KEYS"),
 ];
 
 impl TableNames {
@@ -74,6 +77,7 @@ impl TableNames {
             referrals: name_of("rft-referrals"),
             rewards: name_of("rft-rewards"),
             audit: name_of("rft-audit"),
+            keys: name_of("rft-keys"),
         }
     }
 
@@ -102,6 +106,7 @@ impl TableNames {
             "rft-referrals" => &self.referrals,
             "rft-rewards" => &self.rewards,
             "rft-audit" => &self.audit,
+            "rft-keys" => &self.keys,
             _ => return None,
         })
     }
@@ -238,7 +243,7 @@ fn attribute_definitions(spec: &TableSpec) -> Vec<AttributeDefinition> {
     seen.into_values().collect()
 }
 
-/// Creates the five tables as the schema defines them (on demand) and sets their TTL.
+/// Creates the six tables as the schema defines them (on demand) and sets their TTL.
 pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), ProvisionError> {
     for (table, spec) in &Schema::load().tables {
         let name = names.physical(table).expect("every table in the schema has a name (a test says so)");

@@ -123,9 +123,12 @@ pub struct CodeRecord {
     pub status: CodeStatus,
     /// The terms in force when the code was minted; later settings never change them.
     pub terms: Terms,
-    /// The referrer's contact and hashed identity.
+    /// The referrer's contact and hashed identity (absent, read as erased, in a stored copy
+    /// whose sealing key erasure destroyed).
+    #[serde(default)]
     pub referrer: ReferrerProfile,
-    /// The invite text written at mint.
+    /// The invite text written at mint (it names the referrer: absent like the profile).
+    #[serde(default)]
     pub invite: String,
     /// When it was claimed.
     pub created_at: Timestamp,

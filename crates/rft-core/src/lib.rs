@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod links;
 pub mod messages;
 pub mod money;
+pub mod personal;
 pub mod ports;
 pub mod referral;
 pub mod rollup;

@@ -211,6 +211,8 @@ pub struct Referral {
     /// Marks such as `refund_review`.
     pub flags: Vec<Flag>,
     /// The referred friend: name and contact for the thank-you, identity hashes for the screen.
+    /// Absent in a stored copy whose sealing key erasure destroyed: read as erased.
+    #[serde(default)]
     pub friend: FriendProfile,
     /// When the credited touch happened (click, typed code or invite).
     pub touched_at: Timestamp,

@@ -8,11 +8,10 @@ use rft_core::code::CodeFlag;
 use rft_core::ports::{ClaimError, CodeStore, ListWindow, StoreError};
 use rft_core::{Code, CodeRecord, CodeStatus, CustomerId, Timestamp};
 
-use super::items::{FLAG_QUEUE, code_item, guard_key};
+use super::items::{FLAG_QUEUE, guard_key};
 use super::listing::Listing;
-use super::requests::docs;
 use super::{DynamoStore, cancelled_items, put, put_absent, tx_put, unavailable};
-use crate::item::{doc, from_doc, get_s, item, n, s};
+use crate::item::{get_s, item, n, s};
 use crate::tables::{CODES_BY_FLAG, CODES_BY_REFERRER, CODES_BY_STATUS};
 
 impl DynamoStore {
@@ -29,8 +28,9 @@ impl DynamoStore {
             let Some(found) = self.get_item("read a code", &self.tables.codes, key.clone()).await? else {
                 return Ok(None);
             };
-            let before: CodeRecord = from_doc(&found, code.as_str())?;
+            let before: CodeRecord = self.open(&found, code.as_str()).await?;
             let Some(after) = change(&before) else { return Ok(None) };
+            let stored = self.seal(&after, after.referrer_id.as_str()).await?.update();
             let mut update = self
                 .client
                 .update_item()
@@ -39,13 +39,13 @@ impl DynamoStore {
                 .condition_expression("#doc = :old")
                 .expression_attribute_names("#doc", "doc")
                 .expression_attribute_values(":old", found.get("doc").cloned().unwrap_or_else(|| s("")))
-                .expression_attribute_values(":doc", doc(&after));
+                .set_expression_attribute_values(Some(stored.values.iter().cloned().collect()));
             update = match &after.flag {
                 Some(flag) => update
-                    .update_expression("SET #doc = :doc, flag_queue = :q, flagged_at = :at")
+                    .update_expression(stored.expression(&["flag_queue = :q", "flagged_at = :at"], &[]))
                     .expression_attribute_values(":q", s(FLAG_QUEUE))
                     .expression_attribute_values(":at", n(flag.at.as_millis())),
-                None => update.update_expression("SET #doc = :doc REMOVE flag_queue, flagged_at"),
+                None => update.update_expression(stored.expression(&[], &["flag_queue", "flagged_at"])),
             };
             match update.send().await {
                 Ok(_) => return Ok(Some((before, after))),
@@ -98,7 +98,7 @@ impl CodeStore for DynamoStore {
         let items = self.query_all("list flagged codes", q).await?;
         let mut out = Vec::new();
         for it in &items {
-            let record: CodeRecord = from_doc(it, get_s(it, "code").unwrap_or_default())?;
+            let record: CodeRecord = self.open(it, get_s(it, "code").unwrap_or_default()).await?;
             if record.is_active() && record.flag.is_some() {
                 out.push(record);
             }
@@ -110,7 +110,7 @@ impl CodeStore for DynamoStore {
     async fn claim(&self, record: &CodeRecord) -> Result<(), ClaimError> {
         let mut req = self.client.transact_write_items().transact_items(tx_put(put_absent(
             &self.tables.codes,
-            code_item(record),
+            self.stored_code(record).await?,
             "code",
         )));
         if record.is_active() {
@@ -145,11 +145,13 @@ impl CodeStore for DynamoStore {
         }
         record.referrer_id = opaque.clone();
         record.referrer = Default::default();
+        // The invite names the referrer.
+        record.invite.clear();
         let release = self.release_guard(&owner, code);
         let result = self
             .client
             .transact_write_items()
-            .transact_items(tx_put(put(&self.tables.codes, code_item(&record), None)))
+            .transact_items(tx_put(put(&self.tables.codes, self.stored_code(&record).await?, None)))
             .transact_items(TransactWriteItem::builder().delete(release).build())
             .send()
             .await;
@@ -158,14 +160,17 @@ impl CodeStore for DynamoStore {
             Err(err) => {
                 // The guard names another code: rewrite this one alone.
                 cancelled_items("forget a code's owner", err)?;
-                self.put_item("forget a code's owner", &self.tables.codes, code_item(&record)).await
+                self.put_item("forget a code's owner", &self.tables.codes, self.stored_code(&record).await?).await
             }
         }
     }
 
     async fn get(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError> {
         let found = self.get_item("read a code", &self.tables.codes, item([("code", s(code.as_str()))])).await?;
-        found.map(|it| from_doc(&it, code.as_str())).transpose()
+        match found {
+            Some(it) => Ok(Some(self.open(&it, code.as_str()).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn active_code_of(&self, customer: &CustomerId) -> Result<Option<CodeRecord>, StoreError> {
@@ -179,7 +184,7 @@ impl CodeStore for DynamoStore {
 
     async fn codes_of(&self, customer: &CustomerId) -> Result<Vec<CodeRecord>, StoreError> {
         let q = self.query_key(&self.tables.codes, Some(CODES_BY_REFERRER), "referrer_id", customer.as_str());
-        docs(&self.query_all("list a customer's codes", q).await?, customer.as_str())
+        self.open_all(&self.query_all("list a customer's codes", q).await?, customer.as_str()).await
     }
 
     async fn retire(&self, code: &Code, at: Timestamp) -> Result<Option<CodeRecord>, StoreError> {
@@ -189,16 +194,17 @@ impl CodeStore for DynamoStore {
         }
         record.status = CodeStatus::Retired;
         record.retired_at = Some(at);
+        let stored = self.seal(&record, record.referrer_id.as_str()).await?.update();
         let flip = Update::builder()
             .table_name(&self.tables.codes)
             .key("code", s(code.as_str()))
-            .update_expression("SET #status = :retired, #doc = :doc")
+            .update_expression(stored.expression(&["#status = :retired"], &[]))
             .condition_expression("#status = :active")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#doc", "doc")
+            .set_expression_attribute_values(Some(stored.values.into_iter().collect()))
             .expression_attribute_values(":retired", s(CodeStatus::Retired.as_str()))
             .expression_attribute_values(":active", s(CodeStatus::Active.as_str()))
-            .expression_attribute_values(":doc", doc(&record))
             .build()
             .expect("table, key and expression are set");
         let release = self.release_guard(&record.referrer_id, code);
@@ -233,6 +239,6 @@ impl CodeStore for DynamoStore {
         let listing =
             Listing { table: &self.tables.codes, index: CODES_BY_STATUS, group_attr: "status", id_attr: "code" };
         let items = self.newest_first("list codes by status", &listing, status.as_str(), window).await?;
-        items.iter().map(|it| from_doc(it, get_s(it, "code").unwrap_or_default())).collect()
+        self.open_all(&items, "a listed code").await
     }
 }

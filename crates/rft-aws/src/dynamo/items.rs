@@ -11,16 +11,35 @@ use rft_core::{
     Timestamp, Token,
 };
 
+use super::DynamoStore;
+use super::seal::Sealed;
 use crate::item::{Item, doc, from_doc, get_n, get_s, item, n, s};
 
-pub(super) fn code_item(r: &CodeRecord) -> Item {
+impl DynamoStore {
+    /// A code's item, the referrer's profile and invite sealed under the referrer's key.
+    pub(super) async fn stored_code(&self, r: &CodeRecord) -> Result<Item, StoreError> {
+        Ok(code_item(r, self.seal(r, r.referrer_id.as_str()).await?))
+    }
+
+    /// A referral's item, the friend's profile and token sealed under the friend's key.
+    pub(super) async fn stored_referral(&self, r: &Referral) -> Result<Item, StoreError> {
+        Ok(referral_item(r, self.seal(r, r.referred_id.as_str()).await?))
+    }
+
+    /// An audit event's item, its personal facts sealed under its subject's key.
+    pub(super) async fn stored_audit(&self, e: &AuditEvent) -> Result<Item, StoreError> {
+        Ok(audit_item(e, self.seal(e, e.subject.as_str()).await?))
+    }
+}
+
+pub(super) fn code_item(r: &CodeRecord, sealed: Sealed) -> Item {
     let mut it = item([
         ("code", s(r.code.as_str())),
         ("referrer_id", s(r.referrer_id.as_str())),
         ("status", s(r.status.as_str())),
         ("created_at", n(r.created_at.as_millis())),
-        ("doc", doc(r)),
     ]);
+    sealed.put_into(&mut it);
     if let Some(flag) = &r.flag {
         it.insert("flag_queue".into(), s(FLAG_QUEUE));
         it.insert("flagged_at".into(), n(flag.at.as_millis()));
@@ -117,7 +136,7 @@ pub(super) fn claim_key(key: &IdentityKey) -> String {
     format!("claim#{}", key.storage_key())
 }
 
-pub(super) fn referral_item(r: &Referral) -> Item {
+pub(super) fn referral_item(r: &Referral, sealed: Sealed) -> Item {
     let mut it = item([
         ("referred_id", s(referral_key(&r.referral_id))),
         ("referral_id", s(r.referral_id.as_str())),
@@ -126,8 +145,8 @@ pub(super) fn referral_item(r: &Referral) -> Item {
         ("state", s(r.state.as_str())),
         ("version", n(r.version)),
         ("created_at", n(r.created_at.as_millis())),
-        ("doc", doc(r)),
     ]);
+    sealed.put_into(&mut it);
     if let Some((queue, at)) = r.queue() {
         it.insert("queue".into(), s(queue.as_str()));
         it.insert("queue_ts".into(), n(at.as_millis()));
@@ -150,14 +169,15 @@ pub(super) fn tally_key(referrer: &CustomerId) -> String {
     format!("tally#{}", referrer.as_str())
 }
 
-pub(super) fn audit_item(e: &AuditEvent) -> Item {
-    item([
+pub(super) fn audit_item(e: &AuditEvent, sealed: Sealed) -> Item {
+    let mut it = item([
         ("event_id", s(e.event_id.as_str())),
         ("ts", n(e.ts.as_millis())),
         ("subject", s(e.subject.as_str())),
         ("kind", s(serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())),
-        ("doc", doc(e)),
-    ])
+    ]);
+    sealed.put_into(&mut it);
+    it
 }
 
 pub(super) fn webhook_key(id: &str) -> String {

@@ -107,7 +107,7 @@ fn fits(table: &str, item: &Item) {
 
 #[test]
 fn codes_clicks_and_counters_fit_their_tables() {
-    fits("rft-codes", &code_item(&code()));
+    fits("rft-codes", &code_item(&code(), Sealed::unsealed(&code())));
     fits("rft-clicks", &click_item(&click(false)));
     fits("rft-clicks", &click_item(&click(true)));
     fits("rft-clicks", &counter_key("programme#rewarded"));
@@ -116,7 +116,7 @@ fn codes_clicks_and_counters_fit_their_tables() {
 #[test]
 fn referrals_and_their_queue_entries_fit_their_table() {
     for state in [ReferralState::Pending, ReferralState::Held, ReferralState::Rewarded] {
-        let it = referral_item(&referral(state));
+        let it = referral_item(&referral(state), Sealed::unsealed(&referral(state)));
         fits("rft-referrals", &it);
         assert_eq!(it.contains_key("queue"), state != ReferralState::Rewarded, "only queued referrals are indexed");
     }
@@ -125,14 +125,12 @@ fn referrals_and_their_queue_entries_fit_their_table() {
 #[test]
 fn ledger_rows_and_audit_events_fit_their_tables() {
     let r = referral(ReferralState::Rewarded);
+    let event = AuditEvent::new(AuditKind::Paid, r.referral_id.as_str(), AT, serde_json::json!({}));
     fits(
         "rft-rewards",
         &ledger_item(&LedgerRow::owed(r.referral_id.clone(), Side::Friend, dan(), terms().friend_reward, None, AT)),
     );
-    fits(
-        "rft-audit",
-        &audit_item(&AuditEvent::new(AuditKind::Paid, r.referral_id.as_str(), AT, serde_json::json!({}))),
-    );
+    fits("rft-audit", &audit_item(&event, Sealed::unsealed(&event)));
 }
 
 /// An item's size as DynamoDB counts it (what it stores and bills): each attribute's name in

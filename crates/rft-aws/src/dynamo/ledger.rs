@@ -7,7 +7,7 @@ use rft_core::ledger::Side;
 use rft_core::ports::{CommitError, LedgerCursor, LedgerPage, LedgerStore, StoreError, WriteError};
 use rft_core::{CustomerId, LedgerRow, ReferralId, RewardCommit};
 
-use super::items::{audit_item, ledger_item, referral_item, tally_key};
+use super::items::{ledger_item, tally_key};
 use super::requests::{conditional, docs};
 use super::{DynamoStore, cancelled_items, put, put_absent, tx_put, unavailable};
 use crate::item::{from_doc, get_n, get_s, item, n, s};
@@ -18,7 +18,7 @@ impl LedgerStore for DynamoStore {
     async fn commit_reward(&self, commit: &RewardCommit) -> Result<(), CommitError> {
         let flip = Put::builder()
             .table_name(&self.tables.referrals)
-            .set_item(Some(referral_item(&commit.referral)))
+            .set_item(Some(self.stored_referral(&commit.referral).await?))
             .condition_expression("version = :v")
             .expression_attribute_values(":v", n(commit.expected_version))
             .build()
@@ -48,7 +48,7 @@ impl LedgerStore for DynamoStore {
             .transact_items(tx_put(row(&commit.rows[0])))
             .transact_items(tx_put(row(&commit.rows[1])))
             .transact_items(TransactWriteItem::builder().update(tally).build())
-            .transact_items(tx_put(put(&self.tables.audit, audit_item(&commit.audit), None)));
+            .transact_items(tx_put(put(&self.tables.audit, self.stored_audit(&commit.audit).await?, None)));
         if let Some(order_id) = &commit.order_id {
             let link = self.order_link_step(order_id, &commit.referral.referral_id);
             transaction = transaction.transact_items(TransactWriteItem::builder().update(link).build());

@@ -1,4 +1,4 @@
-//! Every store port on DynamoDB, on the five tables of [`crate::tables`]. Conditions do the
+//! Every store port on DynamoDB, on the six tables of [`crate::tables`]. Conditions do the
 //! work: a code is claimed with `attribute_not_exists`, a referral changes only at the version
 //! it was read, and a payout (flip, both ledger rows, tally, audit) is one TransactWriteItems.
 //! Condition failures and cancellation reasons come back as typed domain errors.
@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use rft_core::Referral;
 use rft_core::ports::StoreError;
 
-use crate::item::{Item, from_doc, get_s, item, s};
+use crate::item::{Item, get_s, item, s};
 use crate::tables::TableNames;
 
 mod audit;
@@ -28,6 +28,7 @@ mod listing;
 mod orders;
 mod referrals;
 mod requests;
+mod seal;
 mod unsubscribes;
 mod webhooks;
 
@@ -36,12 +37,13 @@ mod webhooks;
 pub struct DynamoStore {
     client: Client,
     tables: TableNames,
+    keys: std::sync::Arc<seal::KeyCache>,
 }
 
 impl DynamoStore {
     /// A store over `tables` using `client`.
     pub fn new(client: Client, tables: TableNames) -> Self {
-        DynamoStore { client, tables }
+        DynamoStore { client, tables, keys: Default::default() }
     }
 
     /// Opens the connection (DNS, TLS) during init, so the first request does not pay for it.
@@ -128,7 +130,10 @@ impl DynamoStore {
     pub(super) async fn referral_by_id(&self, id: &str) -> Result<Option<Referral>, StoreError> {
         let key = item([("referred_id", s(format!("referral#{id}")))]);
         let found = self.get_item("read a referral", &self.tables.referrals, key).await?;
-        found.map(|it| from_doc(&it, id)).transpose()
+        match found {
+            Some(it) => Ok(Some(self.open(&it, id).await?)),
+            None => Ok(None),
+        }
     }
 
     pub(super) async fn referral_id_for_claim(&self, claim: &str) -> Result<Option<String>, StoreError> {

@@ -9,10 +9,10 @@ use aws_sdk_dynamodb::types::Put;
 use rft_core::ports::{ListWindow, Opened, ReferralStore, StoreError, WriteError};
 use rft_core::{AuditEvent, CustomerId, IdentityKey, Referral, ReferralId, ReferralState, ReviewQueue, Timestamp};
 
-use super::items::{audit_item, claim_key, referral_item};
+use super::items::claim_key;
 use super::listing::Listing;
 use super::{DynamoStore, cancelled_items, put, put_absent, tx_put};
-use crate::item::{from_doc, get_s, item, n, s};
+use crate::item::{get_s, item, n, s};
 use crate::tables::{REFERRALS_BY_CLAIMANT, REFERRALS_BY_QUEUE, REFERRALS_BY_REFERRER, REFERRALS_BY_STATE};
 
 #[async_trait]
@@ -29,12 +29,12 @@ impl ReferralStore for DynamoStore {
             item([("referred_id", s(key)), ("referral_id", s(id)), ("claimant", s(claimant.as_str()))])
         };
         let id = referral.referral_id.as_str();
-        let referral_put = put_absent(&self.tables.referrals, referral_item(referral), "referred_id");
+        let referral_put = put_absent(&self.tables.referrals, self.stored_referral(referral).await?, "referred_id");
         let mut req = self.client.transact_write_items().transact_items(tx_put(referral_put));
         for key in &claim_keys {
             req = req.transact_items(tx_put(put_absent(&self.tables.referrals, claim(key, id), "referred_id")));
         }
-        req = req.transact_items(tx_put(put(&self.tables.audit, audit_item(audit), None)));
+        req = req.transact_items(tx_put(put(&self.tables.audit, self.stored_audit(audit).await?, None)));
         let Err(err) = req.send().await else { return Ok(Opened::Created) };
         let failed = cancelled_items("open a referral", err)?;
         // Positions 1..=claims are the claims; the first one held names the person's referral.
@@ -82,14 +82,14 @@ impl ReferralStore for DynamoStore {
     ) -> Result<(), WriteError> {
         let guarded = Put::builder()
             .table_name(&self.tables.referrals)
-            .set_item(Some(referral_item(referral)))
+            .set_item(Some(self.stored_referral(referral).await?))
             .condition_expression("version = :v")
             .expression_attribute_values(":v", n(expected_version))
             .build()
             .expect("table and item are set");
         let mut req = self.client.transact_write_items().transact_items(tx_put(guarded));
         if let Some(event) = audit {
-            req = req.transact_items(tx_put(put(&self.tables.audit, audit_item(event), None)));
+            req = req.transact_items(tx_put(put(&self.tables.audit, self.stored_audit(event).await?, None)));
         }
         match req.send().await {
             Ok(_) => Ok(()),
@@ -153,7 +153,7 @@ impl ReferralStore for DynamoStore {
     async fn referrals_of(&self, referrer: &CustomerId) -> Result<Vec<Referral>, StoreError> {
         let q = self.query_key(&self.tables.referrals, Some(REFERRALS_BY_REFERRER), "referrer_id", referrer.as_str());
         let items = self.query_all("list a referrer's referrals", q).await?;
-        items.iter().map(|it| from_doc(it, get_s(it, "referral_id").unwrap_or_default())).collect()
+        self.open_all(&items, referrer.as_str()).await
     }
 
     async fn queue(&self, queue: ReviewQueue, until: Timestamp, limit: usize) -> Result<Vec<Referral>, StoreError> {
@@ -167,15 +167,13 @@ impl ReferralStore for DynamoStore {
             .expression_attribute_values(":q", s(queue.as_str()))
             .expression_attribute_values(":until", n(until.as_millis()))
             .limit(i32::try_from(limit).unwrap_or(i32::MAX));
-        let mut out = Vec::new();
+        let mut items = Vec::new();
         self.paginate("list a review queue", q, |page| {
-            for it in page.items.unwrap_or_default().iter().take(limit - out.len()) {
-                out.push(from_doc(it, get_s(it, "referral_id").unwrap_or_default())?);
-            }
-            Ok(if out.len() < limit { ControlFlow::Continue(()) } else { ControlFlow::Break(()) })
+            items.extend(page.items.unwrap_or_default().into_iter().take(limit - items.len()));
+            Ok(if items.len() < limit { ControlFlow::Continue(()) } else { ControlFlow::Break(()) })
         })
         .await?;
-        Ok(out)
+        self.open_all(&items, "a queued referral").await
     }
 
     async fn in_state(&self, state: ReferralState, window: &ListWindow) -> Result<Vec<Referral>, StoreError> {
@@ -186,6 +184,6 @@ impl ReferralStore for DynamoStore {
             id_attr: "referral_id",
         };
         let items = self.newest_first("list referrals by state", &listing, state.as_str(), window).await?;
-        items.iter().map(|it| from_doc(it, get_s(it, "referral_id").unwrap_or_default())).collect()
+        self.open_all(&items, "a listed referral").await
     }
 }

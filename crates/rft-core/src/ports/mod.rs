@@ -14,6 +14,7 @@ mod ledger;
 mod listing;
 mod messaging;
 mod orders;
+mod personal_keys;
 mod queue;
 mod referrals;
 mod rewards;
@@ -30,6 +31,7 @@ pub use ledger::*;
 pub use listing::*;
 pub use messaging::*;
 pub use orders::*;
+pub use personal_keys::*;
 pub use queue::*;
 pub use referrals::*;
 pub use rewards::*;
@@ -118,6 +120,8 @@ pub struct Stores {
     pub orders: Arc<dyn OrderStore>,
     /// Addresses that asked for no more programme email.
     pub unsubscribes: Arc<dyn Unsubscribes>,
+    /// The keys sealing personal fields, destroyed on erasure.
+    pub keys: Arc<dyn PersonalKeys>,
 }
 
 impl Stores {
@@ -133,6 +137,7 @@ impl Stores {
             + Counters
             + OrderStore
             + Unsubscribes
+            + PersonalKeys
             + 'static,
     {
         Stores {
@@ -144,7 +149,8 @@ impl Stores {
             webhooks: backend.clone(),
             counters: backend.clone(),
             orders: backend.clone(),
-            unsubscribes: backend,
+            unsubscribes: backend.clone(),
+            keys: backend,
         }
     }
 }

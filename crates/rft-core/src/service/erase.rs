@@ -11,6 +11,7 @@ use crate::click::TouchKey;
 use crate::identity::{Field, IdentityHasher, IdentityKey};
 use crate::ids::CustomerId;
 use crate::ledger::{Fulfilment, LedgerRow};
+use crate::personal::PERSONAL_KEYS;
 use crate::ports::{BoxError, Erasure, StoreError, Stores, WriteError};
 use crate::referral::{FriendProfile, ReferralState};
 use crate::service::reward::FORFEITED_BY_ERASURE;
@@ -24,10 +25,6 @@ pub struct Eraser {
     clock: Arc<dyn Clock>,
     friend_discount: crate::service::FriendDiscount,
 }
-
-/// Fact keys that can hold personal data; dropped from audit facts on erasure.
-const PERSONAL_KEYS: &[&str] =
-    &["identity", "email", "first_name", "phone", "ip_hash", "browser", "friend", "referrer"];
 
 /// Removes personal keys and replaces every mention of `needles` with `opaque`.
 fn scrub(value: &mut Value, needles: &[String], opaque: &str) {
@@ -144,6 +141,9 @@ impl Eraser {
                 }
             }
         }
+        // Nothing live is sealed under these keys any more; destroying them makes every older
+        // copy (a backup) of what they sealed unreadable.
+        s.keys.destroy(&subjects).await?;
         let done = AuditEvent::new(AuditKind::Erased, opaque.as_str(), now, json!({ "subjects": subjects.len() }));
         if let Err(e) = s.audit.append(&done).await {
             tracing::warn!(error = %e, "erased, but the audit row failed");

@@ -107,8 +107,9 @@ async fn an_erased_referrer_loses_their_code_and_their_name_on_referrals() {
     let opaque = eraser.opaque_id(&customer("c_dan"));
     let code = w.store.state().codes.values().next().cloned().unwrap();
     assert_eq!(
-        (code.status, code.referrer_id.clone(), code.referrer.email.clone()),
-        (CodeStatus::Retired, opaque.clone(), None)
+        (code.status, code.referrer_id.clone(), code.referrer.email.clone(), code.invite.as_str()),
+        (CodeStatus::Retired, opaque.clone(), None, ""),
+        "the invite names him too"
     );
     assert_eq!(w.referral(&referral.referral_id).referrer_id, opaque);
     assert!(!everything(&w).contains("dan@example.com"));
@@ -128,4 +129,18 @@ async fn erasing_twice_is_the_same_as_once() {
     let twice = everything(&w);
     assert_eq!(twice.matches("\"erased\"").count(), once.matches("\"erased\"").count() + 1);
     assert_eq!(w.store.state().referrals.len(), 1);
+}
+
+#[tokio::test]
+async fn erasure_destroys_the_keys_of_everything_it_rewrote() {
+    // GIVEN Dan referred Mara, who was paid
+    let w = World::new();
+    let referral = dan_paid_for_mara(&w).await;
+    // WHEN Mara is erased
+    w.eraser().erase_customer(&customer("c_mara")).await.unwrap();
+    // THEN the keys of her customer id and her referral are destroyed, after the rewrites
+    let destroyed = w.store.state().destroyed_keys.clone();
+    assert!(destroyed.contains(&"c_mara".to_owned()), "{destroyed:?}");
+    assert!(destroyed.contains(&referral.referral_id.to_string()), "{destroyed:?}");
+    assert!(!destroyed.contains(&"c_dan".to_owned()), "Dan keeps his: {destroyed:?}");
 }

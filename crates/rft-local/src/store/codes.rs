@@ -135,6 +135,8 @@ impl CodeStore for LocalStore {
             }
             record.referrer_id = opaque;
             record.referrer = Default::default();
+            // The invite names the referrer.
+            record.invite.clear();
             codes.insert(code.as_str(), encode(&record).as_slice())?;
             drop((codes, active, index));
             index_code(txn, &record, Some(&before))?;

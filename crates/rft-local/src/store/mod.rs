@@ -26,6 +26,7 @@ mod inspect;
 mod ledger;
 mod listing;
 mod orders;
+mod personal_keys;
 mod referrals;
 pub mod rewrite;
 mod unsubscribes;

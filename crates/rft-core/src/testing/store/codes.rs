@@ -124,6 +124,8 @@ impl CodeStore for MemoryStore {
         }
         record.referrer_id = opaque.clone();
         record.referrer = Default::default();
+        // The invite names the referrer.
+        record.invite.clear();
         s.codes.insert(code.clone(), record);
         Ok(())
     }

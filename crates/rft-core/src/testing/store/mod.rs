@@ -21,6 +21,7 @@ mod codes;
 mod counters;
 mod ledger;
 mod orders;
+mod personal_keys;
 mod referrals;
 mod unsubscribes;
 mod webhooks;
@@ -49,6 +50,8 @@ pub(crate) struct State {
     pub first_orders: HashMap<CustomerId, String>,
     /// Unsubscribed addresses' hashes, and when.
     pub unsubscribes: HashMap<String, Timestamp>,
+    /// Owners whose sealing keys erasure destroyed, in order.
+    pub destroyed_keys: Vec<String>,
     /// See [`MemoryStore::someone_holds_the_next_code_claimed`].
     pub next_claim_collides: bool,
 }

@@ -1,0 +1,293 @@
+//! Personal fields sealed under a key per owner, kept in `rft-keys`, a table that is never
+//! backed up. A record's personal fields ([`rft_core::personal::split`]) leave its `doc` and are
+//! stored in `p`: a random nonce and their AES-256-GCM ciphertext, bound to the key's owner
+//! (`ko`) and generation (`kg`). Erasure rewrites the live records without personal fields and
+//! then deletes the owners' keys ([`PersonalKeys::destroy`]), so every older copy of those items
+//! (a point-in-time restore, an on-demand backup) holds them unreadable. An item whose key is
+//! gone reads as erased. See docs/reliability.md, "What a backup holds".
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use rft_core::personal::{self, PersonalPart};
+use rft_core::ports::{PersonalKeys, StoreError};
+
+use super::requests::conditional;
+use super::{DynamoStore, unavailable};
+use crate::item::{Item, get_s, item, s};
+
+type KeyBytes = [u8; 32];
+
+/// Keys read, by owner and generation. A generation's key never changes, so a cached one is
+/// never wrong; writes do not use the cache (a key destroyed a moment ago is never reused).
+#[derive(Debug, Default)]
+pub(crate) struct KeyCache(Mutex<HashMap<(String, String), KeyBytes>>);
+
+/// Bounds the cache of a long-lived function reading many owners.
+const CACHE_LIMIT: usize = 10_000;
+
+impl KeyCache {
+    fn get(&self, owner: &str, generation: &str) -> Option<KeyBytes> {
+        let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cache.get(&(owner.to_owned(), generation.to_owned())).copied()
+    }
+
+    fn put(&self, owner: &str, generation: &str, key: KeyBytes) {
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert((owner.to_owned(), generation.to_owned()), key);
+    }
+}
+
+/// An owner's key as stored.
+struct OwnerKey {
+    owner: String,
+    generation: String,
+    key: KeyBytes,
+}
+
+impl OwnerKey {
+    fn from_item(it: &Item) -> Option<OwnerKey> {
+        let key = it.get("k")?.as_b().ok()?.as_ref().try_into().ok()?;
+        Some(OwnerKey { owner: get_s(it, "owner")?.to_owned(), generation: get_s(it, "kg")?.to_owned(), key })
+    }
+
+    fn aad(&self) -> Aad<Vec<u8>> {
+        Aad::from(format!("{}\0{}", self.owner, self.generation).into_bytes())
+    }
+}
+
+/// A record as stored: its public `doc` and, when it has personal fields, their seal.
+pub(super) struct Sealed {
+    doc: AttributeValue,
+    seal: Option<[(&'static str, AttributeValue); 3]>,
+}
+
+impl Sealed {
+    /// A record stored whole, nothing sealed (the layout tests' items).
+    #[cfg(test)]
+    pub(super) fn unsealed<T: Serialize>(record: &T) -> Sealed {
+        Sealed { doc: crate::item::doc(record), seal: None }
+    }
+
+    /// Adds `doc` (and `p`, `ko`, `kg`) to an item.
+    pub(super) fn put_into(self, it: &mut Item) {
+        it.insert("doc".to_owned(), self.doc);
+        for (name, value) in self.seal.into_iter().flatten() {
+            it.insert(name.to_owned(), value);
+        }
+    }
+
+    /// Stores it in place of an item's `doc` and seal: the update's SET and REMOVE actions
+    /// (`#doc` names `doc`) and the values they name.
+    pub(super) fn update(self) -> SealUpdate {
+        let mut values = vec![(":doc".to_owned(), self.doc)];
+        let mut set = vec!["#doc = :doc".to_owned()];
+        let mut remove = Vec::new();
+        for (name, value) in self.seal.into_iter().flatten() {
+            set.push(format!("{name} = :{name}"));
+            values.push((format!(":{name}"), value));
+        }
+        if set.len() == 1 {
+            remove.extend(["p", "ko", "kg"].map(str::to_owned));
+        }
+        SealUpdate { set, remove, values }
+    }
+}
+
+/// [`Sealed::update`]'s actions, to join with the update's own.
+pub(super) struct SealUpdate {
+    pub set: Vec<String>,
+    pub remove: Vec<String>,
+    pub values: Vec<(String, AttributeValue)>,
+}
+
+impl SealUpdate {
+    /// The update expression with `set` and `remove` actions of its own added.
+    pub(super) fn expression(&self, set: &[&str], remove: &[&str]) -> String {
+        let sets: Vec<&str> = self.set.iter().map(String::as_str).chain(set.iter().copied()).collect();
+        let removes: Vec<&str> = self.remove.iter().map(String::as_str).chain(remove.iter().copied()).collect();
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        expression
+    }
+}
+
+fn random<const N: usize>() -> Result<[u8; N], StoreError> {
+    let mut bytes = [0u8; N];
+    SystemRandom::new().fill(&mut bytes).map_err(|_| StoreError::unavailable("seal", "no randomness"))?;
+    Ok(bytes)
+}
+
+fn cipher(key: &KeyBytes) -> LessSafeKey {
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("32 bytes is an AES-256 key"))
+}
+
+impl DynamoStore {
+    /// `record` as stored, its personal fields sealed under `owner`'s current key (created if
+    /// the owner has none).
+    pub(super) async fn seal<T: Serialize>(&self, record: &T, owner: &str) -> Result<Sealed, StoreError> {
+        let mut value = serde_json::to_value(record).expect("domain records serialise to JSON");
+        let parts = personal::split(&mut value);
+        let doc = s(value.to_string());
+        if parts.is_empty() {
+            return Ok(Sealed { doc, seal: None });
+        }
+        let key = self.current_key(owner).await?;
+        let nonce: [u8; NONCE_LEN] = random()?;
+        let mut blob = serde_json::to_vec(&parts).expect("JSON values serialise");
+        cipher(&key.key)
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), key.aad(), &mut blob)
+            .map_err(|_| StoreError::unavailable("seal", "encryption failed"))?;
+        blob.splice(0..0, nonce);
+        Ok(Sealed {
+            doc,
+            seal: Some([("p", AttributeValue::B(Blob::new(blob))), ("ko", s(key.owner)), ("kg", s(key.generation))]),
+        })
+    }
+
+    /// The record an item stores, its sealed fields put back (absent if their key was
+    /// destroyed: the record reads as erased). `id` names the item in a decoding error.
+    pub(super) async fn open<T: DeserializeOwned>(&self, it: &Item, id: &str) -> Result<T, StoreError> {
+        let doc = get_s(it, "doc").ok_or_else(|| StoreError::corrupt(id, "item has no doc attribute"))?;
+        let mut value: Value = serde_json::from_str(doc).map_err(|e| StoreError::corrupt(id, e))?;
+        if let (Some(blob), Some(owner), Some(generation)) =
+            (it.get("p").and_then(|v| v.as_b().ok()), get_s(it, "ko"), get_s(it, "kg"))
+            && let Some(key) = self.key_of(owner, generation).await?
+        {
+            let owner_key = OwnerKey { owner: owner.to_owned(), generation: generation.to_owned(), key };
+            let (nonce, sealed) =
+                blob.as_ref().split_at_checked(NONCE_LEN).ok_or_else(|| StoreError::corrupt(id, "short seal"))?;
+            let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| StoreError::corrupt(id, "bad nonce"))?;
+            let mut sealed = sealed.to_vec();
+            let plain = cipher(&key)
+                .open_in_place(nonce, owner_key.aad(), &mut sealed)
+                .map_err(|_| StoreError::corrupt(id, "seal does not open under its key"))?;
+            let parts: Vec<PersonalPart> = serde_json::from_slice(plain).map_err(|e| StoreError::corrupt(id, e))?;
+            personal::restore(&mut value, parts);
+        }
+        serde_json::from_value(value).map_err(|e| StoreError::corrupt(id, e))
+    }
+
+    /// What can be read of any item with the keys as they are now: its `doc` with its sealed
+    /// fields opened (empty for an item with no `doc`). For inspecting a table, or a restored
+    /// copy of one, the way the store itself would read it.
+    pub async fn readable(&self, it: &Item) -> Result<String, StoreError> {
+        if !it.contains_key("doc") {
+            return Ok(String::new());
+        }
+        Ok(self.open::<Value>(it, "an inspected item").await?.to_string())
+    }
+
+    /// Every item's record ([`Self::open`]), their keys read in batches first.
+    pub(super) async fn open_all<T: DeserializeOwned>(&self, items: &[Item], id: &str) -> Result<Vec<T>, StoreError> {
+        self.read_keys(items).await?;
+        let mut out = Vec::with_capacity(items.len());
+        for it in items {
+            out.push(self.open(it, id).await?);
+        }
+        Ok(out)
+    }
+
+    /// Caches the keys these items were sealed under, 100 owners per request.
+    async fn read_keys(&self, items: &[Item]) -> Result<(), StoreError> {
+        let mut owners: Vec<&str> = items
+            .iter()
+            .filter_map(|it| Some((get_s(it, "ko")?, get_s(it, "kg")?)))
+            .filter(|(owner, generation)| self.keys.get(owner, generation).is_none())
+            .map(|(owner, _)| owner)
+            .collect();
+        owners.sort_unstable();
+        owners.dedup();
+        for chunk in owners.chunks(100) {
+            let mut wanted = KeysAndAttributes::builder().consistent_read(true);
+            for owner in chunk {
+                wanted = wanted.keys(item([("owner", s(*owner))]));
+            }
+            let mut request = Some(wanted.build().map_err(unavailable("read sealing keys"))?);
+            while let Some(keys) = request.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.tables.keys, keys)
+                    .send()
+                    .await
+                    .map_err(unavailable("read sealing keys"))?;
+                for found in out.responses.unwrap_or_default().remove(&self.tables.keys).unwrap_or_default() {
+                    if let Some(k) = OwnerKey::from_item(&found) {
+                        self.keys.put(&k.owner, &k.generation, k.key);
+                    }
+                }
+                request = out.unprocessed_keys.unwrap_or_default().remove(&self.tables.keys);
+            }
+        }
+        Ok(())
+    }
+
+    /// `owner`'s key of `generation`, or `None` if it was destroyed.
+    async fn key_of(&self, owner: &str, generation: &str) -> Result<Option<KeyBytes>, StoreError> {
+        if let Some(key) = self.keys.get(owner, generation) {
+            return Ok(Some(key));
+        }
+        let found = self.get_item("read a sealing key", &self.tables.keys, item([("owner", s(owner))])).await?;
+        let Some(key) = found.as_ref().and_then(OwnerKey::from_item) else { return Ok(None) };
+        self.keys.put(&key.owner, &key.generation, key.key);
+        Ok((key.generation == generation).then_some(key.key))
+    }
+
+    /// `owner`'s current key, created if it has none.
+    async fn current_key(&self, owner: &str) -> Result<OwnerKey, StoreError> {
+        for _ in 0..3 {
+            let found = self.get_item("read a sealing key", &self.tables.keys, item([("owner", s(owner))])).await?;
+            if let Some(key) = found.as_ref().and_then(OwnerKey::from_item) {
+                return Ok(key);
+            }
+            let fresh = OwnerKey { owner: owner.to_owned(), generation: hex::encode(random::<16>()?), key: random()? };
+            let row = item([
+                ("owner", s(owner)),
+                ("kg", s(fresh.generation.as_str())),
+                ("k", AttributeValue::B(Blob::new(fresh.key.to_vec()))),
+            ]);
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.tables.keys)
+                .set_item(Some(row))
+                .condition_expression("attribute_not_exists(#owner)")
+                .expression_attribute_names("#owner", "owner");
+            if conditional("create a sealing key", put.send()).await?.is_some() {
+                return Ok(fresh);
+            }
+        }
+        Err(StoreError::unavailable("create a sealing key", "the key kept changing"))
+    }
+}
+
+#[async_trait]
+impl PersonalKeys for DynamoStore {
+    async fn destroy(&self, owners: &[String]) -> Result<(), StoreError> {
+        for owner in owners {
+            self.client
+                .delete_item()
+                .table_name(&self.tables.keys)
+                .key("owner", s(owner.as_str()))
+                .send()
+                .await
+                .map_err(unavailable("destroy a sealing key"))?;
+        }
+        Ok(())
+    }
+}
