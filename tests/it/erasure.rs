@@ -61,3 +61,39 @@ mod after_erasure {
         e::erasing_a_referrer_forfeits_their_unpaid_side(dynamo_harness(settings_with(&[])).await).await
     }
 }
+
+/// Clicks logged before they were filed under the token's digest (under the token itself, the
+/// visitor's fields readable) still attribute until they expire, and erasure still removes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_clicks_filed_under_the_token_itself_are_read_and_forgotten() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use rft_core::Clock;
+    use rft_core::click::TouchKey;
+    use rft_core::{Code, Token};
+
+    let (h, client, names) = dynamo_harness_with_tables(settings_with(&[])).await;
+    let token = Token::generate();
+    let now = h.clock.now();
+    let n = |v: i64| AttributeValue::N(v.to_string());
+    let legacy = [
+        ("attribution_id", AttributeValue::S(token.as_str().to_owned())),
+        ("click_ts", n(now.as_millis() - 1_000)),
+        ("expires_at", n(now.as_secs() + 86_400)),
+        ("c", AttributeValue::S("K7M2QX".into())),
+        ("w", n(86_400_000)),
+        ("u", AttributeValue::S("Mozilla/5.0 (legacy)".into())),
+    ];
+    let item = legacy.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    client.put_item().table_name(&names.clicks).set_item(Some(item)).send().await.unwrap();
+    let clicks = &h.system.ports.stores.clicks;
+    let key = TouchKey::Token(token.clone());
+    let found = clicks.touches(&key, now).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (&found[0].code, found[0].user_agent.as_deref()),
+        (&Code::parse("K7M2QX").unwrap(), Some("Mozilla/5.0 (legacy)"))
+    );
+    assert_eq!(clicks.forget(&key).await.unwrap(), 1);
+    assert!(clicks.touches(&key, now).await.unwrap().is_empty());
+    assert!(!scan_all(&client, &names).await.contains(token.as_str()), "the legacy row is gone");
+}

@@ -79,6 +79,12 @@ pub async fn erasure_leaves_nothing_personal(h: Harness, dump: Dump<'_>) {
     }
 
     let after = dump().await;
+    // Her click: its token and her browser's user agent (a store keeps its packed form, whose
+    // readable tail is the device; DynamoDB seals it under a key only the token gives).
+    assert!(before.contains(token.as_str()), "the token is readable before erasure");
+    for clicked in [token.as_str(), "iPhone OS 18_0"] {
+        assert!(!after.contains(clicked), "{clicked} remains:\n{}", excerpt(&after, clicked));
+    }
     assert!(!after.contains(&zola_card), "Zola's card hash remains:\n{}", excerpt(&after, &zola_card));
     for personal in [
         "Mara.Jones@example.com",

@@ -69,6 +69,11 @@ const BASE32: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 pub fn random_base32() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
+    base32(bytes)
+}
+
+/// 128 bits as 26 base32 characters.
+fn base32(bytes: [u8; 16]) -> String {
     let mut n = u128::from_be_bytes(bytes);
     let mut out = [0u8; 26];
     for slot in out.iter_mut().rev() {
@@ -156,6 +161,17 @@ impl Token {
     /// The token as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A one-way digest of the token, shaped like one: the key a store files a token's clicks
+    /// under, so that a copy of them (a backup) cannot be joined to a visitor or a referral by
+    /// anyone who does not hold the token itself.
+    pub fn digest(&self) -> Token {
+        use sha2::{Digest, Sha256};
+        let hash = Sha256::new().chain_update(b"rft-token-rows\0").chain_update(self.0.as_bytes()).finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&hash[..16]);
+        Token(base32(bytes))
     }
 }
 

@@ -38,8 +38,8 @@ impl DynamoStore {
                 .set_key(Some(key))
                 .condition_expression("#doc = :old")
                 .expression_attribute_names("#doc", "doc")
-                .expression_attribute_values(":old", found.get("doc").cloned().unwrap_or_else(|| s("")))
-                .set_expression_attribute_values(Some(stored.values.iter().cloned().collect()));
+                .set_expression_attribute_values(Some(stored.values.iter().cloned().collect()))
+                .expression_attribute_values(":old", found.get("doc").cloned().unwrap_or_else(|| s("")));
             update = match &after.flag {
                 Some(flag) => update
                     .update_expression(stored.expression(&["flag_queue = :q", "flagged_at = :at"], &[]))

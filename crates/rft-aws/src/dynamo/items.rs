@@ -3,6 +3,8 @@
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use sha2::{Digest, Sha256};
 
 use rft_core::click::{TouchKey, pack_user_agent, unpack_user_agent};
 use rft_core::ports::StoreError;
@@ -12,7 +14,7 @@ use rft_core::{
 };
 
 use super::DynamoStore;
-use super::seal::Sealed;
+use super::seal::{Sealed, random};
 use crate::item::{Item, doc, from_doc, get_n, get_s, item, n, s};
 
 impl DynamoStore {
@@ -56,25 +58,42 @@ pub(super) fn guard_key(customer: &CustomerId) -> String {
     format!("active#{}", customer.as_str())
 }
 
-/// A click as about 130 bytes (a browser's click; DynamoDB counts names and values): the keys,
-/// the TTL, and one- or two-letter attributes: `c` the code, `w` the window in ms (the exact
-/// expiry is `click_ts + w`), `i` the IP hash (16 bytes), `u` the user agent packed
-/// ([`rft_core::click::pack_user_agent`]), `ch` the channel, and `browser` only when the
-/// fingerprint fallback is on (the sparse `by_browser` index's key). No JSON copy, nothing
-/// stored twice.
-pub(super) fn click_item(c: &Click) -> Item {
+/// The partition a touch's items are filed under: for a browser's clicks a digest of its
+/// token ([`Token::digest`]), not the token; for an email invite `email#<hash>`.
+pub(super) fn touch_row_id(key: &TouchKey) -> String {
+    match key {
+        TouchKey::Token(token) => token.digest().as_str().to_owned(),
+        TouchKey::Email(_) => key.attribution_id(),
+    }
+}
+
+/// A click as about 160 bytes (a browser's click; DynamoDB counts names and values): the keys
+/// (the token's digest, the time), the TTL, and one- or two-letter attributes: `c` the code,
+/// `w` the window in ms (the exact expiry is `click_ts + w`), `s` the visitor's IP hash and
+/// user agent sealed under a key only the token gives ([`seal_visitor`]), `ch` the channel, and
+/// `browser` only when the fingerprint fallback is on (the sparse `by_browser` index's key). No
+/// JSON copy, nothing stored twice, and nothing a copy of the table without the visitor's cookie
+/// can read about the visitor.
+pub(super) fn click_item(c: &Click) -> Result<Item, StoreError> {
     let mut it = item([
-        ("attribution_id", s(c.key.attribution_id())),
+        ("attribution_id", s(touch_row_id(&c.key))),
         ("click_ts", n(c.at.as_millis())),
         ("expires_at", n(c.expires_at.as_secs() + 1)),
         ("c", s(c.code.as_str())),
         ("w", n(c.expires_at.as_millis() - c.at.as_millis())),
     ]);
-    if let Some(ip) = &c.ip_hash {
-        it.insert("i".into(), hash_value(ip));
-    }
-    if let Some(ua) = &c.user_agent {
-        it.insert("u".into(), s(pack_user_agent(ua)));
+    match &c.key {
+        TouchKey::Token(token) if c.ip_hash.is_some() || c.user_agent.is_some() => {
+            it.insert("s".into(), AttributeValue::B(Blob::new(seal_visitor(token, c)?)));
+        }
+        _ => {
+            if let Some(ip) = &c.ip_hash {
+                it.insert("i".into(), hash_value(ip));
+            }
+            if let Some(ua) = &c.user_agent {
+                it.insert("u".into(), s(pack_user_agent(ua)));
+            }
+        }
     }
     if let Some(channel) = &c.channel {
         it.insert("ch".into(), s(channel.as_str()));
@@ -82,7 +101,7 @@ pub(super) fn click_item(c: &Click) -> Item {
     if let Some(browser) = &c.browser {
         it.insert("browser".into(), s(browser.as_str()));
     }
-    it
+    Ok(it)
 }
 
 /// An identity hash's 16 bytes (or, for any other spelling, the text).
@@ -103,25 +122,77 @@ fn hash_of(v: &AttributeValue) -> Option<IdentityHash> {
     }
 }
 
+/// The key a click's visitor fields are sealed under: derived from the token, which no stored
+/// item holds once its referral is erased (or before there is one).
+fn visitor_key(token: &Token) -> LessSafeKey {
+    let key = Sha256::new().chain_update(b"rft-click-visitor\0").chain_update(token.as_str()).finalize();
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key).expect("32 bytes is an AES-256 key"))
+}
+
+/// A random nonce, then the sealed IP hash (its length in one byte, then it) and packed user
+/// agent.
+fn seal_visitor(token: &Token, c: &Click) -> Result<Vec<u8>, StoreError> {
+    let mut plain = Vec::with_capacity(96);
+    let ip = c.ip_hash.as_ref().map(|h| hex::decode(h.as_str()).unwrap_or_else(|_| h.as_str().as_bytes().to_vec()));
+    let ip = ip.unwrap_or_default();
+    plain.push(u8::try_from(ip.len()).unwrap_or(0));
+    plain.extend_from_slice(if ip.len() <= 255 { &ip } else { &[] });
+    if let Some(ua) = &c.user_agent {
+        plain.extend_from_slice(pack_user_agent(ua).as_bytes());
+    }
+    let nonce: [u8; NONCE_LEN] = random()?;
+    visitor_key(token)
+        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut plain)
+        .expect("AES-GCM seals any length a click has");
+    let mut out = nonce.to_vec();
+    out.append(&mut plain);
+    Ok(out)
+}
+
+/// [`seal_visitor`] undone: the IP hash and user agent, or `None` if it does not open (the
+/// token is not this row's).
+fn open_visitor(token: &Token, sealed: &[u8]) -> Option<(Option<IdentityHash>, Option<String>)> {
+    let (nonce, body) = sealed.split_at_checked(NONCE_LEN)?;
+    let mut body = body.to_vec();
+    let plain = visitor_key(token)
+        .open_in_place(Nonce::try_assume_unique_for_key(nonce).ok()?, Aad::empty(), &mut body)
+        .ok()?;
+    let (&ip_len, rest) = plain.split_first()?;
+    let (ip, ua) = rest.split_at_checked(usize::from(ip_len))?;
+    let ip = (!ip.is_empty()).then(|| IdentityHash::from_stored(hex::encode(ip)));
+    let ua = std::str::from_utf8(ua).ok().filter(|u| !u.is_empty()).map(unpack_user_agent);
+    Some((ip, ua))
+}
+
 /// A click read back from its item (or, written before the compact layout, from its `doc`).
-pub(super) fn click_from_item(it: &Item) -> Result<Click, StoreError> {
+/// `token` is the visitor's, when the read was by token: it opens the sealed visitor fields.
+/// Found by browser instead, the click carries its row's id in the token's place, and no
+/// visitor fields.
+pub(super) fn click_from_item(it: &Item, token: Option<&Token>) -> Result<Click, StoreError> {
     let id = get_s(it, "attribution_id").unwrap_or_default();
     if it.contains_key("doc") {
         return from_doc(it, id);
     }
     let corrupt = |what: &str| StoreError::corrupt(id, format!("click item without {what}"));
-    let key = match id.strip_prefix("email#") {
-        Some(hash) => TouchKey::Email(IdentityHash::from_stored(hash.to_owned())),
-        None => TouchKey::Token(Token::parse(id).map_err(|_| corrupt("a token"))?),
+    let key = match (id.strip_prefix("email#"), token) {
+        (Some(hash), _) => TouchKey::Email(IdentityHash::from_stored(hash.to_owned())),
+        (None, Some(token)) => TouchKey::Token(token.clone()),
+        (None, None) => TouchKey::Token(Token::parse(id).map_err(|_| corrupt("a token"))?),
     };
+    let visitor = match (token, it.get("s").and_then(|v| v.as_b().ok())) {
+        (Some(token), Some(sealed)) => open_visitor(token, sealed.as_ref()),
+        _ => None,
+    };
+    let (ip_hash, user_agent) =
+        visitor.unwrap_or_else(|| (it.get("i").and_then(hash_of), get_s(it, "u").map(unpack_user_agent)));
     let at = Timestamp::from_millis(get_n(it, "click_ts").ok_or_else(|| corrupt("a time"))?);
     let code = get_s(it, "c").or_else(|| get_s(it, "code")).ok_or_else(|| corrupt("a code"))?;
     Ok(Click {
         key,
         at,
         code: Code::parse(code).map_err(|_| corrupt("a valid code"))?,
-        ip_hash: it.get("i").and_then(hash_of),
-        user_agent: get_s(it, "u").map(unpack_user_agent),
+        ip_hash,
+        user_agent,
         channel: get_s(it, "ch").map(str::to_owned),
         browser: get_s(it, "browser").map(|b| IdentityHash::from_stored(b.to_owned())),
         expires_at: Timestamp::from_millis(at.as_millis() + get_n(it, "w").unwrap_or(0)),

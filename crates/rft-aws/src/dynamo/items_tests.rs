@@ -108,8 +108,8 @@ fn fits(table: &str, item: &Item) {
 #[test]
 fn codes_clicks_and_counters_fit_their_tables() {
     fits("rft-codes", &code_item(&code(), Sealed::unsealed(&code())));
-    fits("rft-clicks", &click_item(&click(false)));
-    fits("rft-clicks", &click_item(&click(true)));
+    fits("rft-clicks", &click_item(&click(false)).unwrap());
+    fits("rft-clicks", &click_item(&click(true)).unwrap());
     fits("rft-clicks", &counter_key("programme#rewarded"));
 }
 
@@ -189,10 +189,19 @@ fn a_click_item_is_at_most_200_bytes() {
             browser: None,
             expires_at: at.plus(Duration::from_secs(30 * 86_400)),
         };
-        let now = click_item(&click);
+        let now = click_item(&click).unwrap();
         let size = item_size(&now);
         assert!(size <= 200, "{name}: {size} bytes: {now:?}");
-        assert_eq!(click_from_item(&now).unwrap(), click, "{name} reads back");
+        let TouchKey::Token(token) = &click.key else { unreachable!() };
+        assert_eq!(click_from_item(&now, Some(token)).unwrap(), click, "{name} reads back with its token");
+        let text = format!("{now:?}");
+        assert!(!text.contains(token.as_str()) && !text.contains("Mozilla"), "{name}: nothing readable: {text}");
+        let found_by_browser = click_from_item(&now, None).unwrap();
+        assert_eq!(
+            (found_by_browser.ip_hash, found_by_browser.user_agent),
+            (None, None),
+            "{name}: no token, no visitor"
+        );
         // The layout before: keys, code, both expiries, the browser hash (always written),
         // the channel, and the whole click again as JSON.
         let mut before = click.clone();

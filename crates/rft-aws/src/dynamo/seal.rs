@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::primitives::Blob;
@@ -27,26 +28,62 @@ use crate::item::{Item, get_s, item, s};
 
 type KeyBytes = [u8; 32];
 
-/// Keys read, by owner and generation. A generation's key never changes, so a cached one is
-/// never wrong; writes do not use the cache (a key destroyed a moment ago is never reused).
+/// Keys read, by owner and generation (a generation's key never changes, so a cached one is
+/// never wrong), and each owner's current generation as last read, which writes reuse for
+/// [`CURRENT_FOR`] only: a write that misses an erasure's destruction of its owner's key seals
+/// fields nobody can read again, which only an erasure's own subjects can meet.
 #[derive(Debug, Default)]
-pub(crate) struct KeyCache(Mutex<HashMap<(String, String), KeyBytes>>);
+pub(crate) struct KeyCache(Mutex<Cached>);
+
+#[derive(Debug, Default)]
+struct Cached {
+    keys: HashMap<(String, String), KeyBytes>,
+    current: HashMap<String, (String, Instant)>,
+}
 
 /// Bounds the cache of a long-lived function reading many owners.
 const CACHE_LIMIT: usize = 10_000;
 
+/// How long a write trusts the current generation it last read (one job's reads and writes).
+const CURRENT_FOR: Duration = Duration::from_secs(2);
+
 impl KeyCache {
-    fn get(&self, owner: &str, generation: &str) -> Option<KeyBytes> {
-        let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        cache.get(&(owner.to_owned(), generation.to_owned())).copied()
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn put(&self, owner: &str, generation: &str, key: KeyBytes) {
-        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= CACHE_LIMIT {
-            cache.clear();
+    fn get(&self, owner: &str, generation: &str) -> Option<KeyBytes> {
+        self.lock().keys.get(&(owner.to_owned(), generation.to_owned())).copied()
+    }
+
+    /// The owner's current key, if read within [`CURRENT_FOR`].
+    fn current(&self, owner: &str) -> Option<OwnerKey> {
+        let cache = self.lock();
+        let (generation, at) = cache.current.get(owner)?;
+        let key = cache.keys.get(&(owner.to_owned(), generation.clone()))?;
+        (at.elapsed() < CURRENT_FOR).then(|| OwnerKey {
+            owner: owner.to_owned(),
+            generation: generation.clone(),
+            key: *key,
+        })
+    }
+
+    /// Forgets an owner's keys (this function destroyed them).
+    fn forget(&self, owner: &str) {
+        let mut cache = self.lock();
+        cache.current.remove(owner);
+        cache.keys.retain(|(o, _), _| o != owner);
+    }
+
+    /// A key as read from (or written to) `rft-keys`: the owner's current one.
+    fn put(&self, key: &OwnerKey) {
+        let mut cache = self.lock();
+        if cache.keys.len() >= CACHE_LIMIT {
+            cache.keys.clear();
+            cache.current.clear();
         }
-        cache.insert((owner.to_owned(), generation.to_owned()), key);
+        cache.keys.insert((key.owner.clone(), key.generation.clone()), key.key);
+        cache.current.insert(key.owner.clone(), (key.generation.clone(), Instant::now()));
     }
 }
 
@@ -126,7 +163,7 @@ impl SealUpdate {
     }
 }
 
-fn random<const N: usize>() -> Result<[u8; N], StoreError> {
+pub(super) fn random<const N: usize>() -> Result<[u8; N], StoreError> {
     let mut bytes = [0u8; N];
     SystemRandom::new().fill(&mut bytes).map_err(|_| StoreError::unavailable("seal", "no randomness"))?;
     Ok(bytes)
@@ -228,7 +265,7 @@ impl DynamoStore {
                     .map_err(unavailable("read sealing keys"))?;
                 for found in out.responses.unwrap_or_default().remove(&self.tables.keys).unwrap_or_default() {
                     if let Some(k) = OwnerKey::from_item(&found) {
-                        self.keys.put(&k.owner, &k.generation, k.key);
+                        self.keys.put(&k);
                     }
                 }
                 request = out.unprocessed_keys.unwrap_or_default().remove(&self.tables.keys);
@@ -244,15 +281,19 @@ impl DynamoStore {
         }
         let found = self.get_item("read a sealing key", &self.tables.keys, item([("owner", s(owner))])).await?;
         let Some(key) = found.as_ref().and_then(OwnerKey::from_item) else { return Ok(None) };
-        self.keys.put(&key.owner, &key.generation, key.key);
+        self.keys.put(&key);
         Ok((key.generation == generation).then_some(key.key))
     }
 
     /// `owner`'s current key, created if it has none.
     async fn current_key(&self, owner: &str) -> Result<OwnerKey, StoreError> {
+        if let Some(key) = self.keys.current(owner) {
+            return Ok(key);
+        }
         for _ in 0..3 {
             let found = self.get_item("read a sealing key", &self.tables.keys, item([("owner", s(owner))])).await?;
             if let Some(key) = found.as_ref().and_then(OwnerKey::from_item) {
+                self.keys.put(&key);
                 return Ok(key);
             }
             let fresh = OwnerKey { owner: owner.to_owned(), generation: hex::encode(random::<16>()?), key: random()? };
@@ -269,6 +310,7 @@ impl DynamoStore {
                 .condition_expression("attribute_not_exists(#owner)")
                 .expression_attribute_names("#owner", "owner");
             if conditional("create a sealing key", put.send()).await?.is_some() {
+                self.keys.put(&fresh);
                 return Ok(fresh);
             }
         }
@@ -287,6 +329,7 @@ impl PersonalKeys for DynamoStore {
                 .send()
                 .await
                 .map_err(unavailable("destroy a sealing key"))?;
+            self.keys.forget(owner);
         }
         Ok(())
     }
