@@ -97,3 +97,35 @@ async fn dynamo_clicks_filed_under_the_token_itself_are_read_and_forgotten() {
     assert!(clicks.touches(&key, now).await.unwrap().is_empty());
     assert!(!scan_all(&client, &names).await.contains(token.as_str()), "the legacy row is gone");
 }
+
+/// Records written before personal fields were sealed are sealed in place by `seal_existing`
+/// (rft-sweep's `seal-existing` task), read the same after, and a second run finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_records_written_before_sealing_are_sealed_in_place() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use rft_aws::DynamoStore;
+    use rft_core::Code;
+    use serde_json::json;
+
+    let (h, client, names) = dynamo_harness_with_tables(settings_with(&[])).await;
+    let minted = h.mint("c_dan", json!({"first_name": "Danforth", "email": "danforth@example.com"})).await;
+    let code = Code::parse(minted.json["code"].as_str().unwrap()).unwrap();
+    let store = DynamoStore::new(client.clone(), names.clone());
+    // As an earlier version wrote it: the whole record in `doc`, nothing sealed.
+    for item in scan_items(&client, &names).await.into_iter().filter(|it| it.contains_key("p")) {
+        let mut legacy = item.clone();
+        legacy.insert("doc".into(), AttributeValue::S(store.readable(&item).await.unwrap()));
+        legacy.retain(|name, _| !["p", "ko", "kg"].contains(&name.as_str()));
+        let table = if item.contains_key("event_id") { &names.audit } else { &names.codes };
+        client.put_item().table_name(table).set_item(Some(legacy)).send().await.unwrap();
+    }
+    let raw = |items: Vec<rft_aws::item::Item>| format!("{items:?}");
+    assert!(raw(scan_items(&client, &names).await).contains("Danforth"), "written as before");
+
+    assert!(store.seal_existing().await.unwrap() >= 1);
+
+    assert!(!raw(scan_items(&client, &names).await).contains("Danforth"), "sealed in place");
+    let record = rft_core::ports::CodeStore::get(&store, &code).await.unwrap().unwrap();
+    assert_eq!(record.referrer.first_name.as_deref(), Some("Danforth"), "and read the same");
+    assert_eq!(store.seal_existing().await.unwrap(), 0, "nothing left to seal");
+}
