@@ -129,3 +129,81 @@ async fn dynamo_records_written_before_sealing_are_sealed_in_place() {
     assert_eq!(record.referrer.first_name.as_deref(), Some("Danforth"), "and read the same");
     assert_eq!(store.seal_existing().await.unwrap(), 0, "nothing left to seal");
 }
+
+/// The five data tables restored from a backup taken before two erasures (`rft-keys` is never
+/// restored): the erased people's personal fields are unreadable at once, and the rewarder's
+/// `reapply_erasures` call erases them again from what they left (customer ids, claims, a live
+/// code), and nobody else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_a_restore_from_before_an_erasure_is_erased_again() {
+    use std::sync::Arc;
+
+    use axum::http::{Method, StatusCode};
+    use rft_aws::DynamoStore;
+    use rft_aws::invoke::{RewarderCall, RewarderOps, RewarderReply, serve_rewarder};
+    use rft_aws::tables::{TableNames, create_tables};
+    use rft_core::identity::{IdentityHasher, IdentityKey};
+    use rft_core::ports::Stores;
+    use rft_core::service::erase::Eraser;
+    use rft_core::{CodeStatus, CustomerId};
+    use rft_tests::backends::unique_prefix;
+    use rft_tests::harness::token_of;
+    use serde_json::json;
+
+    let (h, client, live) = dynamo_harness_with_tables(settings_with(&[])).await;
+    let code = h.mint("c_dan", json!({"first_name": "Danforth", "email": "danforth@example.com"})).await.json["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = token_of(&h.click(&code, None).await);
+    h.signup(json!({"customer_id": "c_mara", "email": "marabel@example.com", "first_name": "Marabel", "attribution_token": token})).await;
+    h.signup(json!({"customer_id": "c_lee", "email": "lee@example.com", "first_name": "Leeanne"})).await;
+    h.clock.advance(std::time::Duration::from_secs(120));
+    h.convert("c_mara", "o_1").await;
+    // The backup, table by table.
+    let tables =
+        |n: &TableNames| [n.codes.clone(), n.clicks.clone(), n.referrals.clone(), n.rewards.clone(), n.audit.clone()];
+    let mut backup = Vec::new();
+    for table in tables(&live) {
+        let items =
+            client.scan().table_name(&table).consistent_read(true).send().await.unwrap().items.unwrap_or_default();
+        backup.push(items);
+    }
+    for customer in ["c_mara", "c_dan"] {
+        let answer = h.call(h.signed(Method::POST, &format!("/api/customers/{customer}/erase"), "")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{customer}");
+    }
+
+    // Restored into new tables, read with the live keys.
+    let restored = TableNames { keys: live.keys.clone(), ..TableNames::with_prefix(&unique_prefix()) };
+    create_tables(&client, &TableNames { keys: format!("{}-unused", restored.keys), ..restored.clone() })
+        .await
+        .unwrap();
+    for (table, items) in tables(&restored).iter().zip(backup) {
+        for item in items {
+            client.put_item().table_name(table).set_item(Some(item)).send().await.unwrap();
+        }
+    }
+    let copy = render(&client, &restored, &scan_items(&client, &restored).await).await;
+    for personal in ["Marabel", "marabel@example.com", "Danforth", "danforth@example.com", token.as_str()] {
+        assert!(!copy.contains(personal), "{personal} is readable in the restored copy");
+    }
+    assert!(copy.contains("Leeanne"), "Lee was not erased: the copy reads her");
+    assert!(copy.contains("c_mara") && copy.contains("c_dan"), "the copy names them by customer id");
+
+    let store = Arc::new(DynamoStore::new(client.clone(), restored.clone()));
+    let stores = Stores::from_backend(store.clone());
+    let hasher = IdentityHasher::new(h.secrets.identity.clone());
+    let ops = RewarderOps { eraser: Eraser::new(stores.clone(), hasher, h.clock.clone()), store };
+    let reply = serve_rewarder(&ops, RewarderCall::ReapplyErasures).await;
+    assert!(matches!(reply, RewarderReply::Reapplied { erased: 2 }), "{reply:?}");
+
+    let customer = |id: &str| IdentityKey::Customer(CustomerId::parse(id).unwrap());
+    assert!(stores.referrals.find(&customer("c_mara")).await.unwrap().is_none(), "Mara is forgotten again");
+    let dans = stores.codes.get(&rft_core::Code::parse(&code).unwrap()).await.unwrap().unwrap();
+    assert_eq!(dans.status, CodeStatus::Retired, "Dan's restored code is retired again");
+    assert!(dans.referrer_id.as_str().starts_with("erased_"), "{dans:?}");
+    let after = render(&client, &restored, &scan_items(&client, &restored).await).await;
+    assert!(!after.contains("\"c_mara\"") && !after.contains("S(\"c_mara\")"), "nothing names Mara:\n{after}");
+    assert!(after.contains("Leeanne"), "Lee, never erased, is untouched");
+}

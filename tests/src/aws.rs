@@ -29,7 +29,7 @@ use crate::sent::{Email, Sent, Sms, since};
 pub struct Functions {
     minter: Arc<OnceLock<MintService>>,
     screen: Arc<OnceLock<ScreenService>>,
-    eraser: Arc<OnceLock<rft_core::service::erase::Eraser>>,
+    rewarder: Arc<OnceLock<rft_aws::invoke::RewarderOps>>,
 }
 
 async fn invoke(
@@ -49,7 +49,7 @@ async fn invoke(
         "rft-rewarder" => {
             let call = serde_json::from_slice(&body).expect("a rewarder call");
             serde_json::to_value(
-                rft_aws::invoke::serve_rewarder(functions.eraser.get().expect("eraser wired"), call).await,
+                rft_aws::invoke::serve_rewarder(functions.rewarder.get().expect("rewarder wired"), call).await,
             )
         }
         other => panic!("no function {other}"),
@@ -204,7 +204,7 @@ impl AwsStack {
         let (secrets, screen) = secrets_of("rft-screen").await;
         let _ = functions.screen.set(rft_aws::wiring::screen(&screen, &secrets).await);
         let (secrets, rewarder) = secrets_of("rft-rewarder").await;
-        let _ = functions.eraser.set(rft_aws::wiring::eraser(&rewarder, &secrets).await);
+        let _ = functions.rewarder.set(rft_aws::wiring::rewarder_ops(&rewarder, &secrets).await);
         let signer = Signer::new(&secrets.signing);
         AwsStack { env, secrets, signer, bedrock, signup_queue, reward_queue, mail, sms, store, calls }
     }

@@ -275,7 +275,8 @@ impl Screener for LambdaScreener {
     }
 }
 
-/// A direct call to the rewarder (besides its SQS batches).
+/// A direct call to the rewarder (besides its SQS batches): from the edge, or from an operator
+/// (`aws lambda invoke`, docs/operations.md).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum RewarderCall {
@@ -284,6 +285,18 @@ pub enum RewarderCall {
         /// The customer to forget.
         customer_id: rft_core::CustomerId,
     },
+    /// Seal the personal fields of records written before they were sealed (after an upgrade).
+    SealExisting,
+    /// Erase again everyone erased since the copy the tables were restored from.
+    ReapplyErasures,
+}
+
+/// What the rewarder's direct calls act on.
+pub struct RewarderOps {
+    /// The eraser (the rewarder alone may rewrite the ledger).
+    pub eraser: rft_core::service::erase::Eraser,
+    /// The store, for the operators' calls.
+    pub store: std::sync::Arc<crate::DynamoStore>,
 }
 
 /// What the rewarder's Lambda receives: its queue's batches, or a direct call. The call is
@@ -303,6 +316,16 @@ pub enum RewarderEvent {
 pub enum RewarderReply {
     /// The customer is forgotten.
     Erased,
+    /// Records sealed by `seal_existing`.
+    Sealed {
+        /// How many.
+        records: usize,
+    },
+    /// Customers erased again by `reapply_erasures`.
+    Reapplied {
+        /// How many.
+        erased: usize,
+    },
     /// Something failed.
     Failed {
         /// What failed, for the edge's log.
@@ -311,17 +334,22 @@ pub enum RewarderReply {
 }
 
 /// The rewarder's side of a direct call.
-pub async fn serve_rewarder(erasure: &dyn rft_core::ports::Erasure, call: RewarderCall) -> RewarderReply {
-    match call {
-        RewarderCall::Erase { customer_id } => match erasure.erase(&customer_id).await {
-            Ok(()) => RewarderReply::Erased,
-            Err(e) => {
-                let message = rft_core::ports::error_chain(e.as_ref());
-                tracing::error!(error = %message, "erasure failed");
-                RewarderReply::Failed { message }
-            }
+pub async fn serve_rewarder(ops: &RewarderOps, call: RewarderCall) -> RewarderReply {
+    let done = match call {
+        RewarderCall::Erase { customer_id } => {
+            ops.eraser.erase_customer(&customer_id).await.map(|()| RewarderReply::Erased)
+        }
+        RewarderCall::SealExisting => ops.store.seal_existing().await.map(|records| RewarderReply::Sealed { records }),
+        RewarderCall::ReapplyErasures => match ops.store.customers_named().await {
+            Ok(customers) => ops.eraser.reapply(&customers).await.map(|erased| RewarderReply::Reapplied { erased }),
+            Err(e) => Err(e),
         },
-    }
+    };
+    done.unwrap_or_else(|e| {
+        let message = rft_core::ports::error_chain(&e);
+        tracing::error!(error = %message, "a direct call failed");
+        RewarderReply::Failed { message }
+    })
 }
 
 /// The edge's side: erasure over a Lambda invoke of the rewarder (the function allowed to
@@ -345,6 +373,7 @@ impl rft_core::ports::Erasure for LambdaEraser {
         match invoke(&self.client, &self.function, &RewarderCall::Erase { customer_id: customer.clone() }).await? {
             RewarderReply::Erased => Ok(()),
             RewarderReply::Failed { message } => Err(message.into()),
+            other => Err(format!("unexpected reply {other:?}").into()),
         }
     }
 }

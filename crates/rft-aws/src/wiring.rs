@@ -155,6 +155,11 @@ pub async fn follower(env: &Environment) -> crate::follower::ClickFollower {
     crate::follower::ClickFollower::new((*env.store()).clone())
 }
 
+/// What the rewarder's direct calls act on: its eraser and its store.
+pub async fn rewarder_ops(env: &Environment, secrets: &SecretSet) -> crate::invoke::RewarderOps {
+    crate::invoke::RewarderOps { eraser: eraser(env, secrets).await, store: env.store() }
+}
+
 /// The rewarder's erasure (it alone may rewrite the ledger). The friend discounts of the codes
 /// it retires are deactivated through the reward queue.
 pub async fn eraser(env: &Environment, secrets: &SecretSet) -> Eraser {

@@ -1,9 +1,7 @@
 //! rft-sweep: run hourly by EventBridge Scheduler; hands conversions that waited out their
 //! confirmation period to the rewarder, and expires pending referrals whose window has passed,
 //! reading review-queue indexes (never a table scan). Fed batches of `rft-clicks`' stream, it
-//! counts their clicks into the rollups (`rft_aws::follower`). Invoked with
-//! `{"task": "seal-existing"}`, it seals the personal fields of records written before they
-//! were sealed (docs/operations.md).
+//! counts their clicks into the rollups (`rft_aws::follower`).
 
 use std::sync::Arc;
 
@@ -18,15 +16,9 @@ async fn main() -> Result<(), Error> {
     let env = Environment::from_env().await?;
     let sweeper = Arc::new(rft_aws::wiring::sweeper(&env).await?);
     let follower = Arc::new(rft_aws::wiring::follower(&env).await);
-    let store = env.store();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let (sweeper, follower, store) = (sweeper.clone(), follower.clone(), store.clone());
+        let (sweeper, follower) = (sweeper.clone(), follower.clone());
         async move {
-            if event.payload["task"] == "seal-existing" {
-                let sealed = store.seal_existing().await?;
-                tracing::info!(sealed, "records sealed");
-                return Ok::<Value, Error>(json!({ "sealed": sealed }));
-            }
             if rft_aws::follower::is_stream_event(&event.payload) {
                 // An error makes Lambda retry the whole batch, which the follower counts once.
                 let done = follower.handle(&event.payload, rft_core::time::SystemClock.now()).await?;

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use rft_core::CustomerId;
 use rft_core::personal::{self, PersonalPart};
 use rft_core::ports::{PersonalKeys, StoreError};
 
@@ -333,6 +334,60 @@ impl PersonalKeys for DynamoStore {
         }
         Ok(())
     }
+
+    async fn remember_erasure(&self, opaque: &CustomerId) -> Result<(), StoreError> {
+        self.put_item("remember an erasure", &self.tables.keys, item([("owner", s(erasure_key(opaque)))])).await
+    }
+
+    async fn was_erased(&self, opaque: &CustomerId) -> Result<bool, StoreError> {
+        let key = item([("owner", s(erasure_key(opaque)))]);
+        Ok(self.get_item("read an erasure", &self.tables.keys, key).await?.is_some())
+    }
+}
+
+/// An erasure's row in `rft-keys` (beside the keys: the one table a restore does not roll
+/// back), named by the customer's opaque id.
+fn erasure_key(opaque: &CustomerId) -> String {
+    format!("erased#{}", opaque.as_str())
+}
+
+impl DynamoStore {
+    /// Every customer the records name (referrers of codes and referrals, referred friends,
+    /// ledger rows), erased ones' opaque ids aside: after a restore, whom erasure may have to
+    /// forget again ([`rft_core::service::erase::Eraser::reapply`]). A scan of three tables.
+    pub async fn customers_named(&self) -> Result<Vec<CustomerId>, StoreError> {
+        let mut named = std::collections::BTreeSet::new();
+        for (table, fields) in [
+            (&self.tables.codes, "referrer_id"),
+            (&self.tables.referrals, "referrer_id, doc"),
+            (&self.tables.rewards, "customer_id"),
+        ] {
+            let mut start = None;
+            loop {
+                let page = self
+                    .client
+                    .scan()
+                    .table_name(table)
+                    .projection_expression(fields)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(unavailable("list the customers named"))?;
+                for it in page.items.unwrap_or_default() {
+                    let friend = get_s(&it, "doc")
+                        .and_then(|doc| serde_json::from_str::<Value>(doc).ok())
+                        .and_then(|doc| doc["referred_id"].as_str().map(str::to_owned));
+                    let ids = [get_s(&it, "referrer_id"), get_s(&it, "customer_id"), friend.as_deref()];
+                    named.extend(ids.into_iter().flatten().filter_map(|id| CustomerId::parse(id).ok()));
+                }
+                match page.last_evaluated_key {
+                    Some(k) if !k.is_empty() => start = Some(k),
+                    _ => break,
+                }
+            }
+        }
+        Ok(named.into_iter().filter(|c| !c.as_str().starts_with("erased_")).collect())
+    }
 }
 
 /// The tables with records (items with a `doc`; claims, guards, tallies and webhook ids have
@@ -347,7 +402,7 @@ impl DynamoStore {
     /// Seals the personal fields of every record written before they were sealed (a
     /// deployment upgraded from an earlier version): each is rewritten on the condition that it
     /// did not change meanwhile. Safe to repeat and to interrupt; returns how many it sealed.
-    /// `rft-sweep` runs it when invoked with `{"task": "seal-existing"}` (docs/operations.md).
+    /// `rft-rewarder` runs it when invoked with `{"op": "seal_existing"}` (docs/operations.md).
     pub async fn seal_existing(&self) -> Result<usize, StoreError> {
         let mut sealed = 0;
         for (table, keys, owner_field) in RECORD_TABLES {

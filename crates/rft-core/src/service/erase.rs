@@ -67,6 +67,9 @@ impl Eraser {
         let s = &self.stores;
         let now = self.clock.now();
         let opaque = self.opaque_id(customer);
+        // First, so that a restore of the records from before this erasure can be erased again
+        // even if this one stops half-way.
+        s.keys.remember_erasure(&opaque).await?;
         let mut needles = vec![customer.as_str().to_owned()];
         let mut subjects = vec![customer.as_str().to_owned()];
         // As a referrer: their codes and the referrals crediting them.
@@ -149,6 +152,20 @@ impl Eraser {
             tracing::warn!(error = %e, "erased, but the audit row failed");
         }
         Ok(())
+    }
+
+    /// After the records were restored from a copy taken before some erasures: erases again
+    /// each of `customers` (every customer the restored records name) who was erased since.
+    /// Returns how many.
+    pub async fn reapply(&self, customers: &[CustomerId]) -> Result<usize, StoreError> {
+        let mut again = 0;
+        for customer in customers {
+            if self.stores.keys.was_erased(&self.opaque_id(customer)).await? {
+                self.erase_customer(customer).await?;
+                again += 1;
+            }
+        }
+        Ok(again)
     }
 
     /// Relabels a ledger row to the opaque id, forfeiting it if the store has not taken it yet

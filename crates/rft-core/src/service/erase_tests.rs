@@ -144,3 +144,20 @@ async fn erasure_destroys_the_keys_of_everything_it_rewrote() {
     assert!(destroyed.contains(&referral.referral_id.to_string()), "{destroyed:?}");
     assert!(!destroyed.contains(&"c_dan".to_owned()), "Dan keeps his: {destroyed:?}");
 }
+
+#[tokio::test]
+async fn erasures_are_applied_again_to_records_restored_from_before_them() {
+    // GIVEN Mara was paid, a copy of the records was taken, and then she was erased
+    let w = World::new();
+    dan_paid_for_mara(&w).await;
+    let copy = w.store.state().snapshot();
+    w.eraser().erase_customer(&customer("c_mara")).await.unwrap();
+    // WHEN the records are restored from the copy (the record of erasures is not)
+    w.store.state().restore(copy);
+    assert!(everything(&w).contains("mara@example.com"), "the copy holds her");
+    // THEN erasures applied again forget her, and nobody else
+    let again = w.eraser().reapply(&[customer("c_mara"), customer("c_dan")]).await.unwrap();
+    assert_eq!(again, 1);
+    assert!(!everything(&w).contains("mara@example.com"));
+    assert!(everything(&w).contains("c_dan"), "Dan was not erased");
+}

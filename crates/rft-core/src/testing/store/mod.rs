@@ -27,7 +27,7 @@ mod unsubscribes;
 mod webhooks;
 
 /// Everything stored.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct State {
     pub codes: BTreeMap<Code, CodeRecord>,
     /// The "one active code per customer" guard.
@@ -52,8 +52,24 @@ pub(crate) struct State {
     pub unsubscribes: HashMap<String, Timestamp>,
     /// Owners whose sealing keys erasure destroyed, in order.
     pub destroyed_keys: Vec<String>,
+    /// The opaque ids of erased customers.
+    pub erasures: std::collections::HashSet<CustomerId>,
     /// See [`MemoryStore::someone_holds_the_next_code_claimed`].
     pub next_claim_collides: bool,
+}
+
+impl State {
+    /// A copy of everything, as a backup would take it.
+    pub fn snapshot(&self) -> State {
+        self.clone()
+    }
+
+    /// Everything replaced by `copy`, except what a restore of the records does not reach:
+    /// the record of erasures and the keys.
+    pub fn restore(&mut self, copy: State) {
+        let (erasures, destroyed) = (std::mem::take(&mut self.erasures), std::mem::take(&mut self.destroyed_keys));
+        *self = State { erasures, destroyed_keys: destroyed, ..copy };
+    }
 }
 
 /// One identity claim.
