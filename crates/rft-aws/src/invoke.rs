@@ -377,3 +377,23 @@ impl rft_core::ports::Erasure for LambdaEraser {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operators_calls_parse_as_documented_and_a_batch_stays_a_batch() {
+        for (payload, op) in
+            [(r#"{"op":"seal_existing"}"#, "seal_existing"), (r#"{"op":"reapply_erasures"}"#, "reapply_erasures")]
+        {
+            let event: RewarderEvent = serde_json::from_str(payload).unwrap();
+            let RewarderEvent::Call(call) = event else { panic!("{payload} is a call") };
+            assert_eq!(serde_json::to_value(&call).unwrap()["op"], op);
+        }
+        let batch: RewarderEvent = serde_json::from_str(r#"{"Records":[]}"#).unwrap();
+        assert!(matches!(batch, RewarderEvent::Batch(_)));
+        let reply = serde_json::to_value(RewarderReply::Reapplied { erased: 2 }).unwrap();
+        assert_eq!(reply, serde_json::json!({"reply": "reapplied", "erased": 2}));
+    }
+}
