@@ -37,7 +37,13 @@ async fn aws_calls_per_click_sign_up_and_conversion() {
     let code = link["code"].as_str().expect("a code").to_owned();
 
     call(&edge, click(&code)).await;
-    phases.insert("click, first on this instance", stack.calls.take());
+    let first = stack.calls.take();
+    assert_eq!(
+        first,
+        calls(&[("DynamoDB.GetItem", 1), ("DynamoDB.PutItem", 1)]),
+        "an uncached click reads the code (not its sealed fields' key) and writes the click"
+    );
+    phases.insert("click, first on this instance", first);
     let (_, headers, _) = call(&edge, click(&code)).await;
     let cached = stack.calls.take();
     assert_eq!(cached, calls(&[("DynamoDB.PutItem", 1)]), "a cached click is one write and nothing else");

@@ -173,6 +173,11 @@ impl CodeStore for DynamoStore {
         }
     }
 
+    async fn get_public(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError> {
+        let found = self.get_item("read a code", &self.tables.codes, item([("code", s(code.as_str()))])).await?;
+        found.map(|it| crate::item::from_doc(&it, code.as_str())).transpose()
+    }
+
     async fn active_code_of(&self, customer: &CustomerId) -> Result<Option<CodeRecord>, StoreError> {
         let guard = self
             .get_item("read the active-code guard", &self.tables.codes, item([("code", s(guard_key(customer)))]))

@@ -28,6 +28,11 @@ pub trait CodeStore: Send + Sync {
     async fn claim(&self, record: &CodeRecord) -> Result<(), ClaimError>;
     /// Reads a code.
     async fn get(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError>;
+    /// Reads a code without its referrer's personal fields (profile and invite may be blank):
+    /// all a redirect needs, and a store that seals those fields skips opening them.
+    async fn get_public(&self, code: &Code) -> Result<Option<CodeRecord>, StoreError> {
+        self.get(code).await
+    }
     /// The customer's active code, read consistently.
     async fn active_code_of(&self, customer: &CustomerId) -> Result<Option<CodeRecord>, StoreError>;
     /// Every code the customer ever had, oldest first.

@@ -234,7 +234,7 @@ impl Redirector {
         {
             return Ok(hit.record.clone());
         }
-        let record = self.codes.get(code).await?.map(Arc::new);
+        let record = self.codes.get_public(code).await?.map(Arc::new);
         if let Ok(mut cache) = self.cache.write() {
             if cache.len() >= CODE_CACHE_MAX {
                 cache.clear();
