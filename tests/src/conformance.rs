@@ -737,7 +737,7 @@ pub async fn processed_webhook_ids_are_remembered(stores: Stores) {
         }
     }
     assert_eq!(fresh, 1, "exactly one delivery holds a new id");
-    let answer = StoredResponse { status: 202, body: r#"{"status":"queued"}"#.into() };
+    let answer = StoredResponse::new(202, r#"{"status":"queued"}"#);
     stores.webhooks.finish("msg_1", &answer, T0).await.unwrap();
     assert_eq!(
         stores.webhooks.begin("msg_1", T0.plus(Duration::from_secs(60)), lease).await.unwrap(),

@@ -126,7 +126,7 @@ async fn receive(edge: &Edge, provider: Provider, headers: &HeaderMap, body: Bod
             Err(e) => e.into_response(),
         }
     };
-    tracing::Instrument::instrument(answer_once(edge, &id, true, handle), span).await
+    tracing::Instrument::instrument(answer_once(edge, &id, true, None, handle), span).await
 }
 
 fn refused(provider: Provider, e: &ConnectorError) -> Response {

@@ -12,6 +12,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use rft_core::CustomerId;
 use rft_core::ports::{Begin, StoredResponse};
 use tracing::Instrument;
 
@@ -55,12 +56,25 @@ async fn verified_once(edge: &Edge, request: Request, next: Next, max_body: usiz
     }
     let webhook_route = parts.uri.path().starts_with("/webhooks/");
     let span = tracing::info_span!("signed", webhook_id = %id.as_str(), path = %parts.uri.path());
-    answer_once(edge, id.as_str(), webhook_route, next.run(Request::from_parts(parts, Body::from(bytes))))
+    let about = about(parts.uri.path(), &bytes).map(|c| rft_core::service::erase::opaque_id(&edge.hasher, &c));
+    answer_once(edge, id.as_str(), webhook_route, about, next.run(Request::from_parts(parts, Body::from(bytes))))
         .instrument(span)
         .await
 }
 
-/// Answers a delivery once: `handle` runs for a fresh `delivery_id` and its answer is kept; a
+/// The customer a signed request is about, whose erasure forgets its kept answer (filed under
+/// their opaque id): the one in the path (`/api/customers/{id}/...`), or the body's `customer_id`.
+fn about(path: &str, body: &[u8]) -> Option<CustomerId> {
+    let in_path = path.strip_prefix("/api/customers/").and_then(|rest| rest.split('/').next());
+    if let Some(id) = in_path {
+        return CustomerId::parse(id).ok();
+    }
+    let body: serde_json::Value = serde_json::from_slice(body).ok()?;
+    CustomerId::parse(body.get("customer_id")?.as_str()?).ok()
+}
+
+/// Answers a delivery once: `handle` runs for a fresh `delivery_id` and its answer is kept
+/// (marked as `about` a customer, when it is, for erasure to forget); a
 /// delivery seen before gets the kept answer again (`webhook-replayed: true`) and does nothing;
 /// one being handled right now gets 409; a 5xx answer is forgotten so the sender's retry is
 /// processed afresh. With `without_log_is_safe`, an unavailable replay log does not refuse the
@@ -69,6 +83,7 @@ pub async fn answer_once(
     edge: &Edge,
     delivery_id: &str,
     without_log_is_safe: bool,
+    about: Option<CustomerId>,
     handle: impl Future<Output = Response>,
 ) -> Response {
     let begun = edge.stores.webhooks.begin(delivery_id, edge.clock.now(), LEASE).await;
@@ -99,7 +114,7 @@ pub async fn answer_once(
             let outcome = if rparts.status.is_server_error() {
                 edge.stores.webhooks.abandon(delivery_id).await
             } else {
-                let stored = StoredResponse { status: rparts.status.as_u16(), body: kept_body(&rbytes) };
+                let stored = StoredResponse { status: rparts.status.as_u16(), body: kept_body(&rbytes), about };
                 edge.stores.webhooks.finish(delivery_id, &stored, edge.clock.now()).await
             };
             if let Err(e) = outcome {

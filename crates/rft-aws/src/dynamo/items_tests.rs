@@ -107,7 +107,7 @@ fn fits(table: &str, item: &Item) {
 
 #[test]
 fn codes_clicks_and_counters_fit_their_tables() {
-    fits("rft-codes", &code_item(&code(), Sealed::unsealed(&code())));
+    fits("rft-codes", &code_item(&code(), Sealed::plain(&code())));
     fits("rft-clicks", &click_item(&click(false)).unwrap());
     fits("rft-clicks", &click_item(&click(true)).unwrap());
     fits("rft-clicks", &counter_key("programme#rewarded"));
@@ -116,7 +116,7 @@ fn codes_clicks_and_counters_fit_their_tables() {
 #[test]
 fn referrals_and_their_queue_entries_fit_their_table() {
     for state in [ReferralState::Pending, ReferralState::Held, ReferralState::Rewarded] {
-        let it = referral_item(&referral(state), Sealed::unsealed(&referral(state)));
+        let it = referral_item(&referral(state), Sealed::plain(&referral(state)));
         fits("rft-referrals", &it);
         assert_eq!(it.contains_key("queue"), state != ReferralState::Rewarded, "only queued referrals are indexed");
     }
@@ -130,7 +130,7 @@ fn ledger_rows_and_audit_events_fit_their_tables() {
         "rft-rewards",
         &ledger_item(&LedgerRow::owed(r.referral_id.clone(), Side::Friend, dan(), terms().friend_reward, None, AT)),
     );
-    fits("rft-audit", &audit_item(&event, Sealed::unsealed(&event)));
+    fits("rft-audit", &audit_item(&event, Sealed::plain(&event)));
 }
 
 /// An item's size as DynamoDB counts it (what it stores and bills): each attribute's name in

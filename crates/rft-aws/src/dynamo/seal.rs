@@ -113,15 +113,19 @@ pub(super) struct Sealed {
 }
 
 impl Sealed {
-    /// A record stored whole, nothing sealed (the layout tests' items).
-    #[cfg(test)]
-    pub(super) fn unsealed<T: Serialize>(record: &T) -> Sealed {
+    /// A record stored whole, nothing sealed.
+    pub(super) fn plain<T: Serialize>(record: &T) -> Sealed {
         Sealed { doc: crate::item::doc(record), seal: None }
     }
 
     /// Adds `doc` (and `p`, `ko`, `kg`) to an item.
     pub(super) fn put_into(self, it: &mut Item) {
-        it.insert("doc".to_owned(), self.doc);
+        self.put_as(it, "doc");
+    }
+
+    /// Adds the record as attribute `name` (and `p`, `ko`, `kg`) to an item.
+    pub(super) fn put_as(self, it: &mut Item, name: &str) {
+        it.insert(name.to_owned(), self.doc);
         for (name, value) in self.seal.into_iter().flatten() {
             it.insert(name.to_owned(), value);
         }
@@ -180,7 +184,17 @@ impl DynamoStore {
     pub(super) async fn seal<T: Serialize>(&self, record: &T, owner: &str) -> Result<Sealed, StoreError> {
         let mut value = serde_json::to_value(record).expect("domain records serialise to JSON");
         let parts = personal::split(&mut value);
-        let doc = s(value.to_string());
+        self.seal_parts(&value, parts, owner).await
+    }
+
+    /// `public` as stored, with `parts` (taken out of it) sealed under `owner`'s current key.
+    pub(super) async fn seal_parts(
+        &self,
+        public: &Value,
+        parts: Vec<PersonalPart>,
+        owner: &str,
+    ) -> Result<Sealed, StoreError> {
+        let doc = s(public.to_string());
         if parts.is_empty() {
             return Ok(Sealed { doc, seal: None });
         }
@@ -200,7 +214,12 @@ impl DynamoStore {
     /// The record an item stores, its sealed fields put back (absent if their key was
     /// destroyed: the record reads as erased). `id` names the item in a decoding error.
     pub(super) async fn open<T: DeserializeOwned>(&self, it: &Item, id: &str) -> Result<T, StoreError> {
-        let doc = get_s(it, "doc").ok_or_else(|| StoreError::corrupt(id, "item has no doc attribute"))?;
+        self.open_as(it, "doc", id).await
+    }
+
+    /// [`Self::open`] for a record stored as attribute `name`.
+    pub(super) async fn open_as<T: DeserializeOwned>(&self, it: &Item, name: &str, id: &str) -> Result<T, StoreError> {
+        let doc = get_s(it, name).ok_or_else(|| StoreError::corrupt(id, format!("item has no {name} attribute")))?;
         let mut value: Value = serde_json::from_str(doc).map_err(|e| StoreError::corrupt(id, e))?;
         if let (Some(blob), Some(owner), Some(generation)) =
             (it.get("p").and_then(|v| v.as_b().ok()), get_s(it, "ko"), get_s(it, "kg"))
@@ -220,14 +239,14 @@ impl DynamoStore {
         serde_json::from_value(value).map_err(|e| StoreError::corrupt(id, e))
     }
 
-    /// What can be read of any item with the keys as they are now: its `doc` with its sealed
-    /// fields opened (empty for an item with no `doc`). For inspecting a table, or a restored
-    /// copy of one, the way the store itself would read it.
+    /// What can be read of any item with the keys as they are now: its record (`doc`, or a
+    /// webhook's `response`) with its sealed fields opened; empty for an item with neither. For
+    /// inspecting a table, or a restored copy of one, the way the store itself would read it.
     pub async fn readable(&self, it: &Item) -> Result<String, StoreError> {
-        if !it.contains_key("doc") {
+        let Some(name) = ["doc", "response"].into_iter().find(|name| it.contains_key(*name)) else {
             return Ok(String::new());
-        }
-        Ok(self.open::<Value>(it, "an inspected item").await?.to_string())
+        };
+        Ok(self.open_as::<Value>(it, name, "an inspected item").await?.to_string())
     }
 
     /// Every item's record ([`Self::open`]), their keys read in batches first.

@@ -4,13 +4,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use rft_core::Timestamp;
+use rft_core::personal::{PersonalPart, Step};
 use rft_core::ports::{Begin, StoreError, StoredResponse, WEBHOOK_MEMORY, WebhookLog};
+use rft_core::{CustomerId, Timestamp};
 
 use super::DynamoStore;
 use super::items::webhook_key;
 use super::requests::conditional;
-use crate::item::{doc, get_s, item, n, s};
+use super::seal::Sealed;
+use crate::item::{item, n, s};
 
 #[async_trait]
 impl WebhookLog for DynamoStore {
@@ -38,10 +40,12 @@ impl WebhookLog for DynamoStore {
         }
         let key = item([("event_id", s(webhook_key(id))), ("ts", n(0))]);
         let found = self.get_item("read a webhook id", &self.tables.audit, key).await?;
-        match found.as_ref().and_then(|it| get_s(it, "response")) {
-            Some(text) => {
-                let response = serde_json::from_str(text).map_err(|e| StoreError::corrupt(webhook_key(id), e))?;
-                Ok(Begin::Done(response))
+        match found.filter(|it| it.contains_key("response")) {
+            Some(it) => {
+                let response: StoredResponse = self.open_as(&it, "response", &webhook_key(id)).await?;
+                // Sealed under a customer's key that erasure destroyed: forgotten.
+                let forgotten = response.about.is_some() && it.contains_key("p") && response.body.is_empty();
+                Ok(Begin::Done(if forgotten { response.erased() } else { response }))
             }
             None => Ok(Begin::InFlight),
         }
@@ -49,15 +53,31 @@ impl WebhookLog for DynamoStore {
 
     async fn finish(&self, id: &str, response: &StoredResponse, now: Timestamp) -> Result<(), StoreError> {
         let expires = now.plus(WEBHOOK_MEMORY);
-        let answered = item([
+        let mut answered = item([
             ("event_id", s(webhook_key(id))),
             ("ts", n(0)),
             ("lease_until", n(now.as_millis())),
-            ("response", doc(response)),
             ("expires_at", n(expires.as_secs() + 1)),
             ("expires_at_ms", n(expires.as_millis())),
         ]);
+        // An answer about a customer is sealed under the key of their opaque id, so their
+        // erasure forgets it everywhere, backups included.
+        let stored = match &response.about {
+            Some(owner) => {
+                let public = serde_json::to_value(StoredResponse { body: String::new(), ..response.clone() })
+                    .expect("answers serialise");
+                let body = PersonalPart { path: vec![Step::Key("body".into())], value: response.body.clone().into() };
+                self.seal_parts(&public, vec![body], owner.as_str()).await?
+            }
+            None => Sealed::plain(response),
+        };
+        stored.put_as(&mut answered, "response");
         self.put_item("record a webhook answer", &self.tables.audit, answered).await
+    }
+
+    async fn forget_answers_about(&self, _opaque: &CustomerId) -> Result<(), StoreError> {
+        // Their answers are sealed under the key of their opaque id, which erasure destroys.
+        Ok(())
     }
 
     async fn abandon(&self, id: &str) -> Result<(), StoreError> {

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use crate::ids::CustomerId;
 use crate::time::Timestamp;
 
 /// The response given to a signed request, kept so a replay gets the same answer.
@@ -13,9 +14,30 @@ use crate::time::Timestamp;
 pub struct StoredResponse {
     /// HTTP status.
     pub status: u16,
-    /// JSON body.
+    /// JSON body ([`ANSWER_ERASED`] once the customer it was about is erased).
+    #[serde(default)]
     pub body: String,
+    /// The opaque id ([`crate::service::erase::opaque_id`]) of the customer the request was
+    /// about (a link's owner, an erased customer), whose erasure forgets the body: it may hold
+    /// their invite or their portal link. Opaque, so the kept answer does not name them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<CustomerId>,
 }
+
+impl StoredResponse {
+    /// An answer about nobody in particular.
+    pub fn new(status: u16, body: impl Into<String>) -> Self {
+        StoredResponse { status, body: body.into(), about: None }
+    }
+
+    /// The same answer with its body forgotten (the customer it was about was erased).
+    pub fn erased(&self) -> Self {
+        StoredResponse { body: ANSWER_ERASED.to_owned(), ..self.clone() }
+    }
+}
+
+/// What a replay gets in place of an answer about a customer since erased.
+pub const ANSWER_ERASED: &str = r#"{"status":"already_handled","message":"this delivery was handled before; its answer was about a customer since erased"}"#;
 
 /// What `begin` found for a webhook id.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,4 +62,7 @@ pub trait WebhookLog: Send + Sync {
     async fn finish(&self, id: &str, response: &StoredResponse, now: Timestamp) -> Result<(), StoreError>;
     /// Releases a claim after a failure, so the store's retry is processed afresh.
     async fn abandon(&self, id: &str) -> Result<(), StoreError>;
+    /// Forgets the bodies of the answers about the customer with this opaque id (erasure): a
+    /// replay then gets [`ANSWER_ERASED`] with the same status.
+    async fn forget_answers_about(&self, opaque: &CustomerId) -> Result<(), StoreError>;
 }

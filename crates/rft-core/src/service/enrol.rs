@@ -132,7 +132,7 @@ impl Enroller {
             }
             return Err(e);
         }
-        let answer = StoredResponse { status: 200, body: json!({ "enrolled": Enrolled::Sent }).to_string() };
+        let answer = StoredResponse::new(200, json!({ "enrolled": Enrolled::Sent }).to_string());
         self.once.finish(&id, &answer, self.clock.now()).await?;
         Ok(Enrolled::Sent)
     }

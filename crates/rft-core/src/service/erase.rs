@@ -39,6 +39,14 @@ fn scrub(value: &mut Value, needles: &[String], opaque: &str) {
     }
 }
 
+/// The stable opaque id that replaces a customer id on erasure (keyed, so not reversible); also
+/// what an answer kept for replays is filed about, so erasure can forget it.
+pub fn opaque_id(hasher: &IdentityHasher, customer: &CustomerId) -> CustomerId {
+    let hash =
+        hasher.hash(Field::Email, &format!("customer:{customer}")).map(|h| h.as_str().to_owned()).unwrap_or_default();
+    CustomerId::parse(&format!("erased_{hash}")).unwrap_or_else(|_| customer.clone())
+}
+
 impl Eraser {
     /// An eraser over the stores; `hasher` derives the opaque id.
     pub fn new(stores: Stores, hasher: IdentityHasher, clock: Arc<dyn Clock>) -> Self {
@@ -54,12 +62,7 @@ impl Eraser {
 
     /// The stable opaque id that replaces a customer id (keyed, so not reversible).
     pub fn opaque_id(&self, customer: &CustomerId) -> CustomerId {
-        let hash = self
-            .hasher
-            .hash(Field::Email, &format!("customer:{customer}"))
-            .map(|h| h.as_str().to_owned())
-            .unwrap_or_default();
-        CustomerId::parse(&format!("erased_{hash}")).unwrap_or_else(|_| customer.clone())
+        opaque_id(&self.hasher, customer)
     }
 
     /// Erases a customer as referrer and as friend. Safe to repeat.
@@ -125,6 +128,7 @@ impl Eraser {
         }
         s.referrals.tombstone_claims(customer).await?;
         s.orders.forget_first_order(customer).await?;
+        s.webhooks.forget_answers_about(&opaque).await?;
         // The ledger keeps amounts, under the opaque id; what was not yet sent is forfeited.
         for row in s.ledger.rows_of(customer).await? {
             self.relabel_row(row, &opaque, now).await?;
@@ -146,6 +150,7 @@ impl Eraser {
         }
         // Nothing live is sealed under these keys any more; destroying them makes every older
         // copy (a backup) of what they sealed unreadable.
+        subjects.push(opaque.to_string());
         s.keys.destroy(&subjects).await?;
         let done = AuditEvent::new(AuditKind::Erased, opaque.as_str(), now, json!({ "subjects": subjects.len() }));
         if let Err(e) = s.audit.append(&done).await {

@@ -161,3 +161,30 @@ async fn erasures_are_applied_again_to_records_restored_from_before_them() {
     assert!(!everything(&w).contains("mara@example.com"));
     assert!(everything(&w).contains("c_dan"), "Dan was not erased");
 }
+
+#[tokio::test]
+async fn the_answers_kept_for_replays_about_an_erased_customer_are_forgotten() {
+    use crate::ports::{ANSWER_ERASED, Begin, StoredResponse};
+    // GIVEN answers kept about Mara and about Dan (a link's answer holds its portal link)
+    let w = World::new();
+    dan_paid_for_mara(&w).await;
+    let opaque = |who: &str| w.eraser().opaque_id(&customer(who));
+    let about = |who: &str| StoredResponse {
+        about: Some(opaque(who)),
+        ..StoredResponse::new(201, format!(r#"{{"portal_url":"https://shop.example/p/{who}"}}"#))
+    };
+    let now = w.clock_now();
+    let log: &dyn crate::ports::WebhookLog = w.store.as_ref();
+    for who in ["c_mara", "c_dan"] {
+        log.begin(who, now, std::time::Duration::from_secs(30)).await.unwrap();
+        log.finish(who, &about(who), now).await.unwrap();
+    }
+    // WHEN Mara is erased
+    w.eraser().erase_customer(&customer("c_mara")).await.unwrap();
+    // THEN a replay of hers gets the same status and no body; Dan's is untouched
+    let replay =
+        |who: &'static str| async move { log.begin(who, now, std::time::Duration::from_secs(30)).await.unwrap() };
+    let Begin::Done(hers) = replay("c_mara").await else { panic!("answered") };
+    assert_eq!((hers.status, hers.body.as_str()), (201, ANSWER_ERASED));
+    assert_eq!(replay("c_dan").await, Begin::Done(about("c_dan")));
+}

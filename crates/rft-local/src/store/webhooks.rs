@@ -5,10 +5,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use rft_core::Timestamp;
 use rft_core::ports::{Begin, StoreError, StoredResponse, WEBHOOK_MEMORY, WebhookLog};
+use rft_core::{CustomerId, Timestamp};
 
-use super::{LocalStore, WEBHOOKS, encode, load_record};
+use redb::ReadableTable;
+
+use super::{LocalStore, WEBHOOKS, decode_w, encode, load_record};
 
 #[derive(Serialize, Deserialize)]
 struct WebhookRecord {
@@ -43,6 +45,28 @@ impl WebhookLog for LocalStore {
             WebhookRecord { response: Some(response.clone()), lease_until: now, expires_at: now.plus(WEBHOOK_MEMORY) };
         self.write_ok("record a webhook answer", move |txn| {
             txn.open_table(WEBHOOKS)?.insert(id.as_str(), encode(&record).as_slice())?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn forget_answers_about(&self, customer: &CustomerId) -> Result<(), StoreError> {
+        let customer = customer.clone();
+        self.write_ok("forget answers about a customer", move |txn| {
+            let mut table = txn.open_table(WEBHOOKS)?;
+            // A week of signed requests: erasure is rare enough to read them all.
+            let mut about = Vec::new();
+            for entry in table.iter()? {
+                let (id, bytes) = entry?;
+                let record: WebhookRecord = decode_w(id.value(), bytes.value())?;
+                if record.response.as_ref().is_some_and(|a| a.about.as_ref() == Some(&customer)) {
+                    about.push((id.value().to_owned(), record));
+                }
+            }
+            for (id, mut record) in about {
+                record.response = record.response.map(|a| a.erased());
+                table.insert(id.as_str(), encode(&record).as_slice())?;
+            }
             Ok(())
         })
         .await

@@ -5,6 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{MemoryStore, WebhookRecord};
+use crate::ids::CustomerId;
 use crate::ports::{Begin, StoreError, StoredResponse, WEBHOOK_MEMORY, WebhookLog};
 use crate::time::Timestamp;
 
@@ -27,6 +28,16 @@ impl WebhookLog for MemoryStore {
         let record =
             WebhookRecord { response: Some(response.clone()), lease_until: now, expires_at: now.plus(WEBHOOK_MEMORY) };
         self.enter("finish")?.webhooks.insert(id.to_owned(), record);
+        Ok(())
+    }
+
+    async fn forget_answers_about(&self, customer: &CustomerId) -> Result<(), StoreError> {
+        let mut s = self.enter("forget_answers_about")?;
+        for record in s.webhooks.values_mut() {
+            if let Some(answer) = record.response.as_mut().filter(|a| a.about.as_ref() == Some(customer)) {
+                *answer = answer.erased();
+            }
+        }
         Ok(())
     }
 
