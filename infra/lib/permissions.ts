@@ -12,6 +12,11 @@
  * To add a grant: one entry in the function's list below (and, when the code's calls changed,
  * `RFT_RECORD_CALLS=1` on that test first).
  *
+ * rft-keys holds one data key per owner, sealing the personal fields of that owner's items in the
+ * other tables (crates/rft-aws/src/dynamo/seal.rs): a function that reads sealed items reads keys
+ * (GetItem, BatchGetItem), one that writes them may create a key (PutItem, only where none
+ * exists), and only erasure, in the rewarder, destroys one (DeleteItem).
+ *
  * DynamoDB notes: TransactWriteItems is authorised by the per-item actions (PutItem, UpdateItem,
  * DeleteItem) on each item's table, so it needs no action of its own. A Query on a GSI is
  * authorised on `<tableArn>/index/<name>` alone: the table ARN grants nothing on its indexes and
@@ -149,6 +154,9 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     ddb(['Query'], 'rft-audit', 'by_subject'),
     ddb(['Query'], 'rft-rewards'),
     SES_SEND,
+    // The keys of what it reads (a code's referrer, a referral's friend, an audit event's
+    // subject), to open their personal fields; it writes no sealed item, so creates no key.
+    ddb(['GetItem', 'BatchGetItem'], 'rft-keys'),
   ],
   'rft-minter': [
     LOGGING,
@@ -167,6 +175,8 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     { ...ddb(['GetItem'], 'rft-referrals'), condition: UNSUBSCRIBE_KEYS_ONLY },
     SECRET,
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
+    // A code's personal fields are sealed under its referrer's key, created with the first code.
+    ddb(['GetItem', 'PutItem'], 'rft-keys'),
   ],
   'rft-attributor': [
     LOGGING,
@@ -203,10 +213,14 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     // queue's next delivery sends it without waiting out the claim's lease.
     { ...ddb(['GetItem', 'DeleteItem'], 'rft-audit'), condition: WEBHOOK_KEYS_ONLY },
     SECRET,
+    // Referrals and audit rows are sealed under their friend's or subject's key, created with
+    // the first; codes and a referrer's referrals are read with their keys.
+    ddb(['GetItem', 'PutItem', 'BatchGetItem'], 'rft-keys'),
   ],
   // The only role that writes the ledger. It deletes nothing except for erasure (POST
-  // /api/customers/{id}/erase): a customer's identity claims, their touches and their
-  // active-code guard; each delete is confined to those keys where IAM can say so.
+  // /api/customers/{id}/erase): a customer's identity claims, their touches, their
+  // active-code guard and the sealing keys of the erased (rft-keys); each delete is confined
+  // to those keys where IAM can say so.
   'rft-rewarder': [
     LOGGING,
     ddb(['GetItem', 'PutItem', 'UpdateItem', 'Query'], 'rft-rewards'),
@@ -239,6 +253,10 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     SES_SEND,
     { actions: ['sns:Publish'], on: { smsToPhoneNumbers: true } },
     SECRET,
+    // What it reads and writes is sealed under its owners' keys (created where an owner has
+    // none); erasure destroys the keys of its subjects, which is what makes the personal
+    // fields in older copies of the other tables unreadable.
+    ddb(['GetItem', 'PutItem', 'BatchGetItem', 'DeleteItem'], 'rft-keys'),
   ],
   // Reads its inputs; sends hold emails through SES only; signs ops links with the secret.
   'rft-screen': [
@@ -257,6 +275,8 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
     ddb(['PutItem'], 'rft-referrals'),
     ddb(['PutItem'], 'rft-audit'),
+    // The referrals it expires are read and rewritten under their friends' existing keys.
+    ddb(['GetItem', 'BatchGetItem'], 'rft-keys'),
     // Counting rft-clicks' stream into the rollups: updates of counter rows and batch markers.
     { ...ddb(['UpdateItem'], 'rft-clicks'), condition: COUNTER_KEYS_ONLY },
     {

@@ -1,5 +1,5 @@
 /**
- * The shape of the system as data: the six functions, the five tables and the two queues.
+ * The shape of the system as data: the six functions, the six tables and the two queues.
  * Names here are physical names. The tables' schema is infra/tables.json, which the Rust
  * adapters read too; the queue names and variables are the Rust functions' environment.
  */
@@ -27,9 +27,9 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
   'rft-sweep': { memoryMb: 256, timeoutSecs: 300 },
 };
 
-/** The five tables, as infra/tables.json names them. */
+/** The six tables, as infra/tables.json names them. */
 export type TableName = keyof typeof schema.tables;
-/** The five tables. */
+/** The six tables. */
 export const TABLE_NAMES = Object.keys(schema.tables) as TableName[];
 
 /** A key attribute: name and DynamoDB scalar type. */

@@ -1,7 +1,12 @@
 /**
- * ReferralTrackerStack: the whole referral tracker in one region: six arm64 Rust functions, five
+ * ReferralTrackerStack: the whole referral tracker in one region: six arm64 Rust functions, six
  * on-demand tables, two job queues with their own DLQs, one Function URL, an hourly sweep, one
  * secret, SES, a budget, and alarms on everything that can fail quietly.
+ *
+ * No AWS Backup plan: the tables with PITR keep their own restore points. rft-keys, the keys
+ * that seal personal fields in the others, has no PITR and must never be backed up (nor
+ * exported, which needs PITR): erasure destroys keys there, so an older copy of the other
+ * tables holds those fields unreadable (test/stack.test.ts checks it).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -532,6 +537,8 @@ export class ReferralTrackerStack extends Stack {
     }
     ack(this.node.findChild('SweepScheduleRole'), `IAM5[Resource::<${this.getLogicalId(this.functions['rft-sweep'].node.defaultChild as CfnElement)}.Arn>:*]`,
       "CDK's scheduler target grants rft-sweep's versions with it: still that one function only");
+    ack(this.tables['rft-keys'], 'DDB3',
+      "rft-keys seals the other tables' personal fields: erasure destroys keys, and a restore point would bring them back");
     ack(this.secret, 'SMG4',
       'its keys are shared with the store or key stored hashes: rotation is a coordinated manual step (docs/operations.md, section 6)');
   }

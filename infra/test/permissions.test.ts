@@ -351,15 +351,25 @@ describe('the roles hold exactly the permissions matrix', () => {
     }
   });
 
-  it('the rewarder deletes only for erasure: claims, guards, touches and first orders, never ledger, audit or codes', () => {
+  it('the rewarder deletes only for erasure: claims, guards, touches, first orders and sealing keys, never ledger, audit or codes', () => {
     const lines = permissionsOfRole(json, roleIdOf(json, 'rft-rewarder'));
     const deletes = lines.filter((l) => l.startsWith('dynamodb:DeleteItem')).map((l) => l.replace(/arn:aws:dynamodb:[^:]+:[^:]+:/, ''));
     assert.deepEqual(deletes.sort(), [
       `dynamodb:DeleteItem table/rft-clicks`,
       `dynamodb:DeleteItem table/rft-codes if ${LEADING_GUARD}`,
+      `dynamodb:DeleteItem table/rft-keys`,
       `dynamodb:DeleteItem table/rft-referrals if ${LEADING_CLAIM}`,
       `dynamodb:DeleteItem table/rft-referrals if ${LEADING_FIRST_ORDER}`,
     ].sort());
+  });
+
+  it('sealing keys (rft-keys) are read by owner only, and destroyed only by erasure, in the rewarder', () => {
+    for (const fn of FUNCTIONS) {
+      const lines = permissionsOfRole(json, roleIdOf(json, fn)).filter((l) => / table\/rft-keys( |$)/.test(l));
+      // Never read whole: no Scan or Query; never changed in place: a key is created once and deleted.
+      for (const l of lines) assert.match(l, /^dynamodb:(GetItem|BatchGetItem|PutItem|DeleteItem) /, `${fn}: ${l}`);
+      assert.equal(lines.some((l) => l.startsWith('dynamodb:DeleteItem ')), fn === 'rft-rewarder', `${fn}: ${lines.join('; ')}`);
+    }
   });
 
   it('the edge cannot write referrals or the ledger, nor reach Bedrock or SNS; it mails only as messages.from_email', () => {

@@ -65,7 +65,7 @@ describe('functions', () => {
       const env = p.Environment.Variables;
       const keys = [
         'RFT_SETTINGS', 'RFT_SECRET_ID', 'RFT_TABLE_CODES', 'RFT_TABLE_CLICKS', 'RFT_TABLE_REFERRALS',
-        'RFT_TABLE_REWARDS', 'RFT_TABLE_AUDIT', 'RFT_SIGNUP_QUEUE_URL', 'RFT_REWARD_QUEUE_URL',
+        'RFT_TABLE_REWARDS', 'RFT_TABLE_AUDIT', 'RFT_TABLE_KEYS', 'RFT_SIGNUP_QUEUE_URL', 'RFT_REWARD_QUEUE_URL',
         'RFT_MINTER_FUNCTION', 'RFT_SCREEN_FUNCTION', 'RFT_REWARDER_FUNCTION', 'RUST_LOG',
       ];
       assert.deepEqual(Object.keys(env).sort(), keys.sort());
@@ -79,6 +79,7 @@ describe('functions', () => {
       assert.deepEqual(env.RFT_TABLE_REFERRALS, ref(tableId('rft-referrals')));
       assert.deepEqual(env.RFT_TABLE_REWARDS, ref(tableId('rft-rewards')));
       assert.deepEqual(env.RFT_TABLE_AUDIT, ref(tableId('rft-audit')));
+      assert.deepEqual(env.RFT_TABLE_KEYS, ref(tableId('rft-keys')));
       assert.deepEqual(env.RFT_SIGNUP_QUEUE_URL, ref(queueId('rft-signup-jobs')));
       assert.deepEqual(env.RFT_REWARD_QUEUE_URL, ref(queueId('rft-reward-jobs')));
     });
@@ -149,8 +150,8 @@ describe('function URL', () => {
 });
 
 describe('tables', () => {
-  it('exactly five, on demand, retained', () => {
-    template.resourceCountIs('AWS::DynamoDB::Table', 5);
+  it('exactly six, on demand, retained', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 6);
     template.allResourcesProperties('AWS::DynamoDB::Table', { BillingMode: 'PAY_PER_REQUEST' });
     for (const r of Object.values(R).filter((r) => r.Type === 'AWS::DynamoDB::Table')) {
       const raw = r as unknown as { DeletionPolicy?: string; UpdateReplacePolicy?: string };
@@ -209,6 +210,14 @@ describe('tables', () => {
       pitr: true,
       gsis: [{ name: 'by_subject', pk: ['subject', 'S'], sk: ['ts', 'N'], projection: 'ALL' }],
     },
+    // The keys that seal the other tables' personal fields. No PITR, and never backed up (see
+    // 'rft-keys is never backed up' below): erasure destroys keys here, which is what leaves
+    // the personal fields in older copies of the other tables unreadable.
+    'rft-keys': {
+      pk: ['owner', 'S'],
+      pitr: false,
+      gsis: [],
+    },
   };
 
   for (const [name, e] of Object.entries(expected)) {
@@ -253,6 +262,66 @@ describe('tables', () => {
       assert.deepEqual(p.StreamSpecification, e.stream ? { StreamViewType: e.stream } : undefined);
     });
   }
+});
+
+/**
+ * The AWS Backup selections of a template that would copy rft-keys (logical id `keysId`): one
+ * that names it, or one that selects by wildcard or by tag (either can reach it) without
+ * excluding it in NotResources.
+ */
+function selectionsReachingKeys(j: typeof json, keysId: string): string[] {
+  const names = (x: unknown) => {
+    const text = JSON.stringify(x ?? null);
+    return text.includes(`"${keysId}"`) || text.includes('rft-keys');
+  };
+  return Object.entries(resourcesOfType(j, 'AWS::Backup::BackupSelection'))
+    .filter(([, r]) => {
+      const selection = r.Properties?.BackupSelection ?? {};
+      if (names(selection.Resources)) return true;
+      const broad = JSON.stringify(selection.Resources ?? []).includes('*') || (selection.ListOfTags ?? []).length > 0;
+      return broad && !names(selection.NotResources);
+    })
+    .map(([id]) => id);
+}
+
+// rft-keys holds the keys that seal the personal fields of the other tables' items. Erasure
+// destroys a person's keys, and that is the only thing that reaches the copies of the other
+// tables a restore or backup still holds: those copies keep the fields, sealed under keys that
+// no longer exist. A copy of rft-keys (PITR, an AWS Backup, an export to S3, which needs PITR)
+// would keep the destroyed keys and undo every erasure. So: no PITR, and in no backup.
+describe('rft-keys is never backed up', () => {
+  const keysId = tableId('rft-keys');
+
+  it('no point-in-time recovery (so no export to S3 either), no stream, no Kinesis destination; retained', () => {
+    const r = R[keysId] as unknown as { Properties: Record<string, unknown>; DeletionPolicy?: string };
+    assert.deepEqual(r.Properties.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: false });
+    assert.equal(r.Properties.StreamSpecification, undefined);
+    assert.equal(r.Properties.KinesisStreamSpecification, undefined);
+    assert.equal(r.DeletionPolicy, 'Retain');
+  });
+
+  it('the stack defines no AWS Backup plan, and no backup selection reaches rft-keys', () => {
+    // The other tables' history is their PITR. A plan added here must leave rft-keys out.
+    template.resourceCountIs('AWS::Backup::BackupPlan', 0);
+    assert.deepEqual(selectionsReachingKeys(json, keysId), []);
+  });
+
+  it('a selection naming rft-keys, taking every table or choosing by tag is caught; one excluding it is not (the test can fail)', () => {
+    const mutated: typeof json = structuredClone(json);
+    const selection = (id: string, s: Record<string, unknown>) => {
+      mutated.Resources[id] = {
+        Type: 'AWS::Backup::BackupSelection',
+        Properties: { BackupPlanId: 'plan', BackupSelection: { SelectionName: id, IamRoleArn: 'role', ...s } },
+      };
+    };
+    const tableArn = (name: string) => getAtt(tableId(name), 'Arn');
+    selection('OthersOnly', { Resources: ['rft-codes', 'rft-referrals', 'rft-rewards', 'rft-audit'].map(tableArn) });
+    selection('NamesKeys', { Resources: [tableArn('rft-codes'), tableArn('rft-keys')] });
+    selection('EveryTable', { Resources: ['arn:aws:dynamodb:*:*:table/*'] });
+    selection('ByTag', { ListOfTags: [{ ConditionType: 'STRINGEQUALS', ConditionKey: 'backup', ConditionValue: 'yes' }] });
+    selection('EveryTableButKeys', { Resources: ['arn:aws:dynamodb:*:*:table/*'], NotResources: [tableArn('rft-keys')] });
+    assert.deepEqual(selectionsReachingKeys(mutated, keysId).sort(), ['ByTag', 'EveryTable', 'NamesKeys']);
+  });
 });
 
 describe('queues', () => {
