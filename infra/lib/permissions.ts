@@ -155,8 +155,10 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     ddb(['Query'], 'rft-rewards'),
     SES_SEND,
     // The keys of what it reads (a code's referrer, a referral's friend, an audit event's
-    // subject), to open their personal fields; it writes no sealed item, so creates no key.
-    ddb(['GetItem', 'BatchGetItem'], 'rft-keys'),
+    // subject), to open their personal fields; and the key it seals each kept answer under
+    // (the opaque id of the customer the request named, created with their first answer), so
+    // that their erasure forgets it.
+    ddb(['GetItem', 'PutItem', 'BatchGetItem'], 'rft-keys'),
   ],
   'rft-minter': [
     LOGGING,
@@ -255,8 +257,18 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     SECRET,
     // What it reads and writes is sealed under its owners' keys (created where an owner has
     // none); erasure destroys the keys of its subjects, which is what makes the personal
-    // fields in older copies of the other tables unreadable.
+    // fields in older copies of the other tables unreadable, and remembers whom it erased
+    // (`erased#<opaque id>`).
     ddb(['GetItem', 'PutItem', 'BatchGetItem', 'DeleteItem'], 'rft-keys'),
+    // An operator's direct calls (docs/operations.md, section 11): `seal_existing` scans codes,
+    // referrals and the audit for records written before sealing and rewrites each in place;
+    // `reapply_erasures`, after a restore, scans codes, referrals and ledger rows for the
+    // customers they name. The only scans besides the edge's ledger export.
+    ddb(['Scan'], 'rft-codes'),
+    ddb(['Scan'], 'rft-referrals'),
+    ddb(['Scan'], 'rft-rewards'),
+    ddb(['Scan', 'UpdateItem'], 'rft-audit'),
+    { ...ddb(['UpdateItem'], 'rft-referrals'), condition: leadingKeys('referral#') },
   ],
   // Reads its inputs; sends hold emails through SES only; signs ops links with the secret.
   'rft-screen': [
@@ -275,8 +287,9 @@ export const PERMISSIONS: Record<FunctionName, readonly Grant[]> = {
     { actions: ['sqs:SendMessage'], on: { queue: 'rft-reward-jobs' } },
     ddb(['PutItem'], 'rft-referrals'),
     ddb(['PutItem'], 'rft-audit'),
-    // The referrals it expires are read and rewritten under their friends' existing keys.
-    ddb(['GetItem', 'BatchGetItem'], 'rft-keys'),
+    // The referrals it expires are read and rewritten under their friends' keys (one written
+    // before sealing gets its friend's first key here).
+    ddb(['GetItem', 'PutItem', 'BatchGetItem'], 'rft-keys'),
     // Counting rft-clicks' stream into the rollups: updates of counter rows and batch markers.
     { ...ddb(['UpdateItem'], 'rft-clicks'), condition: COUNTER_KEYS_ONLY },
     {

@@ -76,15 +76,19 @@ impl KeyCache {
         cache.keys.retain(|(o, _), _| o != owner);
     }
 
-    /// A key as read from (or written to) `rft-keys`: the owner's current one.
-    fn put(&self, key: &OwnerKey) {
+    /// A key as read from (or written to) `rft-keys`; `current` when it was read alone, just
+    /// now, as its owner's current one (a batch read for opening items is not trusted for
+    /// writes, so that which calls a write makes does not depend on how long the batch took).
+    fn put(&self, key: &OwnerKey, current: bool) {
         let mut cache = self.lock();
         if cache.keys.len() >= CACHE_LIMIT {
             cache.keys.clear();
             cache.current.clear();
         }
         cache.keys.insert((key.owner.clone(), key.generation.clone()), key.key);
-        cache.current.insert(key.owner.clone(), (key.generation.clone(), Instant::now()));
+        if current {
+            cache.current.insert(key.owner.clone(), (key.generation.clone(), Instant::now()));
+        }
     }
 }
 
@@ -285,7 +289,7 @@ impl DynamoStore {
                     .map_err(unavailable("read sealing keys"))?;
                 for found in out.responses.unwrap_or_default().remove(&self.tables.keys).unwrap_or_default() {
                     if let Some(k) = OwnerKey::from_item(&found) {
-                        self.keys.put(&k);
+                        self.keys.put(&k, false);
                     }
                 }
                 request = out.unprocessed_keys.unwrap_or_default().remove(&self.tables.keys);
@@ -301,7 +305,7 @@ impl DynamoStore {
         }
         let found = self.get_item("read a sealing key", &self.tables.keys, item([("owner", s(owner))])).await?;
         let Some(key) = found.as_ref().and_then(OwnerKey::from_item) else { return Ok(None) };
-        self.keys.put(&key);
+        self.keys.put(&key, true);
         Ok((key.generation == generation).then_some(key.key))
     }
 
@@ -313,7 +317,7 @@ impl DynamoStore {
         for _ in 0..3 {
             let found = self.get_item("read a sealing key", &self.tables.keys, item([("owner", s(owner))])).await?;
             if let Some(key) = found.as_ref().and_then(OwnerKey::from_item) {
-                self.keys.put(&key);
+                self.keys.put(&key, true);
                 return Ok(key);
             }
             let fresh = OwnerKey { owner: owner.to_owned(), generation: hex::encode(random::<16>()?), key: random()? };
@@ -330,7 +334,7 @@ impl DynamoStore {
                 .condition_expression("attribute_not_exists(#owner)")
                 .expression_attribute_names("#owner", "owner");
             if conditional("create a sealing key", put.send()).await?.is_some() {
-                self.keys.put(&fresh);
+                self.keys.put(&fresh, true);
                 return Ok(fresh);
             }
         }
