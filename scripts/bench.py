@@ -745,7 +745,10 @@ def kept(report_lines, glance, skipped, previous):
         title = SECTION_TITLES.get(key)
         if title in sections:
             body = sections[title]
-            report_lines += [body[0], "", f"_Not rerun this time: as measured on {date}._"] + body[1:]
+            # A section skipped before as well keeps the date it was really measured on.
+            measured_before = any(line.startswith("_Not rerun this time") for line in body[1:3])
+            note = [] if measured_before else ["", f"_Not rerun this time: as measured on {date}._"]
+            report_lines += [body[0]] + note + body[1:]
             glance += [g for g in old_glance if any(g.startswith(p) for p in GLANCE_OF.get(key, []))]
 
 

@@ -20,6 +20,7 @@ pub const PERSONAL_KEYS: &[&str] = &[
     "attribution_token",
     "invite",
     "body_start",
+    "portal_url",
 ];
 
 /// One step from a record's root to a personal value.

@@ -62,7 +62,10 @@ impl WebhookLog for DynamoStore {
         ]);
         // An answer about a customer is sealed under the key of their opaque id, so their
         // erasure forgets it everywhere, backups included.
-        let stored = match &response.about {
+        // Most answers (a webhook's `{"status":"queued"}`) hold nothing personal: no key for them.
+        let personal = serde_json::from_str::<serde_json::Value>(&response.body)
+            .map_or(true, |mut body| !rft_core::personal::split(&mut body).is_empty());
+        let stored = match response.about.as_ref().filter(|_| personal) {
             Some(owner) => {
                 let public = serde_json::to_value(StoredResponse { body: String::new(), ..response.clone() })
                     .expect("answers serialise");
