@@ -4,8 +4,9 @@
 //! Condition failures and cancellation reasons come back as typed domain errors.
 //!
 //! One file per port: [`codes`], [`clicks`], [`referrals`], [`ledger`], [`audit`], [`webhooks`],
-//! [`counters`], [`orders`], [`unsubscribes`]; item layouts in [`items`]; how a request is sent and read in [`requests`];
-//! the console's listings in [`listing`].
+//! [`counters`], [`orders`], [`unsubscribes`]; item layouts in [`items`]; how a request is sent
+//! and read in [`requests`]; the console's listings in [`listing`]; personal fields sealed, and
+//! the keys erasure destroys, in [`seal`]; the operators' whole-table calls in [`upkeep`].
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -30,6 +31,7 @@ mod referrals;
 mod requests;
 mod seal;
 mod unsubscribes;
+mod upkeep;
 mod webhooks;
 
 /// The DynamoDB store.
