@@ -24,9 +24,11 @@ pub type Dump<'a> = Box<dyn Fn() -> Pin<Box<dyn Future<Output = String> + 'a>> +
 pub async fn erasure_leaves_nothing_personal(h: Harness, dump: Dump<'_>) {
     let dan_identity =
         json!({"payment_fingerprint": "card_dan_4242", "device_id": "phone_dan_77", "address": "1 Acacia Avenue"});
-    let minted = h
-        .mint("c_dan", json!({"first_name": "Danforth", "email": "danforth@example.com", "identity": dan_identity}))
-        .await;
+    let dan = json!({"customer_id": "c_dan", "first_name": "Danforth", "email": "danforth@example.com",
+        "identity": dan_identity})
+    .to_string();
+    let minted = h.call(h.signed_as("msg_dan_link", Method::POST, "/api/links", &dan)).await;
+    assert_eq!(minted.status, StatusCode::CREATED);
     // The answer, kept for replays, holds Dan's portal link (and could hold an invite naming him).
     let portal = minted.json["portal_url"].as_str().unwrap().to_owned();
     let code = h.mint("c_dan", json!({})).await.json["code"].as_str().unwrap().to_owned();
@@ -83,6 +85,10 @@ pub async fn erasure_leaves_nothing_personal(h: Harness, dump: Dump<'_>) {
     }
 
     let after = dump().await;
+    // A replay of Dan's link request gets the same status, and no longer his link.
+    let replayed = h.call(h.signed_as("msg_dan_link", Method::POST, "/api/links", &dan)).await;
+    assert_eq!(replayed.status, StatusCode::CREATED);
+    assert_eq!(replayed.json["status"], "already_handled", "{}", replayed.json);
     // Her click: its token and her browser's user agent (a store keeps its packed form, whose
     // readable tail is the device; DynamoDB seals it under a key only the token gives).
     assert!(before.contains(token.as_str()) && before.contains(&portal), "token and portal link readable before");
