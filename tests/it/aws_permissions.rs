@@ -509,16 +509,11 @@ async fn drive_the_operators_calls(stack: &AwsStack) {
     use rft_aws::invoke::{RewarderCall, RewarderReply, serve_rewarder};
     let client = rft_tests::backends::dynamodb_client().await;
     let tables = stack.env.store().tables().clone();
-    let inspector = rft_aws::DynamoStore::new(client.clone(), tables.clone());
     for table in [&tables.codes, &tables.referrals, &tables.audit] {
         let items = client.scan().table_name(table).send().await.unwrap().items.unwrap_or_default();
         let sealed =
             items.into_iter().find(|it| it.contains_key("p") && it.contains_key("doc")).expect("a sealed record");
-        let mut legacy = sealed.clone();
-        let doc = inspector.readable(&sealed).await.unwrap();
-        legacy.insert("doc".into(), aws_sdk_dynamodb::types::AttributeValue::S(doc));
-        legacy.retain(|name, _| !["p", "ko", "kg"].contains(&name.as_str()));
-        client.put_item().table_name(table).set_item(Some(legacy)).send().await.unwrap();
+        rft_tests::backends::write_as_before_sealing(&client, &tables, table, &sealed).await;
     }
     let ops = rft_aws::wiring::rewarder_ops(&stack.env_of("rft-rewarder"), &stack.secrets).await;
     let sealed = serve_rewarder(&ops, RewarderCall::SealExisting).await;
@@ -597,14 +592,10 @@ async fn drive_the_sweep() -> BTreeMap<String, BTreeSet<String>> {
     // that expires it seals it, making her key.
     let client = rft_tests::backends::dynamodb_client().await;
     let tables = stack.env.store().tables().clone();
-    let inspector = rft_aws::DynamoStore::new(client.clone(), tables.clone());
     let items = client.scan().table_name(&tables.referrals).send().await.unwrap().items.unwrap_or_default();
     let is_maras = |it: &&rft_aws::item::Item| rft_aws::item::get_s(it, "ko") == Some("c_mara");
-    let maras = items.iter().find(is_maras).expect("Mara's referral is sealed").clone();
-    let mut legacy = maras.clone();
-    legacy.insert("doc".into(), aws_sdk_dynamodb::types::AttributeValue::S(inspector.readable(&maras).await.unwrap()));
-    legacy.retain(|name, _| !["p", "ko", "kg"].contains(&name.as_str()));
-    client.put_item().table_name(&tables.referrals).set_item(Some(legacy)).send().await.unwrap();
+    let maras = items.iter().find(is_maras).expect("Mara's referral is sealed");
+    rft_tests::backends::write_as_before_sealing(&client, &tables, &tables.referrals, maras).await;
     client.delete_item().table_name(&tables.keys).key("owner", rft_aws::item::s("c_mara")).send().await.unwrap();
     let sweeper = rft_aws::wiring::sweeper(&stack.env_of("rft-sweep")).await.expect("wires");
     assert_eq!(sweeper.run().await.expect("the sweep runs"), 1, "Mara's referral expired");

@@ -102,9 +102,9 @@ async fn dynamo_clicks_filed_under_the_token_itself_are_read_and_forgotten() {
 /// (rft-sweep's `seal-existing` task), read the same after, and a second run finds nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamo_records_written_before_sealing_are_sealed_in_place() {
-    use aws_sdk_dynamodb::types::AttributeValue;
     use rft_aws::DynamoStore;
     use rft_core::Code;
+    use rft_tests::backends::write_as_before_sealing;
     use serde_json::json;
 
     let (h, client, names) = dynamo_harness_with_tables(settings_with(&[])).await;
@@ -113,11 +113,8 @@ async fn dynamo_records_written_before_sealing_are_sealed_in_place() {
     let store = DynamoStore::new(client.clone(), names.clone());
     // As an earlier version wrote it: the whole record in `doc`, nothing sealed.
     for item in scan_items(&client, &names).await.into_iter().filter(|it| it.contains_key("p")) {
-        let mut legacy = item.clone();
-        legacy.insert("doc".into(), AttributeValue::S(store.readable(&item).await.unwrap()));
-        legacy.retain(|name, _| !["p", "ko", "kg"].contains(&name.as_str()));
         let table = if item.contains_key("event_id") { &names.audit } else { &names.codes };
-        client.put_item().table_name(table).set_item(Some(legacy)).send().await.unwrap();
+        write_as_before_sealing(&client, &names, table, &item).await;
     }
     let raw = |items: Vec<rft_aws::item::Item>| format!("{items:?}");
     assert!(raw(scan_items(&client, &names).await).contains("Danforth"), "written as before");

@@ -201,6 +201,21 @@ pub async fn scan_items(client: &aws_sdk_dynamodb::Client, names: &TableNames) -
     out
 }
 
+/// Rewrites a sealed `item` of `table` as a version before sealing wrote it: the whole record,
+/// opened with the live keys, in `doc`, and nothing sealed.
+pub async fn write_as_before_sealing(
+    client: &aws_sdk_dynamodb::Client,
+    names: &TableNames,
+    table: &str,
+    item: &rft_aws::item::Item,
+) {
+    let store = DynamoStore::new(client.clone(), names.clone());
+    let mut legacy = item.clone();
+    legacy.insert("doc".into(), rft_aws::item::s(store.readable(item).await.expect("the item reads")));
+    legacy.retain(|name, _| !["p", "ko", "kg"].contains(&name.as_str()));
+    client.put_item().table_name(table).set_item(Some(legacy)).send().await.expect("rewritten");
+}
+
 /// Items as text, one per line: the raw item, then what the store reads of it with the keys in
 /// `names.keys` as they are now (a restored copy is read with the live keys).
 pub async fn render(client: &aws_sdk_dynamodb::Client, names: &TableNames, items: &[rft_aws::item::Item]) -> String {

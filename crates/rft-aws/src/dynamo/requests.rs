@@ -7,6 +7,7 @@ use std::ops::ControlFlow;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use serde::de::DeserializeOwned;
 
 use rft_core::ports::StoreError;
@@ -103,6 +104,20 @@ impl DynamoStore {
             match next {
                 Some(k) => start = Some(k),
                 None => return Ok(None),
+            }
+        }
+    }
+
+    /// Runs a scan to its last page and returns every item (the operators' whole-table calls).
+    pub(super) async fn scan_all(&self, op: &'static str, scan: ScanFluentBuilder) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = scan.clone().set_exclusive_start_key(start).send().await.map_err(unavailable(op))?;
+            items.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(items),
             }
         }
     }

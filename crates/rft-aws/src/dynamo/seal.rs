@@ -135,6 +135,11 @@ impl Sealed {
         }
     }
 
+    /// Whether it has personal fields sealed (else it is stored whole).
+    pub(super) fn is_sealed(&self) -> bool {
+        self.seal.is_some()
+    }
+
     /// Stores it in place of an item's `doc` and seal: the update's SET and REMOVE actions
     /// (`#doc` names `doc`) and the values they name.
     pub(super) fn update(self) -> SealUpdate {
@@ -303,10 +308,18 @@ impl DynamoStore {
         if let Some(key) = self.keys.get(owner, generation) {
             return Ok(Some(key));
         }
-        let found = self.get_item("read a sealing key", &self.tables.keys, item([("owner", s(owner))])).await?;
-        let Some(key) = found.as_ref().and_then(OwnerKey::from_item) else { return Ok(None) };
-        self.keys.put(&key, true);
+        let Some(key) = self.read_current_key(owner).await? else { return Ok(None) };
         Ok((key.generation == generation).then_some(key.key))
+    }
+
+    /// `owner`'s key as `rft-keys` holds it now (a consistent read), cached as current.
+    async fn read_current_key(&self, owner: &str) -> Result<Option<OwnerKey>, StoreError> {
+        let found = self.get_item("read a sealing key", &self.tables.keys, item([("owner", s(owner))])).await?;
+        let key = found.as_ref().and_then(OwnerKey::from_item);
+        if let Some(key) = &key {
+            self.keys.put(key, true);
+        }
+        Ok(key)
     }
 
     /// `owner`'s current key, created if it has none.
@@ -315,9 +328,7 @@ impl DynamoStore {
             return Ok(key);
         }
         for _ in 0..3 {
-            let found = self.get_item("read a sealing key", &self.tables.keys, item([("owner", s(owner))])).await?;
-            if let Some(key) = found.as_ref().and_then(OwnerKey::from_item) {
-                self.keys.put(&key, true);
+            if let Some(key) = self.read_current_key(owner).await? {
                 return Ok(key);
             }
             let fresh = OwnerKey { owner: owner.to_owned(), generation: hex::encode(random::<16>()?), key: random()? };

@@ -7,8 +7,8 @@ use serde_json::Value;
 use rft_core::CustomerId;
 use rft_core::ports::StoreError;
 
+use super::DynamoStore;
 use super::requests::conditional;
-use super::{DynamoStore, unavailable};
 use crate::item::{Item, get_s};
 
 impl DynamoStore {
@@ -22,28 +22,13 @@ impl DynamoStore {
             (&self.tables.referrals, "referrer_id, doc"),
             (&self.tables.rewards, "customer_id"),
         ] {
-            let mut start = None;
-            loop {
-                let page = self
-                    .client
-                    .scan()
-                    .table_name(table)
-                    .projection_expression(fields)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(unavailable("list the customers named"))?;
-                for it in page.items.unwrap_or_default() {
-                    let friend = get_s(&it, "doc")
-                        .and_then(|doc| serde_json::from_str::<Value>(doc).ok())
-                        .and_then(|doc| doc["referred_id"].as_str().map(str::to_owned));
-                    let ids = [get_s(&it, "referrer_id"), get_s(&it, "customer_id"), friend.as_deref()];
-                    named.extend(ids.into_iter().flatten().filter_map(|id| CustomerId::parse(id).ok()));
-                }
-                match page.last_evaluated_key {
-                    Some(k) if !k.is_empty() => start = Some(k),
-                    _ => break,
-                }
+            let scan = self.client.scan().table_name(table).projection_expression(fields);
+            for it in self.scan_all("list the customers named", scan).await? {
+                let friend = get_s(&it, "doc")
+                    .and_then(|doc| serde_json::from_str::<Value>(doc).ok())
+                    .and_then(|doc| doc["referred_id"].as_str().map(str::to_owned));
+                let ids = [get_s(&it, "referrer_id"), get_s(&it, "customer_id"), friend.as_deref()];
+                named.extend(ids.into_iter().flatten().filter_map(|id| CustomerId::parse(id).ok()));
             }
         }
         Ok(named.into_iter().filter(|c| !c.as_str().starts_with("erased_")).collect())
@@ -53,9 +38,9 @@ impl DynamoStore {
 /// The tables with records (items with a `doc`; claims, guards, tallies and webhook ids have
 /// none): their key attributes, and the field of a record that names its personal fields' owner.
 const RECORD_TABLES: [(&str, &[&str], &str); 3] = [
-    ("codes", &["code"], "referrer_id"),
-    ("referrals", &["referred_id"], "referred_id"),
-    ("audit", &["event_id", "ts"], "subject"),
+    ("rft-codes", &["code"], "referrer_id"),
+    ("rft-referrals", &["referred_id"], "referred_id"),
+    ("rft-audit", &["event_id", "ts"], "subject"),
 ];
 
 impl DynamoStore {
@@ -66,30 +51,15 @@ impl DynamoStore {
     pub async fn seal_existing(&self) -> Result<usize, StoreError> {
         let mut sealed = 0;
         for (table, keys, owner_field) in RECORD_TABLES {
-            let name = match table {
-                "codes" => &self.tables.codes,
-                "referrals" => &self.tables.referrals,
-                _ => &self.tables.audit,
-            };
-            let mut start = None;
-            loop {
-                let page = self
-                    .client
-                    .scan()
-                    .table_name(name)
-                    .filter_expression("attribute_exists(#doc) AND attribute_not_exists(p)")
-                    .expression_attribute_names("#doc", "doc")
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(unavailable("scan for records to seal"))?;
-                for it in page.items.unwrap_or_default() {
-                    sealed += usize::from(self.seal_in_place(name, keys, &it, owner_field).await?);
-                }
-                match page.last_evaluated_key {
-                    Some(k) if !k.is_empty() => start = Some(k),
-                    _ => break,
-                }
+            let name = self.tables.physical(table).expect("record tables are in the schema");
+            let scan = self
+                .client
+                .scan()
+                .table_name(name)
+                .filter_expression("attribute_exists(#doc) AND attribute_not_exists(p)")
+                .expression_attribute_names("#doc", "doc");
+            for it in self.scan_all("scan for records to seal", scan).await? {
+                sealed += usize::from(self.seal_in_place(name, keys, &it, owner_field).await?);
             }
         }
         Ok(sealed)
@@ -107,10 +77,11 @@ impl DynamoStore {
         let record: Value = serde_json::from_str(get_s(it, "doc").unwrap_or_default())
             .map_err(|e| StoreError::corrupt("a record to seal", e))?;
         let Some(owner) = record.get(owner_field).and_then(Value::as_str) else { return Ok(false) };
-        let stored = self.seal(&record, owner).await?.update();
-        if stored.set.len() == 1 {
+        let sealed = self.seal(&record, owner).await?;
+        if !sealed.is_sealed() {
             return Ok(false);
         }
+        let stored = sealed.update();
         let key: Item =
             it.iter().filter(|(name, _)| keys.contains(&name.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
         let update = self
