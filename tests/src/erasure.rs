@@ -85,6 +85,12 @@ pub async fn erasure_leaves_nothing_personal(h: Harness, dump: Dump<'_>) {
     }
 
     let after = dump().await;
+    // Dan's stats under his opaque id still answer as documented: a code's invite is never empty.
+    let dan_opaque = rft_core::service::erase::opaque_id(&hasher, &CustomerId::parse("c_dan").unwrap());
+    let stats = h.call(h.signed(Method::GET, &format!("/api/referrers/{dan_opaque}/stats"), "")).await;
+    assert_eq!(stats.status, StatusCode::OK, "{}", stats.json);
+    let invite = stats.json["invite"].as_str().unwrap_or_default();
+    assert!(invite.contains(&code) && !invite.contains("Danforth"), "{}", stats.json);
     // A replay of Dan's link request gets the same status, and no longer his link.
     let replayed = h.call(h.signed_as("msg_dan_link", Method::POST, "/api/links", &dan)).await;
     assert_eq!(replayed.status, StatusCode::CREATED);

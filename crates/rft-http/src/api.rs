@@ -49,10 +49,16 @@ pub async fn link_json(edge: &Edge, record: &CodeRecord) -> Value {
         Ok(rewarded) => terms["position"] = json!(record.terms.position(rewarded)),
         Err(e) => tracing::warn!(error = %e, "could not read the referrer's tally; the link is returned without it"),
     }
+    let url = edge.settings.link_for(&record.code);
+    // An erased referrer's code keeps no invite (it named them): the template, which names nobody.
+    let invite = match record.invite.as_str() {
+        "" => rft_core::messages::invite_template(&edge.settings, &url),
+        written => written.to_owned(),
+    };
     json!({
         "code": record.code,
-        "url": edge.settings.link_for(&record.code),
-        "invite": record.invite,
+        "url": url,
+        "invite": invite,
         "terms": terms,
         "status": record.status.as_str(),
     })
